@@ -1,0 +1,99 @@
+//! Command-line interface: each subcommand parses its arguments, then calls the
+//! same library code the service uses.
+
+mod bench;
+mod demo;
+mod migrate;
+mod progress_bar;
+mod report;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::ids::{MigrationId, ShardName, WebsiteId};
+use crate::mover::Mover;
+
+#[derive(Debug, Parser)]
+#[command(name = "shardmover", version, about = "Move a tenant between PostgreSQL shards, safely.")]
+pub struct Cli {
+    /// Configuration file layered over config/default.toml (or SHARDMOVER_CONFIG).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Move one website to another shard (resumes an unfinished move of it).
+    Migrate(migrate::MigrateArgs),
+    /// Delete the source rows a `--keep-source` move left behind.
+    Finalize {
+        #[arg(long)]
+        website: WebsiteId,
+    },
+    /// Show a move's state, phase, progress and checksums.
+    Status {
+        #[arg(long)]
+        migration: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask a move to stop at its next checkpoint and roll back.
+    Cancel {
+        #[arg(long)]
+        migration: i64,
+    },
+    /// Apply shardmover's migrations to the control database.
+    Setup,
+    /// Create demo databases on the local server, seed a tenant and move it.
+    Demo(demo::DemoArgs),
+    /// Measure a full move against a raw binary COPY pipe of the same rows.
+    Bench(bench::BenchArgs),
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    crate::telemetry::init(settings.log.format, &settings.log.level);
+    match cli.command {
+        Command::Migrate(args) => migrate::run(&connect(settings).await?, args).await,
+        Command::Finalize { website } => migrate::finalize(&connect(settings).await?, website).await,
+        Command::Status { migration, json } => migrate::status(&connect(settings).await?, MigrationId(migration), json).await,
+        Command::Cancel { migration } => migrate::cancel(&connect(settings).await?, MigrationId(migration)).await,
+        Command::Setup => connect(settings).await.map(|_| println!("control database is up to date")),
+        Command::Demo(args) => demo::run(settings, args).await,
+        Command::Bench(args) => bench::run(settings, args).await,
+    }
+}
+
+/// Connects to the control database and brings its schema up to date.
+pub async fn connect(settings: Settings) -> anyhow::Result<Mover> {
+    let location = crate::config::describe(&settings.control_options());
+    let control = crate::db::control_pool(&settings)
+        .await
+        .with_context(|| format!("cannot connect to the control database at {location}"))?;
+    crate::db::migrate(&control)
+        .await
+        .with_context(|| format!("cannot apply migrations to the control database at {location}"))?;
+    Ok(Mover::new(Arc::new(settings), control))
+}
+
+/// An error and its causes on one line: `error: a: b: c`.
+pub fn one_line(error: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        let text = cause.to_string().replace('\n', "; ");
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}
+
+pub(crate) fn parse_shard(name: &str) -> Result<ShardName, String> {
+    ShardName::parse(name)
+}

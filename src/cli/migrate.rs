@@ -1,0 +1,102 @@
+//! `migrate`, `finalize`, `status` and `cancel`.
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use super::progress_bar::TerminalProgress;
+use super::report;
+use crate::ids::{MigrationId, ShardName, WebsiteId};
+use crate::mover::{MoveRequest, Mover};
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The website (tenant key) to move.
+    #[arg(long)]
+    pub website: WebsiteId,
+    /// The shard to move it to.
+    #[arg(long = "to", value_parser = super::parse_shard)]
+    pub target: ShardName,
+    /// Run the preflight checks and print the report; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Leave the source rows (fenced) in place; `finalize` deletes them later.
+    #[arg(long)]
+    pub keep_source: bool,
+    /// Rows per copy chunk (each chunk commits with its checkpoint).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_rows: Option<u32>,
+    /// Who asked for the move, for the record.
+    #[arg(long, env = "USER")]
+    pub requested_by: Option<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(mover: &Mover, args: MigrateArgs) -> anyhow::Result<()> {
+    if args.dry_run {
+        let report = mover.preflight(args.website, &args.target).await?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            report::print_preflight(&report);
+        }
+        return Ok(());
+    }
+    let record = match mover.active_move(args.website).await? {
+        Some(active) if active.target == args.target => {
+            eprintln!("resuming move {} of website {} (phase {})", active.id, active.website, active.phase);
+            active
+        }
+        Some(active) => bail!(
+            "website {} has an unfinished move {} to {}; resume it with --to {} or cancel it",
+            active.website, active.id, active.target, active.target
+        ),
+        None => {
+            let request = MoveRequest {
+                website: args.website,
+                target: args.target.clone(),
+                keep_source: args.keep_source,
+                batch_rows: args.batch_rows,
+                requested_by: args.requested_by.clone(),
+                notes: None,
+            };
+            mover.request(&request).await?
+        }
+    };
+    let progress = TerminalProgress::new();
+    let outcome = mover.run(record.id, &progress).await;
+    progress.finish();
+    let outcome = outcome.with_context(|| format!("move {} of website {} failed", record.id, record.website))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report::outcome_json(&outcome))?);
+    } else {
+        report::print_outcome(&outcome);
+    }
+    Ok(())
+}
+
+pub async fn finalize(mover: &Mover, website: WebsiteId) -> anyhow::Result<()> {
+    let (migration, rows) = mover.finalize(website).await?;
+    println!("deleted {rows} source rows of website {website} left by move {migration}");
+    Ok(())
+}
+
+pub async fn status(mover: &Mover, id: MigrationId, json: bool) -> anyhow::Result<()> {
+    let outcome = mover.run_report(id).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report::outcome_json(&outcome))?);
+    } else {
+        report::print_outcome(&outcome);
+    }
+    Ok(())
+}
+
+pub async fn cancel(mover: &Mover, id: MigrationId) -> anyhow::Result<()> {
+    if mover.cancel(id).await? {
+        println!("move {id} will stop at its next checkpoint and roll back");
+        Ok(())
+    } else {
+        bail!("move {id} cannot be cancelled: it does not exist, has ended, or is past cutover")
+    }
+}

@@ -1,0 +1,79 @@
+//! Human-readable and JSON renderings of preflight reports and move outcomes.
+
+use serde_json::{Value, json};
+
+use crate::mover::{MoveOutcome, PreflightReport};
+
+pub fn print_preflight(report: &PreflightReport) {
+    println!(
+        "preflight OK: website {} can move from {} ({}) to {} ({})",
+        report.website_id, report.source_shard, report.source_location, report.target_shard, report.target_location
+    );
+    println!("{:<32} {:>12}  {}", "table (copy order)", "rows", "primary key");
+    for table in &report.tables {
+        let note = if table.self_referencing { "  (self-referencing: one chunk)" } else { "" };
+        println!("{:<32} {:>12}  ({}){note}", table.name, table.rows, table.primary_key.join(", "));
+    }
+    println!("{:<32} {:>12}", "total", report.rows_total);
+    println!("dry run: nothing was changed");
+}
+
+pub fn print_outcome(outcome: &MoveOutcome) {
+    let r = &outcome.record;
+    println!(
+        "move {}: website {} {} -> {}: {} (phase {}, attempt {})",
+        r.id, r.website, r.source, r.target, r.status, r.phase, r.attempts
+    );
+    if let Some(message) = &r.error_message {
+        println!("error: {} ({})", message, r.error_code.as_deref().unwrap_or(""));
+    }
+    println!("{:<28} {:>10} {:>10}  {:<6} source checksum = target checksum", "table", "rows", "copied", "ok");
+    for t in &outcome.tables {
+        println!(
+            "{:<28} {:>10} {:>10}  {:<6} {}",
+            t.name,
+            t.rows_total,
+            t.rows_copied,
+            if t.verified { "yes" } else { "no" },
+            t.source_checksum.as_deref().unwrap_or("-")
+        );
+    }
+    let t = &outcome.timings;
+    if t.copy.as_millis() > 0 {
+        println!(
+            "timings: preflight {:.2}s, copy {:.2}s, verify {:.2}s, cutover {:.2}s, cleanup {:.2}s",
+            t.preflight.as_secs_f64(),
+            t.copy.as_secs_f64(),
+            t.verify.as_secs_f64(),
+            t.cutover.as_secs_f64(),
+            t.cleanup.as_secs_f64()
+        );
+    }
+}
+
+pub fn outcome_json(outcome: &MoveOutcome) -> Value {
+    let r = &outcome.record;
+    json!({
+        "id": r.id,
+        "website_id": r.website,
+        "source_shard": r.source,
+        "target_shard": r.target,
+        "status": r.status,
+        "phase": r.phase,
+        "attempts": r.attempts,
+        "error": r.error_code.as_ref().map(|code| json!({"code": code, "message": r.error_message})),
+        "rows_total": r.rows_total,
+        "rows_copied": r.rows_copied,
+        "tables": outcome.tables.iter().map(|t| json!({
+            "name": t.name,
+            "rows_total": t.rows_total,
+            "rows_copied": t.rows_copied,
+            "source_checksum": t.source_checksum,
+            "target_checksum": t.target_checksum,
+            "verified": t.verified,
+        })).collect::<Vec<_>>(),
+        "created_at": r.created_at,
+        "started_at": r.started_at,
+        "finished_at": r.finished_at,
+    })
+}

@@ -1,0 +1,155 @@
+//! One configuration scheme: `config/default.toml`, then an optional file, then
+//! `SHARDMOVER__SECTION__KEY` environment overrides.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use sqlx::postgres::PgConnectOptions;
+
+use crate::ids::ShardName;
+use crate::shard_status::ShardStatus;
+
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    #[serde(default)]
+    pub shards: BTreeMap<String, ShardSettings>,
+    pub tenancy: TenancySettings,
+    pub engine: EngineSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    /// Secret: URLs may carry passwords; `SecretString` keeps them out of `Debug`.
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub connect_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ShardSettings {
+    pub url: SecretString,
+    #[serde(default)]
+    pub status: ShardStatus,
+    pub capacity: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TenancySettings {
+    pub key_column: String,
+    pub registry_table: String,
+    pub registry_id_column: String,
+    pub registry_shard_column: String,
+    pub default_shard: Option<String>,
+    pub schemas: Vec<String>,
+    pub exclude_tables: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EngineSettings {
+    pub batch_rows: u32,
+    pub delete_batch_rows: u32,
+    pub fence_drain_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration: invalid shard name {0:?}: {1}")]
+    ShardName(String, String),
+    #[error("configuration: {key} is not a valid Postgres URL")]
+    Url { key: String },
+}
+
+impl Settings {
+    /// Loads defaults, then `file` (or `SHARDMOVER_CONFIG`), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let file: Option<PathBuf> = file
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("SHARDMOVER_CONFIG").map(PathBuf::from));
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            DEFAULTS,
+            config::FileFormat::Toml,
+        ));
+        if let Some(file) = file {
+            builder = builder.add_source(config::File::from(file).required(true));
+        }
+        let env = config::Environment::with_prefix("SHARDMOVER")
+            .prefix_separator("__")
+            .separator("__")
+            .list_separator(",")
+            .with_list_parse_key("tenancy.schemas")
+            .with_list_parse_key("tenancy.exclude_tables")
+            .try_parsing(true);
+        let settings: Settings = builder.add_source(env).build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        connect_options(&self.database.url, "database.url")?;
+        for (name, shard) in &self.shards {
+            ShardName::parse(name).map_err(|e| ConfigError::ShardName(name.clone(), e))?;
+            connect_options(&shard.url, &format!("shards.{name}.url"))?;
+        }
+        Ok(())
+    }
+
+    pub fn shard(&self, name: &ShardName) -> Option<&ShardSettings> {
+        self.shards.get(name.as_str())
+    }
+
+    pub fn control_options(&self) -> PgConnectOptions {
+        connect_options(&self.database.url, "database.url").expect("validated at load")
+    }
+
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.database.connect_timeout_secs)
+    }
+}
+
+impl ShardSettings {
+    pub fn connect_options(&self, name: &ShardName) -> PgConnectOptions {
+        connect_options(&self.url, &format!("shards.{name}.url")).expect("validated at load")
+    }
+}
+
+/// Parses a URL into options tagged with our application name, so fence draining
+/// can tell shardmover's own sessions from the application's.
+pub fn connect_options(url: &SecretString, key: &str) -> Result<PgConnectOptions, ConfigError> {
+    let options: PgConnectOptions = url
+        .expose_secret()
+        .parse()
+        .map_err(|_| ConfigError::Url { key: key.to_owned() })?;
+    Ok(options.application_name(crate::db::APPLICATION_NAME))
+}
+
+/// `host:port/database` without user or password, for reports and logs.
+pub fn describe(options: &PgConnectOptions) -> String {
+    format!(
+        "{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or("")
+    )
+}

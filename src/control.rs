@@ -1,0 +1,8 @@
+//! The control database: the tenant registry and shardmover's own records.
+
+pub mod migrations;
+pub mod registry;
+pub mod state;
+pub mod tables;
+
+pub use state::{Phase, Status};

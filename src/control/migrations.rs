@@ -1,0 +1,219 @@
+//! Repository for `shardmover.migrations`. Functions take a connection so the
+//! caller owns the transaction boundary.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, Row, postgres::PgRow};
+
+use super::state::{Phase, Status};
+use crate::ids::{MigrationId, ShardName, WebsiteId};
+use crate::sql::audited;
+
+#[derive(Debug, Clone)]
+pub struct MigrationRecord {
+    pub id: MigrationId,
+    pub website: WebsiteId,
+    pub source: ShardName,
+    pub target: ShardName,
+    pub status: Status,
+    pub phase: Phase,
+    pub keep_source: bool,
+    pub batch_rows: u32,
+    pub rows_total: i64,
+    pub rows_copied: i64,
+    pub rollback_required: bool,
+    pub cancel_requested: bool,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub requested_by: Option<String>,
+    pub attempts: i32,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+pub struct NewMigration<'a> {
+    pub website: WebsiteId,
+    pub source: &'a ShardName,
+    pub target: &'a ShardName,
+    pub keep_source: bool,
+    pub batch_rows: u32,
+    pub requested_by: Option<&'a str>,
+    pub notes: Option<&'a str>,
+}
+
+const COLUMNS: &str = "id, website_id, source_shard, target_shard, status, phase, keep_source,
+    batch_rows, rows_total, rows_copied, rollback_required, cancel_requested, error_code,
+    error_message, requested_by, attempts, created_at, started_at, finished_at";
+
+fn from_row(row: &PgRow) -> Result<MigrationRecord, sqlx::Error> {
+    let decode = |col: &str, e: String| sqlx::Error::ColumnDecode {
+        index: col.into(),
+        source: e.into(),
+    };
+    Ok(MigrationRecord {
+        id: MigrationId(row.try_get("id")?),
+        website: WebsiteId::new(row.try_get("website_id")?).map_err(|e| decode("website_id", e))?,
+        source: ShardName::parse(row.try_get("source_shard")?).map_err(|e| decode("source_shard", e))?,
+        target: ShardName::parse(row.try_get("target_shard")?).map_err(|e| decode("target_shard", e))?,
+        status: row.try_get::<&str, _>("status")?.parse().map_err(|e| decode("status", e))?,
+        phase: row.try_get::<&str, _>("phase")?.parse().map_err(|e| decode("phase", e))?,
+        keep_source: row.try_get("keep_source")?,
+        batch_rows: row.try_get::<i32, _>("batch_rows")?.max(1) as u32,
+        rows_total: row.try_get("rows_total")?,
+        rows_copied: row.try_get("rows_copied")?,
+        rollback_required: row.try_get("rollback_required")?,
+        cancel_requested: row.try_get("cancel_requested")?,
+        error_code: row.try_get("error_code")?,
+        error_message: row.try_get("error_message")?,
+        requested_by: row.try_get("requested_by")?,
+        attempts: row.try_get("attempts")?,
+        created_at: row.try_get("created_at")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+    })
+}
+
+/// Inserts a pending move. The partial unique index turns a second active move
+/// of the same website into a unique violation, which callers map to "busy".
+pub async fn insert(conn: &mut PgConnection, new: &NewMigration<'_>) -> Result<MigrationRecord, sqlx::Error> {
+    let row = sqlx::query(audited(&format!(
+        "INSERT INTO shardmover.migrations
+            (website_id, source_shard, target_shard, keep_source, batch_rows, requested_by, notes)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
+    )))
+    .bind(new.website.get())
+    .bind(new.source.as_str())
+    .bind(new.target.as_str())
+    .bind(new.keep_source)
+    .bind(new.batch_rows as i32)
+    .bind(new.requested_by)
+    .bind(new.notes)
+    .fetch_one(conn)
+    .await?;
+    from_row(&row)
+}
+
+pub async fn find(conn: &mut PgConnection, id: MigrationId) -> Result<Option<MigrationRecord>, sqlx::Error> {
+    let row = sqlx::query(audited(&format!("SELECT {COLUMNS} FROM shardmover.migrations WHERE id = $1")))
+        .bind(id.0)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The website's pending or in-progress move, if any.
+pub async fn find_active(conn: &mut PgConnection, website: WebsiteId) -> Result<Option<MigrationRecord>, sqlx::Error> {
+    let row = sqlx::query(audited(&format!(
+        "SELECT {COLUMNS} FROM shardmover.migrations
+          WHERE website_id = $1 AND status IN ('pending', 'in_progress')"
+    )))
+    .bind(website.get())
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The newest move of the website whose source rows are still to be deleted:
+/// completed with `keep_source`, or failed after cutover.
+pub async fn find_unfinalized(conn: &mut PgConnection, website: WebsiteId) -> Result<Option<MigrationRecord>, sqlx::Error> {
+    let row = sqlx::query(audited(&format!(
+        "SELECT {COLUMNS} FROM shardmover.migrations
+          WHERE website_id = $1 AND source_finalized_at IS NULL
+            AND ((status = 'completed' AND keep_source) OR (status = 'failed' AND phase = 'cleanup'))
+          ORDER BY id DESC LIMIT 1"
+    )))
+    .bind(website.get())
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn mark_finalized(conn: &mut PgConnection, id: MigrationId) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE shardmover.migrations SET source_finalized_at = now() WHERE id = $1")
+        .bind(id.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn start_attempt(conn: &mut PgConnection, id: MigrationId) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE shardmover.migrations
+            SET status = 'in_progress', attempts = attempts + 1,
+                started_at = coalesce(started_at, now()), next_attempt_at = NULL
+          WHERE id = $1",
+    )
+    .bind(id.0)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_phase(conn: &mut PgConnection, id: MigrationId, phase: Phase) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE shardmover.migrations SET phase = $2 WHERE id = $1")
+        .bind(id.0)
+        .bind(phase.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records an error without ending the move (transient faults stay resumable).
+pub async fn record_error(conn: &mut PgConnection, id: MigrationId, code: &str, message: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE shardmover.migrations SET error_code = $2, error_message = $3 WHERE id = $1")
+        .bind(id.0)
+        .bind(code)
+        .bind(message)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Persists that a rollback must happen, before any of it is done.
+pub async fn require_rollback(conn: &mut PgConnection, id: MigrationId, code: &str, message: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE shardmover.migrations
+            SET rollback_required = true, error_code = $2, error_message = $3 WHERE id = $1",
+    )
+    .bind(id.0)
+    .bind(code)
+    .bind(message)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn finish(conn: &mut PgConnection, id: MigrationId, status: Status) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE shardmover.migrations
+            SET status = $2, rollback_required = false, finished_at = now(),
+                phase = CASE WHEN $2 = 'completed' THEN 'done' ELSE phase END,
+                error_code = CASE WHEN $2 = 'completed' THEN NULL ELSE error_code END,
+                error_message = CASE WHEN $2 = 'completed' THEN NULL ELSE error_message END
+          WHERE id = $1",
+    )
+    .bind(id.0)
+    .bind(status.as_str())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn cancel_requested(conn: &mut PgConnection, id: MigrationId) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT cancel_requested FROM shardmover.migrations WHERE id = $1")
+        .bind(id.0)
+        .fetch_one(conn)
+        .await
+}
+
+pub async fn request_cancel(conn: &mut PgConnection, id: MigrationId) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE shardmover.migrations SET cancel_requested = true
+          WHERE id = $1 AND status IN ('pending', 'in_progress')
+            AND phase IN ('queued', 'preflight', 'copying', 'verifying')",
+    )
+    .bind(id.0)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}

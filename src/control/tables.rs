@@ -1,0 +1,98 @@
+//! Repository for `shardmover.migration_tables`: per-table progress and checksums.
+
+use sqlx::{PgConnection, Row};
+
+use crate::ids::MigrationId;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableProgress {
+    pub name: String,
+    pub rows_total: i64,
+    pub rows_copied: i64,
+    pub source_checksum: Option<String>,
+    pub target_checksum: Option<String>,
+    pub verified: bool,
+}
+
+/// Records the planned tables and their sizes (idempotent for resumed moves).
+pub async fn plan(conn: &mut PgConnection, id: MigrationId, tables: &[(String, i64)]) -> Result<(), sqlx::Error> {
+    for (position, (name, rows)) in tables.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO shardmover.migration_tables (migration_id, table_name, position, rows_total)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (migration_id, table_name) DO UPDATE SET rows_total = EXCLUDED.rows_total",
+        )
+        .bind(id.0)
+        .bind(name)
+        .bind(position as i32)
+        .bind(rows)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let total: i64 = tables.iter().map(|(_, rows)| rows).sum();
+    sqlx::query("UPDATE shardmover.migrations SET rows_total = $2 WHERE id = $1")
+        .bind(id.0)
+        .bind(total)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Writes copy progress for one table and the move as a whole.
+pub async fn record_copied(conn: &mut PgConnection, id: MigrationId, table: &str, table_rows: i64, all_rows: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "WITH t AS (UPDATE shardmover.migration_tables SET rows_copied = $3
+                     WHERE migration_id = $1 AND table_name = $2)
+         UPDATE shardmover.migrations SET rows_copied = $4, current_table = $2 WHERE id = $1",
+    )
+    .bind(id.0)
+    .bind(table)
+    .bind(table_rows)
+    .bind(all_rows)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn record_checksums(
+    conn: &mut PgConnection,
+    id: MigrationId,
+    table: &str,
+    source: &str,
+    target: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE shardmover.migration_tables
+            SET source_checksum = $3, target_checksum = $4, verified = ($3 = $4)
+          WHERE migration_id = $1 AND table_name = $2",
+    )
+    .bind(id.0)
+    .bind(table)
+    .bind(source)
+    .bind(target)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn list(conn: &mut PgConnection, id: MigrationId) -> Result<Vec<TableProgress>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT table_name, rows_total, rows_copied, source_checksum, target_checksum, verified
+           FROM shardmover.migration_tables WHERE migration_id = $1 ORDER BY position",
+    )
+    .bind(id.0)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(TableProgress {
+                name: r.try_get("table_name")?,
+                rows_total: r.try_get("rows_total")?,
+                rows_copied: r.try_get("rows_copied")?,
+                source_checksum: r.try_get("source_checksum")?,
+                target_checksum: r.try_get("target_checksum")?,
+                verified: r.try_get("verified")?,
+            })
+        })
+        .collect()
+}

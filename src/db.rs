@@ -1,0 +1,75 @@
+//! Connections to the control database and the shards, and our migrations.
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgConnection, PgPool, Postgres};
+
+use crate::config::Settings;
+
+/// Every connection we open says who it is; fence draining skips these sessions.
+pub const APPLICATION_NAME: &str = "shardmover";
+
+/// The control database's migrations (schema `shardmover`).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A lazily connecting pool: nothing is dialled until first use, so one
+/// unreachable shard never blocks start-up.
+pub fn lazy_pool(options: PgConnectOptions, max: u32, timeout: Duration) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(timeout)
+        .connect_lazy_with(options)
+}
+
+pub async fn control_pool(settings: &Settings) -> Result<PgPool, sqlx::Error> {
+    let pool = PgPoolOptions::new()
+        .max_connections(settings.database.max_connections)
+        .acquire_timeout(settings.connect_timeout())
+        .connect_with(settings.control_options())
+        .await?;
+    Ok(pool)
+}
+
+/// Applies the control database's migrations.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}
+
+/// Whether retrying the same work later may succeed: lost connections, a server
+/// starting or shutting down, serialization failures, exhausted pools.
+pub fn is_transient(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| transient_sqlstate(&code)),
+        _ => false,
+    }
+}
+
+fn transient_sqlstate(code: &str) -> bool {
+    code.starts_with("08") // connection exception
+        || code.starts_with("57P") // admin/crash shutdown, cannot connect now
+        || matches!(code, "40001" | "40P01" | "53300" | "55P03")
+}
+
+/// Lets the current transaction's writes pass the fence (see `mover::fence`);
+/// only shardmover's own copy, cleanup and rollback do this.
+pub async fn bypass_fence(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT set_config('shardmover.bypass_fence', 'on', true)")
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// Starts a pooled transaction whose writes pass the fence.
+pub async fn begin_bypassing_fence(
+    pool: &PgPool,
+) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    bypass_fence(&mut tx).await?;
+    Ok(tx)
+}

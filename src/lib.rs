@@ -1,0 +1,16 @@
+//! shardmover moves one tenant — a website and every row it owns — from one
+//! PostgreSQL shard to another: fenced, streamed with binary COPY,
+//! checksum-verified, resumable, and only then cut over in the registry.
+
+pub mod cli;
+pub mod config;
+pub mod control;
+pub mod db;
+pub mod ids;
+pub mod mover;
+pub mod sample_tenant;
+pub mod scratch;
+pub mod shard_status;
+pub mod shards;
+pub mod sql;
+pub mod telemetry;

@@ -1,0 +1,111 @@
+//! The move engine: preflight, fence, copy, verify, sequences, cutover, cleanup.
+//! `Mover::request` records a move; `Mover::run` drives it to an end, resuming
+//! from whatever phase and checkpoint an earlier attempt reached.
+
+pub(crate) mod catalog;
+mod collisions;
+mod copy;
+pub mod copy_format;
+mod delete;
+mod error;
+mod fence;
+mod finalize;
+mod lock;
+pub(crate) mod plan;
+mod preflight;
+pub mod progress;
+mod raw_pipe;
+mod rollback;
+mod run;
+mod schema_diff;
+mod sequences;
+mod shard_schema;
+mod verify;
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+pub use catalog::TenantTable;
+pub use copy::SEND_BYTES;
+pub use error::MoveError;
+pub use preflight::{PreflightReport, TableReport};
+pub use progress::{ProgressSink, Silent, Snapshot};
+pub use raw_pipe::raw_pipe;
+pub use run::{MoveOutcome, Timings};
+pub use shard_schema::FENCE_SQLSTATE;
+
+use crate::config::Settings;
+use crate::control::migrations::{self, MigrationRecord, NewMigration};
+use crate::ids::{ShardName, WebsiteId};
+use crate::shards::ShardPools;
+use error::Context;
+
+pub struct Mover {
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) control: PgPool,
+    pub(crate) shards: ShardPools,
+}
+
+#[derive(Debug, Clone)]
+pub struct MoveRequest {
+    pub website: WebsiteId,
+    pub target: ShardName,
+    pub keep_source: bool,
+    pub batch_rows: Option<u32>,
+    pub requested_by: Option<String>,
+    pub notes: Option<String>,
+}
+
+impl Mover {
+    pub fn new(settings: Arc<Settings>, control: PgPool) -> Self {
+        let shards = ShardPools::new(&settings);
+        Self { settings, control, shards }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Records a pending move after the cheap checks (website known, route valid).
+    /// A website with an unfinished move gets `Busy` naming that move.
+    pub async fn request(&self, request: &MoveRequest) -> Result<MigrationRecord, MoveError> {
+        let source = self.current_shard(request.website).await?;
+        self.check_route(request.website, &source, &request.target)?;
+        let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
+        let new = NewMigration {
+            website: request.website,
+            source: &source,
+            target: &request.target,
+            keep_source: request.keep_source,
+            batch_rows: request.batch_rows.unwrap_or(self.settings.engine.batch_rows).max(1),
+            requested_by: request.requested_by.as_deref(),
+            notes: request.notes.as_deref(),
+        };
+        match migrations::insert(&mut conn, &new).await {
+            Ok(record) => Ok(record),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                let existing = migrations::find_active(&mut conn, request.website)
+                    .await
+                    .context(|| "reading the active move".into())?;
+                match existing {
+                    Some(existing) => Err(MoveError::Busy { website: request.website, existing: existing.id }),
+                    None => Err(MoveError::Database { context: "recording the move".into(), source: sqlx::Error::Database(db) }),
+                }
+            }
+            Err(e) => Err(MoveError::Database { context: "recording the move".into(), source: e }),
+        }
+    }
+
+    /// The website's unfinished move, if one exists.
+    pub async fn active_move(&self, website: WebsiteId) -> Result<Option<MigrationRecord>, MoveError> {
+        let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
+        migrations::find_active(&mut conn, website).await.context(|| "reading the active move".into())
+    }
+
+    /// Asks a move to stop at its next checkpoint; false once past the point of no return.
+    pub async fn cancel(&self, id: crate::ids::MigrationId) -> Result<bool, MoveError> {
+        let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
+        migrations::request_cancel(&mut conn, id).await.context(|| "requesting cancel".into())
+    }
+}

@@ -1,0 +1,122 @@
+//! The move engine's one error type. Each variant knows whether a retry may help.
+
+use crate::ids::{MigrationId, ShardName, WebsiteId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MoveError {
+    #[error("website {0} is not in the registry")]
+    UnknownWebsite(WebsiteId),
+    #[error("shard {0:?} is not configured")]
+    UnknownShard(String),
+    #[error("website {website} already lives on shard {shard}")]
+    SameShard { website: WebsiteId, shard: ShardName },
+    #[error("shard {shard} is {status} and does not accept websites")]
+    ShardNotAvailable { shard: ShardName, status: String },
+    #[error("website {website} now lives on {actual}, not on {expected} where this move started")]
+    SourceChanged {
+        website: WebsiteId,
+        expected: ShardName,
+        actual: String,
+    },
+    #[error("table {0} has no primary key; shardmover needs one to copy, resume and verify it")]
+    NoPrimaryKey(String),
+    #[error("foreign keys form a cycle between tenant tables {0}; such tables cannot be ordered")]
+    ForeignKeyCycle(String),
+    #[error("tenant schema differs between source and target: {0}")]
+    SchemaMismatch(String),
+    #[error("{table}: {count} primary key(s) of website {website} already exist on the target, e.g. {sample}")]
+    KeyCollision {
+        table: String,
+        website: WebsiteId,
+        count: i64,
+        sample: String,
+    },
+    #[error("the target already holds rows of website {website}: {detail}")]
+    TargetNotEmpty { website: WebsiteId, detail: String },
+    #[error("checksum mismatch in {table}: {detail}")]
+    ChecksumMismatch { table: String, detail: String },
+    #[error("website {website} is already being moved by migration {existing}")]
+    Busy {
+        website: WebsiteId,
+        existing: MigrationId,
+    },
+    #[error("migration {0} does not exist")]
+    UnknownMigration(MigrationId),
+    #[error("the move was cancelled")]
+    Cancelled,
+    #[error("transactions that began before the fence are still open on {shard} after {seconds}s (pids {pids})")]
+    FenceDrainTimeout {
+        shard: ShardName,
+        seconds: u64,
+        pids: String,
+    },
+    #[error("the source rows cannot be deleted: {0}")]
+    CleanupRefused(String),
+    #[error("unexpected COPY data from {0}: {1}")]
+    CopyFormat(String, String),
+    /// An error recorded by an earlier attempt, replayed when resuming its rollback.
+    #[error("{message}")]
+    Previously { code: String, message: String },
+    #[error("{context}: {source}")]
+    Database {
+        context: String,
+        #[source]
+        source: sqlx::Error,
+    },
+}
+
+impl MoveError {
+    /// A stable snake_case code for logs, the API and the CLI.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownWebsite(_) => "unknown_website",
+            Self::UnknownShard(_) => "unknown_shard",
+            Self::SameShard { .. } => "same_shard",
+            Self::ShardNotAvailable { .. } => "shard_not_available",
+            Self::SourceChanged { .. } => "source_changed",
+            Self::NoPrimaryKey(_) => "missing_primary_key",
+            Self::ForeignKeyCycle(_) => "foreign_key_cycle",
+            Self::SchemaMismatch(_) => "schema_mismatch",
+            Self::KeyCollision { .. } => "key_collision",
+            Self::TargetNotEmpty { .. } => "target_not_empty",
+            Self::ChecksumMismatch { .. } => "checksum_mismatch",
+            Self::Busy { .. } => "move_in_progress",
+            Self::UnknownMigration(_) => "unknown_migration",
+            Self::Cancelled => "cancelled",
+            Self::FenceDrainTimeout { .. } => "fence_drain_timeout",
+            Self::CleanupRefused(_) => "cleanup_refused",
+            Self::CopyFormat(..) => "copy_format",
+            Self::Previously { .. } => "failed",
+            Self::Database { source, .. } if crate::db::is_transient(source) => "database_unavailable",
+            Self::Database { .. } => "database_error",
+        }
+    }
+
+    /// Transient failures leave the move resumable; permanent ones roll it back.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Database { source, .. } => crate::db::is_transient(source),
+            Self::FenceDrainTimeout { .. } | Self::Busy { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The message on one line, for terminals and email subjects.
+    pub fn one_line(&self) -> String {
+        self.to_string().replace('\n', "; ")
+    }
+}
+
+/// Attaches what we were doing to a database error.
+pub trait Context<T> {
+    fn context(self, what: impl FnOnce() -> String) -> Result<T, MoveError>;
+}
+
+impl<T> Context<T> for Result<T, sqlx::Error> {
+    fn context(self, what: impl FnOnce() -> String) -> Result<T, MoveError> {
+        self.map_err(|source| MoveError::Database {
+            context: what(),
+            source,
+        })
+    }
+}

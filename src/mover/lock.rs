@@ -1,0 +1,41 @@
+//! A per-website lock held by whoever runs a move, in the control database, so
+//! two processes can never drive the same website's move at once.
+
+use sqlx::{Connection, PgConnection, PgPool};
+
+use super::error::{Context, MoveError};
+use crate::ids::{MigrationId, WebsiteId};
+
+/// Namespace of our advisory locks ("sm" + "wl").
+const LOCK_CLASS: i32 = 0x736d_776c;
+
+/// Held while the move runs. The connection is detached from the pool: if the
+/// process dies or the guard is dropped, the socket closes and Postgres frees the lock.
+pub struct WebsiteLock {
+    conn: PgConnection,
+}
+
+pub async fn acquire(control: &PgPool, website: WebsiteId, migration: MigrationId) -> Result<WebsiteLock, MoveError> {
+    let mut conn = control
+        .acquire()
+        .await
+        .context(|| "connecting to the control database".into())?
+        .detach();
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashint8($2))")
+        .bind(LOCK_CLASS)
+        .bind(website.get())
+        .fetch_one(&mut conn)
+        .await
+        .context(|| "taking the website lock".into())?;
+    if !locked {
+        return Err(MoveError::Busy { website, existing: migration });
+    }
+    Ok(WebsiteLock { conn })
+}
+
+impl WebsiteLock {
+    pub async fn release(self) {
+        // Closing the session releases the lock; an error here changes nothing.
+        let _ = self.conn.close().await;
+    }
+}

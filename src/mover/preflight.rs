@@ -1,0 +1,131 @@
+//! Phase 1: everything that can be checked before touching anything. Also what
+//! `--dry-run` prints.
+
+use serde::Serialize;
+use sqlx::PgPool;
+
+use super::catalog::{self, TenantTable, tenant_filter};
+use super::error::{Context, MoveError};
+use super::{Mover, collisions, plan, schema_diff};
+use crate::control::registry;
+use crate::ids::{ShardName, WebsiteId};
+use crate::sql::audited;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TableReport {
+    pub name: String,
+    pub rows: i64,
+    pub primary_key: Vec<String>,
+    pub self_referencing: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PreflightReport {
+    pub website_id: WebsiteId,
+    pub source_shard: ShardName,
+    pub source_location: String,
+    pub target_shard: ShardName,
+    pub target_location: String,
+    pub rows_total: i64,
+    pub tables: Vec<TableReport>,
+    #[serde(skip)]
+    pub plan: Vec<TenantTable>,
+}
+
+impl Mover {
+    /// Runs every preflight check; touches nothing on either shard.
+    pub async fn preflight(&self, website: WebsiteId, target: &ShardName) -> Result<PreflightReport, MoveError> {
+        let source = self.current_shard(website).await?;
+        let (source_pool, target_pool) = self.check_route(website, &source, target)?;
+        let plan = self.discover_plan(source_pool, target_pool).await?;
+        let mut tables = Vec::with_capacity(plan.len());
+        for table in &plan {
+            tables.push(TableReport {
+                name: table.name.to_string(),
+                rows: count_rows(source_pool, table, &self.settings.tenancy.key_column, website).await?,
+                primary_key: table.primary_key.clone(),
+                self_referencing: table.self_referencing,
+            });
+        }
+        self.check_target_is_clear(target_pool, &plan, website).await?;
+        for table in &plan {
+            collisions::check(source_pool, target_pool, table, &self.settings.tenancy.key_column, website).await?;
+        }
+        Ok(PreflightReport {
+            website_id: website,
+            source_location: self.shards.location(&source).unwrap_or_default().to_owned(),
+            target_location: self.shards.location(target).unwrap_or_default().to_owned(),
+            source_shard: source,
+            target_shard: target.clone(),
+            rows_total: tables.iter().map(|t| t.rows).sum(),
+            tables,
+            plan,
+        })
+    }
+
+    /// The shard the registry names for the website.
+    pub(crate) async fn current_shard(&self, website: WebsiteId) -> Result<ShardName, MoveError> {
+        let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
+        let name = registry::shard_of(&mut conn, &self.settings.tenancy, website)
+            .await
+            .context(|| "reading the tenant registry".into())?
+            .ok_or(MoveError::UnknownWebsite(website))?;
+        ShardName::parse(&name).map_err(|_| MoveError::UnknownShard(name))
+    }
+
+    /// Source and target configured, distinct, and the target accepting websites.
+    pub(crate) fn check_route(&self, website: WebsiteId, source: &ShardName, target: &ShardName) -> Result<(&PgPool, &PgPool), MoveError> {
+        let target_settings = self.settings.shard(target).ok_or_else(|| MoveError::UnknownShard(target.to_string()))?;
+        if source == target {
+            return Err(MoveError::SameShard { website, shard: source.clone() });
+        }
+        if !target_settings.status.accepts_websites() {
+            return Err(MoveError::ShardNotAvailable { shard: target.clone(), status: target_settings.status.to_string() });
+        }
+        let source_pool = self.shards.get(source).ok_or_else(|| MoveError::UnknownShard(source.to_string()))?;
+        let target_pool = self.shards.get(target).expect("configured shards have pools");
+        Ok((source_pool, target_pool))
+    }
+
+    /// Tenant tables of the source in copy order, checked against the target's shape.
+    pub(crate) async fn discover_plan(&self, source: &PgPool, target: &PgPool) -> Result<Vec<TenantTable>, MoveError> {
+        let mut conn = source.acquire().await.context(|| "connecting to the source shard".into())?;
+        let tables = catalog::discover(&mut conn, &self.settings.tenancy).await?;
+        if let Some(table) = tables.iter().find(|t| t.primary_key.is_empty()) {
+            return Err(MoveError::NoPrimaryKey(table.name.to_string()));
+        }
+        let plan = plan::order_by_foreign_keys(tables)?;
+        let mut conn = target.acquire().await.context(|| "connecting to the target shard".into())?;
+        let diff = schema_diff::differences(&mut conn, &plan).await?;
+        if !diff.is_empty() {
+            return Err(MoveError::SchemaMismatch(diff.join("\n")));
+        }
+        Ok(plan)
+    }
+
+    async fn check_target_is_clear(&self, target: &PgPool, plan: &[TenantTable], website: WebsiteId) -> Result<(), MoveError> {
+        let mut found = Vec::new();
+        for table in plan {
+            let rows = count_rows(target, table, &self.settings.tenancy.key_column, website).await?;
+            if rows > 0 {
+                found.push(format!("{} rows in {}", rows, table.name));
+            }
+        }
+        if found.is_empty() {
+            Ok(())
+        } else {
+            Err(MoveError::TargetNotEmpty { website, detail: found.join(", ") })
+        }
+    }
+}
+
+pub(crate) async fn count_rows(pool: &PgPool, table: &TenantTable, key_column: &str, website: WebsiteId) -> Result<i64, MoveError> {
+    sqlx::query_scalar(audited(&format!(
+        "SELECT count(*)::int8 FROM {} WHERE {}",
+        table.name.quoted(),
+        tenant_filter(key_column, website.get())
+    )))
+    .fetch_one(pool)
+    .await
+    .context(|| format!("counting rows of {}", table.name))
+}

@@ -1,0 +1,241 @@
+//! Drives one move through its phases. Every transition is written to the
+//! control database first, so any attempt can pick up where the last one stopped.
+
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+use tracing::{info, instrument, warn};
+
+use super::catalog::TenantTable;
+use super::copy::{self, TableCopy};
+use super::error::{Context, MoveError};
+use super::progress::{ProgressSink, Tracker};
+use super::{Mover, delete, fence, lock, sequences, shard_schema, verify};
+use crate::control::tables::{self, TableProgress};
+use crate::control::{Phase, Status, migrations, migrations::MigrationRecord, registry};
+use crate::ids::MigrationId;
+
+/// Wall time per phase of this attempt (phases skipped on resume stay zero).
+#[derive(Debug, Clone, Default)]
+pub struct Timings {
+    pub preflight: Duration,
+    pub copy: Duration,
+    pub verify: Duration,
+    pub cutover: Duration,
+    pub cleanup: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct MoveOutcome {
+    pub record: MigrationRecord,
+    pub tables: Vec<TableProgress>,
+    pub timings: Timings,
+}
+
+/// What one attempt has learned so far.
+struct Attempt<'a> {
+    record: MigrationRecord,
+    plan: Option<Vec<TenantTable>>,
+    tracker: Tracker<'a>,
+    timings: Timings,
+}
+
+impl Mover {
+    /// Runs (or resumes) a move to its end. Transient errors leave it resumable;
+    /// permanent ones before cutover roll it back.
+    #[instrument(skip_all, fields(migration_id = %id))]
+    pub async fn run(&self, id: MigrationId, sink: &dyn ProgressSink) -> Result<MoveOutcome, MoveError> {
+        let record = self.load(id).await?;
+        tracing::Span::current().record("website_id", record.website.get());
+        if record.status.is_final() {
+            return self.outcome(record, Timings::default()).await;
+        }
+        let guard = lock::acquire(&self.control, record.website, id).await?;
+        let result = self.attempt(record, sink).await;
+        guard.release().await;
+        result
+    }
+
+    /// The move's current state without running it.
+    pub async fn run_report(&self, id: MigrationId) -> Result<MoveOutcome, MoveError> {
+        let record = self.load(id).await?;
+        self.outcome(record, Timings::default()).await
+    }
+
+    async fn attempt(&self, record: MigrationRecord, sink: &dyn ProgressSink) -> Result<MoveOutcome, MoveError> {
+        let id = record.id;
+        let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
+        migrations::start_attempt(&mut conn, id).await.context(|| "starting the attempt".into())?;
+        drop(conn);
+        let mut attempt = Attempt { record: self.load(id).await?, plan: None, tracker: Tracker::new(&self.control, id, sink), timings: Timings::default() };
+        if attempt.record.rollback_required {
+            let error = MoveError::Previously {
+                code: attempt.record.error_code.clone().unwrap_or_default(),
+                message: attempt.record.error_message.clone().unwrap_or_default(),
+            };
+            return Err(self.fail(&attempt.record, error).await);
+        }
+        match self.drive(&mut attempt).await {
+            Ok(()) => {
+                info!(website_id = %attempt.record.website, "move completed");
+                self.outcome(self.load(id).await?, attempt.timings).await
+            }
+            Err(error) if error.is_transient() => {
+                warn!(error = %error, "move interrupted; it resumes from its last checkpoint");
+                if let Ok(mut conn) = self.control.acquire().await {
+                    let _ = migrations::record_error(&mut conn, id, error.code(), &error.one_line()).await;
+                }
+                Err(error)
+            }
+            Err(error) => {
+                let phase = self.load(id).await.map(|r| r.phase).unwrap_or(attempt.record.phase);
+                attempt.record.phase = phase;
+                Err(self.fail(&attempt.record, error).await)
+            }
+        }
+    }
+
+    async fn drive(&self, attempt: &mut Attempt<'_>) -> Result<(), MoveError> {
+        let record = attempt.record.clone();
+        let (source, target) = self.check_route(record.website, &record.source, &record.target)?;
+        if record.phase <= Phase::Preflight {
+            let started = Instant::now();
+            self.set_phase(attempt, Phase::Preflight).await?;
+            let report = self.preflight(record.website, &record.target).await?;
+            if report.source_shard != record.source {
+                return Err(MoveError::SourceChanged { website: record.website, expected: record.source.clone(), actual: report.source_shard.to_string() });
+            }
+            let sizes: Vec<(String, i64)> = report.tables.iter().map(|t| (t.name.clone(), t.rows)).collect();
+            let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
+            tables::plan(&mut conn, record.id, &sizes).await.context(|| "recording the plan".into())?;
+            attempt.plan = Some(report.plan);
+            attempt.timings.preflight = started.elapsed();
+            self.set_phase(attempt, Phase::Copying).await?;
+        }
+        if attempt.record.phase == Phase::Copying {
+            let started = Instant::now();
+            self.copy_all(attempt, source, target).await?;
+            attempt.timings.copy = started.elapsed();
+            self.set_phase(attempt, Phase::Verifying).await?;
+        }
+        if attempt.record.phase == Phase::Verifying {
+            let started = Instant::now();
+            self.verify_all(attempt, source, target).await?;
+            attempt.timings.verify = started.elapsed();
+            attempt.tracker.check_cancel().await?;
+            self.set_phase(attempt, Phase::Cutover).await?;
+        }
+        if attempt.record.phase == Phase::Cutover {
+            let started = Instant::now();
+            self.cutover(attempt, target).await?;
+            attempt.timings.cutover = started.elapsed();
+        }
+        if attempt.record.phase == Phase::Cleanup {
+            let started = Instant::now();
+            if !record.keep_source {
+                let plan = self.plan(attempt, source, target).await?;
+                delete::delete_website_rows(source, &plan, &self.settings.tenancy.key_column, record.website, self.settings.engine.delete_batch_rows).await?;
+            }
+            attempt.timings.cleanup = started.elapsed();
+        }
+        let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
+        migrations::finish(&mut conn, record.id, Status::Completed).await.context(|| "recording completion".into())?;
+        attempt.tracker.set_phase(Phase::Done);
+        Ok(())
+    }
+
+    async fn copy_all(&self, attempt: &mut Attempt<'_>, source: &PgPool, target: &PgPool) -> Result<(), MoveError> {
+        let record = attempt.record.clone();
+        let current = self.current_shard(record.website).await?;
+        if current != record.source {
+            return Err(MoveError::SourceChanged { website: record.website, expected: record.source.clone(), actual: current.to_string() });
+        }
+        let plan = self.plan(attempt, source, target).await?;
+        let key = &self.settings.tenancy.key_column;
+        let quoted: Vec<String> = plan.iter().map(|t| t.name.quoted()).collect();
+        shard_schema::ensure(source, key).await?;
+        shard_schema::ensure(target, key).await?;
+        shard_schema::install_triggers(source, &quoted).await?;
+        let drain = Duration::from_secs(self.settings.engine.fence_drain_timeout_secs);
+        fence::raise(source, &record.source, record.website, record.id, drain).await?;
+        let already = {
+            let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
+            tables::list(&mut conn, record.id).await.context(|| "reading the plan".into())?
+        };
+        let total: i64 = already.iter().map(|t| t.rows_total).sum();
+        attempt.tracker.set_totals(total as u64, 0);
+        for table in &plan {
+            let job = TableCopy { table, key_column: key, website: record.website, migration: record.id, batch_rows: record.batch_rows };
+            copy::copy_table(source, target, &job, &mut attempt.tracker).await?;
+        }
+        Ok(())
+    }
+
+    async fn verify_all(&self, attempt: &mut Attempt<'_>, source: &PgPool, target: &PgPool) -> Result<(), MoveError> {
+        let record = attempt.record.clone();
+        let plan = self.plan(attempt, source, target).await?;
+        for table in &plan {
+            let (src, dst) = verify::compare(source, target, table, &self.settings.tenancy.key_column, record.website, record.batch_rows).await?;
+            let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
+            tables::record_checksums(&mut conn, record.id, &table.name.to_string(), &src.display(), &dst.display())
+                .await
+                .context(|| "recording checksums".into())?;
+        }
+        Ok(())
+    }
+
+    /// Sequences, then the registry flip and the phase change in one control
+    /// transaction: after it commits the move can only go forward.
+    async fn cutover(&self, attempt: &mut Attempt<'_>, target: &PgPool) -> Result<(), MoveError> {
+        let record = attempt.record.clone();
+        let source = self.shards.get(&record.source).expect("route checked");
+        let plan = self.plan(attempt, source, target).await?;
+        sequences::advance(target, &plan, &self.settings.tenancy.key_column, record.website).await?;
+        let mut tx = self.control.begin().await.context(|| "opening the cutover transaction".into())?;
+        let tenancy = &self.settings.tenancy;
+        let flipped = registry::move_website(&mut tx, tenancy, record.website, &record.source, &record.target)
+            .await
+            .context(|| "updating the tenant registry".into())?;
+        if !flipped {
+            let now = registry::shard_of(&mut tx, tenancy, record.website).await.context(|| "reading the registry".into())?;
+            if now.as_deref() != Some(record.target.as_str()) {
+                return Err(MoveError::SourceChanged { website: record.website, expected: record.source.clone(), actual: now.unwrap_or_default() });
+            }
+        }
+        migrations::set_phase(&mut tx, record.id, Phase::Cleanup).await.context(|| "recording cutover".into())?;
+        tx.commit().await.context(|| "committing cutover".into())?;
+        attempt.record.phase = Phase::Cleanup;
+        attempt.tracker.set_phase(Phase::Cleanup);
+        info!(website_id = %record.website, target = %record.target, "registry now points at the target");
+        // The website lives on the target now: lift any fence an older move left there.
+        fence::lift(target, &record.target, record.website, None).await?;
+        copy::clear_checkpoints(target, record.id).await
+    }
+
+    /// The copy plan, discovered once per attempt (and re-checked against the target).
+    async fn plan(&self, attempt: &mut Attempt<'_>, source: &PgPool, target: &PgPool) -> Result<Vec<TenantTable>, MoveError> {
+        if attempt.plan.is_none() {
+            attempt.plan = Some(self.discover_plan(source, target).await?);
+        }
+        Ok(attempt.plan.clone().unwrap_or_default())
+    }
+
+    async fn set_phase(&self, attempt: &mut Attempt<'_>, phase: Phase) -> Result<(), MoveError> {
+        let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
+        migrations::set_phase(&mut conn, attempt.record.id, phase).await.context(|| "recording the phase".into())?;
+        attempt.record.phase = phase;
+        attempt.tracker.set_phase(phase);
+        Ok(())
+    }
+
+    pub(crate) async fn load(&self, id: MigrationId) -> Result<MigrationRecord, MoveError> {
+        let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
+        migrations::find(&mut conn, id).await.context(|| "reading the move".into())?.ok_or(MoveError::UnknownMigration(id))
+    }
+
+    async fn outcome(&self, record: MigrationRecord, timings: Timings) -> Result<MoveOutcome, MoveError> {
+        let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
+        let tables = tables::list(&mut conn, record.id).await.context(|| "reading table results".into())?;
+        Ok(MoveOutcome { record, tables, timings })
+    }
+}

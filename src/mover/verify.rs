@@ -1,0 +1,147 @@
+//! Phase 4: proves the target holds exactly the source's rows. Both shards compute,
+//! in parallel and inside the database, a row count and an order-independent
+//! checksum: the exact sum of a 64-bit hash of each row's canonical text form.
+//! Only when they differ are per-chunk checksums computed, to name the key range.
+
+use sqlx::{PgPool, Row};
+
+use super::catalog::TenantTable;
+use super::error::{Context, MoveError};
+use crate::ids::WebsiteId;
+use crate::sql::audited;
+
+/// Output settings that make `row::text` identical on both servers.
+const CANONICAL: &[(&str, &str)] = &[
+    ("TimeZone", "UTC"),
+    ("DateStyle", "ISO, YMD"),
+    ("IntervalStyle", "postgres"),
+    ("extra_float_digits", "1"),
+    ("bytea_output", "hex"),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub rows: i64,
+    pub checksum: String,
+}
+
+impl Fingerprint {
+    pub fn display(&self) -> String {
+        format!("{}:{}", self.rows, self.checksum)
+    }
+}
+
+/// Fingerprints the table on both shards at once.
+pub async fn compare(
+    source: &PgPool,
+    target: &PgPool,
+    table: &TenantTable,
+    key_column: &str,
+    website: WebsiteId,
+    chunk_rows: u32,
+) -> Result<(Fingerprint, Fingerprint), MoveError> {
+    let sql = fingerprint_sql(table, key_column);
+    let (src, dst) = tokio::try_join!(
+        fingerprint(source, &sql, website, "source"),
+        fingerprint(target, &sql, website, "target"),
+    )?;
+    if src != dst {
+        let detail = locate(source, target, table, key_column, website, chunk_rows, &src, &dst).await?;
+        return Err(MoveError::ChecksumMismatch { table: table.name.to_string(), detail });
+    }
+    Ok((src, dst))
+}
+
+fn row_hash(table: &TenantTable) -> String {
+    format!("hashtextextended(ROW({})::text, 0)::numeric", table.copy_column_list())
+}
+
+fn fingerprint_sql(table: &TenantTable, key_column: &str) -> String {
+    format!(
+        "SELECT count(*)::int8 AS n, coalesce(sum({hash}), 0)::text AS sum FROM {table} WHERE {key} = $1",
+        hash = row_hash(table),
+        table = table.name.quoted(),
+        key = crate::sql::ident(key_column),
+    )
+}
+
+async fn fingerprint(pool: &PgPool, sql: &str, website: WebsiteId, side: &str) -> Result<Fingerprint, MoveError> {
+    let mut tx = pool.begin().await.context(|| format!("connecting to the {side} shard"))?;
+    canonicalise(&mut tx).await?;
+    let row = sqlx::query(audited(sql))
+        .bind(website.get())
+        .fetch_one(&mut *tx)
+        .await
+        .context(|| format!("checksumming on the {side} shard"))?;
+    Ok(Fingerprint { rows: row.get("n"), checksum: row.get("sum") })
+}
+
+async fn canonicalise(conn: &mut sqlx::PgConnection) -> Result<(), MoveError> {
+    for (name, value) in CANONICAL {
+        sqlx::query("SELECT set_config($1, $2, true)")
+            .bind(name)
+            .bind(value)
+            .execute(&mut *conn)
+            .await
+            .context(|| format!("setting {name} for checksums"))?;
+    }
+    Ok(())
+}
+
+/// Names the first chunk (in key order) whose rows differ.
+#[allow(clippy::too_many_arguments)]
+async fn locate(
+    source: &PgPool,
+    target: &PgPool,
+    table: &TenantTable,
+    key_column: &str,
+    website: WebsiteId,
+    chunk_rows: u32,
+    src: &Fingerprint,
+    dst: &Fingerprint,
+) -> Result<String, MoveError> {
+    let sql = format!(
+        "SELECT chunk, count(*)::int8 AS n, sum(h)::text AS sum,
+                (array_agg(k ORDER BY rn))[1] AS first_key, (array_agg(k ORDER BY rn DESC))[1] AS last_key
+           FROM (SELECT (row_number() OVER (ORDER BY {pk}) - 1) / $2 AS chunk,
+                        row_number() OVER (ORDER BY {pk}) AS rn,
+                        ROW({pk})::text AS k, {hash} AS h
+                   FROM {table} WHERE {key} = $1) s
+          GROUP BY chunk ORDER BY chunk",
+        pk = table.primary_key_list(),
+        hash = row_hash(table),
+        table = table.name.quoted(),
+        key = crate::sql::ident(key_column),
+    );
+    let (a, b) = tokio::try_join!(chunks(source, &sql, website, chunk_rows), chunks(target, &sql, website, chunk_rows))?;
+    let summary = format!("source {} rows, target {} rows", src.rows, dst.rows);
+    for (index, left) in a.iter().enumerate() {
+        if b.get(index) != Some(left) {
+            return Ok(format!(
+                "{summary}; first difference in chunk {index} (rows {}..{}), keys {} to {}",
+                index as u64 * u64::from(chunk_rows),
+                index as u64 * u64::from(chunk_rows) + left.0 as u64,
+                left.2,
+                left.3
+            ));
+        }
+    }
+    Ok(format!("{summary}; the target has rows after the source's last key"))
+}
+
+type Chunk = (i64, String, String, String);
+
+async fn chunks(pool: &PgPool, sql: &str, website: WebsiteId, chunk_rows: u32) -> Result<Vec<Chunk>, MoveError> {
+    let mut tx = pool.begin().await.context(|| "connecting for chunk checksums".into())?;
+    canonicalise(&mut tx).await?;
+    let rows = sqlx::query(audited(sql))
+        .bind(website.get())
+        .bind(i64::from(chunk_rows))
+        .fetch_all(&mut *tx)
+        .await
+        .context(|| "computing chunk checksums".into())?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get("n"), r.get("sum"), r.get("first_key"), r.get("last_key")))
+        .collect())
+}

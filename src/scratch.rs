@@ -1,0 +1,73 @@
+//! Throwaway databases on one Postgres server, for the demo, the benchmark and
+//! the tests: created fresh under a given name, dropped when done.
+
+use std::collections::BTreeMap;
+
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::{Connection, PgConnection};
+
+use crate::config::{Settings, ShardSettings};
+use crate::shard_status::ShardStatus;
+use crate::sql::{audited, ident};
+
+pub struct Server {
+    base: url::Url,
+}
+
+impl Server {
+    /// The server behind `url` (any database on it).
+    pub fn from_url(url: &SecretString) -> anyhow::Result<Self> {
+        let base = url::Url::parse(url.expose_secret())
+            .map_err(|_| anyhow::anyhow!("database.url is not a valid URL"))?;
+        Ok(Self { base })
+    }
+
+    pub fn url_for(&self, database: &str) -> SecretString {
+        let mut url = self.base.clone();
+        url.set_path(&format!("/{database}"));
+        SecretString::from(url.to_string())
+    }
+
+    async fn admin(&self) -> anyhow::Result<PgConnection> {
+        let url = self.url_for("postgres");
+        let location = format!("{}:{}", self.base.host_str().unwrap_or("?"), self.base.port().unwrap_or(5432));
+        PgConnection::connect(url.expose_secret())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot reach PostgreSQL at {location}: {e}"))
+    }
+
+    /// Drops `database` if it exists and creates it empty; returns its URL.
+    pub async fn recreate(&self, database: &str) -> anyhow::Result<SecretString> {
+        let mut admin = self.admin().await?;
+        sqlx::raw_sql(audited(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(database))))
+            .execute(&mut admin)
+            .await?;
+        sqlx::raw_sql(audited(&format!("CREATE DATABASE {}", ident(database))))
+            .execute(&mut admin)
+            .await?;
+        Ok(self.url_for(database))
+    }
+
+    pub async fn drop_database(&self, database: &str) -> anyhow::Result<()> {
+        let mut admin = self.admin().await?;
+        sqlx::raw_sql(audited(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(database))))
+            .execute(&mut admin)
+            .await?;
+        Ok(())
+    }
+}
+
+/// `base` with its control database and shards replaced.
+pub fn settings_with(base: &Settings, control: SecretString, shards: &[(&str, SecretString)]) -> Settings {
+    let mut settings = base.clone();
+    settings.database.url = control;
+    settings.shards = shards
+        .iter()
+        .map(|(name, url)| {
+            let shard = ShardSettings { url: url.clone(), status: ShardStatus::Available, capacity: None };
+            ((*name).to_owned(), shard)
+        })
+        .collect::<BTreeMap<_, _>>();
+    settings.tenancy.default_shard = shards.first().map(|(name, _)| (*name).to_owned());
+    settings
+}

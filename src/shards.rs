@@ -1,0 +1,44 @@
+//! Connection pools to the configured shards, one per shard, opened lazily so an
+//! unreachable shard only fails the work that needs it.
+
+use std::collections::BTreeMap;
+
+use sqlx::PgPool;
+
+use crate::config::{Settings, ShardSettings, describe};
+use crate::db::lazy_pool;
+use crate::ids::ShardName;
+
+/// Connections per shard: a copy holds one on each side, plus verify and progress.
+const POOL_SIZE: u32 = 6;
+
+#[derive(Clone)]
+pub struct ShardPools {
+    pools: BTreeMap<ShardName, (PgPool, String)>,
+}
+
+impl ShardPools {
+    pub fn new(settings: &Settings) -> Self {
+        let pools = settings
+            .shards
+            .iter()
+            .map(|(name, shard): (&String, &ShardSettings)| {
+                let name = ShardName::parse(name).expect("validated at load");
+                let options = shard.connect_options(&name);
+                let location = describe(&options);
+                let pool = lazy_pool(options, POOL_SIZE, settings.connect_timeout());
+                (name, (pool, location))
+            })
+            .collect();
+        Self { pools }
+    }
+
+    pub fn get(&self, name: &ShardName) -> Option<&PgPool> {
+        self.pools.get(name).map(|(pool, _)| pool)
+    }
+
+    /// `host:port/database` of the shard, safe to print.
+    pub fn location(&self, name: &ShardName) -> Option<&str> {
+        self.pools.get(name).map(|(_, location)| location.as_str())
+    }
+}
