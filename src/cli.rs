@@ -18,7 +18,11 @@ use crate::ids::{MigrationId, ShardName, WebsiteId};
 use crate::mover::Mover;
 
 #[derive(Debug, Parser)]
-#[command(name = "shardmover", version, about = "Move a tenant between PostgreSQL shards, safely.")]
+#[command(
+    name = "shardmover",
+    version,
+    about = "Move a tenant between PostgreSQL shards, safely."
+)]
 pub struct Cli {
     /// Configuration file layered over config/default.toml (or SHARDMOVER_CONFIG).
     #[arg(long, global = true, value_name = "PATH")]
@@ -61,10 +65,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     crate::telemetry::init(settings.log.format, &settings.log.level);
     match cli.command {
         Command::Migrate(args) => migrate::run(&connect(settings).await?, args).await,
-        Command::Finalize { website } => migrate::finalize(&connect(settings).await?, website).await,
-        Command::Status { migration, json } => migrate::status(&connect(settings).await?, MigrationId(migration), json).await,
-        Command::Cancel { migration } => migrate::cancel(&connect(settings).await?, MigrationId(migration)).await,
-        Command::Setup => connect(settings).await.map(|_| println!("control database is up to date")),
+        Command::Finalize { website } => {
+            migrate::finalize(&connect(settings).await?, website).await
+        }
+        Command::Status { migration, json } => {
+            migrate::status(&connect(settings).await?, MigrationId(migration), json).await
+        }
+        Command::Cancel { migration } => {
+            migrate::cancel(&connect(settings).await?, MigrationId(migration)).await
+        }
+        Command::Setup => connect(settings)
+            .await
+            .map(|_| println!("control database is up to date")),
         Command::Demo(args) => demo::run(settings, args).await,
         Command::Bench(args) => bench::run(settings, args).await,
     }
@@ -76,9 +88,9 @@ pub async fn connect(settings: Settings) -> anyhow::Result<Mover> {
     let control = crate::db::control_pool(&settings)
         .await
         .with_context(|| format!("cannot connect to the control database at {location}"))?;
-    crate::db::migrate(&control)
-        .await
-        .with_context(|| format!("cannot apply migrations to the control database at {location}"))?;
+    crate::db::migrate(&control).await.with_context(|| {
+        format!("cannot apply migrations to the control database at {location}")
+    })?;
     Ok(Mover::new(Arc::new(settings), control))
 }
 

@@ -87,10 +87,8 @@ impl Settings {
         let file: Option<PathBuf> = file
             .map(Path::to_path_buf)
             .or_else(|| std::env::var_os("SHARDMOVER_CONFIG").map(PathBuf::from));
-        let mut builder = config::Config::builder().add_source(config::File::from_str(
-            DEFAULTS,
-            config::FileFormat::Toml,
-        ));
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
         if let Some(file) = file {
             builder = builder.add_source(config::File::from(file).required(true));
         }
@@ -137,10 +135,9 @@ impl ShardSettings {
 /// Parses a URL into options tagged with our application name, so fence draining
 /// can tell shardmover's own sessions from the application's.
 pub fn connect_options(url: &SecretString, key: &str) -> Result<PgConnectOptions, ConfigError> {
-    let options: PgConnectOptions = url
-        .expose_secret()
-        .parse()
-        .map_err(|_| ConfigError::Url { key: key.to_owned() })?;
+    let options: PgConnectOptions = url.expose_secret().parse().map_err(|_| ConfigError::Url {
+        key: key.to_owned(),
+    })?;
     Ok(options.application_name(crate::db::APPLICATION_NAME))
 }
 

@@ -60,7 +60,11 @@ pub struct MoveRequest {
 impl Mover {
     pub fn new(settings: Arc<Settings>, control: PgPool) -> Self {
         let shards = ShardPools::new(&settings);
-        Self { settings, control, shards }
+        Self {
+            settings,
+            control,
+            shards,
+        }
     }
 
     pub fn settings(&self) -> &Settings {
@@ -72,13 +76,20 @@ impl Mover {
     pub async fn request(&self, request: &MoveRequest) -> Result<MigrationRecord, MoveError> {
         let source = self.current_shard(request.website).await?;
         self.check_route(request.website, &source, &request.target)?;
-        let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
+        let mut conn = self
+            .control
+            .acquire()
+            .await
+            .context(|| "connecting to the control database".into())?;
         let new = NewMigration {
             website: request.website,
             source: &source,
             target: &request.target,
             keep_source: request.keep_source,
-            batch_rows: request.batch_rows.unwrap_or(self.settings.engine.batch_rows).max(1),
+            batch_rows: request
+                .batch_rows
+                .unwrap_or(self.settings.engine.batch_rows)
+                .max(1),
             requested_by: request.requested_by.as_deref(),
             notes: request.notes.as_deref(),
         };
@@ -89,23 +100,47 @@ impl Mover {
                     .await
                     .context(|| "reading the active move".into())?;
                 match existing {
-                    Some(existing) => Err(MoveError::Busy { website: request.website, existing: existing.id }),
-                    None => Err(MoveError::Database { context: "recording the move".into(), source: sqlx::Error::Database(db) }),
+                    Some(existing) => Err(MoveError::Busy {
+                        website: request.website,
+                        existing: existing.id,
+                    }),
+                    None => Err(MoveError::Database {
+                        context: "recording the move".into(),
+                        source: sqlx::Error::Database(db),
+                    }),
                 }
             }
-            Err(e) => Err(MoveError::Database { context: "recording the move".into(), source: e }),
+            Err(e) => Err(MoveError::Database {
+                context: "recording the move".into(),
+                source: e,
+            }),
         }
     }
 
     /// The website's unfinished move, if one exists.
-    pub async fn active_move(&self, website: WebsiteId) -> Result<Option<MigrationRecord>, MoveError> {
-        let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
-        migrations::find_active(&mut conn, website).await.context(|| "reading the active move".into())
+    pub async fn active_move(
+        &self,
+        website: WebsiteId,
+    ) -> Result<Option<MigrationRecord>, MoveError> {
+        let mut conn = self
+            .control
+            .acquire()
+            .await
+            .context(|| "connecting to the control database".into())?;
+        migrations::find_active(&mut conn, website)
+            .await
+            .context(|| "reading the active move".into())
     }
 
     /// Asks a move to stop at its next checkpoint; false once past the point of no return.
     pub async fn cancel(&self, id: crate::ids::MigrationId) -> Result<bool, MoveError> {
-        let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
-        migrations::request_cancel(&mut conn, id).await.context(|| "requesting cancel".into())
+        let mut conn = self
+            .control
+            .acquire()
+            .await
+            .context(|| "connecting to the control database".into())?;
+        migrations::request_cancel(&mut conn, id)
+            .await
+            .context(|| "requesting cancel".into())
     }
 }

@@ -80,7 +80,11 @@ impl Scale {
     pub fn total_rows(rows: i64) -> Self {
         let pages = (rows / 10).max(1);
         let products = (rows / 20).max(1);
-        Self { pages, products, orders: (rows - 3 * pages - products - 3).max(1) }
+        Self {
+            pages,
+            products,
+            orders: (rows - 3 * pages - products - 3).max(1),
+        }
     }
 
     pub fn rows(&self) -> i64 {
@@ -98,7 +102,11 @@ pub async fn create_registry(pool: &PgPool) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-pub async fn register(control: &PgPool, website: WebsiteId, shard: &str) -> Result<(), sqlx::Error> {
+pub async fn register(
+    control: &PgPool,
+    website: WebsiteId,
+    shard: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO pwb_websites (id, name, shard_name) VALUES ($1, $2, $3)
          ON CONFLICT (id) DO UPDATE SET shard_name = EXCLUDED.shard_name",

@@ -30,7 +30,11 @@ impl Server {
 
     async fn admin(&self) -> anyhow::Result<PgConnection> {
         let url = self.url_for("postgres");
-        let location = format!("{}:{}", self.base.host_str().unwrap_or("?"), self.base.port().unwrap_or(5432));
+        let location = format!(
+            "{}:{}",
+            self.base.host_str().unwrap_or("?"),
+            self.base.port().unwrap_or(5432)
+        );
         PgConnection::connect(url.expose_secret())
             .await
             .map_err(|e| anyhow::anyhow!("cannot reach PostgreSQL at {location}: {e}"))
@@ -39,9 +43,12 @@ impl Server {
     /// Drops `database` if it exists and creates it empty; returns its URL.
     pub async fn recreate(&self, database: &str) -> anyhow::Result<SecretString> {
         let mut admin = self.admin().await?;
-        sqlx::raw_sql(audited(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(database))))
-            .execute(&mut admin)
-            .await?;
+        sqlx::raw_sql(audited(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            ident(database)
+        )))
+        .execute(&mut admin)
+        .await?;
         sqlx::raw_sql(audited(&format!("CREATE DATABASE {}", ident(database))))
             .execute(&mut admin)
             .await?;
@@ -50,21 +57,32 @@ impl Server {
 
     pub async fn drop_database(&self, database: &str) -> anyhow::Result<()> {
         let mut admin = self.admin().await?;
-        sqlx::raw_sql(audited(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(database))))
-            .execute(&mut admin)
-            .await?;
+        sqlx::raw_sql(audited(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            ident(database)
+        )))
+        .execute(&mut admin)
+        .await?;
         Ok(())
     }
 }
 
 /// `base` with its control database and shards replaced.
-pub fn settings_with(base: &Settings, control: SecretString, shards: &[(&str, SecretString)]) -> Settings {
+pub fn settings_with(
+    base: &Settings,
+    control: SecretString,
+    shards: &[(&str, SecretString)],
+) -> Settings {
     let mut settings = base.clone();
     settings.database.url = control;
     settings.shards = shards
         .iter()
         .map(|(name, url)| {
-            let shard = ShardSettings { url: url.clone(), status: ShardStatus::Available, capacity: None };
+            let shard = ShardSettings {
+                url: url.clone(),
+                status: ShardStatus::Available,
+                capacity: None,
+            };
             ((*name).to_owned(), shard)
         })
         .collect::<BTreeMap<_, _>>();

@@ -23,7 +23,12 @@ pub struct BenchArgs {
     pub batch_rows: Option<u32>,
 }
 
-const DATABASES: [&str; 4] = ["shardmover_bench_control", "shardmover_bench_source", "shardmover_bench_raw", "shardmover_bench_target"];
+const DATABASES: [&str; 4] = [
+    "shardmover_bench_control",
+    "shardmover_bench_source",
+    "shardmover_bench_raw",
+    "shardmover_bench_target",
+];
 
 pub async fn run(base: Settings, args: BenchArgs) -> anyhow::Result<()> {
     let server = Server::from_url(&base.database.url)?;
@@ -31,11 +36,19 @@ pub async fn run(base: Settings, args: BenchArgs) -> anyhow::Result<()> {
     for name in DATABASES {
         urls.push(server.recreate(name).await?);
     }
-    let settings = settings_with(&base, urls[0].clone(), &[("source", urls[1].clone()), ("target", urls[3].clone())]);
+    let settings = settings_with(
+        &base,
+        urls[0].clone(),
+        &[("source", urls[1].clone()), ("target", urls[3].clone())],
+    );
     let control = crate::db::control_pool(&settings).await?;
     crate::db::migrate(&control).await?;
     sample_tenant::create_registry(&control).await?;
-    let pools = [pool(&urls[1]).await?, pool(&urls[2]).await?, pool(&urls[3]).await?];
+    let pools = [
+        pool(&urls[1]).await?,
+        pool(&urls[2]).await?,
+        pool(&urls[3]).await?,
+    ];
     for shard in &pools {
         sample_tenant::create_shard_schema(shard).await?;
     }
@@ -47,7 +60,9 @@ pub async fn run(base: Settings, args: BenchArgs) -> anyhow::Result<()> {
 
     // Warm the source's cache once so neither contender pays for cold reads.
     raw_pipe(&pools[0], &pools[1], &settings.tenancy, website).await?;
-    sqlx::raw_sql("TRUNCATE pages, page_parts, products, orders, website_settings").execute(&pools[1]).await?;
+    sqlx::raw_sql("TRUNCATE pages, page_parts, products, orders, website_settings")
+        .execute(&pools[1])
+        .await?;
     let started = Instant::now();
     let raw_rows = raw_pipe(&pools[0], &pools[1], &settings.tenancy, website).await?;
     let raw = started.elapsed();
@@ -71,9 +86,21 @@ pub async fn run(base: Settings, args: BenchArgs) -> anyhow::Result<()> {
 
     let t = &outcome.timings;
     let rate = |secs: f64| raw_rows as f64 / secs;
-    println!("tenant rows: {raw_rows} in {} tables, chunk {} rows", outcome.tables.len(), record.batch_rows);
-    println!("raw binary COPY pipe:      {:>7.2}s  {:>9.0} rows/s", raw.as_secs_f64(), rate(raw.as_secs_f64()));
-    println!("shardmover move (no cleanup): {:>4.2}s  {:>9.0} rows/s", engine.as_secs_f64(), rate(engine.as_secs_f64()));
+    println!(
+        "tenant rows: {raw_rows} in {} tables, chunk {} rows",
+        outcome.tables.len(),
+        record.batch_rows
+    );
+    println!(
+        "raw binary COPY pipe:      {:>7.2}s  {:>9.0} rows/s",
+        raw.as_secs_f64(),
+        rate(raw.as_secs_f64())
+    );
+    println!(
+        "shardmover move (no cleanup): {:>4.2}s  {:>9.0} rows/s",
+        engine.as_secs_f64(),
+        rate(engine.as_secs_f64())
+    );
     println!(
         "  preflight {:.2}s, copy {:.2}s, verify {:.2}s, cutover {:.2}s",
         t.preflight.as_secs_f64(),
@@ -81,8 +108,14 @@ pub async fn run(base: Settings, args: BenchArgs) -> anyhow::Result<()> {
         t.verify.as_secs_f64(),
         t.cutover.as_secs_f64()
     );
-    println!("cleanup (delete {deleted} source rows): {:.2}s", cleanup.as_secs_f64());
-    println!("ratio move / raw pipe: {:.2}x (target <= 1.30x)", engine.as_secs_f64() / raw.as_secs_f64());
+    println!(
+        "cleanup (delete {deleted} source rows): {:.2}s",
+        cleanup.as_secs_f64()
+    );
+    println!(
+        "ratio move / raw pipe: {:.2}x (target <= 1.30x)",
+        engine.as_secs_f64() / raw.as_secs_f64()
+    );
     for name in DATABASES {
         server.drop_database(name).await?;
     }
@@ -90,5 +123,8 @@ pub async fn run(base: Settings, args: BenchArgs) -> anyhow::Result<()> {
 }
 
 async fn pool(url: &secrecy::SecretString) -> anyhow::Result<sqlx::PgPool> {
-    Ok(sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(url.expose_secret()).await?)
+    Ok(sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect(url.expose_secret())
+        .await?)
 }

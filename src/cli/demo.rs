@@ -26,10 +26,23 @@ const SHARDS: [&str; 2] = ["shardmover_demo_shard_1", "shardmover_demo_shard_2"]
 
 pub async fn run(base: Settings, args: DemoArgs) -> anyhow::Result<()> {
     let server = Server::from_url(&base.database.url)?;
-    println!("1. creating databases {CONTROL}, {} and {} on the server of database.url", SHARDS[0], SHARDS[1]);
+    println!(
+        "1. creating databases {CONTROL}, {} and {} on the server of database.url",
+        SHARDS[0], SHARDS[1]
+    );
     let control_url = server.recreate(CONTROL).await?;
-    let shard_urls = [server.recreate(SHARDS[0]).await?, server.recreate(SHARDS[1]).await?];
-    let settings = settings_with(&base, control_url, &[("shard_1", shard_urls[0].clone()), ("shard_2", shard_urls[1].clone())]);
+    let shard_urls = [
+        server.recreate(SHARDS[0]).await?,
+        server.recreate(SHARDS[1]).await?,
+    ];
+    let settings = settings_with(
+        &base,
+        control_url,
+        &[
+            ("shard_1", shard_urls[0].clone()),
+            ("shard_2", shard_urls[1].clone()),
+        ],
+    );
 
     let control = crate::db::control_pool(&settings).await?;
     crate::db::migrate(&control).await?;
@@ -38,9 +51,16 @@ pub async fn run(base: Settings, args: DemoArgs) -> anyhow::Result<()> {
     for shard in &shards {
         sample_tenant::create_shard_schema(shard).await?;
     }
-    let (tenant, neighbour, other) = (WebsiteId::new(1).expect("positive"), WebsiteId::new(2).expect("positive"), WebsiteId::new(3).expect("positive"));
+    let (tenant, neighbour, other) = (
+        WebsiteId::new(1).expect("positive"),
+        WebsiteId::new(2).expect("positive"),
+        WebsiteId::new(3).expect("positive"),
+    );
     let scale = Scale::total_rows(args.rows);
-    println!("2. seeding website {tenant} on shard_1 ({} rows), website {neighbour} beside it and website {other} on shard_2", scale.rows());
+    println!(
+        "2. seeding website {tenant} on shard_1 ({} rows), website {neighbour} beside it and website {other} on shard_2",
+        scale.rows()
+    );
     sample_tenant::seed(&shards[0], tenant, scale).await?;
     sample_tenant::seed(&shards[0], neighbour, Scale::total_rows(1_000)).await?;
     sample_tenant::seed(&shards[1], other, Scale::total_rows(1_000)).await?;
@@ -54,7 +74,14 @@ pub async fn run(base: Settings, args: DemoArgs) -> anyhow::Result<()> {
     report::print_preflight(&mover.preflight(tenant, &target).await?);
 
     println!("4. moving website {tenant} to shard_2: fence, copy, verify, cutover, cleanup");
-    let request = MoveRequest { website: tenant, target, keep_source: false, batch_rows: None, requested_by: Some("demo".into()), notes: None };
+    let request = MoveRequest {
+        website: tenant,
+        target,
+        keep_source: false,
+        batch_rows: None,
+        requested_by: Some("demo".into()),
+        notes: None,
+    };
     let record = mover.request(&request).await?;
     let progress = TerminalProgress::new();
     let outcome = mover.run(record.id, &progress).await;
@@ -66,16 +93,24 @@ pub async fn run(base: Settings, args: DemoArgs) -> anyhow::Result<()> {
     println!("   copied {rows} rows at {:.0} rows/s", rows as f64 / secs);
 
     println!("5. what the shards say now:");
-    let registry: String = sqlx::query_scalar("SELECT shard_name FROM pwb_websites WHERE id = $1").bind(tenant.get()).fetch_one(&control).await?;
+    let registry: String = sqlx::query_scalar("SELECT shard_name FROM pwb_websites WHERE id = $1")
+        .bind(tenant.get())
+        .fetch_one(&control)
+        .await?;
     println!("   registry: website {tenant} -> {registry}");
     for (name, shard) in ["shard_1", "shard_2"].iter().zip(&shards) {
-        let counts: Vec<(i64, i64)> = sqlx::query_as("SELECT website_id, count(*) FROM orders GROUP BY 1 ORDER BY 1").fetch_all(shard).await?;
+        let counts: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT website_id, count(*) FROM orders GROUP BY 1 ORDER BY 1")
+                .fetch_all(shard)
+                .await?;
         println!("   {name} orders per website: {counts:?}");
     }
-    let refused = sqlx::query("INSERT INTO website_settings (website_id, key) VALUES ($1, 'stale-cache-write')")
-        .bind(tenant.get())
-        .execute(&shards[0])
-        .await;
+    let refused = sqlx::query(
+        "INSERT INTO website_settings (website_id, key) VALUES ($1, 'stale-cache-write')",
+    )
+    .bind(tenant.get())
+    .execute(&shards[0])
+    .await;
     match refused {
         Err(e) => println!("   a stale write to website {tenant} on shard_1 is refused: {e}"),
         Ok(_) => anyhow::bail!("the fence let a stale write through"),
@@ -85,5 +120,8 @@ pub async fn run(base: Settings, args: DemoArgs) -> anyhow::Result<()> {
 }
 
 async fn pool(url: &secrecy::SecretString) -> anyhow::Result<sqlx::PgPool> {
-    Ok(sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(url.expose_secret()).await?)
+    Ok(sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect(url.expose_secret())
+        .await?)
 }

@@ -45,12 +45,18 @@ pub async fn run(mover: &Mover, args: MigrateArgs) -> anyhow::Result<()> {
     }
     let record = match mover.active_move(args.website).await? {
         Some(active) if active.target == args.target => {
-            eprintln!("resuming move {} of website {} (phase {})", active.id, active.website, active.phase);
+            eprintln!(
+                "resuming move {} of website {} (phase {})",
+                active.id, active.website, active.phase
+            );
             active
         }
         Some(active) => bail!(
             "website {} has an unfinished move {} to {}; resume it with --to {} or cancel it",
-            active.website, active.id, active.target, active.target
+            active.website,
+            active.id,
+            active.target,
+            active.target
         ),
         None => {
             let request = MoveRequest {
@@ -67,9 +73,13 @@ pub async fn run(mover: &Mover, args: MigrateArgs) -> anyhow::Result<()> {
     let progress = TerminalProgress::new();
     let outcome = mover.run(record.id, &progress).await;
     progress.finish();
-    let outcome = outcome.with_context(|| format!("move {} of website {} failed", record.id, record.website))?;
+    let outcome = outcome
+        .with_context(|| format!("move {} of website {} failed", record.id, record.website))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report::outcome_json(&outcome))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report::outcome_json(&outcome))?
+        );
     } else {
         report::print_outcome(&outcome);
     }
@@ -85,7 +95,10 @@ pub async fn finalize(mover: &Mover, website: WebsiteId) -> anyhow::Result<()> {
 pub async fn status(mover: &Mover, id: MigrationId, json: bool) -> anyhow::Result<()> {
     let outcome = mover.run_report(id).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report::outcome_json(&outcome))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report::outcome_json(&outcome))?
+        );
     } else {
         report::print_outcome(&outcome);
     }

@@ -29,7 +29,10 @@ impl TerminalProgress {
             bar.enable_steady_tick(Duration::from_millis(200));
             bar
         });
-        Self { bar, last_line: Mutex::new(None) }
+        Self {
+            bar,
+            last_line: Mutex::new(None),
+        }
     }
 
     pub fn finish(&self) {
@@ -61,8 +64,15 @@ impl ProgressSink for TerminalProgress {
             Some((at, phase)) => phase != s.phase || at.elapsed() >= Duration::from_secs(1),
         };
         if due {
-            let percent = if s.rows_total == 0 { 100.0 } else { s.rows_copied as f64 * 100.0 / s.rows_total as f64 };
-            eprintln!("[{}] {}/{} rows ({percent:.1}%) {table}", s.phase, s.rows_copied, s.rows_total);
+            let percent = if s.rows_total == 0 {
+                100.0
+            } else {
+                s.rows_copied as f64 * 100.0 / s.rows_total as f64
+            };
+            eprintln!(
+                "[{}] {}/{} rows ({percent:.1}%) {table}",
+                s.phase, s.rows_copied, s.rows_total
+            );
             *last = Some((Instant::now(), s.phase));
         }
     }

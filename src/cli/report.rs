@@ -7,12 +7,25 @@ use crate::mover::{MoveOutcome, PreflightReport};
 pub fn print_preflight(report: &PreflightReport) {
     println!(
         "preflight OK: website {} can move from {} ({}) to {} ({})",
-        report.website_id, report.source_shard, report.source_location, report.target_shard, report.target_location
+        report.website_id,
+        report.source_shard,
+        report.source_location,
+        report.target_shard,
+        report.target_location
     );
-    println!("{:<32} {:>12}  {}", "table (copy order)", "rows", "primary key");
+    println!("{:<32} {:>12}  primary key", "table (copy order)", "rows");
     for table in &report.tables {
-        let note = if table.self_referencing { "  (self-referencing: one chunk)" } else { "" };
-        println!("{:<32} {:>12}  ({}){note}", table.name, table.rows, table.primary_key.join(", "));
+        let note = if table.self_referencing {
+            "  (self-referencing: one chunk)"
+        } else {
+            ""
+        };
+        println!(
+            "{:<32} {:>12}  ({}){note}",
+            table.name,
+            table.rows,
+            table.primary_key.join(", ")
+        );
     }
     println!("{:<32} {:>12}", "total", report.rows_total);
     println!("dry run: nothing was changed");
@@ -25,9 +38,16 @@ pub fn print_outcome(outcome: &MoveOutcome) {
         r.id, r.website, r.source, r.target, r.status, r.phase, r.attempts
     );
     if let Some(message) = &r.error_message {
-        println!("error: {} ({})", message, r.error_code.as_deref().unwrap_or(""));
+        println!(
+            "error: {} ({})",
+            message,
+            r.error_code.as_deref().unwrap_or("")
+        );
     }
-    println!("{:<28} {:>10} {:>10}  {:<6} source checksum = target checksum", "table", "rows", "copied", "ok");
+    println!(
+        "{:<28} {:>10} {:>10}  {:<6} source checksum = target checksum",
+        "table", "rows", "copied", "ok"
+    );
     for t in &outcome.tables {
         println!(
             "{:<28} {:>10} {:>10}  {:<6} {}",

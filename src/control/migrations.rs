@@ -53,10 +53,18 @@ fn from_row(row: &PgRow) -> Result<MigrationRecord, sqlx::Error> {
     Ok(MigrationRecord {
         id: MigrationId(row.try_get("id")?),
         website: WebsiteId::new(row.try_get("website_id")?).map_err(|e| decode("website_id", e))?,
-        source: ShardName::parse(row.try_get("source_shard")?).map_err(|e| decode("source_shard", e))?,
-        target: ShardName::parse(row.try_get("target_shard")?).map_err(|e| decode("target_shard", e))?,
-        status: row.try_get::<&str, _>("status")?.parse().map_err(|e| decode("status", e))?,
-        phase: row.try_get::<&str, _>("phase")?.parse().map_err(|e| decode("phase", e))?,
+        source: ShardName::parse(row.try_get("source_shard")?)
+            .map_err(|e| decode("source_shard", e))?,
+        target: ShardName::parse(row.try_get("target_shard")?)
+            .map_err(|e| decode("target_shard", e))?,
+        status: row
+            .try_get::<&str, _>("status")?
+            .parse()
+            .map_err(|e| decode("status", e))?,
+        phase: row
+            .try_get::<&str, _>("phase")?
+            .parse()
+            .map_err(|e| decode("phase", e))?,
         keep_source: row.try_get("keep_source")?,
         batch_rows: row.try_get::<i32, _>("batch_rows")?.max(1) as u32,
         rows_total: row.try_get("rows_total")?,
@@ -75,7 +83,10 @@ fn from_row(row: &PgRow) -> Result<MigrationRecord, sqlx::Error> {
 
 /// Inserts a pending move. The partial unique index turns a second active move
 /// of the same website into a unique violation, which callers map to "busy".
-pub async fn insert(conn: &mut PgConnection, new: &NewMigration<'_>) -> Result<MigrationRecord, sqlx::Error> {
+pub async fn insert(
+    conn: &mut PgConnection,
+    new: &NewMigration<'_>,
+) -> Result<MigrationRecord, sqlx::Error> {
     let row = sqlx::query(audited(&format!(
         "INSERT INTO shardmover.migrations
             (website_id, source_shard, target_shard, keep_source, batch_rows, requested_by, notes)
@@ -93,16 +104,24 @@ pub async fn insert(conn: &mut PgConnection, new: &NewMigration<'_>) -> Result<M
     from_row(&row)
 }
 
-pub async fn find(conn: &mut PgConnection, id: MigrationId) -> Result<Option<MigrationRecord>, sqlx::Error> {
-    let row = sqlx::query(audited(&format!("SELECT {COLUMNS} FROM shardmover.migrations WHERE id = $1")))
-        .bind(id.0)
-        .fetch_optional(conn)
-        .await?;
+pub async fn find(
+    conn: &mut PgConnection,
+    id: MigrationId,
+) -> Result<Option<MigrationRecord>, sqlx::Error> {
+    let row = sqlx::query(audited(&format!(
+        "SELECT {COLUMNS} FROM shardmover.migrations WHERE id = $1"
+    )))
+    .bind(id.0)
+    .fetch_optional(conn)
+    .await?;
     row.as_ref().map(from_row).transpose()
 }
 
 /// The website's pending or in-progress move, if any.
-pub async fn find_active(conn: &mut PgConnection, website: WebsiteId) -> Result<Option<MigrationRecord>, sqlx::Error> {
+pub async fn find_active(
+    conn: &mut PgConnection,
+    website: WebsiteId,
+) -> Result<Option<MigrationRecord>, sqlx::Error> {
     let row = sqlx::query(audited(&format!(
         "SELECT {COLUMNS} FROM shardmover.migrations
           WHERE website_id = $1 AND status IN ('pending', 'in_progress')"
@@ -115,7 +134,10 @@ pub async fn find_active(conn: &mut PgConnection, website: WebsiteId) -> Result<
 
 /// The newest move of the website whose source rows are still to be deleted:
 /// completed with `keep_source`, or failed after cutover.
-pub async fn find_unfinalized(conn: &mut PgConnection, website: WebsiteId) -> Result<Option<MigrationRecord>, sqlx::Error> {
+pub async fn find_unfinalized(
+    conn: &mut PgConnection,
+    website: WebsiteId,
+) -> Result<Option<MigrationRecord>, sqlx::Error> {
     let row = sqlx::query(audited(&format!(
         "SELECT {COLUMNS} FROM shardmover.migrations
           WHERE website_id = $1 AND source_finalized_at IS NULL
@@ -149,7 +171,11 @@ pub async fn start_attempt(conn: &mut PgConnection, id: MigrationId) -> Result<(
     Ok(())
 }
 
-pub async fn set_phase(conn: &mut PgConnection, id: MigrationId, phase: Phase) -> Result<(), sqlx::Error> {
+pub async fn set_phase(
+    conn: &mut PgConnection,
+    id: MigrationId,
+    phase: Phase,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE shardmover.migrations SET phase = $2 WHERE id = $1")
         .bind(id.0)
         .bind(phase.as_str())
@@ -159,18 +185,30 @@ pub async fn set_phase(conn: &mut PgConnection, id: MigrationId, phase: Phase) -
 }
 
 /// Records an error without ending the move (transient faults stay resumable).
-pub async fn record_error(conn: &mut PgConnection, id: MigrationId, code: &str, message: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE shardmover.migrations SET error_code = $2, error_message = $3 WHERE id = $1")
-        .bind(id.0)
-        .bind(code)
-        .bind(message)
-        .execute(conn)
-        .await?;
+pub async fn record_error(
+    conn: &mut PgConnection,
+    id: MigrationId,
+    code: &str,
+    message: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE shardmover.migrations SET error_code = $2, error_message = $3 WHERE id = $1",
+    )
+    .bind(id.0)
+    .bind(code)
+    .bind(message)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 /// Persists that a rollback must happen, before any of it is done.
-pub async fn require_rollback(conn: &mut PgConnection, id: MigrationId, code: &str, message: &str) -> Result<(), sqlx::Error> {
+pub async fn require_rollback(
+    conn: &mut PgConnection,
+    id: MigrationId,
+    code: &str,
+    message: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE shardmover.migrations
             SET rollback_required = true, error_code = $2, error_message = $3 WHERE id = $1",
@@ -183,7 +221,11 @@ pub async fn require_rollback(conn: &mut PgConnection, id: MigrationId, code: &s
     Ok(())
 }
 
-pub async fn finish(conn: &mut PgConnection, id: MigrationId, status: Status) -> Result<(), sqlx::Error> {
+pub async fn finish(
+    conn: &mut PgConnection,
+    id: MigrationId,
+    status: Status,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE shardmover.migrations
             SET status = $2, rollback_required = false, finished_at = now(),
@@ -199,7 +241,10 @@ pub async fn finish(conn: &mut PgConnection, id: MigrationId, status: Status) ->
     Ok(())
 }
 
-pub async fn cancel_requested(conn: &mut PgConnection, id: MigrationId) -> Result<bool, sqlx::Error> {
+pub async fn cancel_requested(
+    conn: &mut PgConnection,
+    id: MigrationId,
+) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("SELECT cancel_requested FROM shardmover.migrations WHERE id = $1")
         .bind(id.0)
         .fetch_one(conn)

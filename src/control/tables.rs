@@ -15,7 +15,11 @@ pub struct TableProgress {
 }
 
 /// Records the planned tables and their sizes (idempotent for resumed moves).
-pub async fn plan(conn: &mut PgConnection, id: MigrationId, tables: &[(String, i64)]) -> Result<(), sqlx::Error> {
+pub async fn plan(
+    conn: &mut PgConnection,
+    id: MigrationId,
+    tables: &[(String, i64)],
+) -> Result<(), sqlx::Error> {
     for (position, (name, rows)) in tables.iter().enumerate() {
         sqlx::query(
             "INSERT INTO shardmover.migration_tables (migration_id, table_name, position, rows_total)
@@ -39,7 +43,13 @@ pub async fn plan(conn: &mut PgConnection, id: MigrationId, tables: &[(String, i
 }
 
 /// Writes copy progress for one table and the move as a whole.
-pub async fn record_copied(conn: &mut PgConnection, id: MigrationId, table: &str, table_rows: i64, all_rows: i64) -> Result<(), sqlx::Error> {
+pub async fn record_copied(
+    conn: &mut PgConnection,
+    id: MigrationId,
+    table: &str,
+    table_rows: i64,
+    all_rows: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "WITH t AS (UPDATE shardmover.migration_tables SET rows_copied = $3
                      WHERE migration_id = $1 AND table_name = $2)
@@ -75,7 +85,10 @@ pub async fn record_checksums(
     Ok(())
 }
 
-pub async fn list(conn: &mut PgConnection, id: MigrationId) -> Result<Vec<TableProgress>, sqlx::Error> {
+pub async fn list(
+    conn: &mut PgConnection,
+    id: MigrationId,
+) -> Result<Vec<TableProgress>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT table_name, rows_total, rows_copied, source_checksum, target_checksum, verified
            FROM shardmover.migration_tables WHERE migration_id = $1 ORDER BY position",

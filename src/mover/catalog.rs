@@ -89,10 +89,10 @@ pub async fn discover(
             }
             if parent == oid {
                 self_referencing = true;
-            } else if let Some((_, parent_name)) = found.iter().find(|(o, _)| o == parent) {
-                if !parents.contains(parent_name) {
-                    parents.push(parent_name.clone());
-                }
+            } else if let Some((_, parent_name)) = found.iter().find(|(o, _)| o == parent)
+                && !parents.contains(parent_name)
+            {
+                parents.push(parent_name.clone());
             }
         }
         tables.push(TenantTable {
@@ -121,7 +121,10 @@ async fn foreign_keys(conn: &mut PgConnection, oids: &[i64]) -> Result<Vec<(i64,
     .fetch_all(conn)
     .await
     .context(|| "reading foreign keys".into())?;
-    Ok(rows.iter().map(|r| (r.get("child"), r.get("parent"))).collect())
+    Ok(rows
+        .iter()
+        .map(|r| (r.get("child"), r.get("parent")))
+        .collect())
 }
 
 /// Columns of `table` (quoted name), in table order; empty if the table is missing.
@@ -167,5 +170,9 @@ pub async fn primary_key(conn: &mut PgConnection, table: &str) -> Result<Vec<Str
 
 /// `WHERE` clause selecting one website's rows; `key` is the configured key column.
 pub fn tenant_filter(key_column: &str, website: i64) -> String {
-    format!("{} = {}", ident(key_column), crate::sql::literal_i64(website))
+    format!(
+        "{} = {}",
+        ident(key_column),
+        crate::sql::literal_i64(website)
+    )
 }

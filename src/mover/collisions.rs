@@ -13,17 +13,27 @@ use crate::sql::audited;
 const SAMPLE: i64 = 5;
 
 /// Fails with `KeyCollision` if any of the website's keys exists on the target.
-pub async fn check(source: &PgPool, target: &PgPool, table: &TenantTable, key_column: &str, website: WebsiteId) -> Result<(), MoveError> {
+pub async fn check(
+    source: &PgPool,
+    target: &PgPool,
+    table: &TenantTable,
+    key_column: &str,
+    website: WebsiteId,
+) -> Result<(), MoveError> {
     let quoted = table.name.quoted();
-    let target_has_rows: bool = sqlx::query_scalar(audited(&format!("SELECT EXISTS (SELECT 1 FROM {quoted})")))
-        .fetch_one(target)
-        .await
-        .context(|| format!("looking at {} on the target", table.name))?;
+    let target_has_rows: bool =
+        sqlx::query_scalar(audited(&format!("SELECT EXISTS (SELECT 1 FROM {quoted})")))
+            .fetch_one(target)
+            .await
+            .context(|| format!("looking at {} on the target", table.name))?;
     if !target_has_rows {
         return Ok(()); // the common case: nothing there to collide with
     }
     let pk = table.primary_key_list();
-    let mut tx = target.begin().await.context(|| "opening a target transaction".into())?;
+    let mut tx = target
+        .begin()
+        .await
+        .context(|| "opening a target transaction".into())?;
     sqlx::query(audited(&format!(
         "CREATE TEMP TABLE shardmover_keys ON COMMIT DROP AS SELECT {pk} FROM {quoted} WITH NO DATA"
     )))
@@ -31,7 +41,10 @@ pub async fn check(source: &PgPool, target: &PgPool, table: &TenantTable, key_co
     .await
     .context(|| "creating a temporary key table".into())?;
     {
-        let mut source_conn = source.acquire().await.context(|| "connecting to the source".into())?;
+        let mut source_conn = source
+            .acquire()
+            .await
+            .context(|| "connecting to the source".into())?;
         let mut keys = source_conn
             .copy_out_raw(&format!(
                 "COPY (SELECT {pk} FROM {quoted} WHERE {}) TO STDOUT (FORMAT binary)",
@@ -44,7 +57,9 @@ pub async fn check(source: &PgPool, target: &PgPool, table: &TenantTable, key_co
             .await
             .context(|| "loading keys into the target".into())?;
         while let Some(bytes) = keys.next().await {
-            sink.send(bytes.context(|| "reading keys".into())?).await.context(|| "loading keys".into())?;
+            sink.send(bytes.context(|| "reading keys".into())?)
+                .await
+                .context(|| "loading keys".into())?;
         }
         sink.finish().await.context(|| "loading keys".into())?;
     }
@@ -57,7 +72,9 @@ pub async fn check(source: &PgPool, target: &PgPool, table: &TenantTable, key_co
     .fetch_one(&mut *tx)
     .await
     .context(|| format!("checking {} for key collisions", table.name))?;
-    tx.rollback().await.context(|| "closing the key check".into())?;
+    tx.rollback()
+        .await
+        .context(|| "closing the key check".into())?;
     let count: i64 = row.get("n");
     if count > 0 {
         return Err(MoveError::KeyCollision {

@@ -33,7 +33,12 @@ struct Checkpoint {
 }
 
 /// Copies whatever the checkpoint says is still missing; returns rows now on the target.
-pub async fn copy_table(source: &PgPool, target: &PgPool, job: &TableCopy<'_>, tracker: &mut Tracker<'_>) -> Result<u64, MoveError> {
+pub async fn copy_table(
+    source: &PgPool,
+    target: &PgPool,
+    job: &TableCopy<'_>,
+    tracker: &mut Tracker<'_>,
+) -> Result<u64, MoveError> {
     let name = job.table.name.to_string();
     let mut checkpoint = read_checkpoint(target, job.migration, &name).await?;
     tracker.start_table(&name, checkpoint.rows_done as u64);
@@ -42,45 +47,84 @@ pub async fn copy_table(source: &PgPool, target: &PgPool, job: &TableCopy<'_>, t
     }
     // Rows of a self-referencing table may point at rows later in key order;
     // one statement defers those checks to its end, so such a table is one chunk.
-    let chunk_limit = if job.table.self_referencing { u64::MAX } else { u64::from(job.batch_rows) };
+    let chunk_limit = if job.table.self_referencing {
+        u64::MAX
+    } else {
+        u64::from(job.batch_rows)
+    };
     // Both connections are detached from their pools: if anything fails mid-COPY
     // they are closed rather than handed back in an unusable protocol state.
-    let mut source_conn = source.acquire().await.context(|| "connecting to the source shard".into())?.detach();
-    let mut target_conn = target.acquire().await.context(|| "connecting to the target shard".into())?.detach();
+    let mut source_conn = source
+        .acquire()
+        .await
+        .context(|| "connecting to the source shard".into())?
+        .detach();
+    let mut target_conn = target
+        .acquire()
+        .await
+        .context(|| "connecting to the target shard".into())?
+        .detach();
     let mut stream = source_conn
         .copy_out_raw(&read_sql(job, checkpoint.rows_done))
         .await
         .context(|| format!("reading {name} from the source"))?;
     let mut reader = RowReader::default();
     while !reader.ended {
-        let mut tx = target_conn.begin().await.context(|| "opening a target transaction".into())?;
-        bypass_fence(&mut tx).await.context(|| "opening a target transaction".into())?;
-        let mut sink = tx.copy_in_raw(&write_sql(job.table)).await.context(|| format!("writing {name} to the target"))?;
-        sink.send(&HEADER[..]).await.context(|| format!("writing {name} to the target"))?;
+        let mut tx = target_conn
+            .begin()
+            .await
+            .context(|| "opening a target transaction".into())?;
+        bypass_fence(&mut tx)
+            .await
+            .context(|| "opening a target transaction".into())?;
+        let mut sink = tx
+            .copy_in_raw(&write_sql(job.table))
+            .await
+            .context(|| format!("writing {name} to the target"))?;
+        sink.send(&HEADER[..])
+            .await
+            .context(|| format!("writing {name} to the target"))?;
         let mut chunk_rows = 0u64;
         loop {
             let (rows, ready) = reader.take_rows(chunk_limit - chunk_rows)?;
             chunk_rows += rows;
             if ready >= SEND_BYTES || reader.ended || chunk_rows == chunk_limit {
-                sink.send(reader.buf.split_to(ready)).await.context(|| format!("writing {name} to the target"))?;
+                sink.send(reader.buf.split_to(ready))
+                    .await
+                    .context(|| format!("writing {name} to the target"))?;
                 reader.sent(ready);
-                tracker.add_rows(rows_unreported(&mut reader), false).await?;
+                tracker
+                    .add_rows(rows_unreported(&mut reader), false)
+                    .await?;
             }
             if reader.ended || chunk_rows == chunk_limit {
                 break;
             }
             match stream.next().await {
-                Some(bytes) => reader.push(&bytes.context(|| format!("reading {name} from the source"))?)?,
-                None => return Err(MoveError::CopyFormat(name, "the source stream ended before its trailer".into())),
+                Some(bytes) => {
+                    reader.push(&bytes.context(|| format!("reading {name} from the source"))?)?
+                }
+                None => {
+                    return Err(MoveError::CopyFormat(
+                        name,
+                        "the source stream ended before its trailer".into(),
+                    ));
+                }
             }
         }
-        sink.send(&TRAILER[..]).await.context(|| format!("writing {name} to the target"))?;
-        sink.finish().await.context(|| format!("writing {name} to the target"))?;
+        sink.send(&TRAILER[..])
+            .await
+            .context(|| format!("writing {name} to the target"))?;
+        sink.finish()
+            .await
+            .context(|| format!("writing {name} to the target"))?;
         checkpoint.rows_done += chunk_rows as i64;
         checkpoint.chunks_done += 1;
         checkpoint.finished = reader.ended;
         write_checkpoint(&mut tx, job.migration, &name, checkpoint).await?;
-        tx.commit().await.context(|| format!("committing a chunk of {name}"))?;
+        tx.commit()
+            .await
+            .context(|| format!("committing a chunk of {name}"))?;
         tracker.add_rows(0, true).await?;
         tracker.check_cancel().await?;
     }
@@ -108,7 +152,11 @@ fn read_sql(job: &TableCopy<'_>, offset: i64) -> String {
 }
 
 fn write_sql(table: &TenantTable) -> String {
-    format!("COPY {} ({}) FROM STDIN (FORMAT binary)", table.name.quoted(), table.copy_column_list())
+    format!(
+        "COPY {} ({}) FROM STDIN (FORMAT binary)",
+        table.name.quoted(),
+        table.copy_column_list()
+    )
 }
 
 /// Buffers the source stream and finds complete rows in it.
@@ -126,7 +174,8 @@ impl RowReader {
     fn push(&mut self, bytes: &[u8]) -> Result<(), MoveError> {
         self.buf.extend_from_slice(bytes);
         if !self.header_done {
-            let header = copy_format::header_len(&self.buf).map_err(|e| MoveError::CopyFormat("source".into(), e))?;
+            let header = copy_format::header_len(&self.buf)
+                .map_err(|e| MoveError::CopyFormat("source".into(), e))?;
             if let Some(len) = header {
                 self.buf.advance(len);
                 self.header_done = true;
@@ -139,7 +188,9 @@ impl RowReader {
     fn take_rows(&mut self, max: u64) -> Result<(u64, usize), MoveError> {
         let mut rows = 0;
         while self.header_done && !self.ended && rows < max {
-            match copy_format::next(&self.buf[self.ready..]).map_err(|e| MoveError::CopyFormat("source".into(), e))? {
+            match copy_format::next(&self.buf[self.ready..])
+                .map_err(|e| MoveError::CopyFormat("source".into(), e))?
+            {
                 Next::Row(len) => {
                     self.ready += len;
                     rows += 1;
@@ -160,7 +211,11 @@ impl RowReader {
     }
 }
 
-async fn read_checkpoint(target: &PgPool, migration: MigrationId, table: &str) -> Result<Checkpoint, MoveError> {
+async fn read_checkpoint(
+    target: &PgPool,
+    migration: MigrationId,
+    table: &str,
+) -> Result<Checkpoint, MoveError> {
     let row = sqlx::query(
         "SELECT rows_done, chunks_done, finished FROM shardmover.copy_checkpoints
           WHERE migration_id = $1 AND table_name = $2",
@@ -177,7 +232,12 @@ async fn read_checkpoint(target: &PgPool, migration: MigrationId, table: &str) -
     }))
 }
 
-async fn write_checkpoint(conn: &mut PgConnection, migration: MigrationId, table: &str, at: Checkpoint) -> Result<(), MoveError> {
+async fn write_checkpoint(
+    conn: &mut PgConnection,
+    migration: MigrationId,
+    table: &str,
+    at: Checkpoint,
+) -> Result<(), MoveError> {
     sqlx::query(
         "INSERT INTO shardmover.copy_checkpoints (migration_id, table_name, rows_done, chunks_done, finished)
          VALUES ($1, $2, $3, $4, $5)

@@ -32,15 +32,23 @@ pub async fn delete_website_rows(
             )
         };
         loop {
-            let mut tx = begin_bypassing_fence(pool).await.context(|| "opening a delete transaction".into())?;
+            let mut tx = begin_bypassing_fence(pool)
+                .await
+                .context(|| "opening a delete transaction".into())?;
             let query = sqlx::query(audited(&sql)).bind(website.get());
-            let query = if table.self_referencing { query } else { query.bind(i64::from(batch_rows)) };
+            let query = if table.self_referencing {
+                query
+            } else {
+                query.bind(i64::from(batch_rows))
+            };
             let done = query
                 .execute(&mut *tx)
                 .await
                 .context(|| format!("deleting website {website}'s rows from {}", table.name))?
                 .rows_affected();
-            tx.commit().await.context(|| "committing a delete batch".into())?;
+            tx.commit()
+                .await
+                .context(|| "committing a delete batch".into())?;
             deleted += done;
             if table.self_referencing || done < u64::from(batch_rows) {
                 break;

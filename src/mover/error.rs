@@ -9,7 +9,10 @@ pub enum MoveError {
     #[error("shard {0:?} is not configured")]
     UnknownShard(String),
     #[error("website {website} already lives on shard {shard}")]
-    SameShard { website: WebsiteId, shard: ShardName },
+    SameShard {
+        website: WebsiteId,
+        shard: ShardName,
+    },
     #[error("shard {shard} is {status} and does not accept websites")]
     ShardNotAvailable { shard: ShardName, status: String },
     #[error("website {website} now lives on {actual}, not on {expected} where this move started")]
@@ -24,7 +27,9 @@ pub enum MoveError {
     ForeignKeyCycle(String),
     #[error("tenant schema differs between source and target: {0}")]
     SchemaMismatch(String),
-    #[error("{table}: {count} primary key(s) of website {website} already exist on the target, e.g. {sample}")]
+    #[error(
+        "{table}: {count} primary key(s) of website {website} already exist on the target, e.g. {sample}"
+    )]
     KeyCollision {
         table: String,
         website: WebsiteId,
@@ -44,7 +49,9 @@ pub enum MoveError {
     UnknownMigration(MigrationId),
     #[error("the move was cancelled")]
     Cancelled,
-    #[error("transactions that began before the fence are still open on {shard} after {seconds}s (pids {pids})")]
+    #[error(
+        "transactions that began before the fence are still open on {shard} after {seconds}s (pids {pids})"
+    )]
     FenceDrainTimeout {
         shard: ShardName,
         seconds: u64,
@@ -87,7 +94,9 @@ impl MoveError {
             Self::CleanupRefused(_) => "cleanup_refused",
             Self::CopyFormat(..) => "copy_format",
             Self::Previously { .. } => "failed",
-            Self::Database { source, .. } if crate::db::is_transient(source) => "database_unavailable",
+            Self::Database { source, .. } if crate::db::is_transient(source) => {
+                "database_unavailable"
+            }
             Self::Database { .. } => "database_error",
         }
     }

@@ -77,12 +77,11 @@ pub async fn lift(
     website: WebsiteId,
     only_for: Option<MigrationId>,
 ) -> Result<(), MoveError> {
-    let present: bool = sqlx::query_scalar(
-        "SELECT to_regclass('shardmover.fenced_websites') IS NOT NULL",
-    )
-    .fetch_one(pool)
-    .await
-    .context(|| format!("looking for a fence on {shard}"))?;
+    let present: bool =
+        sqlx::query_scalar("SELECT to_regclass('shardmover.fenced_websites') IS NOT NULL")
+            .fetch_one(pool)
+            .await
+            .context(|| format!("looking for a fence on {shard}"))?;
     if !present {
         return Ok(());
     }

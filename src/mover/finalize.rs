@@ -9,11 +9,19 @@ use crate::ids::{MigrationId, WebsiteId};
 impl Mover {
     /// Returns the move whose source was cleaned and the rows deleted.
     pub async fn finalize(&self, website: WebsiteId) -> Result<(MigrationId, u64), MoveError> {
-        let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
+        let mut conn = self
+            .control
+            .acquire()
+            .await
+            .context(|| "connecting to the control database".into())?;
         let record = migrations::find_unfinalized(&mut conn, website)
             .await
             .context(|| "reading moves".into())?
-            .ok_or_else(|| MoveError::CleanupRefused(format!("website {website} has no completed move that left source rows behind")))?;
+            .ok_or_else(|| {
+                MoveError::CleanupRefused(format!(
+                    "website {website} has no completed move that left source rows behind"
+                ))
+            })?;
         let now = registry::shard_of(&mut conn, &self.settings.tenancy, website)
             .await
             .context(|| "reading the registry".into())?;
@@ -25,12 +33,26 @@ impl Mover {
         }
         let source = self.shard_pool(&record.source)?;
         let tables = {
-            let mut shard = source.acquire().await.context(|| "connecting to the source shard".into())?;
-            super::plan::order_by_foreign_keys(super::catalog::discover(&mut shard, &self.settings.tenancy).await?)?
+            let mut shard = source
+                .acquire()
+                .await
+                .context(|| "connecting to the source shard".into())?;
+            super::plan::order_by_foreign_keys(
+                super::catalog::discover(&mut shard, &self.settings.tenancy).await?,
+            )?
         };
         let key = &self.settings.tenancy.key_column;
-        let deleted = delete::delete_website_rows(source, &tables, key, website, self.settings.engine.delete_batch_rows).await?;
-        migrations::mark_finalized(&mut conn, record.id).await.context(|| "recording finalize".into())?;
+        let deleted = delete::delete_website_rows(
+            source,
+            &tables,
+            key,
+            website,
+            self.settings.engine.delete_batch_rows,
+        )
+        .await?;
+        migrations::mark_finalized(&mut conn, record.id)
+            .await
+            .context(|| "recording finalize".into())?;
         Ok((record.id, deleted))
     }
 }

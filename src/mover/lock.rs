@@ -15,7 +15,11 @@ pub struct WebsiteLock {
     conn: PgConnection,
 }
 
-pub async fn acquire(control: &PgPool, website: WebsiteId, migration: MigrationId) -> Result<WebsiteLock, MoveError> {
+pub async fn acquire(
+    control: &PgPool,
+    website: WebsiteId,
+    migration: MigrationId,
+) -> Result<WebsiteLock, MoveError> {
     let mut conn = control
         .acquire()
         .await
@@ -28,7 +32,10 @@ pub async fn acquire(control: &PgPool, website: WebsiteId, migration: MigrationI
         .await
         .context(|| "taking the website lock".into())?;
     if !locked {
-        return Err(MoveError::Busy { website, existing: migration });
+        return Err(MoveError::Busy {
+            website,
+            existing: migration,
+        });
     }
     Ok(WebsiteLock { conn })
 }

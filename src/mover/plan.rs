@@ -35,7 +35,10 @@ mod tests {
             name: QualifiedName::new("public", name),
             columns: vec![],
             primary_key: vec!["id".into()],
-            parents: parents.iter().map(|p| QualifiedName::new("public", *p)).collect(),
+            parents: parents
+                .iter()
+                .map(|p| QualifiedName::new("public", *p))
+                .collect(),
             self_referencing: false,
         }
     }

@@ -34,7 +34,11 @@ pub struct PreflightReport {
 
 impl Mover {
     /// Runs every preflight check; touches nothing on either shard.
-    pub async fn preflight(&self, website: WebsiteId, target: &ShardName) -> Result<PreflightReport, MoveError> {
+    pub async fn preflight(
+        &self,
+        website: WebsiteId,
+        target: &ShardName,
+    ) -> Result<PreflightReport, MoveError> {
         let source = self.current_shard(website).await?;
         let (source_pool, target_pool) = self.check_route(website, &source, target)?;
         let plan = self.discover_plan(source_pool, target_pool).await?;
@@ -42,14 +46,28 @@ impl Mover {
         for table in &plan {
             tables.push(TableReport {
                 name: table.name.to_string(),
-                rows: count_rows(source_pool, table, &self.settings.tenancy.key_column, website).await?,
+                rows: count_rows(
+                    source_pool,
+                    table,
+                    &self.settings.tenancy.key_column,
+                    website,
+                )
+                .await?,
                 primary_key: table.primary_key.clone(),
                 self_referencing: table.self_referencing,
             });
         }
-        self.check_target_is_clear(target_pool, &plan, website).await?;
+        self.check_target_is_clear(target_pool, &plan, website)
+            .await?;
         for table in &plan {
-            collisions::check(source_pool, target_pool, table, &self.settings.tenancy.key_column, website).await?;
+            collisions::check(
+                source_pool,
+                target_pool,
+                table,
+                &self.settings.tenancy.key_column,
+                website,
+            )
+            .await?;
         }
         Ok(PreflightReport {
             website_id: website,
@@ -65,7 +83,11 @@ impl Mover {
 
     /// The shard the registry names for the website.
     pub(crate) async fn current_shard(&self, website: WebsiteId) -> Result<ShardName, MoveError> {
-        let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
+        let mut conn = self
+            .control
+            .acquire()
+            .await
+            .context(|| "connecting to the control database".into())?;
         let name = registry::shard_of(&mut conn, &self.settings.tenancy, website)
             .await
             .context(|| "reading the tenant registry".into())?
@@ -74,28 +96,58 @@ impl Mover {
     }
 
     /// Source and target configured, distinct, and the target accepting websites.
-    pub(crate) fn check_route(&self, website: WebsiteId, source: &ShardName, target: &ShardName) -> Result<(&PgPool, &PgPool), MoveError> {
-        let target_settings = self.settings.shard(target).ok_or_else(|| MoveError::UnknownShard(target.to_string()))?;
+    pub(crate) fn check_route(
+        &self,
+        website: WebsiteId,
+        source: &ShardName,
+        target: &ShardName,
+    ) -> Result<(&PgPool, &PgPool), MoveError> {
+        let target_settings = self
+            .settings
+            .shard(target)
+            .ok_or_else(|| MoveError::UnknownShard(target.to_string()))?;
         if source == target {
-            return Err(MoveError::SameShard { website, shard: source.clone() });
+            return Err(MoveError::SameShard {
+                website,
+                shard: source.clone(),
+            });
         }
         if !target_settings.status.accepts_websites() {
-            return Err(MoveError::ShardNotAvailable { shard: target.clone(), status: target_settings.status.to_string() });
+            return Err(MoveError::ShardNotAvailable {
+                shard: target.clone(),
+                status: target_settings.status.to_string(),
+            });
         }
-        let source_pool = self.shards.get(source).ok_or_else(|| MoveError::UnknownShard(source.to_string()))?;
-        let target_pool = self.shards.get(target).expect("configured shards have pools");
+        let source_pool = self
+            .shards
+            .get(source)
+            .ok_or_else(|| MoveError::UnknownShard(source.to_string()))?;
+        let target_pool = self
+            .shards
+            .get(target)
+            .expect("configured shards have pools");
         Ok((source_pool, target_pool))
     }
 
     /// Tenant tables of the source in copy order, checked against the target's shape.
-    pub(crate) async fn discover_plan(&self, source: &PgPool, target: &PgPool) -> Result<Vec<TenantTable>, MoveError> {
-        let mut conn = source.acquire().await.context(|| "connecting to the source shard".into())?;
+    pub(crate) async fn discover_plan(
+        &self,
+        source: &PgPool,
+        target: &PgPool,
+    ) -> Result<Vec<TenantTable>, MoveError> {
+        let mut conn = source
+            .acquire()
+            .await
+            .context(|| "connecting to the source shard".into())?;
         let tables = catalog::discover(&mut conn, &self.settings.tenancy).await?;
         if let Some(table) = tables.iter().find(|t| t.primary_key.is_empty()) {
             return Err(MoveError::NoPrimaryKey(table.name.to_string()));
         }
         let plan = plan::order_by_foreign_keys(tables)?;
-        let mut conn = target.acquire().await.context(|| "connecting to the target shard".into())?;
+        let mut conn = target
+            .acquire()
+            .await
+            .context(|| "connecting to the target shard".into())?;
         let diff = schema_diff::differences(&mut conn, &plan).await?;
         if !diff.is_empty() {
             return Err(MoveError::SchemaMismatch(diff.join("\n")));
@@ -103,10 +155,16 @@ impl Mover {
         Ok(plan)
     }
 
-    async fn check_target_is_clear(&self, target: &PgPool, plan: &[TenantTable], website: WebsiteId) -> Result<(), MoveError> {
+    async fn check_target_is_clear(
+        &self,
+        target: &PgPool,
+        plan: &[TenantTable],
+        website: WebsiteId,
+    ) -> Result<(), MoveError> {
         let mut found = Vec::new();
         for table in plan {
-            let rows = count_rows(target, table, &self.settings.tenancy.key_column, website).await?;
+            let rows =
+                count_rows(target, table, &self.settings.tenancy.key_column, website).await?;
             if rows > 0 {
                 found.push(format!("{} rows in {}", rows, table.name));
             }
@@ -114,12 +172,20 @@ impl Mover {
         if found.is_empty() {
             Ok(())
         } else {
-            Err(MoveError::TargetNotEmpty { website, detail: found.join(", ") })
+            Err(MoveError::TargetNotEmpty {
+                website,
+                detail: found.join(", "),
+            })
         }
     }
 }
 
-pub(crate) async fn count_rows(pool: &PgPool, table: &TenantTable, key_column: &str, website: WebsiteId) -> Result<i64, MoveError> {
+pub(crate) async fn count_rows(
+    pool: &PgPool,
+    table: &TenantTable,
+    key_column: &str,
+    website: WebsiteId,
+) -> Result<i64, MoveError> {
     sqlx::query_scalar(audited(&format!(
         "SELECT count(*)::int8 FROM {} WHERE {}",
         table.name.quoted(),

@@ -88,17 +88,31 @@ impl<'a> Tracker<'a> {
 
     async fn persist(&mut self) -> Result<(), MoveError> {
         let table = self.snapshot.current_table.clone().unwrap_or_default();
-        let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
-        tables::record_copied(&mut conn, self.migration, &table, self.table_rows, self.snapshot.rows_copied as i64)
+        let mut conn = self
+            .control
+            .acquire()
             .await
-            .context(|| "recording copy progress".into())?;
+            .context(|| "connecting to the control database".into())?;
+        tables::record_copied(
+            &mut conn,
+            self.migration,
+            &table,
+            self.table_rows,
+            self.snapshot.rows_copied as i64,
+        )
+        .await
+        .context(|| "recording copy progress".into())?;
         self.last_persist = Instant::now();
         Ok(())
     }
 
     /// Fails with `Cancelled` once someone has asked for this move to stop.
     pub async fn check_cancel(&self) -> Result<(), MoveError> {
-        let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
+        let mut conn = self
+            .control
+            .acquire()
+            .await
+            .context(|| "connecting to the control database".into())?;
         if migrations::cancel_requested(&mut conn, self.migration)
             .await
             .context(|| "reading the cancel flag".into())?

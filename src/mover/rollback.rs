@@ -11,7 +11,11 @@ use crate::control::{Phase, Status, migrations, migrations::MigrationRecord, reg
 impl Mover {
     /// Ends a move that hit a permanent error; returns the error to report.
     pub(crate) async fn fail(&self, record: &MigrationRecord, cause: MoveError) -> MoveError {
-        let status = if matches!(cause, MoveError::Cancelled) { Status::Cancelled } else { Status::Failed };
+        let status = if matches!(cause, MoveError::Cancelled) {
+            Status::Cancelled
+        } else {
+            Status::Failed
+        };
         let result = if record.phase >= Phase::Cleanup {
             self.stop_after_cutover(record, &cause).await
         } else {
@@ -26,8 +30,17 @@ impl Mover {
         }
     }
 
-    async fn roll_back(&self, record: &MigrationRecord, cause: &MoveError, status: Status) -> Result<(), MoveError> {
-        let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
+    async fn roll_back(
+        &self,
+        record: &MigrationRecord,
+        cause: &MoveError,
+        status: Status,
+    ) -> Result<(), MoveError> {
+        let mut conn = self
+            .control
+            .acquire()
+            .await
+            .context(|| "connecting to the control database".into())?;
         migrations::require_rollback(&mut conn, record.id, cause.code(), &cause.one_line())
             .await
             .context(|| "recording the rollback".into())?;
@@ -42,41 +55,86 @@ impl Mover {
                     record.website, now, record.source
                 )));
             }
-            let (source, target) = (self.shard_pool(&record.source)?, self.shard_pool(&record.target)?);
-            let plan = self.discover_plan(source, target).await.or_else(|e| match e {
-                MoveError::Database { .. } => Err(e),
-                // The shapes no longer match (that may be why we failed): the source's tables still name what to delete.
-                _ => Ok(Vec::new()),
-            })?;
-            let plan = if plan.is_empty() { self.source_tables(source).await? } else { plan };
+            let (source, target) = (
+                self.shard_pool(&record.source)?,
+                self.shard_pool(&record.target)?,
+            );
+            let plan = self
+                .discover_plan(source, target)
+                .await
+                .or_else(|e| match e {
+                    MoveError::Database { .. } => Err(e),
+                    // The shapes no longer match (that may be why we failed): the source's tables still name what to delete.
+                    _ => Ok(Vec::new()),
+                })?;
+            let plan = if plan.is_empty() {
+                self.source_tables(source).await?
+            } else {
+                plan
+            };
             let key = &self.settings.tenancy.key_column;
-            delete::delete_website_rows(target, &plan, key, record.website, self.settings.engine.delete_batch_rows).await?;
+            delete::delete_website_rows(
+                target,
+                &plan,
+                key,
+                record.website,
+                self.settings.engine.delete_batch_rows,
+            )
+            .await?;
             if table_exists(target, "shardmover.copy_checkpoints").await? {
                 copy::clear_checkpoints(target, record.id).await?;
             }
             fence::lift(source, &record.source, record.website, Some(record.id)).await?;
         }
-        migrations::finish(&mut conn, record.id, status).await.context(|| "recording the failure".into())?;
+        migrations::finish(&mut conn, record.id, status)
+            .await
+            .context(|| "recording the failure".into())?;
         info!(website_id = %record.website, status = %status, "move rolled back; the source is as it was");
         Ok(())
     }
 
-    async fn stop_after_cutover(&self, record: &MigrationRecord, cause: &MoveError) -> Result<(), MoveError> {
-        let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
+    async fn stop_after_cutover(
+        &self,
+        record: &MigrationRecord,
+        cause: &MoveError,
+    ) -> Result<(), MoveError> {
+        let mut conn = self
+            .control
+            .acquire()
+            .await
+            .context(|| "connecting to the control database".into())?;
         let message = format!(
             "{}; the website already lives on {} and its old rows on {} stay fenced; fix the cause, then run `shardmover finalize --website {}`",
-            cause.one_line(), record.target, record.source, record.website
+            cause.one_line(),
+            record.target,
+            record.source,
+            record.website
         );
-        migrations::record_error(&mut conn, record.id, cause.code(), &message).await.context(|| "recording the failure".into())?;
-        migrations::finish(&mut conn, record.id, Status::Failed).await.context(|| "recording the failure".into())
+        migrations::record_error(&mut conn, record.id, cause.code(), &message)
+            .await
+            .context(|| "recording the failure".into())?;
+        migrations::finish(&mut conn, record.id, Status::Failed)
+            .await
+            .context(|| "recording the failure".into())
     }
 
-    pub(crate) fn shard_pool(&self, name: &crate::ids::ShardName) -> Result<&sqlx::PgPool, MoveError> {
-        self.shards.get(name).ok_or_else(|| MoveError::UnknownShard(name.to_string()))
+    pub(crate) fn shard_pool(
+        &self,
+        name: &crate::ids::ShardName,
+    ) -> Result<&sqlx::PgPool, MoveError> {
+        self.shards
+            .get(name)
+            .ok_or_else(|| MoveError::UnknownShard(name.to_string()))
     }
 
-    async fn source_tables(&self, source: &sqlx::PgPool) -> Result<Vec<super::TenantTable>, MoveError> {
-        let mut conn = source.acquire().await.context(|| "connecting to the source shard".into())?;
+    async fn source_tables(
+        &self,
+        source: &sqlx::PgPool,
+    ) -> Result<Vec<super::TenantTable>, MoveError> {
+        let mut conn = source
+            .acquire()
+            .await
+            .context(|| "connecting to the source shard".into())?;
         let tables = super::catalog::discover(&mut conn, &self.settings.tenancy).await?;
         super::plan::order_by_foreign_keys(tables)
     }

@@ -44,7 +44,11 @@ impl Mover {
     /// Runs (or resumes) a move to its end. Transient errors leave it resumable;
     /// permanent ones before cutover roll it back.
     #[instrument(skip_all, fields(migration_id = %id))]
-    pub async fn run(&self, id: MigrationId, sink: &dyn ProgressSink) -> Result<MoveOutcome, MoveError> {
+    pub async fn run(
+        &self,
+        id: MigrationId,
+        sink: &dyn ProgressSink,
+    ) -> Result<MoveOutcome, MoveError> {
         let record = self.load(id).await?;
         tracing::Span::current().record("website_id", record.website.get());
         if record.status.is_final() {
@@ -62,12 +66,27 @@ impl Mover {
         self.outcome(record, Timings::default()).await
     }
 
-    async fn attempt(&self, record: MigrationRecord, sink: &dyn ProgressSink) -> Result<MoveOutcome, MoveError> {
+    async fn attempt(
+        &self,
+        record: MigrationRecord,
+        sink: &dyn ProgressSink,
+    ) -> Result<MoveOutcome, MoveError> {
         let id = record.id;
-        let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
-        migrations::start_attempt(&mut conn, id).await.context(|| "starting the attempt".into())?;
+        let mut conn = self
+            .control
+            .acquire()
+            .await
+            .context(|| "connecting to the control database".into())?;
+        migrations::start_attempt(&mut conn, id)
+            .await
+            .context(|| "starting the attempt".into())?;
         drop(conn);
-        let mut attempt = Attempt { record: self.load(id).await?, plan: None, tracker: Tracker::new(&self.control, id, sink), timings: Timings::default() };
+        let mut attempt = Attempt {
+            record: self.load(id).await?,
+            plan: None,
+            tracker: Tracker::new(&self.control, id, sink),
+            timings: Timings::default(),
+        };
         if attempt.record.rollback_required {
             let error = MoveError::Previously {
                 code: attempt.record.error_code.clone().unwrap_or_default(),
@@ -83,12 +102,18 @@ impl Mover {
             Err(error) if error.is_transient() => {
                 warn!(error = %error, "move interrupted; it resumes from its last checkpoint");
                 if let Ok(mut conn) = self.control.acquire().await {
-                    let _ = migrations::record_error(&mut conn, id, error.code(), &error.one_line()).await;
+                    let _ =
+                        migrations::record_error(&mut conn, id, error.code(), &error.one_line())
+                            .await;
                 }
                 Err(error)
             }
             Err(error) => {
-                let phase = self.load(id).await.map(|r| r.phase).unwrap_or(attempt.record.phase);
+                let phase = self
+                    .load(id)
+                    .await
+                    .map(|r| r.phase)
+                    .unwrap_or(attempt.record.phase);
                 attempt.record.phase = phase;
                 Err(self.fail(&attempt.record, error).await)
             }
@@ -103,11 +128,25 @@ impl Mover {
             self.set_phase(attempt, Phase::Preflight).await?;
             let report = self.preflight(record.website, &record.target).await?;
             if report.source_shard != record.source {
-                return Err(MoveError::SourceChanged { website: record.website, expected: record.source.clone(), actual: report.source_shard.to_string() });
+                return Err(MoveError::SourceChanged {
+                    website: record.website,
+                    expected: record.source.clone(),
+                    actual: report.source_shard.to_string(),
+                });
             }
-            let sizes: Vec<(String, i64)> = report.tables.iter().map(|t| (t.name.clone(), t.rows)).collect();
-            let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
-            tables::plan(&mut conn, record.id, &sizes).await.context(|| "recording the plan".into())?;
+            let sizes: Vec<(String, i64)> = report
+                .tables
+                .iter()
+                .map(|t| (t.name.clone(), t.rows))
+                .collect();
+            let mut conn = self
+                .control
+                .acquire()
+                .await
+                .context(|| "connecting to the control database".into())?;
+            tables::plan(&mut conn, record.id, &sizes)
+                .await
+                .context(|| "recording the plan".into())?;
             attempt.plan = Some(report.plan);
             attempt.timings.preflight = started.elapsed();
             self.set_phase(attempt, Phase::Copying).await?;
@@ -134,21 +173,43 @@ impl Mover {
             let started = Instant::now();
             if !record.keep_source {
                 let plan = self.plan(attempt, source, target).await?;
-                delete::delete_website_rows(source, &plan, &self.settings.tenancy.key_column, record.website, self.settings.engine.delete_batch_rows).await?;
+                delete::delete_website_rows(
+                    source,
+                    &plan,
+                    &self.settings.tenancy.key_column,
+                    record.website,
+                    self.settings.engine.delete_batch_rows,
+                )
+                .await?;
             }
             attempt.timings.cleanup = started.elapsed();
         }
-        let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
-        migrations::finish(&mut conn, record.id, Status::Completed).await.context(|| "recording completion".into())?;
+        let mut conn = self
+            .control
+            .acquire()
+            .await
+            .context(|| "connecting to the control database".into())?;
+        migrations::finish(&mut conn, record.id, Status::Completed)
+            .await
+            .context(|| "recording completion".into())?;
         attempt.tracker.set_phase(Phase::Done);
         Ok(())
     }
 
-    async fn copy_all(&self, attempt: &mut Attempt<'_>, source: &PgPool, target: &PgPool) -> Result<(), MoveError> {
+    async fn copy_all(
+        &self,
+        attempt: &mut Attempt<'_>,
+        source: &PgPool,
+        target: &PgPool,
+    ) -> Result<(), MoveError> {
         let record = attempt.record.clone();
         let current = self.current_shard(record.website).await?;
         if current != record.source {
-            return Err(MoveError::SourceChanged { website: record.website, expected: record.source.clone(), actual: current.to_string() });
+            return Err(MoveError::SourceChanged {
+                website: record.website,
+                expected: record.source.clone(),
+                actual: current.to_string(),
+            });
         }
         let plan = self.plan(attempt, source, target).await?;
         let key = &self.settings.tenancy.key_column;
@@ -159,27 +220,62 @@ impl Mover {
         let drain = Duration::from_secs(self.settings.engine.fence_drain_timeout_secs);
         fence::raise(source, &record.source, record.website, record.id, drain).await?;
         let already = {
-            let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
-            tables::list(&mut conn, record.id).await.context(|| "reading the plan".into())?
+            let mut conn = self
+                .control
+                .acquire()
+                .await
+                .context(|| "connecting to the control database".into())?;
+            tables::list(&mut conn, record.id)
+                .await
+                .context(|| "reading the plan".into())?
         };
         let total: i64 = already.iter().map(|t| t.rows_total).sum();
         attempt.tracker.set_totals(total as u64, 0);
         for table in &plan {
-            let job = TableCopy { table, key_column: key, website: record.website, migration: record.id, batch_rows: record.batch_rows };
+            let job = TableCopy {
+                table,
+                key_column: key,
+                website: record.website,
+                migration: record.id,
+                batch_rows: record.batch_rows,
+            };
             copy::copy_table(source, target, &job, &mut attempt.tracker).await?;
         }
         Ok(())
     }
 
-    async fn verify_all(&self, attempt: &mut Attempt<'_>, source: &PgPool, target: &PgPool) -> Result<(), MoveError> {
+    async fn verify_all(
+        &self,
+        attempt: &mut Attempt<'_>,
+        source: &PgPool,
+        target: &PgPool,
+    ) -> Result<(), MoveError> {
         let record = attempt.record.clone();
         let plan = self.plan(attempt, source, target).await?;
         for table in &plan {
-            let (src, dst) = verify::compare(source, target, table, &self.settings.tenancy.key_column, record.website, record.batch_rows).await?;
-            let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
-            tables::record_checksums(&mut conn, record.id, &table.name.to_string(), &src.display(), &dst.display())
+            let (src, dst) = verify::compare(
+                source,
+                target,
+                table,
+                &self.settings.tenancy.key_column,
+                record.website,
+                record.batch_rows,
+            )
+            .await?;
+            let mut conn = self
+                .control
+                .acquire()
                 .await
-                .context(|| "recording checksums".into())?;
+                .context(|| "connecting to the control database".into())?;
+            tables::record_checksums(
+                &mut conn,
+                record.id,
+                &table.name.to_string(),
+                &src.display(),
+                &dst.display(),
+            )
+            .await
+            .context(|| "recording checksums".into())?;
         }
         Ok(())
     }
@@ -190,19 +286,43 @@ impl Mover {
         let record = attempt.record.clone();
         let source = self.shards.get(&record.source).expect("route checked");
         let plan = self.plan(attempt, source, target).await?;
-        sequences::advance(target, &plan, &self.settings.tenancy.key_column, record.website).await?;
-        let mut tx = self.control.begin().await.context(|| "opening the cutover transaction".into())?;
-        let tenancy = &self.settings.tenancy;
-        let flipped = registry::move_website(&mut tx, tenancy, record.website, &record.source, &record.target)
+        sequences::advance(
+            target,
+            &plan,
+            &self.settings.tenancy.key_column,
+            record.website,
+        )
+        .await?;
+        let mut tx = self
+            .control
+            .begin()
             .await
-            .context(|| "updating the tenant registry".into())?;
+            .context(|| "opening the cutover transaction".into())?;
+        let tenancy = &self.settings.tenancy;
+        let flipped = registry::move_website(
+            &mut tx,
+            tenancy,
+            record.website,
+            &record.source,
+            &record.target,
+        )
+        .await
+        .context(|| "updating the tenant registry".into())?;
         if !flipped {
-            let now = registry::shard_of(&mut tx, tenancy, record.website).await.context(|| "reading the registry".into())?;
+            let now = registry::shard_of(&mut tx, tenancy, record.website)
+                .await
+                .context(|| "reading the registry".into())?;
             if now.as_deref() != Some(record.target.as_str()) {
-                return Err(MoveError::SourceChanged { website: record.website, expected: record.source.clone(), actual: now.unwrap_or_default() });
+                return Err(MoveError::SourceChanged {
+                    website: record.website,
+                    expected: record.source.clone(),
+                    actual: now.unwrap_or_default(),
+                });
             }
         }
-        migrations::set_phase(&mut tx, record.id, Phase::Cleanup).await.context(|| "recording cutover".into())?;
+        migrations::set_phase(&mut tx, record.id, Phase::Cleanup)
+            .await
+            .context(|| "recording cutover".into())?;
         tx.commit().await.context(|| "committing cutover".into())?;
         attempt.record.phase = Phase::Cleanup;
         attempt.tracker.set_phase(Phase::Cleanup);
@@ -213,7 +333,12 @@ impl Mover {
     }
 
     /// The copy plan, discovered once per attempt (and re-checked against the target).
-    async fn plan(&self, attempt: &mut Attempt<'_>, source: &PgPool, target: &PgPool) -> Result<Vec<TenantTable>, MoveError> {
+    async fn plan(
+        &self,
+        attempt: &mut Attempt<'_>,
+        source: &PgPool,
+        target: &PgPool,
+    ) -> Result<Vec<TenantTable>, MoveError> {
         if attempt.plan.is_none() {
             attempt.plan = Some(self.discover_plan(source, target).await?);
         }
@@ -221,21 +346,48 @@ impl Mover {
     }
 
     async fn set_phase(&self, attempt: &mut Attempt<'_>, phase: Phase) -> Result<(), MoveError> {
-        let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
-        migrations::set_phase(&mut conn, attempt.record.id, phase).await.context(|| "recording the phase".into())?;
+        let mut conn = self
+            .control
+            .acquire()
+            .await
+            .context(|| "connecting to the control database".into())?;
+        migrations::set_phase(&mut conn, attempt.record.id, phase)
+            .await
+            .context(|| "recording the phase".into())?;
         attempt.record.phase = phase;
         attempt.tracker.set_phase(phase);
         Ok(())
     }
 
     pub(crate) async fn load(&self, id: MigrationId) -> Result<MigrationRecord, MoveError> {
-        let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
-        migrations::find(&mut conn, id).await.context(|| "reading the move".into())?.ok_or(MoveError::UnknownMigration(id))
+        let mut conn = self
+            .control
+            .acquire()
+            .await
+            .context(|| "connecting to the control database".into())?;
+        migrations::find(&mut conn, id)
+            .await
+            .context(|| "reading the move".into())?
+            .ok_or(MoveError::UnknownMigration(id))
     }
 
-    async fn outcome(&self, record: MigrationRecord, timings: Timings) -> Result<MoveOutcome, MoveError> {
-        let mut conn = self.control.acquire().await.context(|| "connecting to the control database".into())?;
-        let tables = tables::list(&mut conn, record.id).await.context(|| "reading table results".into())?;
-        Ok(MoveOutcome { record, tables, timings })
+    async fn outcome(
+        &self,
+        record: MigrationRecord,
+        timings: Timings,
+    ) -> Result<MoveOutcome, MoveError> {
+        let mut conn = self
+            .control
+            .acquire()
+            .await
+            .context(|| "connecting to the control database".into())?;
+        let tables = tables::list(&mut conn, record.id)
+            .await
+            .context(|| "reading table results".into())?;
+        Ok(MoveOutcome {
+            record,
+            tables,
+            timings,
+        })
     }
 }

@@ -8,7 +8,10 @@ use super::catalog::{self, Column, TenantTable};
 use super::error::MoveError;
 
 /// Every difference, one line each; empty when the shapes match.
-pub async fn differences(target: &mut PgConnection, tables: &[TenantTable]) -> Result<Vec<String>, MoveError> {
+pub async fn differences(
+    target: &mut PgConnection,
+    tables: &[TenantTable],
+) -> Result<Vec<String>, MoveError> {
     let mut lines = Vec::new();
     for table in tables {
         let quoted = table.name.quoted();
@@ -56,8 +59,14 @@ fn compare_columns(table: &str, ours: &[Column], theirs: &[Column], lines: &mut 
             }
         }
     }
-    for col in theirs.iter().filter(|c| !ours.iter().any(|o| o.name == c.name)) {
-        lines.push(format!("{table}.{}: column exists only on target", col.name));
+    for col in theirs
+        .iter()
+        .filter(|c| !ours.iter().any(|o| o.name == c.name))
+    {
+        lines.push(format!(
+            "{table}.{}: column exists only on target",
+            col.name
+        ));
     }
 }
 
@@ -70,7 +79,12 @@ mod tests {
     use super::*;
 
     fn col(name: &str, ty: &str, not_null: bool) -> Column {
-        Column { name: name.into(), data_type: ty.into(), not_null, generated: false }
+        Column {
+            name: name.into(),
+            data_type: ty.into(),
+            not_null,
+            generated: false,
+        }
     }
 
     #[test]
@@ -78,8 +92,16 @@ mod tests {
         let mut lines = Vec::new();
         compare_columns(
             "public.pages",
-            &[col("id", "bigint", true), col("title", "text", false), col("gone", "text", false)],
-            &[col("title", "character varying(10)", true), col("id", "bigint", true), col("extra", "int", false)],
+            &[
+                col("id", "bigint", true),
+                col("title", "text", false),
+                col("gone", "text", false),
+            ],
+            &[
+                col("title", "character varying(10)", true),
+                col("id", "bigint", true),
+                col("extra", "int", false),
+            ],
             &mut lines,
         );
         assert_eq!(

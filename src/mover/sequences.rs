@@ -8,7 +8,12 @@ use super::error::{Context, MoveError};
 use crate::ids::WebsiteId;
 use crate::sql::{audited, ident};
 
-pub async fn advance(target: &PgPool, tables: &[TenantTable], key_column: &str, website: WebsiteId) -> Result<u32, MoveError> {
+pub async fn advance(
+    target: &PgPool,
+    tables: &[TenantTable],
+    key_column: &str,
+    website: WebsiteId,
+) -> Result<u32, MoveError> {
     let mut advanced = 0;
     for table in tables {
         let quoted = table.name.quoted();

@@ -15,7 +15,10 @@ pub const FENCE_SQLSTATE: &str = "SMF01";
 
 /// Creates (or refreshes) the shard-side schema. Idempotent.
 pub async fn ensure(pool: &PgPool, key_column: &str) -> Result<(), MoveError> {
-    let mut tx = pool.begin().await.context(|| "opening a shard transaction".into())?;
+    let mut tx = pool
+        .begin()
+        .await
+        .context(|| "opening a shard transaction".into())?;
     let statements = [
         format!("SELECT pg_advisory_xact_lock({DDL_LOCK})"),
         "CREATE SCHEMA IF NOT EXISTS shardmover".into(),
@@ -43,7 +46,9 @@ pub async fn ensure(pool: &PgPool, key_column: &str) -> Result<(), MoveError> {
             .await
             .context(|| "creating the shardmover schema on a shard".into())?;
     }
-    tx.commit().await.context(|| "committing shard schema".into())
+    tx.commit()
+        .await
+        .context(|| "committing shard schema".into())
 }
 
 /// The trigger body: rejects any write touching a fenced website unless the
@@ -80,11 +85,16 @@ fn fence_function(key_column: &str) -> String {
 
 /// Installs the fence trigger on each table that lacks it (inert until a website is fenced).
 pub async fn install_triggers(pool: &PgPool, tables: &[String]) -> Result<(), MoveError> {
-    let mut tx = pool.begin().await.context(|| "opening a shard transaction".into())?;
-    sqlx::query(audited(&format!("SELECT pg_advisory_xact_lock({DDL_LOCK})")))
-        .execute(&mut *tx)
+    let mut tx = pool
+        .begin()
         .await
-        .context(|| "locking shard DDL".into())?;
+        .context(|| "opening a shard transaction".into())?;
+    sqlx::query(audited(&format!(
+        "SELECT pg_advisory_xact_lock({DDL_LOCK})"
+    )))
+    .execute(&mut *tx)
+    .await
+    .context(|| "locking shard DDL".into())?;
     for table in tables {
         let exists: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM pg_trigger
@@ -105,5 +115,7 @@ pub async fn install_triggers(pool: &PgPool, tables: &[String]) -> Result<(), Mo
                 .context(|| format!("installing the fence trigger on {table}"))?;
         }
     }
-    tx.commit().await.context(|| "committing fence triggers".into())
+    tx.commit()
+        .await
+        .context(|| "committing fence triggers".into())
 }

@@ -46,14 +46,23 @@ pub async fn compare(
         fingerprint(target, &sql, website, "target"),
     )?;
     if src != dst {
-        let detail = locate(source, target, table, key_column, website, chunk_rows, &src, &dst).await?;
-        return Err(MoveError::ChecksumMismatch { table: table.name.to_string(), detail });
+        let detail = locate(
+            source, target, table, key_column, website, chunk_rows, &src, &dst,
+        )
+        .await?;
+        return Err(MoveError::ChecksumMismatch {
+            table: table.name.to_string(),
+            detail,
+        });
     }
     Ok((src, dst))
 }
 
 fn row_hash(table: &TenantTable) -> String {
-    format!("hashtextextended(ROW({})::text, 0)::numeric", table.copy_column_list())
+    format!(
+        "hashtextextended(ROW({})::text, 0)::numeric",
+        table.copy_column_list()
+    )
 }
 
 fn fingerprint_sql(table: &TenantTable, key_column: &str) -> String {
@@ -65,15 +74,26 @@ fn fingerprint_sql(table: &TenantTable, key_column: &str) -> String {
     )
 }
 
-async fn fingerprint(pool: &PgPool, sql: &str, website: WebsiteId, side: &str) -> Result<Fingerprint, MoveError> {
-    let mut tx = pool.begin().await.context(|| format!("connecting to the {side} shard"))?;
+async fn fingerprint(
+    pool: &PgPool,
+    sql: &str,
+    website: WebsiteId,
+    side: &str,
+) -> Result<Fingerprint, MoveError> {
+    let mut tx = pool
+        .begin()
+        .await
+        .context(|| format!("connecting to the {side} shard"))?;
     canonicalise(&mut tx).await?;
     let row = sqlx::query(audited(sql))
         .bind(website.get())
         .fetch_one(&mut *tx)
         .await
         .context(|| format!("checksumming on the {side} shard"))?;
-    Ok(Fingerprint { rows: row.get("n"), checksum: row.get("sum") })
+    Ok(Fingerprint {
+        rows: row.get("n"),
+        checksum: row.get("sum"),
+    })
 }
 
 async fn canonicalise(conn: &mut sqlx::PgConnection) -> Result<(), MoveError> {
@@ -113,7 +133,10 @@ async fn locate(
         table = table.name.quoted(),
         key = crate::sql::ident(key_column),
     );
-    let (a, b) = tokio::try_join!(chunks(source, &sql, website, chunk_rows), chunks(target, &sql, website, chunk_rows))?;
+    let (a, b) = tokio::try_join!(
+        chunks(source, &sql, website, chunk_rows),
+        chunks(target, &sql, website, chunk_rows)
+    )?;
     let summary = format!("source {} rows, target {} rows", src.rows, dst.rows);
     for (index, left) in a.iter().enumerate() {
         if b.get(index) != Some(left) {
@@ -126,13 +149,23 @@ async fn locate(
             ));
         }
     }
-    Ok(format!("{summary}; the target has rows after the source's last key"))
+    Ok(format!(
+        "{summary}; the target has rows after the source's last key"
+    ))
 }
 
 type Chunk = (i64, String, String, String);
 
-async fn chunks(pool: &PgPool, sql: &str, website: WebsiteId, chunk_rows: u32) -> Result<Vec<Chunk>, MoveError> {
-    let mut tx = pool.begin().await.context(|| "connecting for chunk checksums".into())?;
+async fn chunks(
+    pool: &PgPool,
+    sql: &str,
+    website: WebsiteId,
+    chunk_rows: u32,
+) -> Result<Vec<Chunk>, MoveError> {
+    let mut tx = pool
+        .begin()
+        .await
+        .context(|| "connecting for chunk checksums".into())?;
     canonicalise(&mut tx).await?;
     let rows = sqlx::query(audited(sql))
         .bind(website.get())
@@ -142,6 +175,13 @@ async fn chunks(pool: &PgPool, sql: &str, website: WebsiteId, chunk_rows: u32) -
         .context(|| "computing chunk checksums".into())?;
     Ok(rows
         .iter()
-        .map(|r| (r.get("n"), r.get("sum"), r.get("first_key"), r.get("last_key")))
+        .map(|r| {
+            (
+                r.get("n"),
+                r.get("sum"),
+                r.get("first_key"),
+                r.get("last_key"),
+            )
+        })
         .collect())
 }

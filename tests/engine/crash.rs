@@ -1,0 +1,113 @@
+//! The real binary killed with SIGKILL mid-copy, then run again: the move
+//! resumes from its checkpoint and ends with exactly the right rows.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use secrecy::ExposeSecret;
+
+use crate::helpers::{TestEnv, dump};
+
+fn config_file(env: &TestEnv) -> tempfile_path::Path {
+    let text = format!(
+        "[database]\nurl = \"{}\"\n[shards.shard_1]\nurl = \"{}\"\n[shards.shard_2]\nurl = \"{}\"\n",
+        env.settings.database.url.expose_secret(),
+        env.shard_urls[0].expose_secret(),
+        env.shard_urls[1].expose_secret()
+    );
+    tempfile_path::Path::with_contents(&text)
+}
+
+fn migrate(config: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_shardmover"));
+    command
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "migrate",
+            "--website",
+            "7",
+            "--to",
+            "shard_2",
+            "--batch-rows",
+            "200",
+        ])
+        .env("SHARDMOVER__LOG__LEVEL", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+#[tokio::test]
+async fn a_move_killed_mid_copy_resumes_and_completes_exactly() {
+    let env = TestEnv::new().await;
+    env.seed(7, "shard_1", 60_000).await;
+    let original = dump(&env.shard_1, 7).await;
+    let config = config_file(&env);
+
+    let mut child = migrate(config.path()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let copied: Option<i64> = sqlx::query_scalar(
+            "SELECT rows_copied FROM shardmover.migrations WHERE phase = 'copying'",
+        )
+        .fetch_optional(&env.control)
+        .await
+        .unwrap_or(None);
+        if copied.is_some_and(|rows| rows >= 2_000) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the move never got going");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap(); // SIGKILL: no cleanup, no goodbye
+    child.wait().unwrap();
+    let (status, phase): (String, String) =
+        sqlx::query_as("SELECT status, phase FROM shardmover.migrations")
+            .fetch_one(&env.control)
+            .await
+            .unwrap();
+    assert_eq!(
+        (status.as_str(), phase.as_str()),
+        ("in_progress", "copying"),
+        "killed mid-copy"
+    );
+
+    let output = migrate(config.path()).output().unwrap();
+
+    assert!(
+        output.status.success(),
+        "resume failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("resuming move 1"));
+    assert_eq!(dump(&env.shard_2, 7).await, original);
+    assert!(dump(&env.shard_1, 7).await.is_empty());
+    assert_eq!(env.registry(7).await.as_deref(), Some("shard_2"));
+}
+
+/// A temporary file removed on drop (no extra crate needed for one file).
+mod tempfile_path {
+    pub struct Path(std::path::PathBuf);
+
+    impl Path {
+        pub fn with_contents(text: &str) -> Self {
+            let path = std::env::temp_dir().join(format!(
+                "shardmover-test-{:016x}.toml",
+                rand::random::<u64>()
+            ));
+            std::fs::write(&path, text).unwrap();
+            Self(path)
+        }
+
+        pub fn path(&self) -> &std::path::Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Path {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! A fresh control database and two fresh shard databases per test, with the
+//! sample application schema; dropped when the test ends.
+
+use std::sync::{Arc, Mutex};
+
+use secrecy::{ExposeSecret, SecretString};
+use shardmover::config::Settings;
+use shardmover::control::Phase;
+use shardmover::ids::{MigrationId, ShardName, WebsiteId};
+use shardmover::mover::{MoveRequest, Mover, ProgressSink, Snapshot};
+use shardmover::sample_tenant::{self, Scale};
+use shardmover::scratch::{Server, settings_with};
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+pub const TABLES: [&str; 5] = [
+    "pages",
+    "page_parts",
+    "products",
+    "orders",
+    "website_settings",
+];
+
+pub fn server_url() -> SecretString {
+    SecretString::from(
+        std::env::var("SHARDMOVER_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
+    )
+}
+
+pub fn website(id: i64) -> WebsiteId {
+    WebsiteId::new(id).unwrap()
+}
+
+pub fn shard(name: &str) -> ShardName {
+    ShardName::parse(name).unwrap()
+}
+
+pub struct TestEnv {
+    pub settings: Settings,
+    pub control: PgPool,
+    pub shard_1: PgPool,
+    pub shard_2: PgPool,
+    pub shard_urls: [SecretString; 2],
+    names: Vec<String>,
+}
+
+impl TestEnv {
+    /// Control database plus `shard_1` and `shard_2`, both with the sample schema.
+    pub async fn new() -> Self {
+        let server = Server::from_url(&server_url()).unwrap();
+        let prefix = format!("sm_test_{:016x}", rand::random::<u64>());
+        let names: Vec<String> = ["control", "shard_1", "shard_2"]
+            .iter()
+            .map(|n| format!("{prefix}_{n}"))
+            .collect();
+        let mut urls = Vec::new();
+        for name in &names {
+            urls.push(
+                server
+                    .recreate(name)
+                    .await
+                    .expect("PostgreSQL must be reachable for the tests"),
+            );
+        }
+        let base = Settings::load(None).unwrap();
+        let settings = settings_with(
+            &base,
+            urls[0].clone(),
+            &[("shard_1", urls[1].clone()), ("shard_2", urls[2].clone())],
+        );
+        let control = pool(&urls[0]).await;
+        shardmover::db::migrate(&control).await.unwrap();
+        sample_tenant::create_registry(&control).await.unwrap();
+        let (shard_1, shard_2) = (pool(&urls[1]).await, pool(&urls[2]).await);
+        sample_tenant::create_shard_schema(&shard_1).await.unwrap();
+        sample_tenant::create_shard_schema(&shard_2).await.unwrap();
+        Self {
+            settings,
+            control,
+            shard_1,
+            shard_2,
+            shard_urls: [urls[1].clone(), urls[2].clone()],
+            names,
+        }
+    }
+
+    pub fn mover(&self) -> Mover {
+        Mover::new(Arc::new(self.settings.clone()), self.control.clone())
+    }
+
+    pub fn mover_with(&self, change: impl FnOnce(&mut Settings)) -> Mover {
+        let mut settings = self.settings.clone();
+        change(&mut settings);
+        Mover::new(Arc::new(settings), self.control.clone())
+    }
+
+    pub fn pool(&self, name: &str) -> &PgPool {
+        match name {
+            "shard_1" => &self.shard_1,
+            "shard_2" => &self.shard_2,
+            other => panic!("no shard {other}"),
+        }
+    }
+
+    /// Seeds `rows` rows of `website` on `shard` and registers it there.
+    pub async fn seed(&self, website_id: i64, shard_name: &str, rows: i64) {
+        sample_tenant::seed(
+            self.pool(shard_name),
+            website(website_id),
+            Scale::total_rows(rows),
+        )
+        .await
+        .unwrap();
+        sample_tenant::register(&self.control, website(website_id), shard_name)
+            .await
+            .unwrap();
+    }
+
+    pub async fn registry(&self, website_id: i64) -> Option<String> {
+        sqlx::query_scalar("SELECT shard_name FROM pwb_websites WHERE id = $1")
+            .bind(website_id)
+            .fetch_one(&self.control)
+            .await
+            .unwrap()
+    }
+
+    pub async fn request(
+        &self,
+        mover: &Mover,
+        website_id: i64,
+        target: &str,
+        batch_rows: u32,
+    ) -> MigrationId {
+        let request = MoveRequest {
+            website: website(website_id),
+            target: shard(target),
+            keep_source: false,
+            batch_rows: Some(batch_rows),
+            requested_by: Some("test@example.com".into()),
+            notes: None,
+        };
+        mover.request(&request).await.unwrap().id
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        let names = std::mem::take(&mut self.names);
+        // Async work cannot run in Drop; a short-lived runtime on its own thread can.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let server = Server::from_url(&server_url()).unwrap();
+                for name in names {
+                    let _ = server.drop_database(&name).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub async fn pool(url: &SecretString) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(4)
+        .connect(url.expose_secret())
+        .await
+        .unwrap()
+}
+
+/// Every row of `website` in every sample table, as text, sorted: a full picture to compare.
+pub async fn dump(pool: &PgPool, website_id: i64) -> Vec<String> {
+    let mut all = Vec::new();
+    for table in TABLES {
+        let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT '{table}:' || ROW(t.*)::text FROM {table} t WHERE website_id = $1 ORDER BY 1"
+        )))
+        .bind(website_id)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        all.extend(rows);
+    }
+    all
+}
+
+/// Every row of every website on the shard, plus its fence list: "nothing changed" means this is equal.
+pub async fn whole_shard(pool: &PgPool) -> Vec<String> {
+    let mut all = Vec::new();
+    for table in TABLES {
+        let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT ROW(t.*)::text FROM {table} t ORDER BY 1"
+        )))
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        all.extend(rows);
+    }
+    all.extend(fences(pool).await.iter().map(|w| format!("fence:{w}")));
+    all
+}
+
+pub async fn fences(pool: &PgPool) -> Vec<i64> {
+    sqlx::query_scalar(
+        "SELECT website_id FROM shardmover.fenced_websites
+          WHERE to_regclass('shardmover.fenced_websites') IS NOT NULL ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap_or_default()
+}
+
+/// A progress sink that, once the move has copied `after_rows` rows, runs an
+/// action (the test's interference) to completion before the move goes on.
+/// The action gets its own thread, runtime and connections, so it never
+/// depends on the runtime it is holding still.
+pub struct Interlude {
+    after_rows: u64,
+    action: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+    ran: Mutex<bool>,
+}
+
+impl Interlude {
+    pub fn after(after_rows: u64, action: impl FnOnce() + Send + 'static) -> Self {
+        Self {
+            after_rows,
+            action: Mutex::new(Some(Box::new(action))),
+            ran: Mutex::new(false),
+        }
+    }
+
+    pub fn ran(&self) -> bool {
+        *self.ran.lock().unwrap()
+    }
+}
+
+impl ProgressSink for Interlude {
+    fn update(&self, s: &Snapshot) {
+        if s.phase != Phase::Copying || s.rows_copied < self.after_rows {
+            return;
+        }
+        if let Some(action) = self.action.lock().unwrap().take() {
+            std::thread::spawn(action)
+                .join()
+                .expect("the interlude's action failed");
+            *self.ran.lock().unwrap() = true;
+        }
+    }
+}
+
+/// Runs a future to completion on a fresh single-threaded runtime.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}

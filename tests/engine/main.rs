@@ -1,0 +1,8 @@
+//! Integration tests of the move engine against real PostgreSQL databases,
+//! one fresh set of databases per test. One binary keeps link time down.
+
+mod crash;
+mod helpers;
+mod interruptions;
+mod moves;
+mod refusals;
