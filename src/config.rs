@@ -56,6 +56,7 @@ pub struct EngineSettings {
     pub batch_rows: u32,
     pub delete_batch_rows: u32,
     pub fence_drain_timeout_secs: u64,
+    pub sort_memory: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

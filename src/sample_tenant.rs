@@ -30,6 +30,9 @@ CREATE TABLE page_parts (
     position   integer NOT NULL
 );
 CREATE INDEX page_parts_website ON page_parts (website_id);
+-- Foreign-key columns are indexed, as they must be for deletes to stay fast.
+CREATE INDEX page_parts_page ON page_parts (page_id);
+CREATE INDEX page_parts_parent ON page_parts (parent_id);
 CREATE TABLE products (
     id          bigserial PRIMARY KEY,
     website_id  bigint NOT NULL,
@@ -50,6 +53,7 @@ CREATE TABLE orders (
     note       text
 );
 CREATE INDEX orders_website ON orders (website_id);
+CREATE INDEX orders_product ON orders (product_id);
 CREATE TABLE website_settings (
     website_id bigint NOT NULL,
     key        text   NOT NULL,

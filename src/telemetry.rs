@@ -1,5 +1,6 @@
 //! Structured logs via `tracing`: human-readable or JSON, filtered by
-//! `RUST_LOG` when set, else by `log.level`. Logs go to stderr so command
+//! `RUST_LOG` when set, else by `log.level` (sqlx's slow-statement warnings are
+//! muted: a COPY of a large table is slow by nature). Logs go to stderr so command
 //! output on stdout stays clean for scripts.
 
 use tracing_subscriber::EnvFilter;
@@ -8,7 +9,7 @@ use crate::config::LogFormat;
 
 pub fn init(format: LogFormat, level: &str) {
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{level},sqlx=warn")));
+        .unwrap_or_else(|_| EnvFilter::new(format!("{level},sqlx=error")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

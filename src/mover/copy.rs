@@ -5,6 +5,7 @@
 use bytes::{Buf, BytesMut};
 use futures_util::StreamExt;
 use sqlx::{Connection, PgConnection, PgPool, Row};
+use tokio::sync::mpsc;
 
 use super::catalog::{TenantTable, tenant_filter};
 use super::copy_format::{self, HEADER, Next, TRAILER};
@@ -23,6 +24,8 @@ pub struct TableCopy<'a> {
     pub website: WebsiteId,
     pub migration: MigrationId,
     pub batch_rows: u32,
+    /// `work_mem` for the source session, e.g. "256MB".
+    pub sort_memory: &'a str,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -33,18 +36,73 @@ struct Checkpoint {
 }
 
 /// Copies whatever the checkpoint says is still missing; returns rows now on the target.
+/// The connections are the caller's, detached from their pools (see `connect`).
 pub async fn copy_table(
-    source: &PgPool,
-    target: &PgPool,
+    source_conn: &mut PgConnection,
+    target_conn: &mut PgConnection,
     job: &TableCopy<'_>,
     tracker: &mut Tracker<'_>,
 ) -> Result<u64, MoveError> {
     let name = job.table.name.to_string();
-    let mut checkpoint = read_checkpoint(target, job.migration, &name).await?;
+    let checkpoint = read_checkpoint(target_conn, job.migration, &name).await?;
     tracker.start_table(&name, checkpoint.rows_done as u64);
     if checkpoint.finished {
         return Ok(checkpoint.rows_done as u64);
     }
+    // The key-order sort of one table stays in memory rather than spilling to disk.
+    sqlx::query("SELECT set_config('work_mem', $1, false)")
+        .bind(&job.sort_memory)
+        .execute(&mut *source_conn)
+        .await
+        .context(|| "configuring the source session".into())?;
+    let mut stream = source_conn
+        .copy_out_raw(&read_sql(job, checkpoint.rows_done))
+        .await
+        .context(|| format!("reading {name} from the source"))?;
+    // Reading the source and writing the target run concurrently, joined by a
+    // small bounded queue: neither server waits for the other's round trip.
+    let (sender, receiver) = mpsc::channel(QUEUED_BATCHES);
+    let read = async move {
+        let mut batch = BytesMut::with_capacity(READ_BATCH_BYTES * 2);
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(bytes) => batch.extend_from_slice(&bytes),
+                Err(e) => {
+                    let _ = sender.send(Err(e)).await;
+                    return;
+                }
+            }
+            if batch.len() >= READ_BATCH_BYTES && sender.send(Ok(batch.split())).await.is_err() {
+                return; // the writer stopped; its error is reported
+            }
+        }
+        if !batch.is_empty() {
+            let _ = sender.send(Ok(batch)).await;
+        }
+    };
+    let write = write_chunks(receiver, target_conn, job, checkpoint, tracker);
+    let started = std::time::Instant::now();
+    let ((), written) = tokio::join!(read, write);
+    let rows = written?.rows_done as u64;
+    tracing::debug!(table = %name, rows, elapsed_ms = started.elapsed().as_millis() as u64, "table copied");
+    Ok(rows)
+}
+
+/// Source bytes gathered per queue message, and messages the queue holds.
+const READ_BATCH_BYTES: usize = 64 * 1024;
+const QUEUED_BATCHES: usize = 16;
+
+type Incoming = mpsc::Receiver<Result<BytesMut, sqlx::Error>>;
+
+/// Cuts the incoming rows into chunks, each committed with its checkpoint.
+async fn write_chunks(
+    mut incoming: Incoming,
+    target: &mut PgConnection,
+    job: &TableCopy<'_>,
+    mut checkpoint: Checkpoint,
+    tracker: &mut Tracker<'_>,
+) -> Result<Checkpoint, MoveError> {
+    let name = job.table.name.to_string();
     // Rows of a self-referencing table may point at rows later in key order;
     // one statement defers those checks to its end, so such a table is one chunk.
     let chunk_limit = if job.table.self_referencing {
@@ -52,25 +110,10 @@ pub async fn copy_table(
     } else {
         u64::from(job.batch_rows)
     };
-    // Both connections are detached from their pools: if anything fails mid-COPY
-    // they are closed rather than handed back in an unusable protocol state.
-    let mut source_conn = source
-        .acquire()
-        .await
-        .context(|| "connecting to the source shard".into())?
-        .detach();
-    let mut target_conn = target
-        .acquire()
-        .await
-        .context(|| "connecting to the target shard".into())?
-        .detach();
-    let mut stream = source_conn
-        .copy_out_raw(&read_sql(job, checkpoint.rows_done))
-        .await
-        .context(|| format!("reading {name} from the source"))?;
+    let writing = || format!("writing {name} to the target");
     let mut reader = RowReader::default();
     while !reader.ended {
-        let mut tx = target_conn
+        let mut tx = target
             .begin()
             .await
             .context(|| "opening a target transaction".into())?;
@@ -80,10 +123,8 @@ pub async fn copy_table(
         let mut sink = tx
             .copy_in_raw(&write_sql(job.table))
             .await
-            .context(|| format!("writing {name} to the target"))?;
-        sink.send(&HEADER[..])
-            .await
-            .context(|| format!("writing {name} to the target"))?;
+            .context(writing)?;
+        sink.send(&HEADER[..]).await.context(writing)?;
         let mut chunk_rows = 0u64;
         loop {
             let (rows, ready) = reader.take_rows(chunk_limit - chunk_rows)?;
@@ -91,7 +132,7 @@ pub async fn copy_table(
             if ready >= SEND_BYTES || reader.ended || chunk_rows == chunk_limit {
                 sink.send(reader.buf.split_to(ready))
                     .await
-                    .context(|| format!("writing {name} to the target"))?;
+                    .context(writing)?;
                 reader.sent(ready);
                 tracker
                     .add_rows(rows_unreported(&mut reader), false)
@@ -100,7 +141,7 @@ pub async fn copy_table(
             if reader.ended || chunk_rows == chunk_limit {
                 break;
             }
-            match stream.next().await {
+            match incoming.recv().await {
                 Some(bytes) => {
                     reader.push(&bytes.context(|| format!("reading {name} from the source"))?)?
                 }
@@ -112,12 +153,8 @@ pub async fn copy_table(
                 }
             }
         }
-        sink.send(&TRAILER[..])
-            .await
-            .context(|| format!("writing {name} to the target"))?;
-        sink.finish()
-            .await
-            .context(|| format!("writing {name} to the target"))?;
+        sink.send(&TRAILER[..]).await.context(writing)?;
+        sink.finish().await.context(writing)?;
         checkpoint.rows_done += chunk_rows as i64;
         checkpoint.chunks_done += 1;
         checkpoint.finished = reader.ended;
@@ -128,11 +165,7 @@ pub async fn copy_table(
         tracker.add_rows(0, true).await?;
         tracker.check_cancel().await?;
     }
-    // Read the stream to its end so the connection goes back to the pool usable.
-    while let Some(bytes) = stream.next().await {
-        bytes.context(|| format!("reading {name} from the source"))?;
-    }
-    Ok(checkpoint.rows_done as u64)
+    Ok(checkpoint)
 }
 
 fn rows_unreported(reader: &mut RowReader) -> u64 {
@@ -211,8 +244,26 @@ impl RowReader {
     }
 }
 
-async fn read_checkpoint(
+/// One connection to each side for a whole copy phase, detached from the pools:
+/// if anything fails mid-COPY they are closed rather than handed back in an
+/// unusable protocol state.
+pub async fn connect(
+    source: &PgPool,
     target: &PgPool,
+) -> Result<(PgConnection, PgConnection), MoveError> {
+    let source = source
+        .acquire()
+        .await
+        .context(|| "connecting to the source shard".into())?;
+    let target = target
+        .acquire()
+        .await
+        .context(|| "connecting to the target shard".into())?;
+    Ok((source.detach(), target.detach()))
+}
+
+async fn read_checkpoint(
+    target: &mut PgConnection,
     migration: MigrationId,
     table: &str,
 ) -> Result<Checkpoint, MoveError> {

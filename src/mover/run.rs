@@ -219,6 +219,7 @@ impl Mover {
         shard_schema::install_triggers(source, &quoted).await?;
         let drain = Duration::from_secs(self.settings.engine.fence_drain_timeout_secs);
         fence::raise(source, &record.source, record.website, record.id, drain).await?;
+        tracing::debug!("fenced; copying");
         let already = {
             let mut conn = self
                 .control
@@ -231,6 +232,7 @@ impl Mover {
         };
         let total: i64 = already.iter().map(|t| t.rows_total).sum();
         attempt.tracker.set_totals(total as u64, 0);
+        let (mut source_conn, mut target_conn) = copy::connect(source, target).await?;
         for table in &plan {
             let job = TableCopy {
                 table,
@@ -238,8 +240,15 @@ impl Mover {
                 website: record.website,
                 migration: record.id,
                 batch_rows: record.batch_rows,
+                sort_memory: &self.settings.engine.sort_memory,
             };
-            copy::copy_table(source, target, &job, &mut attempt.tracker).await?;
+            copy::copy_table(
+                &mut source_conn,
+                &mut target_conn,
+                &job,
+                &mut attempt.tracker,
+            )
+            .await?;
         }
         Ok(())
     }

@@ -1,7 +1,11 @@
 //! Phase 4: proves the target holds exactly the source's rows. Both shards compute,
 //! in parallel and inside the database, a row count and an order-independent
-//! checksum: the exact sum of a 64-bit hash of each row's canonical text form.
-//! Only when they differ are per-chunk checksums computed, to name the key range.
+//! checksum: the exact (numeric) sum of a 64-bit hash of every row. The hash is
+//! `hash_record_extended`, built from each type's extended hash function, which
+//! Postgres keeps stable across versions for hash partitioning; a table with a
+//! column type lacking one (json, point, ...) falls back to hashing the row's
+//! canonical text form. Only when the sums differ are per-chunk checksums
+//! computed, to name the key range.
 
 use sqlx::{PgPool, Row};
 
@@ -40,16 +44,28 @@ pub async fn compare(
     website: WebsiteId,
     chunk_rows: u32,
 ) -> Result<(Fingerprint, Fingerprint), MoveError> {
-    let sql = fingerprint_sql(table, key_column);
-    let (src, dst) = tokio::try_join!(
-        fingerprint(source, &sql, website, "source"),
-        fingerprint(target, &sql, website, "target"),
-    )?;
+    let mut hash = RowHash::Typed;
+    let (src, dst) = loop {
+        let sql = fingerprint_sql(table, key_column, hash);
+        let both = tokio::try_join!(
+            fingerprint(source, &sql, website, "source"),
+            fingerprint(target, &sql, website, "target"),
+        );
+        match both {
+            Err(e) if hash == RowHash::Typed && lacks_hash_function(&e) => hash = RowHash::Text,
+            other => break other?,
+        }
+    };
     if src != dst {
-        let detail = locate(
-            source, target, table, key_column, website, chunk_rows, &src, &dst,
-        )
-        .await?;
+        let sides = Sides {
+            source,
+            target,
+            table,
+            key_column,
+            website,
+            hash,
+        };
+        let detail = locate(&sides, chunk_rows, &src, &dst).await?;
         return Err(MoveError::ChecksumMismatch {
             table: table.name.to_string(),
             detail,
@@ -58,17 +74,35 @@ pub async fn compare(
     Ok((src, dst))
 }
 
-fn row_hash(table: &TenantTable) -> String {
-    format!(
-        "hashtextextended(ROW({})::text, 0)::numeric",
-        table.copy_column_list()
-    )
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RowHash {
+    Typed,
+    Text,
 }
 
-fn fingerprint_sql(table: &TenantTable, key_column: &str) -> String {
+fn row_hash(table: &TenantTable, hash: RowHash) -> String {
+    let cols = table.copy_column_list();
+    match hash {
+        RowHash::Typed => format!("hash_record_extended(ROW({cols}), 0)::numeric"),
+        RowHash::Text => format!("hashtextextended(ROW({cols})::text, 0)::numeric"),
+    }
+}
+
+/// "could not identify an extended hash function for type …" (undefined_function).
+fn lacks_hash_function(error: &MoveError) -> bool {
+    match error {
+        MoveError::Database {
+            source: sqlx::Error::Database(db),
+            ..
+        } => db.code().as_deref() == Some("42883"),
+        _ => false,
+    }
+}
+
+fn fingerprint_sql(table: &TenantTable, key_column: &str, hash: RowHash) -> String {
     format!(
         "SELECT count(*)::int8 AS n, coalesce(sum({hash}), 0)::text AS sum FROM {table} WHERE {key} = $1",
-        hash = row_hash(table),
+        hash = row_hash(table, hash),
         table = table.name.quoted(),
         key = crate::sql::ident(key_column),
     )
@@ -108,18 +142,30 @@ async fn canonicalise(conn: &mut sqlx::PgConnection) -> Result<(), MoveError> {
     Ok(())
 }
 
-/// Names the first chunk (in key order) whose rows differ.
-#[allow(clippy::too_many_arguments)]
-async fn locate(
-    source: &PgPool,
-    target: &PgPool,
-    table: &TenantTable,
-    key_column: &str,
+struct Sides<'a> {
+    source: &'a PgPool,
+    target: &'a PgPool,
+    table: &'a TenantTable,
+    key_column: &'a str,
     website: WebsiteId,
+    hash: RowHash,
+}
+
+/// Names the first chunk (in key order) whose rows differ.
+async fn locate(
+    sides: &Sides<'_>,
     chunk_rows: u32,
     src: &Fingerprint,
     dst: &Fingerprint,
 ) -> Result<String, MoveError> {
+    let Sides {
+        source,
+        target,
+        table,
+        key_column,
+        website,
+        hash,
+    } = *sides;
     let sql = format!(
         "SELECT chunk, count(*)::int8 AS n, sum(h)::text AS sum,
                 (array_agg(k ORDER BY rn))[1] AS first_key, (array_agg(k ORDER BY rn DESC))[1] AS last_key
@@ -129,7 +175,7 @@ async fn locate(
                    FROM {table} WHERE {key} = $1) s
           GROUP BY chunk ORDER BY chunk",
         pk = table.primary_key_list(),
-        hash = row_hash(table),
+        hash = row_hash(table, hash),
         table = table.name.quoted(),
         key = crate::sql::ident(key_column),
     );

@@ -146,3 +146,43 @@ async fn an_empty_website_moves_too() {
     assert_eq!(outcome.record.status.as_str(), "completed");
     assert_eq!(env.registry(5).await.as_deref(), Some("shard_2"));
 }
+
+#[tokio::test]
+async fn a_table_whose_types_lack_hash_functions_is_verified_by_its_text_form() {
+    let env = TestEnv::new().await;
+    env.seed(7, "shard_1", 300).await;
+    for pool in [&env.shard_1, &env.shard_2] {
+        sqlx::raw_sql("CREATE TABLE legacy_notes (id bigint PRIMARY KEY, website_id bigint NOT NULL, payload json, spot point)")
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    sqlx::raw_sql(
+        "INSERT INTO legacy_notes SELECT g, 7, json_build_object('n', g, 'ü', 'ß'), point(g, -g) FROM generate_series(1, 500) g",
+    )
+    .execute(&env.shard_1)
+    .await
+    .unwrap();
+    let before: Vec<String> =
+        sqlx::query_scalar("SELECT ROW(t.*)::text FROM legacy_notes t ORDER BY id")
+            .fetch_all(&env.shard_1)
+            .await
+            .unwrap();
+    let mover = env.mover();
+    let id = env.request(&mover, 7, "shard_2", 100).await;
+
+    let outcome = mover.run(id, &Silent).await.unwrap();
+
+    let after: Vec<String> =
+        sqlx::query_scalar("SELECT ROW(t.*)::text FROM legacy_notes t ORDER BY id")
+            .fetch_all(&env.shard_2)
+            .await
+            .unwrap();
+    assert_eq!(after, before);
+    let notes = outcome
+        .tables
+        .iter()
+        .find(|t| t.name == "public.legacy_notes")
+        .unwrap();
+    assert!(notes.verified && notes.rows_copied == 500);
+}
