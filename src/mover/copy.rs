@@ -51,7 +51,7 @@ pub async fn copy_table(
     }
     // The key-order sort of one table stays in memory rather than spilling to disk.
     sqlx::query("SELECT set_config('work_mem', $1, false)")
-        .bind(&job.sort_memory)
+        .bind(job.sort_memory)
         .execute(&mut *source_conn)
         .await
         .context(|| "configuring the source session".into())?;
