@@ -67,6 +67,16 @@ impl Mover {
         }
     }
 
+    /// A pooled connection to the control database.
+    pub(crate) async fn control_conn(
+        &self,
+    ) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, MoveError> {
+        self.control
+            .acquire()
+            .await
+            .context(|| "connecting to the control database".into())
+    }
+
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
@@ -76,11 +86,7 @@ impl Mover {
     pub async fn request(&self, request: &MoveRequest) -> Result<MigrationRecord, MoveError> {
         let source = self.current_shard(request.website).await?;
         self.check_route(request.website, &source, &request.target)?;
-        let mut conn = self
-            .control
-            .acquire()
-            .await
-            .context(|| "connecting to the control database".into())?;
+        let mut conn = self.control_conn().await?;
         let new = NewMigration {
             website: request.website,
             source: &source,
@@ -122,11 +128,7 @@ impl Mover {
         &self,
         website: WebsiteId,
     ) -> Result<Option<MigrationRecord>, MoveError> {
-        let mut conn = self
-            .control
-            .acquire()
-            .await
-            .context(|| "connecting to the control database".into())?;
+        let mut conn = self.control_conn().await?;
         migrations::find_active(&mut conn, website)
             .await
             .context(|| "reading the active move".into())
@@ -134,11 +136,7 @@ impl Mover {
 
     /// Asks a move to stop at its next checkpoint; false once past the point of no return.
     pub async fn cancel(&self, id: crate::ids::MigrationId) -> Result<bool, MoveError> {
-        let mut conn = self
-            .control
-            .acquire()
-            .await
-            .context(|| "connecting to the control database".into())?;
+        let mut conn = self.control_conn().await?;
         migrations::request_cancel(&mut conn, id)
             .await
             .context(|| "requesting cancel".into())

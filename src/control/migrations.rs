@@ -184,38 +184,25 @@ pub async fn set_phase(
     Ok(())
 }
 
-/// Records an error without ending the move (transient faults stay resumable).
+/// Records an error without ending the move. With `rollback`, also records that
+/// a rollback must happen, before any of it is done, so a crash mid-rollback
+/// finishes it on resume; transient faults record without it and stay resumable.
 pub async fn record_error(
     conn: &mut PgConnection,
     id: MigrationId,
     code: &str,
     message: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE shardmover.migrations SET error_code = $2, error_message = $3 WHERE id = $1",
-    )
-    .bind(id.0)
-    .bind(code)
-    .bind(message)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Persists that a rollback must happen, before any of it is done.
-pub async fn require_rollback(
-    conn: &mut PgConnection,
-    id: MigrationId,
-    code: &str,
-    message: &str,
+    rollback: bool,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE shardmover.migrations
-            SET rollback_required = true, error_code = $2, error_message = $3 WHERE id = $1",
+            SET error_code = $2, error_message = $3, rollback_required = rollback_required OR $4
+          WHERE id = $1",
     )
     .bind(id.0)
     .bind(code)
     .bind(message)
+    .bind(rollback)
     .execute(conn)
     .await?;
     Ok(())

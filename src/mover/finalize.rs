@@ -9,11 +9,7 @@ use crate::ids::{MigrationId, WebsiteId};
 impl Mover {
     /// Returns the move whose source was cleaned and the rows deleted.
     pub async fn finalize(&self, website: WebsiteId) -> Result<(MigrationId, u64), MoveError> {
-        let mut conn = self
-            .control
-            .acquire()
-            .await
-            .context(|| "connecting to the control database".into())?;
+        let mut conn = self.control_conn().await?;
         let record = migrations::find_unfinalized(&mut conn, website)
             .await
             .context(|| "reading moves".into())?

@@ -83,11 +83,7 @@ impl Mover {
 
     /// The shard the registry names for the website.
     pub(crate) async fn current_shard(&self, website: WebsiteId) -> Result<ShardName, MoveError> {
-        let mut conn = self
-            .control
-            .acquire()
-            .await
-            .context(|| "connecting to the control database".into())?;
+        let mut conn = self.control_conn().await?;
         let name = registry::shard_of(&mut conn, &self.settings.tenancy, website)
             .await
             .context(|| "reading the tenant registry".into())?

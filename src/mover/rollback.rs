@@ -36,12 +36,8 @@ impl Mover {
         cause: &MoveError,
         status: Status,
     ) -> Result<(), MoveError> {
-        let mut conn = self
-            .control
-            .acquire()
-            .await
-            .context(|| "connecting to the control database".into())?;
-        migrations::require_rollback(&mut conn, record.id, cause.code(), &cause.one_line())
+        let mut conn = self.control_conn().await?;
+        migrations::record_error(&mut conn, record.id, cause.code(), &cause.one_line(), true)
             .await
             .context(|| "recording the rollback".into())?;
         // Before the copy phase nothing was fenced or written: nothing to undo.
@@ -98,11 +94,7 @@ impl Mover {
         record: &MigrationRecord,
         cause: &MoveError,
     ) -> Result<(), MoveError> {
-        let mut conn = self
-            .control
-            .acquire()
-            .await
-            .context(|| "connecting to the control database".into())?;
+        let mut conn = self.control_conn().await?;
         let message = format!(
             "{}; the website already lives on {} and its old rows on {} stay fenced; fix the cause, then run `shardmover finalize --website {}`",
             cause.one_line(),
@@ -110,7 +102,7 @@ impl Mover {
             record.source,
             record.website
         );
-        migrations::record_error(&mut conn, record.id, cause.code(), &message)
+        migrations::record_error(&mut conn, record.id, cause.code(), &message, false)
             .await
             .context(|| "recording the failure".into())?;
         migrations::finish(&mut conn, record.id, Status::Failed)

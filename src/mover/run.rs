@@ -72,11 +72,7 @@ impl Mover {
         sink: &dyn ProgressSink,
     ) -> Result<MoveOutcome, MoveError> {
         let id = record.id;
-        let mut conn = self
-            .control
-            .acquire()
-            .await
-            .context(|| "connecting to the control database".into())?;
+        let mut conn = self.control_conn().await?;
         migrations::start_attempt(&mut conn, id)
             .await
             .context(|| "starting the attempt".into())?;
@@ -102,9 +98,14 @@ impl Mover {
             Err(error) if error.is_transient() => {
                 warn!(error = %error, "move interrupted; it resumes from its last checkpoint");
                 if let Ok(mut conn) = self.control.acquire().await {
-                    let _ =
-                        migrations::record_error(&mut conn, id, error.code(), &error.one_line())
-                            .await;
+                    let _ = migrations::record_error(
+                        &mut conn,
+                        id,
+                        error.code(),
+                        &error.one_line(),
+                        false,
+                    )
+                    .await;
                 }
                 Err(error)
             }
@@ -139,11 +140,7 @@ impl Mover {
                 .iter()
                 .map(|t| (t.name.clone(), t.rows))
                 .collect();
-            let mut conn = self
-                .control
-                .acquire()
-                .await
-                .context(|| "connecting to the control database".into())?;
+            let mut conn = self.control_conn().await?;
             tables::plan(&mut conn, record.id, &sizes)
                 .await
                 .context(|| "recording the plan".into())?;
@@ -184,11 +181,7 @@ impl Mover {
             }
             attempt.timings.cleanup = started.elapsed();
         }
-        let mut conn = self
-            .control
-            .acquire()
-            .await
-            .context(|| "connecting to the control database".into())?;
+        let mut conn = self.control_conn().await?;
         migrations::finish(&mut conn, record.id, Status::Completed)
             .await
             .context(|| "recording completion".into())?;
@@ -221,11 +214,7 @@ impl Mover {
         fence::raise(source, &record.source, record.website, record.id, drain).await?;
         tracing::debug!("fenced; copying");
         let already = {
-            let mut conn = self
-                .control
-                .acquire()
-                .await
-                .context(|| "connecting to the control database".into())?;
+            let mut conn = self.control_conn().await?;
             tables::list(&mut conn, record.id)
                 .await
                 .context(|| "reading the plan".into())?
@@ -271,11 +260,7 @@ impl Mover {
                 record.batch_rows,
             )
             .await?;
-            let mut conn = self
-                .control
-                .acquire()
-                .await
-                .context(|| "connecting to the control database".into())?;
+            let mut conn = self.control_conn().await?;
             tables::record_checksums(
                 &mut conn,
                 record.id,
@@ -355,11 +340,7 @@ impl Mover {
     }
 
     async fn set_phase(&self, attempt: &mut Attempt<'_>, phase: Phase) -> Result<(), MoveError> {
-        let mut conn = self
-            .control
-            .acquire()
-            .await
-            .context(|| "connecting to the control database".into())?;
+        let mut conn = self.control_conn().await?;
         migrations::set_phase(&mut conn, attempt.record.id, phase)
             .await
             .context(|| "recording the phase".into())?;
@@ -369,11 +350,7 @@ impl Mover {
     }
 
     pub(crate) async fn load(&self, id: MigrationId) -> Result<MigrationRecord, MoveError> {
-        let mut conn = self
-            .control
-            .acquire()
-            .await
-            .context(|| "connecting to the control database".into())?;
+        let mut conn = self.control_conn().await?;
         migrations::find(&mut conn, id)
             .await
             .context(|| "reading the move".into())?
@@ -385,11 +362,7 @@ impl Mover {
         record: MigrationRecord,
         timings: Timings,
     ) -> Result<MoveOutcome, MoveError> {
-        let mut conn = self
-            .control
-            .acquire()
-            .await
-            .context(|| "connecting to the control database".into())?;
+        let mut conn = self.control_conn().await?;
         let tables = tables::list(&mut conn, record.id)
             .await
             .context(|| "reading table results".into())?;
