@@ -68,9 +68,11 @@ impl<'a> Tracker<'a> {
         self.sink.update(&self.snapshot);
     }
 
-    /// Starts a table whose first `already` rows were copied by an earlier attempt.
+    /// Starts a table whose first `already` rows were copied by an earlier attempt
+    /// (they count towards the move's total, so a resumed move's progress is true).
     pub fn start_table(&mut self, table: &str, already: u64) {
         self.snapshot.current_table = Some(table.to_owned());
+        self.snapshot.rows_copied += already;
         self.table_rows = already as i64;
         self.sink.update(&self.snapshot);
     }

@@ -37,9 +37,12 @@ impl Mover {
         status: Status,
     ) -> Result<(), MoveError> {
         let mut conn = self.control_conn().await?;
-        migrations::record_error(&mut conn, record.id, cause.code(), &cause.one_line(), true)
-            .await
-            .context(|| "recording the rollback".into())?;
+        // A resumed rollback keeps the error its first attempt recorded.
+        if !matches!(cause, MoveError::Previously { .. }) {
+            migrations::record_error(&mut conn, record.id, cause.code(), &cause.one_line(), true)
+                .await
+                .context(|| "recording the rollback".into())?;
+        }
         // Before the copy phase nothing was fenced or written: nothing to undo.
         if record.phase >= Phase::Copying {
             let now = registry::shard_of(&mut conn, &self.settings.tenancy, record.website)

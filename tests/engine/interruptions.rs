@@ -226,3 +226,55 @@ async fn a_row_changed_on_the_target_fails_verification_naming_the_key_range() {
     assert!(fences(&env.shard_1).await.is_empty());
     assert_eq!(env.registry(7).await.as_deref(), Some("shard_1"));
 }
+
+#[tokio::test]
+async fn a_rollback_cut_short_by_a_crash_is_finished_by_the_next_attempt() {
+    let env = TestEnv::new().await;
+    env.seed(7, "shard_1", 3_000).await;
+    let source_before = whole_shard(&env.shard_1).await;
+    let target_before = whole_shard(&env.shard_2).await;
+    let mover = env.mover();
+    let id = env.request(&mover, 7, "shard_2", 100).await;
+    // Stop the first attempt mid-copy (rows on the target, fence on the source) ...
+    let interlude = Interlude::after(250, {
+        let url = env.shard_urls[1].clone();
+        move || {
+            block_on(async move {
+                sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'shardmover'")
+                    .execute(&pool(&url).await)
+                    .await
+                    .unwrap();
+            })
+        }
+    });
+    mover.run(id, &interlude).await.unwrap_err();
+    assert_eq!(fences(&env.shard_1).await, vec![7]);
+    // ... as if it had then hit a permanent error and died right after recording the rollback.
+    sqlx::query("UPDATE shardmover.migrations SET rollback_required = true, error_code = 'checksum_mismatch', error_message = 'checksum mismatch in public.pages' WHERE id = $1")
+        .bind(id.0)
+        .execute(&env.control)
+        .await
+        .unwrap();
+
+    let error = env.mover().run(id, &Silent).await.unwrap_err();
+
+    assert_eq!(error.to_string(), "checksum mismatch in public.pages");
+    assert_eq!(
+        status_of(&env, id.0).await,
+        (
+            "failed".into(),
+            "copying".into(),
+            Some("checksum_mismatch".into())
+        )
+    );
+    assert_eq!(
+        whole_shard(&env.shard_1).await,
+        source_before,
+        "fence lifted, source as before"
+    );
+    assert_eq!(
+        whole_shard(&env.shard_2).await,
+        target_before,
+        "target rolled back"
+    );
+}
