@@ -3,9 +3,11 @@
 //! from whatever phase and checkpoint an earlier attempt reached.
 
 pub(crate) mod catalog;
+mod checkpoint;
 mod collisions;
 mod copy;
 pub mod copy_format;
+mod cutover;
 mod delete;
 mod error;
 mod fence;
@@ -16,6 +18,7 @@ mod preflight;
 pub mod progress;
 mod raw_pipe;
 mod rollback;
+mod row_reader;
 mod run;
 mod schema_diff;
 mod sequences;

@@ -2,15 +2,20 @@
 //! target with binary COPY, cut into chunks. Each chunk commits together with
 //! its checkpoint on the target, so a resumed copy neither repeats nor skips rows.
 
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 use futures_util::StreamExt;
-use sqlx::{Connection, PgConnection, PgPool, Row};
+use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::mpsc;
 
 use super::catalog::{TenantTable, tenant_filter};
-use super::copy_format::{self, HEADER, Next, TRAILER};
+use super::checkpoint::{self, Checkpoint};
+use super::copy_format::{HEADER, TRAILER};
 use super::error::{Context, MoveError};
 use super::progress::Tracker;
+use super::row_reader::RowReader;
+use super::run::Attempt;
+use super::{Mover, fence, shard_schema};
+use crate::control::tables;
 use crate::db::bypass_fence;
 use crate::ids::{MigrationId, WebsiteId};
 
@@ -28,13 +33,6 @@ pub struct TableCopy<'a> {
     pub sort_memory: &'a str,
 }
 
-#[derive(Debug, Default, Clone, Copy)]
-struct Checkpoint {
-    rows_done: i64,
-    chunks_done: i32,
-    finished: bool,
-}
-
 /// Copies whatever the checkpoint says is still missing; returns rows now on the target.
 /// The connections are the caller's, detached from their pools (see `connect`).
 pub async fn copy_table(
@@ -44,7 +42,7 @@ pub async fn copy_table(
     tracker: &mut Tracker<'_>,
 ) -> Result<u64, MoveError> {
     let name = job.table.name.to_string();
-    let checkpoint = read_checkpoint(target_conn, job.migration, &name).await?;
+    let checkpoint = checkpoint::read(target_conn, job.migration, &name).await?;
     tracker.start_table(&name, checkpoint.rows_done as u64);
     if checkpoint.finished {
         return Ok(checkpoint.rows_done as u64);
@@ -158,7 +156,7 @@ async fn write_chunks(
         checkpoint.rows_done += chunk_rows as i64;
         checkpoint.chunks_done += 1;
         checkpoint.finished = reader.ended;
-        write_checkpoint(&mut tx, job.migration, &name, checkpoint).await?;
+        checkpoint::write(&mut tx, job.migration, &name, checkpoint).await?;
         tx.commit()
             .await
             .context(|| format!("committing a chunk of {name}"))?;
@@ -192,58 +190,6 @@ fn write_sql(table: &TenantTable) -> String {
     )
 }
 
-/// Buffers the source stream and finds complete rows in it.
-#[derive(Default)]
-struct RowReader {
-    buf: BytesMut,
-    header_done: bool,
-    /// Bytes at the front of `buf` that are complete rows not yet sent.
-    ready: usize,
-    unreported: u64,
-    ended: bool,
-}
-
-impl RowReader {
-    fn push(&mut self, bytes: &[u8]) -> Result<(), MoveError> {
-        self.buf.extend_from_slice(bytes);
-        if !self.header_done {
-            let header = copy_format::header_len(&self.buf)
-                .map_err(|e| MoveError::CopyFormat("source".into(), e))?;
-            if let Some(len) = header {
-                self.buf.advance(len);
-                self.header_done = true;
-            }
-        }
-        Ok(())
-    }
-
-    /// Marks up to `max` more complete rows as ready; returns (rows found, ready bytes).
-    fn take_rows(&mut self, max: u64) -> Result<(u64, usize), MoveError> {
-        let mut rows = 0;
-        while self.header_done && !self.ended && rows < max {
-            match copy_format::next(&self.buf[self.ready..])
-                .map_err(|e| MoveError::CopyFormat("source".into(), e))?
-            {
-                Next::Row(len) => {
-                    self.ready += len;
-                    rows += 1;
-                }
-                Next::End => self.ended = true,
-                Next::Incomplete => break,
-            }
-        }
-        self.unreported += rows;
-        Ok((rows, self.ready))
-    }
-
-    fn sent(&mut self, bytes: usize) {
-        self.ready -= bytes;
-        if self.ended && self.ready == 0 {
-            self.buf.clear(); // only the source's trailer is left
-        }
-    }
-}
-
 /// One connection to each side for a whole copy phase, detached from the pools:
 /// if anything fails mid-COPY they are closed rather than handed back in an
 /// unusable protocol state.
@@ -262,57 +208,58 @@ pub async fn connect(
     Ok((source.detach(), target.detach()))
 }
 
-async fn read_checkpoint(
-    target: &mut PgConnection,
-    migration: MigrationId,
-    table: &str,
-) -> Result<Checkpoint, MoveError> {
-    let row = sqlx::query(
-        "SELECT rows_done, chunks_done, finished FROM shardmover.copy_checkpoints
-          WHERE migration_id = $1 AND table_name = $2",
-    )
-    .bind(migration.0)
-    .bind(table)
-    .fetch_optional(target)
-    .await
-    .context(|| format!("reading the copy checkpoint of {table}"))?;
-    Ok(row.map_or_else(Checkpoint::default, |r| Checkpoint {
-        rows_done: r.get("rows_done"),
-        chunks_done: r.get("chunks_done"),
-        finished: r.get("finished"),
-    }))
-}
-
-async fn write_checkpoint(
-    conn: &mut PgConnection,
-    migration: MigrationId,
-    table: &str,
-    at: Checkpoint,
-) -> Result<(), MoveError> {
-    sqlx::query(
-        "INSERT INTO shardmover.copy_checkpoints (migration_id, table_name, rows_done, chunks_done, finished)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (migration_id, table_name) DO UPDATE
-            SET rows_done = EXCLUDED.rows_done, chunks_done = EXCLUDED.chunks_done,
-                finished = EXCLUDED.finished, updated_at = now()",
-    )
-    .bind(migration.0)
-    .bind(table)
-    .bind(at.rows_done)
-    .bind(at.chunks_done)
-    .bind(at.finished)
-    .execute(conn)
-    .await
-    .context(|| format!("writing the copy checkpoint of {table}"))?;
-    Ok(())
-}
-
-/// Forgets a move's checkpoints on the target (after cutover or rollback).
-pub async fn clear_checkpoints(target: &PgPool, migration: MigrationId) -> Result<(), MoveError> {
-    sqlx::query("DELETE FROM shardmover.copy_checkpoints WHERE migration_id = $1")
-        .bind(migration.0)
-        .execute(target)
-        .await
-        .context(|| "clearing copy checkpoints".into())?;
-    Ok(())
+impl Mover {
+    /// Phases 2 and 3: fence the source, then copy every table from its checkpoint.
+    pub(super) async fn copy_all(
+        &self,
+        attempt: &mut Attempt<'_>,
+        source: &PgPool,
+        target: &PgPool,
+    ) -> Result<(), MoveError> {
+        let record = attempt.record.clone();
+        let current = self.current_shard(record.website).await?;
+        if current != record.source {
+            return Err(MoveError::SourceChanged {
+                website: record.website,
+                expected: record.source.clone(),
+                actual: current.to_string(),
+            });
+        }
+        let plan = self.plan(attempt, source, target).await?;
+        let key = &self.settings.tenancy.key_column;
+        let quoted: Vec<String> = plan.iter().map(|t| t.name.quoted()).collect();
+        shard_schema::ensure(source, key).await?;
+        shard_schema::ensure(target, key).await?;
+        shard_schema::install_triggers(source, &quoted).await?;
+        let drain = std::time::Duration::from_secs(self.settings.engine.fence_drain_timeout_secs);
+        fence::raise(source, &record.source, record.website, record.id, drain).await?;
+        tracing::debug!("fenced; copying");
+        let already = {
+            let mut conn = self.control_conn().await?;
+            tables::list(&mut conn, record.id)
+                .await
+                .context(|| "reading the plan".into())?
+        };
+        let total: i64 = already.iter().map(|t| t.rows_total).sum();
+        attempt.tracker.set_totals(total as u64, 0);
+        let (mut source_conn, mut target_conn) = connect(source, target).await?;
+        for table in &plan {
+            let job = TableCopy {
+                table,
+                key_column: key,
+                website: record.website,
+                migration: record.id,
+                batch_rows: record.batch_rows,
+                sort_memory: &self.settings.engine.sort_memory,
+            };
+            copy_table(
+                &mut source_conn,
+                &mut target_conn,
+                &job,
+                &mut attempt.tracker,
+            )
+            .await?;
+        }
+        Ok(())
+    }
 }

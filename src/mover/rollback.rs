@@ -5,7 +5,7 @@
 use tracing::{error, info};
 
 use super::error::{Context, MoveError};
-use super::{Mover, copy, delete, fence};
+use super::{Mover, checkpoint, delete, fence};
 use crate::control::{Phase, Status, migrations, migrations::MigrationRecord, registry};
 
 impl Mover {
@@ -81,7 +81,7 @@ impl Mover {
             )
             .await?;
             if table_exists(target, "shardmover.copy_checkpoints").await? {
-                copy::clear_checkpoints(target, record.id).await?;
+                checkpoint::clear(target, record.id).await?;
             }
             fence::lift(source, &record.source, record.website, Some(record.id)).await?;
         }

@@ -7,12 +7,11 @@ use sqlx::PgPool;
 use tracing::{info, instrument, warn};
 
 use super::catalog::TenantTable;
-use super::copy::{self, TableCopy};
 use super::error::{Context, MoveError};
 use super::progress::{ProgressSink, Tracker};
-use super::{Mover, delete, fence, lock, sequences, shard_schema, verify};
+use super::{Mover, delete, lock, verify};
 use crate::control::tables::{self, TableProgress};
-use crate::control::{Phase, Status, migrations, migrations::MigrationRecord, registry};
+use crate::control::{Phase, Status, migrations, migrations::MigrationRecord};
 use crate::ids::MigrationId;
 
 /// Wall time per phase of this attempt (phases skipped on resume stay zero).
@@ -33,17 +32,17 @@ pub struct MoveOutcome {
 }
 
 /// What one attempt has learned so far.
-struct Attempt<'a> {
-    record: MigrationRecord,
+pub(super) struct Attempt<'a> {
+    pub(super) record: MigrationRecord,
     plan: Option<Vec<TenantTable>>,
-    tracker: Tracker<'a>,
+    pub(super) tracker: Tracker<'a>,
     timings: Timings,
 }
 
 impl Mover {
     /// Runs (or resumes) a move to its end. Transient errors leave it resumable;
     /// permanent ones before cutover roll it back.
-    #[instrument(skip_all, fields(migration_id = %id))]
+    #[instrument(skip_all, fields(migration_id = %id, website_id))]
     pub async fn run(
         &self,
         id: MigrationId,
@@ -189,59 +188,6 @@ impl Mover {
         Ok(())
     }
 
-    async fn copy_all(
-        &self,
-        attempt: &mut Attempt<'_>,
-        source: &PgPool,
-        target: &PgPool,
-    ) -> Result<(), MoveError> {
-        let record = attempt.record.clone();
-        let current = self.current_shard(record.website).await?;
-        if current != record.source {
-            return Err(MoveError::SourceChanged {
-                website: record.website,
-                expected: record.source.clone(),
-                actual: current.to_string(),
-            });
-        }
-        let plan = self.plan(attempt, source, target).await?;
-        let key = &self.settings.tenancy.key_column;
-        let quoted: Vec<String> = plan.iter().map(|t| t.name.quoted()).collect();
-        shard_schema::ensure(source, key).await?;
-        shard_schema::ensure(target, key).await?;
-        shard_schema::install_triggers(source, &quoted).await?;
-        let drain = Duration::from_secs(self.settings.engine.fence_drain_timeout_secs);
-        fence::raise(source, &record.source, record.website, record.id, drain).await?;
-        tracing::debug!("fenced; copying");
-        let already = {
-            let mut conn = self.control_conn().await?;
-            tables::list(&mut conn, record.id)
-                .await
-                .context(|| "reading the plan".into())?
-        };
-        let total: i64 = already.iter().map(|t| t.rows_total).sum();
-        attempt.tracker.set_totals(total as u64, 0);
-        let (mut source_conn, mut target_conn) = copy::connect(source, target).await?;
-        for table in &plan {
-            let job = TableCopy {
-                table,
-                key_column: key,
-                website: record.website,
-                migration: record.id,
-                batch_rows: record.batch_rows,
-                sort_memory: &self.settings.engine.sort_memory,
-            };
-            copy::copy_table(
-                &mut source_conn,
-                &mut target_conn,
-                &job,
-                &mut attempt.tracker,
-            )
-            .await?;
-        }
-        Ok(())
-    }
-
     async fn verify_all(
         &self,
         attempt: &mut Attempt<'_>,
@@ -274,60 +220,8 @@ impl Mover {
         Ok(())
     }
 
-    /// Sequences, then the registry flip and the phase change in one control
-    /// transaction: after it commits the move can only go forward.
-    async fn cutover(&self, attempt: &mut Attempt<'_>, target: &PgPool) -> Result<(), MoveError> {
-        let record = attempt.record.clone();
-        let source = self.shards.get(&record.source).expect("route checked");
-        let plan = self.plan(attempt, source, target).await?;
-        sequences::advance(
-            target,
-            &plan,
-            &self.settings.tenancy.key_column,
-            record.website,
-        )
-        .await?;
-        let mut tx = self
-            .control
-            .begin()
-            .await
-            .context(|| "opening the cutover transaction".into())?;
-        let tenancy = &self.settings.tenancy;
-        let flipped = registry::move_website(
-            &mut tx,
-            tenancy,
-            record.website,
-            &record.source,
-            &record.target,
-        )
-        .await
-        .context(|| "updating the tenant registry".into())?;
-        if !flipped {
-            let now = registry::shard_of(&mut tx, tenancy, record.website)
-                .await
-                .context(|| "reading the registry".into())?;
-            if now.as_deref() != Some(record.target.as_str()) {
-                return Err(MoveError::SourceChanged {
-                    website: record.website,
-                    expected: record.source.clone(),
-                    actual: now.unwrap_or_default(),
-                });
-            }
-        }
-        migrations::set_phase(&mut tx, record.id, Phase::Cleanup)
-            .await
-            .context(|| "recording cutover".into())?;
-        tx.commit().await.context(|| "committing cutover".into())?;
-        attempt.record.phase = Phase::Cleanup;
-        attempt.tracker.set_phase(Phase::Cleanup);
-        info!(website_id = %record.website, target = %record.target, "registry now points at the target");
-        // The website lives on the target now: lift any fence an older move left there.
-        fence::lift(target, &record.target, record.website, None).await?;
-        copy::clear_checkpoints(target, record.id).await
-    }
-
     /// The copy plan, discovered once per attempt (and re-checked against the target).
-    async fn plan(
+    pub(super) async fn plan(
         &self,
         attempt: &mut Attempt<'_>,
         source: &PgPool,
