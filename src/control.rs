@@ -1,5 +1,6 @@
 //! The control database: the tenant registry and shardmover's own records.
 
+pub mod audit_logs;
 pub mod migrations;
 pub mod registry;
 pub mod state;

@@ -81,16 +81,23 @@ fn from_row(row: &PgRow) -> Result<MigrationRecord, sqlx::Error> {
     })
 }
 
-/// Inserts a pending move. The partial unique index turns a second active move
+/// Inserts a pending move and its pending audit-log entry, in one statement.
+/// The partial unique index turns a second active move
 /// of the same website into a unique violation, which callers map to "busy".
 pub async fn insert(
     conn: &mut PgConnection,
     new: &NewMigration<'_>,
 ) -> Result<MigrationRecord, sqlx::Error> {
     let row = sqlx::query(audited(&format!(
-        "INSERT INTO shardmover.migrations
-            (website_id, source_shard, target_shard, keep_source, batch_rows, requested_by, notes)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
+        "WITH m AS (
+            INSERT INTO shardmover.migrations
+                (website_id, source_shard, target_shard, keep_source, batch_rows, requested_by, notes)
+            VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *),
+         audit AS (
+            INSERT INTO shardmover.audit_logs
+                (website_id, old_shard_name, new_shard_name, changed_by_email, status, notes, migration_id)
+            SELECT website_id, source_shard, target_shard, requested_by, status, notes, id FROM m)
+         SELECT {COLUMNS} FROM m"
     )))
     .bind(new.website.get())
     .bind(new.source.as_str())
@@ -160,10 +167,13 @@ pub async fn mark_finalized(conn: &mut PgConnection, id: MigrationId) -> Result<
 
 pub async fn start_attempt(conn: &mut PgConnection, id: MigrationId) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE shardmover.migrations
-            SET status = 'in_progress', attempts = attempts + 1,
-                started_at = coalesce(started_at, now()), next_attempt_at = NULL
-          WHERE id = $1",
+        "WITH m AS (
+            UPDATE shardmover.migrations
+               SET status = 'in_progress', attempts = attempts + 1,
+                   started_at = coalesce(started_at, now()), next_attempt_at = NULL
+             WHERE id = $1 RETURNING id)
+         UPDATE shardmover.audit_logs SET status = 'in_progress'
+          WHERE migration_id IN (SELECT id FROM m) AND status <> 'in_progress'",
     )
     .bind(id.0)
     .execute(conn)
@@ -214,12 +224,14 @@ pub async fn finish(
     status: Status,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE shardmover.migrations
-            SET status = $2, rollback_required = false, finished_at = now(),
-                phase = CASE WHEN $2 = 'completed' THEN 'done' ELSE phase END,
-                error_code = CASE WHEN $2 = 'completed' THEN NULL ELSE error_code END,
-                error_message = CASE WHEN $2 = 'completed' THEN NULL ELSE error_message END
-          WHERE id = $1",
+        "WITH m AS (
+            UPDATE shardmover.migrations
+               SET status = $2, rollback_required = false, finished_at = now(),
+                   phase = CASE WHEN $2 = 'completed' THEN 'done' ELSE phase END,
+                   error_code = CASE WHEN $2 = 'completed' THEN NULL ELSE error_code END,
+                   error_message = CASE WHEN $2 = 'completed' THEN NULL ELSE error_message END
+             WHERE id = $1 RETURNING id)
+         UPDATE shardmover.audit_logs SET status = $2 WHERE migration_id IN (SELECT id FROM m)",
     )
     .bind(id.0)
     .bind(status.as_str())

@@ -186,3 +186,47 @@ async fn a_table_whose_types_lack_hash_functions_is_verified_by_its_text_form() 
         .unwrap();
     assert!(notes.verified && notes.rows_copied == 500);
 }
+
+#[tokio::test]
+async fn every_move_leaves_an_audit_entry_that_follows_its_status() {
+    let env = TestEnv::new().await;
+    env.seed(7, "shard_1", 300).await;
+    let mover = env.mover();
+    let id = env.request(&mover, 7, "shard_2", 100).await;
+    let audit = |env: &TestEnv| {
+        let control = env.control.clone();
+        async move {
+            let mut conn = control.acquire().await.unwrap();
+            let filter = shardmover::control::audit_logs::AuditFilter {
+                website: Some(website(7)),
+                limit: 10,
+                ..Default::default()
+            };
+            shardmover::control::audit_logs::list(&mut conn, &filter)
+                .await
+                .unwrap()
+        }
+    };
+    let pending = audit(&env).await;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        pending[0].status, "pending",
+        "recorded with the request, before any work"
+    );
+
+    mover.run(id, &Silent).await.unwrap();
+
+    let done = audit(&env).await;
+    assert_eq!(done.len(), 1);
+    let entry = &done[0];
+    assert_eq!(
+        (
+            entry.old_shard_name.as_deref(),
+            entry.new_shard_name.as_str(),
+            entry.status.as_str()
+        ),
+        (Some("shard_1"), "shard_2", "completed")
+    );
+    assert_eq!(entry.changed_by_email.as_deref(), Some("test@example.com"));
+    assert_eq!(entry.migration_id, Some(id.0));
+}

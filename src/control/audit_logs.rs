@@ -1,0 +1,53 @@
+//! Repository for `shardmover.audit_logs`: every shard change of a website.
+//! Entries for moves are written with the move and follow its status.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+
+use crate::ids::WebsiteId;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub website_id: i64,
+    pub old_shard_name: Option<String>,
+    pub new_shard_name: String,
+    pub changed_by_email: Option<String>,
+    pub status: String,
+    pub notes: Option<String>,
+    pub migration_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub website: Option<WebsiteId>,
+    pub changed_by: Option<String>,
+    /// Entries with an id below this one (the previous page's last id).
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+/// Newest first.
+pub async fn list(
+    conn: &mut PgConnection,
+    filter: &AuditFilter,
+) -> Result<Vec<AuditEntry>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, website_id, old_shard_name, new_shard_name, changed_by_email, status, notes,
+                migration_id, created_at, updated_at
+           FROM shardmover.audit_logs
+          WHERE ($1::int8 IS NULL OR website_id = $1)
+            AND ($2::text IS NULL OR changed_by_email = $2)
+            AND ($3::int8 IS NULL OR id < $3)
+          ORDER BY id DESC LIMIT $4",
+    )
+    .bind(filter.website.map(WebsiteId::get))
+    .bind(filter.changed_by.as_deref())
+    .bind(filter.before)
+    .bind(filter.limit)
+    .fetch_all(conn)
+    .await
+}
