@@ -52,6 +52,17 @@ pub enum Command {
         #[arg(long)]
         migration: i64,
     },
+    /// List shard changes, newest first.
+    Audit {
+        #[arg(long)]
+        website: Option<WebsiteId>,
+        #[arg(long)]
+        changed_by: Option<String>,
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=1000))]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Apply shardmover's migrations to the control database.
     Setup,
     /// Create demo databases on the local server, seed a tenant and move it.
@@ -73,6 +84,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Cancel { migration } => {
             migrate::cancel(&connect(settings).await?, MigrationId(migration)).await
+        }
+        Command::Audit {
+            website,
+            changed_by,
+            limit,
+            json,
+        } => {
+            let filter = crate::control::audit_logs::AuditFilter {
+                website,
+                changed_by,
+                before: None,
+                limit,
+            };
+            migrate::audit(&connect(settings).await?, &filter, json).await
         }
         Command::Setup => connect(settings)
             .await

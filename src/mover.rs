@@ -137,6 +137,17 @@ impl Mover {
             .context(|| "reading the active move".into())
     }
 
+    /// Shard changes, newest first.
+    pub async fn audit_log(
+        &self,
+        filter: &crate::control::audit_logs::AuditFilter,
+    ) -> Result<Vec<crate::control::audit_logs::AuditEntry>, MoveError> {
+        let mut conn = self.control_conn().await?;
+        crate::control::audit_logs::list(&mut conn, filter)
+            .await
+            .context(|| "reading the audit log".into())
+    }
+
     /// Asks a move to stop at its next checkpoint; false once past the point of no return.
     pub async fn cancel(&self, id: crate::ids::MigrationId) -> Result<bool, MoveError> {
         let mut conn = self.control_conn().await?;

@@ -5,6 +5,7 @@ use clap::Args;
 
 use super::progress_bar::TerminalProgress;
 use super::report;
+use crate::control::audit_logs::AuditFilter;
 use crate::ids::{MigrationId, ShardName, WebsiteId};
 use crate::mover::{MoveRequest, Mover};
 
@@ -112,4 +113,29 @@ pub async fn cancel(mover: &Mover, id: MigrationId) -> anyhow::Result<()> {
     } else {
         bail!("move {id} cannot be cancelled: it does not exist, has ended, or is past cutover")
     }
+}
+
+pub async fn audit(mover: &Mover, filter: &AuditFilter, json: bool) -> anyhow::Result<()> {
+    let entries = mover.audit_log(filter).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+        return Ok(());
+    }
+    println!(
+        "{:>6} {:>10} {:<12} {:<12} {:<11} {:<24} when",
+        "id", "website", "from", "to", "status", "by"
+    );
+    for e in &entries {
+        println!(
+            "{:>6} {:>10} {:<12} {:<12} {:<11} {:<24} {}",
+            e.id,
+            e.website_id,
+            e.old_shard_name.as_deref().unwrap_or("-"),
+            e.new_shard_name,
+            e.status,
+            e.changed_by_email.as_deref().unwrap_or("-"),
+            e.created_at.format("%Y-%m-%d %H:%M:%S")
+        );
+    }
+    Ok(())
 }

@@ -87,4 +87,10 @@ async fn a_dry_run_prints_the_plan_and_the_move_prints_verified_checksums() {
             .all(|t| t["verified"] == true)
     );
     assert_eq!(env.registry(7).await.as_deref(), Some("shard_2"));
+
+    let (ok, stdout, stderr) = shardmover(&env, &["audit", "--website", "7", "--json"]);
+    assert!(ok, "{stderr}");
+    let entries: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(entries[0]["status"], "completed");
+    assert_eq!(entries[0]["new_shard_name"], "shard_2");
 }

@@ -193,21 +193,13 @@ async fn every_move_leaves_an_audit_entry_that_follows_its_status() {
     env.seed(7, "shard_1", 300).await;
     let mover = env.mover();
     let id = env.request(&mover, 7, "shard_2", 100).await;
-    let audit = |env: &TestEnv| {
-        let control = env.control.clone();
-        async move {
-            let mut conn = control.acquire().await.unwrap();
-            let filter = shardmover::control::audit_logs::AuditFilter {
-                website: Some(website(7)),
-                limit: 10,
-                ..Default::default()
-            };
-            shardmover::control::audit_logs::list(&mut conn, &filter)
-                .await
-                .unwrap()
-        }
+    let filter = shardmover::control::audit_logs::AuditFilter {
+        website: Some(website(7)),
+        limit: 10,
+        ..Default::default()
     };
-    let pending = audit(&env).await;
+    let audit = || mover.audit_log(&filter);
+    let pending = audit().await.unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(
         pending[0].status, "pending",
@@ -216,7 +208,7 @@ async fn every_move_leaves_an_audit_entry_that_follows_its_status() {
 
     mover.run(id, &Silent).await.unwrap();
 
-    let done = audit(&env).await;
+    let done = audit().await.unwrap();
     assert_eq!(done.len(), 1);
     let entry = &done[0];
     assert_eq!(
