@@ -18,3 +18,10 @@ CREATE UNIQUE INDEX audit_logs_migration ON shardmover.audit_logs (migration_id)
 
 CREATE TRIGGER audit_logs_touch BEFORE UPDATE ON shardmover.audit_logs
     FOR EACH ROW EXECUTE FUNCTION shardmover.touch_updated_at();
+
+-- A repeated POST with the same Idempotency-Key returns the same move.
+ALTER TABLE shardmover.migrations ADD COLUMN idempotency_key text;
+CREATE UNIQUE INDEX migrations_idempotency_key ON shardmover.migrations (idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+-- The HTTP request that asked for the move, carried into the worker's logs.
+ALTER TABLE shardmover.migrations ADD COLUMN request_id text;

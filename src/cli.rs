@@ -6,6 +6,7 @@ mod demo;
 mod migrate;
 mod progress_bar;
 mod report;
+mod serve;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -63,6 +64,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the HTTP API and the move workers in one process.
+    Serve,
+    /// Run only the HTTP API.
+    Api,
+    /// Run only move workers (as many processes, on as many hosts, as you like).
+    Worker,
     /// Apply shardmover's migrations to the control database.
     Setup,
     /// Create demo databases on the local server, seed a tenant and move it.
@@ -99,6 +106,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             migrate::audit(&connect(settings).await?, &filter, json).await
         }
+        Command::Serve => serve::run(connect(settings).await?, true, true).await,
+        Command::Api => serve::run(connect(settings).await?, true, false).await,
+        Command::Worker => serve::run(connect(settings).await?, false, true).await,
         Command::Setup => connect(settings)
             .await
             .map(|_| println!("control database is up to date")),

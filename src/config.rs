@@ -22,6 +22,72 @@ pub struct Settings {
     pub tenancy: TenancySettings,
     pub engine: EngineSettings,
     pub log: LogSettings,
+    pub api: ApiSettings,
+    pub worker: WorkerSettings,
+    /// Read from the environment (`SHARD_*_ENABLED`, `TENANT_ADMIN_EMAILS`), not files.
+    #[serde(skip)]
+    pub flags: FeatureFlags,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiSettings {
+    pub bind: String,
+    /// `SHARD_API_TOKEN` overrides it. Without a token every `/api/v1` call is refused.
+    pub token: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkerSettings {
+    /// Moves one worker process runs at once (of different websites).
+    pub concurrency: usize,
+    /// Attempts per move before a transient failure becomes final.
+    pub max_attempts: u32,
+}
+
+/// The rollout flags of the seed plan; each defaults to enabled.
+#[derive(Debug, Clone)]
+pub struct FeatureFlags {
+    pub admin: bool,
+    pub assignment: bool,
+    pub migrations: bool,
+    pub bulk_ops: bool,
+    /// When set, only these addresses may ask for changes.
+    pub admin_emails: Option<Vec<String>>,
+}
+
+impl Default for FeatureFlags {
+    fn default() -> Self {
+        Self {
+            admin: true,
+            assignment: true,
+            migrations: true,
+            bulk_ops: true,
+            admin_emails: None,
+        }
+    }
+}
+
+impl FeatureFlags {
+    pub fn from_env() -> Self {
+        let flag = |name: &str| {
+            std::env::var(name)
+                .map(|v| !v.trim().eq_ignore_ascii_case("false"))
+                .unwrap_or(true)
+        };
+        let admin_emails = std::env::var("TENANT_ADMIN_EMAILS").ok().map(|list| {
+            list.split(',')
+                .map(|e| e.trim().to_lowercase())
+                .filter(|e| !e.is_empty())
+                .collect()
+        });
+        Self {
+            admin: flag("SHARD_ADMIN_ENABLED"),
+            assignment: flag("SHARD_ASSIGNMENT_ENABLED"),
+            migrations: flag("SHARD_MIGRATIONS_ENABLED"),
+            bulk_ops: flag("SHARD_BULK_OPS_ENABLED"),
+            admin_emails,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -100,7 +166,11 @@ impl Settings {
             .with_list_parse_key("tenancy.schemas")
             .with_list_parse_key("tenancy.exclude_tables")
             .try_parsing(true);
-        let settings: Settings = builder.add_source(env).build()?.try_deserialize()?;
+        let mut settings: Settings = builder.add_source(env).build()?.try_deserialize()?;
+        if let Ok(token) = std::env::var("SHARD_API_TOKEN") {
+            settings.api.token = Some(SecretString::from(token));
+        }
+        settings.flags = FeatureFlags::from_env();
         settings.validate()?;
         Ok(settings)
     }

@@ -31,9 +31,12 @@ pub async fn control_pool(settings: &Settings) -> Result<PgPool, sqlx::Error> {
     Ok(pool)
 }
 
-/// Applies the control database's migrations.
-pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
-    MIGRATOR.run(pool).await
+/// Applies the control database's migrations: ours (schema `shardmover`) and
+/// the job queue's (schema `apalis`); each keeps its own migrations table.
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    MIGRATOR.run(pool).await?;
+    crate::jobs::worker::setup(pool).await?;
+    Ok(())
 }
 
 /// Whether retrying the same work later may succeed: lost connections, a server

@@ -2,11 +2,13 @@
 //! PostgreSQL shard to another: fenced, streamed with binary COPY,
 //! checksum-verified, resumable, and only then cut over in the registry.
 
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod control;
 pub mod db;
 pub mod ids;
+pub mod jobs;
 pub mod mover;
 pub mod sample_tenant;
 pub mod scratch;

@@ -80,16 +80,30 @@ impl Mover {
             .context(|| "connecting to the control database".into())
     }
 
+    pub fn control_pool(&self) -> &PgPool {
+        &self.control
+    }
+
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
 
-    /// Records a pending move after the cheap checks (website known, route valid).
-    /// A website with an unfinished move gets `Busy` naming that move.
+    /// Records a pending move (and its audit entry) after the cheap checks:
+    /// website known, route valid. A website with an unfinished move gets `Busy`.
     pub async fn request(&self, request: &MoveRequest) -> Result<MigrationRecord, MoveError> {
+        let mut conn = self.control_conn().await?;
+        self.request_in(&mut conn, request).await
+    }
+
+    /// `request` on the caller's connection or transaction, so the caller can
+    /// enqueue the job in the same transaction.
+    pub async fn request_in(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        request: &MoveRequest,
+    ) -> Result<MigrationRecord, MoveError> {
         let source = self.current_shard(request.website).await?;
         self.check_route(request.website, &source, &request.target)?;
-        let mut conn = self.control_conn().await?;
         let new = NewMigration {
             website: request.website,
             source: &source,
@@ -102,13 +116,10 @@ impl Mover {
             requested_by: request.requested_by.as_deref(),
             notes: request.notes.as_deref(),
         };
-        match migrations::insert(&mut conn, &new).await {
+        match migrations::insert(conn, &new).await {
             Ok(record) => Ok(record),
             Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-                let existing = migrations::find_active(&mut conn, request.website)
-                    .await
-                    .context(|| "reading the active move".into())?;
-                match existing {
+                match self.active_move(request.website).await? {
                     Some(existing) => Err(MoveError::Busy {
                         website: request.website,
                         existing: existing.id,
@@ -148,9 +159,16 @@ impl Mover {
             .context(|| "reading the audit log".into())
     }
 
-    /// Asks a move to stop at its next checkpoint; false once past the point of no return.
+    /// Cancels a queued move at once, or asks a running one to stop at its next
+    /// checkpoint and roll back; false once it has ended or passed cutover.
     pub async fn cancel(&self, id: crate::ids::MigrationId) -> Result<bool, MoveError> {
         let mut conn = self.control_conn().await?;
+        if migrations::cancel_pending(&mut conn, id)
+            .await
+            .context(|| "cancelling".into())?
+        {
+            return Ok(true);
+        }
         migrations::request_cancel(&mut conn, id)
             .await
             .context(|| "requesting cancel".into())

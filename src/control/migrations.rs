@@ -25,7 +25,11 @@ pub struct MigrationRecord {
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub requested_by: Option<String>,
+    pub notes: Option<String>,
+    pub current_table: Option<String>,
     pub attempts: i32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -43,7 +47,8 @@ pub struct NewMigration<'a> {
 
 const COLUMNS: &str = "id, website_id, source_shard, target_shard, status, phase, keep_source,
     batch_rows, rows_total, rows_copied, rollback_required, cancel_requested, error_code,
-    error_message, requested_by, attempts, created_at, started_at, finished_at";
+    error_message, requested_by, notes, current_table, attempts, next_attempt_at, updated_at,
+    created_at, started_at, finished_at";
 
 fn from_row(row: &PgRow) -> Result<MigrationRecord, sqlx::Error> {
     let decode = |col: &str, e: String| sqlx::Error::ColumnDecode {
@@ -74,7 +79,11 @@ fn from_row(row: &PgRow) -> Result<MigrationRecord, sqlx::Error> {
         error_code: row.try_get("error_code")?,
         error_message: row.try_get("error_message")?,
         requested_by: row.try_get("requested_by")?,
+        notes: row.try_get("notes")?,
+        current_table: row.try_get("current_table")?,
         attempts: row.try_get("attempts")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+        updated_at: row.try_get("updated_at")?,
         created_at: row.try_get("created_at")?,
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
@@ -165,20 +174,23 @@ pub async fn mark_finalized(conn: &mut PgConnection, id: MigrationId) -> Result<
     Ok(())
 }
 
-pub async fn start_attempt(conn: &mut PgConnection, id: MigrationId) -> Result<(), sqlx::Error> {
-    sqlx::query(
+/// Counts an attempt; false when the move already ended (e.g. cancelled while queued).
+pub async fn start_attempt(conn: &mut PgConnection, id: MigrationId) -> Result<bool, sqlx::Error> {
+    let started: Option<i64> = sqlx::query_scalar(
         "WITH m AS (
             UPDATE shardmover.migrations
                SET status = 'in_progress', attempts = attempts + 1,
                    started_at = coalesce(started_at, now()), next_attempt_at = NULL
-             WHERE id = $1 RETURNING id)
-         UPDATE shardmover.audit_logs SET status = 'in_progress'
-          WHERE migration_id IN (SELECT id FROM m) AND status <> 'in_progress'",
+             WHERE id = $1 AND status IN ('pending', 'in_progress') RETURNING id),
+         audit AS (
+            UPDATE shardmover.audit_logs SET status = 'in_progress'
+             WHERE migration_id IN (SELECT id FROM m) AND status <> 'in_progress')
+         SELECT id FROM m",
     )
     .bind(id.0)
-    .execute(conn)
+    .fetch_optional(conn)
     .await?;
-    Ok(())
+    Ok(started.is_some())
 }
 
 pub async fn set_phase(
@@ -250,6 +262,24 @@ pub async fn cancel_requested(
         .await
 }
 
+/// Cancels a move still waiting in the queue; false if it has started or ended.
+pub async fn cancel_pending(conn: &mut PgConnection, id: MigrationId) -> Result<bool, sqlx::Error> {
+    let cancelled: Option<i64> = sqlx::query_scalar(
+        "WITH m AS (
+            UPDATE shardmover.migrations
+               SET status = 'cancelled', cancel_requested = true, finished_at = now(),
+                   error_code = 'cancelled', error_message = 'cancelled before it started'
+             WHERE id = $1 AND status = 'pending' RETURNING id),
+         audit AS (
+            UPDATE shardmover.audit_logs SET status = 'cancelled' WHERE migration_id IN (SELECT id FROM m))
+         SELECT id FROM m",
+    )
+    .bind(id.0)
+    .fetch_optional(conn)
+    .await?;
+    Ok(cancelled.is_some())
+}
+
 pub async fn request_cancel(conn: &mut PgConnection, id: MigrationId) -> Result<bool, sqlx::Error> {
     let result = sqlx::query(
         "UPDATE shardmover.migrations SET cancel_requested = true
@@ -260,4 +290,81 @@ pub async fn request_cancel(conn: &mut PgConnection, id: MigrationId) -> Result<
     .execute(conn)
     .await?;
     Ok(result.rows_affected() == 1)
+}
+
+/// Records when the next attempt of a transiently failed move will run.
+pub async fn schedule_retry(
+    conn: &mut PgConnection,
+    id: MigrationId,
+    delay: std::time::Duration,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE shardmover.migrations
+            SET next_attempt_at = now() + make_interval(secs => $2) WHERE id = $1",
+    )
+    .bind(id.0)
+    .bind(delay.as_secs_f64())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MigrationFilter {
+    pub website: Option<WebsiteId>,
+    pub status: Option<Status>,
+    /// Moves with an id below this one (the previous page's last id).
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+/// Newest first.
+pub async fn list(
+    conn: &mut PgConnection,
+    filter: &MigrationFilter,
+) -> Result<Vec<MigrationRecord>, sqlx::Error> {
+    let rows = sqlx::query(audited(&format!(
+        "SELECT {COLUMNS} FROM shardmover.migrations
+          WHERE ($1::int8 IS NULL OR website_id = $1) AND ($2::text IS NULL OR status = $2)
+            AND ($3::int8 IS NULL OR id < $3)
+          ORDER BY id DESC LIMIT $4"
+    )))
+    .bind(filter.website.map(WebsiteId::get))
+    .bind(filter.status.map(Status::as_str))
+    .bind(filter.before)
+    .bind(filter.limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn find_by_idempotency_key(
+    conn: &mut PgConnection,
+    key: &str,
+) -> Result<Option<MigrationRecord>, sqlx::Error> {
+    let row = sqlx::query(audited(&format!(
+        "SELECT {COLUMNS} FROM shardmover.migrations WHERE idempotency_key = $1"
+    )))
+    .bind(key)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Ties a new move to the HTTP request that created it.
+pub async fn set_request(
+    conn: &mut PgConnection,
+    id: MigrationId,
+    idempotency_key: Option<&str>,
+    request_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE shardmover.migrations SET idempotency_key = $2, request_id = $3 WHERE id = $1",
+    )
+    .bind(id.0)
+    .bind(idempotency_key)
+    .bind(request_id)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

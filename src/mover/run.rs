@@ -72,10 +72,14 @@ impl Mover {
     ) -> Result<MoveOutcome, MoveError> {
         let id = record.id;
         let mut conn = self.control_conn().await?;
-        migrations::start_attempt(&mut conn, id)
+        let started = migrations::start_attempt(&mut conn, id)
             .await
             .context(|| "starting the attempt".into())?;
         drop(conn);
+        if !started {
+            // Ended while we waited for the lock (cancelled in the queue, say).
+            return self.outcome(self.load(id).await?, Timings::default()).await;
+        }
         let mut attempt = Attempt {
             record: self.load(id).await?,
             plan: None,

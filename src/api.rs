@@ -1,0 +1,67 @@
+//! The HTTP API (actix-web): move requests, progress, cancel and the audit log
+//! under `/api/v1` (bearer token), plus open `/health` and `/ready`.
+
+mod access;
+mod audit_logs;
+mod auth;
+mod error;
+mod health;
+mod migration_view;
+mod migrations;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+
+pub use error::ApiError;
+
+use crate::mover::Mover;
+
+/// Shared by every request; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub mover: Arc<Mover>,
+}
+
+/// Builds the server on an already bound listener (port 0 in tests).
+pub fn server(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
+    let data = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(
+                web::JsonConfig::default()
+                    .error_handler(|e, _| ApiError::bad_request(e.to_string()).into()),
+            )
+            .app_data(
+                web::PathConfig::default()
+                    .error_handler(|e, _| ApiError::bad_request(e.to_string()).into()),
+            )
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|e, _| ApiError::bad_request(e.to_string()).into()),
+            )
+            .route("/health", web::get().to(health::health))
+            .route("/ready", web::get().to(health::ready))
+            .service(
+                web::scope("/api/v1")
+                    .route("/migrations", web::post().to(migrations::create))
+                    .route("/migrations", web::get().to(migrations::list))
+                    .route("/migrations/{id}", web::get().to(migrations::show))
+                    .route(
+                        "/migrations/{id}/cancel",
+                        web::post().to(migrations::cancel),
+                    )
+                    .route("/audit-logs", web::get().to(audit_logs::list)),
+            )
+            .default_service(web::to(|| async {
+                Err::<actix_web::HttpResponse, _>(ApiError::not_found("not_found", "no such route"))
+            }))
+    })
+    .shutdown_timeout(30)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}

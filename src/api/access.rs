@@ -1,0 +1,56 @@
+//! Who may call what: the bearer token, the rollout flags and the admin allow-list.
+
+use actix_web::HttpRequest;
+use actix_web::http::StatusCode;
+
+use super::{ApiError, AppState, auth};
+
+#[derive(Debug, Clone, Copy)]
+pub enum Feature {
+    /// Read routes (`SHARD_ADMIN_ENABLED`).
+    Admin,
+    /// Migration routes (`SHARD_MIGRATIONS_ENABLED`).
+    Migrations,
+}
+
+pub fn require(request: &HttpRequest, state: &AppState, feature: Feature) -> Result<(), ApiError> {
+    let settings = state.mover.settings();
+    auth::check(request, settings.api.token.as_ref())?;
+    let (enabled, flag) = match feature {
+        Feature::Admin => (settings.flags.admin, "SHARD_ADMIN_ENABLED"),
+        Feature::Migrations => (settings.flags.migrations, "SHARD_MIGRATIONS_ENABLED"),
+    };
+    if enabled {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "feature_disabled",
+            format!("this route is disabled by {flag}=false"),
+        ))
+    }
+}
+
+/// A write must name who asks, and that person must be on `TENANT_ADMIN_EMAILS` when it is set.
+pub fn check_requester(state: &AppState, requested_by: &str) -> Result<String, ApiError> {
+    let email = requested_by.trim().to_lowercase();
+    let plausible = email.len() <= 254
+        && email
+            .split_once('@')
+            .is_some_and(|(user, host)| !user.is_empty() && host.contains('.'));
+    if !plausible {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_requested_by",
+            "requested_by must be an email address",
+        ));
+    }
+    match &state.mover.settings().flags.admin_emails {
+        Some(allowed) if !allowed.contains(&email) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "requester_not_allowed",
+            format!("{email} is not in TENANT_ADMIN_EMAILS"),
+        )),
+        _ => Ok(email),
+    }
+}

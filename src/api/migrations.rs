@@ -1,0 +1,199 @@
+//! `/api/v1/migrations`: request a move (audit entry + queue job in one
+//! transaction), read progress, list, cancel.
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use super::access::{Feature, check_requester, require};
+use super::{ApiError, AppState, migration_view};
+use crate::control::migrations::{self, MigrationFilter, MigrationRecord};
+use crate::control::{Status, tables};
+use crate::ids::{MigrationId, ShardName, WebsiteId};
+use crate::jobs::{MoveJob, enqueue_move};
+use crate::mover::{MoveError, MoveRequest};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateMigration {
+    website_id: i64,
+    target_shard: String,
+    requested_by: String,
+    notes: Option<String>,
+    #[serde(default)]
+    dry_run: bool,
+    #[serde(default)]
+    keep_source: bool,
+}
+
+pub async fn create(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<CreateMigration>,
+) -> Result<HttpResponse, ApiError> {
+    require(&request, &state, Feature::Migrations)?;
+    let body = body.into_inner();
+    let website = WebsiteId::new(body.website_id)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_website_id", e))?;
+    let target = ShardName::parse(&body.target_shard)
+        .map_err(|_| MoveError::UnknownShard(body.target_shard.clone()))?;
+    let requested_by = check_requester(&state, &body.requested_by)?;
+    let mover = &state.mover;
+    if body.dry_run {
+        return Ok(HttpResponse::Ok().json(mover.preflight(website, &target).await?));
+    }
+    let request_id =
+        header(&request, "x-request-id").unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let key = header(&request, "idempotency-key");
+    let mut conn = mover.control_pool().acquire().await?;
+    if let Some(key) = &key
+        && let Some(existing) = migrations::find_by_idempotency_key(&mut conn, key).await?
+    {
+        return accepted(&state, existing, &request_id).await;
+    }
+    let move_request = MoveRequest {
+        website,
+        target,
+        keep_source: body.keep_source,
+        batch_rows: None,
+        requested_by: Some(requested_by),
+        notes: body.notes,
+    };
+    // The audit entry, the move and its job commit together or not at all.
+    let mut tx = mover.control_pool().begin().await?;
+    let record = match mover.request_in(&mut tx, &move_request).await {
+        Ok(record) => record,
+        Err(busy @ MoveError::Busy { .. }) => {
+            drop(tx);
+            // A concurrent POST with the same key won the race: answer as it did.
+            if let Some(key) = &key
+                && let Some(existing) = migrations::find_by_idempotency_key(&mut conn, key).await?
+            {
+                return accepted(&state, existing, &request_id).await;
+            }
+            return Err(busy.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    migrations::set_request(&mut tx, record.id, key.as_deref(), &request_id).await?;
+    let job = MoveJob {
+        migration_id: record.id.0,
+        request_id: Some(request_id.clone()),
+    };
+    enqueue_move(&mut tx, &job, Duration::ZERO)
+        .await
+        .map_err(queue_error)?;
+    tx.commit().await?;
+    tracing::info!(migration_id = %record.id, website_id = %website, request_id, "move requested");
+    accepted(&state, record, &request_id).await
+}
+
+async fn accepted(
+    state: &AppState,
+    record: MigrationRecord,
+    request_id: &str,
+) -> Result<HttpResponse, ApiError> {
+    let body = view(state, record.id).await?;
+    Ok(HttpResponse::Accepted()
+        .insert_header(("Location", format!("/api/v1/migrations/{}", record.id)))
+        .insert_header(("X-Request-Id", request_id.to_owned()))
+        .json(body))
+}
+
+pub async fn show(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    require(&request, &state, Feature::Admin)?;
+    Ok(HttpResponse::Ok().json(view(&state, MigrationId(id.into_inner())).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    website_id: Option<i64>,
+    status: Option<String>,
+    limit: Option<i64>,
+    before: Option<i64>,
+}
+
+pub async fn list(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    require(&request, &state, Feature::Admin)?;
+    let query = query.into_inner();
+    let filter = MigrationFilter {
+        website: query
+            .website_id
+            .map(WebsiteId::new)
+            .transpose()
+            .map_err(ApiError::bad_request)?,
+        status: query
+            .status
+            .as_deref()
+            .map(str::parse::<Status>)
+            .transpose()
+            .map_err(ApiError::bad_request)?,
+        before: query.before,
+        limit: query.limit.unwrap_or(50).clamp(1, 500),
+    };
+    let mut conn = state.mover.control_pool().acquire().await?;
+    let records = migrations::list(&mut conn, &filter).await?;
+    let mut items = Vec::with_capacity(records.len());
+    for record in &records {
+        items.push(migration_view::render(
+            record,
+            &tables::list(&mut conn, record.id).await?,
+        ));
+    }
+    let next_before = (records.len() as i64 == filter.limit)
+        .then(|| records.last().map(|r| r.id.0))
+        .flatten();
+    Ok(HttpResponse::Ok().json(serde_json::json!({"items": items, "next_before": next_before})))
+}
+
+pub async fn cancel(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    require(&request, &state, Feature::Migrations)?;
+    let id = MigrationId(id.into_inner());
+    view(&state, id).await?; // 404 for an unknown move
+    if state.mover.cancel(id).await? {
+        Ok(HttpResponse::Accepted().json(view(&state, id).await?))
+    } else {
+        Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "cannot_cancel",
+            format!("move {id} has ended or is past cutover"),
+        ))
+    }
+}
+
+async fn view(state: &AppState, id: MigrationId) -> Result<serde_json::Value, ApiError> {
+    let mut conn = state.mover.control_pool().acquire().await?;
+    let record = migrations::find(&mut conn, id).await?.ok_or_else(|| {
+        ApiError::not_found(
+            "unknown_migration",
+            format!("migration {id} does not exist"),
+        )
+    })?;
+    let tables = tables::list(&mut conn, id).await?;
+    Ok(migration_view::render(&record, &tables))
+}
+
+fn header(request: &HttpRequest, name: &str) -> Option<String> {
+    let value = request.headers().get(name)?.to_str().ok()?.trim();
+    (!value.is_empty() && value.len() <= 200).then(|| value.to_owned())
+}
+
+fn queue_error(error: apalis_postgres::Error) -> ApiError {
+    tracing::error!(error = ?error, "enqueueing the move failed");
+    ApiError::unavailable()
+}

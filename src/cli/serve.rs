@@ -1,0 +1,72 @@
+//! `serve`, `api` and `worker`: the long-running service, whole or in parts.
+//! Ctrl-C or SIGTERM stops taking work, drains in-flight requests and lets
+//! running moves reach a checkpoint (they resume wherever a worker next runs).
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::sync::watch;
+
+use crate::api::{self, AppState};
+use crate::jobs::worker;
+use crate::mover::Mover;
+
+pub async fn run(mover: Mover, with_api: bool, with_worker: bool) -> anyhow::Result<()> {
+    let mover = Arc::new(mover);
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop.send(true);
+    });
+    let mut tasks = Vec::new();
+    if with_api {
+        let bind = &mover.settings().api.bind;
+        let listener =
+            TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
+        tracing::info!(address = %listener.local_addr()?, "API listening");
+        let server = api::server(
+            listener,
+            AppState {
+                mover: mover.clone(),
+            },
+        )?;
+        let handle = server.handle();
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+            handle.stop(true).await;
+        });
+        tasks.push(tokio::spawn(async move {
+            server.await.map_err(anyhow::Error::from)
+        }));
+    }
+    if with_worker {
+        // Runs on this task: apalis's worker future is not `Send`-friendly enough to spawn.
+        let name = format!("shardmover-{}", std::process::id());
+        let mut stopped = stopped.clone();
+        worker::run(mover.control_pool(), mover.clone(), &name, async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        })
+        .await?;
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

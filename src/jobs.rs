@@ -1,0 +1,8 @@
+//! Durable background work on apalis's Postgres queue (schema `apalis` in the
+//! control database). Payloads carry ids, never data; each job's core is a plain
+//! `async fn` that tests call directly.
+
+pub mod move_job;
+pub mod worker;
+
+pub use move_job::{MoveJob, enqueue_move, run_move};

@@ -1,0 +1,456 @@
+//! The HTTP API on a random port against fresh databases, driven over HTTP,
+//! with the real apalis worker or a deterministic queue drain.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use shardmover::api::{self, AppState};
+use shardmover::config::Settings;
+use shardmover::jobs::{self, MoveJob};
+use shardmover::mover::Mover;
+
+use crate::helpers::{TestEnv, block_on, dump, pool};
+
+const TOKEN: &str = "s3cret-test-token";
+
+struct TestApp {
+    env: TestEnv,
+    address: String,
+    client: reqwest::Client,
+    mover: Arc<Mover>,
+}
+
+async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
+    let env = TestEnv::new().await;
+    let mut settings = env.settings.clone();
+    settings.api.token = Some(SecretString::from(TOKEN));
+    change(&mut settings);
+    let mover = Arc::new(Mover::new(Arc::new(settings), env.control.clone()));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(
+        api::server(
+            listener,
+            AppState {
+                mover: mover.clone(),
+            },
+        )
+        .unwrap(),
+    );
+    TestApp {
+        env,
+        address,
+        client: reqwest::Client::new(),
+        mover,
+    }
+}
+
+async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+impl TestApp {
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.address))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (
+            response.status(),
+            response.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.address))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        (
+            response.status(),
+            response.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    /// Runs every queued move job to its end with the job's own handler.
+    async fn drain_queue(&self) -> usize {
+        let mut ran = 0;
+        loop {
+            let next: Option<(String, Vec<u8>)> = sqlx::query_as(
+                "UPDATE apalis.jobs SET status = 'Done' WHERE id = (
+                    SELECT id FROM apalis.jobs WHERE job_type = $1 AND status = 'Pending' ORDER BY run_at LIMIT 1)
+                 RETURNING id, job",
+            )
+            .bind(jobs::move_job::QUEUE)
+            .fetch_optional(&self.env.control)
+            .await
+            .unwrap();
+            let Some((_, payload)) = next else { return ran };
+            let job: MoveJob = serde_json::from_slice(&payload).unwrap();
+            jobs::run_move(job, apalis::prelude::Data::new(self.mover.clone()))
+                .await
+                .unwrap();
+            ran += 1;
+        }
+    }
+}
+
+fn move_body(website: i64, target: &str) -> Value {
+    json!({"website_id": website, "target_shard": target, "requested_by": "ops@example.com", "notes": "upgrade"})
+}
+
+fn error_code(body: &Value) -> &str {
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not an error body: {body}"))
+}
+
+#[tokio::test]
+async fn a_move_requested_over_http_is_run_by_a_worker_and_fully_recorded() {
+    let app = spawn_app().await;
+    app.env.seed(7, "shard_1", 2_000).await;
+    let original = dump(&app.env.shard_1, 7).await;
+    // The real apalis worker, on its own thread and runtime, until the test ends.
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let (url, settings) = (
+        app.env.settings.database.url.clone(),
+        app.mover.settings().clone(),
+    );
+    let worker = std::thread::spawn(move || {
+        block_on(async move {
+            let control = pool(&url).await;
+            let mover = Arc::new(Mover::new(Arc::new(settings), control.clone()));
+            let shutdown = async move {
+                while stopped.try_recv().is_err() {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            };
+            jobs::worker::run(&control, mover, "test-worker", shutdown)
+                .await
+                .unwrap();
+        })
+    });
+
+    let response = app
+        .client
+        .post(format!("{}/api/v1/migrations", app.address))
+        .bearer_auth(TOKEN)
+        .json(&move_body(7, "shard_2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let created: Value = response.json().await.unwrap();
+    assert_eq!(location, format!("/api/v1/migrations/{}", created["id"]));
+    assert_eq!(
+        (created["status"].as_str(), created["phase"].as_str()),
+        (Some("pending"), Some("queued"))
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let finished = loop {
+        let (status, body) = app.get(&location).await;
+        assert_eq!(status, StatusCode::OK);
+        if body["status"] == "completed" || body["status"] == "failed" {
+            break body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the worker never finished: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    stop.send(()).unwrap();
+    worker.join().unwrap();
+
+    assert_eq!(finished["status"], "completed", "{finished}");
+    assert_eq!(finished["progress"]["percent"], 100.0);
+    assert!(
+        finished["progress"]["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["verified"] == true && t["source_checksum"] == t["target_checksum"])
+    );
+    assert_eq!(dump(&app.env.shard_2, 7).await, original);
+    assert_eq!(app.env.registry(7).await.as_deref(), Some("shard_2"));
+    let (_, audit) = app.get("/api/v1/audit-logs?website_id=7").await;
+    let entry = &audit["items"][0];
+    assert_eq!(
+        (entry["status"].as_str(), entry["changed_by_email"].as_str()),
+        (Some("completed"), Some("ops@example.com"))
+    );
+}
+
+#[tokio::test]
+async fn every_api_route_needs_the_bearer_token_but_health_does_not() {
+    let app = spawn_app().await;
+    let health = app
+        .client
+        .get(format!("{}/health", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let ready = app
+        .client
+        .get(format!("{}/ready", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    for token in [None, Some("wrong"), Some("")] {
+        let mut request = app.client.get(format!("{}/api/v1/migrations", app.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(error_code(&body), "unauthorized");
+    }
+}
+
+#[tokio::test]
+async fn bad_requests_get_json_errors_with_the_right_status() {
+    let app = spawn_app().await;
+    app.env.seed(7, "shard_1", 100).await;
+    let raw = app
+        .client
+        .post(format!("{}/api/v1/migrations", app.address))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&raw.json().await.unwrap()), "bad_request");
+    let cases = [
+        (
+            json!({"website_id": "seven", "target_shard": "shard_2", "requested_by": "ops@example.com"}),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            move_body(404, "shard_2"),
+            StatusCode::NOT_FOUND,
+            "unknown_website",
+        ),
+        (
+            move_body(7, "shard_9"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_shard",
+        ),
+        (
+            move_body(7, "shard_1"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "same_shard",
+        ),
+        (
+            json!({"website_id": 7, "target_shard": "shard_2", "requested_by": "nobody"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_requested_by",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let (got, response) = app.post("/api/v1/migrations", body.clone()).await;
+        assert_eq!((got, error_code(&response)), (status, code), "{body}");
+    }
+    let (status, body) = app.get("/api/v1/migrations/999").await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::NOT_FOUND, "unknown_migration")
+    );
+    let (status, body) = app.get("/api/v1/migrations/abc").await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "bad_request")
+    );
+    let (status, body) = app.get("/api/v1/migrations?status=sleeping").await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "bad_request")
+    );
+    let (status, body) = app.get("/api/v1/nothing-here").await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+    let recorded: i64 = sqlx::query_scalar("SELECT count(*) FROM shardmover.migrations")
+        .fetch_one(&app.env.control)
+        .await
+        .unwrap();
+    assert_eq!(recorded, 0, "nothing recorded by refused requests");
+}
+
+#[tokio::test]
+async fn fifty_concurrent_requests_for_one_website_accept_exactly_one() {
+    let app = Arc::new(spawn_app().await);
+    app.env.seed(7, "shard_1", 100).await;
+    let requests = (0..50).map(|_| {
+        let app = app.clone();
+        tokio::spawn(async move {
+            app.post("/api/v1/migrations", move_body(7, "shard_2"))
+                .await
+        })
+    });
+    let mut accepted = Vec::new();
+    let mut conflicts = Vec::new();
+    for request in requests {
+        let (status, body) = request.await.unwrap();
+        match status {
+            StatusCode::ACCEPTED => accepted.push(body["id"].clone()),
+            StatusCode::CONFLICT => conflicts.push(body),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(accepted.len(), 1);
+    assert_eq!(conflicts.len(), 49);
+    let id = accepted[0].as_i64().unwrap();
+    assert!(conflicts.iter().all(|c| {
+        error_code(c) == "move_in_progress"
+            && c["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("migration {id}"))
+    }));
+    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM apalis.jobs")
+        .fetch_one(&app.env.control)
+        .await
+        .unwrap();
+    let audits: i64 = sqlx::query_scalar("SELECT count(*) FROM shardmover.audit_logs")
+        .fetch_one(&app.env.control)
+        .await
+        .unwrap();
+    assert_eq!(
+        (jobs, audits),
+        (1, 1),
+        "one job and one audit entry, never one without the other"
+    );
+}
+
+#[tokio::test]
+async fn a_repeated_idempotency_key_returns_the_same_move_and_enqueues_nothing() {
+    let app = spawn_app().await;
+    app.env.seed(7, "shard_1", 100).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let response = app
+            .client
+            .post(format!("{}/api/v1/migrations", app.address))
+            .bearer_auth(TOKEN)
+            .header("Idempotency-Key", "req-42")
+            .json(&move_body(7, "shard_2"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        ids.push(response.json::<Value>().await.unwrap()["id"].clone());
+    }
+    assert!(ids.windows(2).all(|w| w[0] == w[1]));
+    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM apalis.jobs")
+        .fetch_one(&app.env.control)
+        .await
+        .unwrap();
+    assert_eq!(jobs, 1);
+    assert_eq!(app.drain_queue().await, 1);
+    let (_, body) = app.get(&format!("/api/v1/migrations/{}", ids[0])).await;
+    assert_eq!(body["status"], "completed");
+}
+
+#[tokio::test]
+async fn a_queued_move_is_cancelled_at_once_and_its_job_then_does_nothing() {
+    let app = spawn_app().await;
+    app.env.seed(7, "shard_1", 300).await;
+    let before = dump(&app.env.shard_1, 7).await;
+    let (_, created) = app
+        .post("/api/v1/migrations", move_body(7, "shard_2"))
+        .await;
+    let path = format!("/api/v1/migrations/{}/cancel", created["id"]);
+
+    let (status, cancelled) = app.post(&path, json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(cancelled["status"], "cancelled");
+    app.drain_queue().await;
+
+    let (_, after) = app
+        .get(&format!("/api/v1/migrations/{}", created["id"]))
+        .await;
+    assert_eq!(
+        (after["status"].as_str(), after["attempts"].as_i64()),
+        (Some("cancelled"), Some(0))
+    );
+    assert_eq!(dump(&app.env.shard_1, 7).await, before);
+    assert!(dump(&app.env.shard_2, 7).await.is_empty());
+    let (status, body) = app.post(&path, json!({})).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::CONFLICT, "cannot_cancel")
+    );
+    let (_, audit) = app.get("/api/v1/audit-logs?website_id=7").await;
+    assert_eq!(audit["items"][0]["status"], "cancelled");
+}
+
+#[tokio::test]
+async fn a_dry_run_answers_with_the_preflight_report_and_records_nothing() {
+    let app = spawn_app().await;
+    app.env.seed(7, "shard_1", 300).await;
+    let mut body = move_body(7, "shard_2");
+    body["dry_run"] = json!(true);
+    let (status, report) = app.post("/api/v1/migrations", body).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(report["tables"].as_array().unwrap().len(), 5);
+    let (_, list) = app.get("/api/v1/migrations").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn feature_flags_and_the_admin_allow_list_close_routes_with_403() {
+    let app = spawn_app_with(|s| {
+        s.flags.migrations = false;
+        s.flags.admin = false;
+    })
+    .await;
+    let (status, body) = app
+        .post("/api/v1/migrations", move_body(7, "shard_2"))
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::FORBIDDEN, "feature_disabled")
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("SHARD_MIGRATIONS_ENABLED")
+    );
+    let (status, body) = app.get("/api/v1/audit-logs").await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::FORBIDDEN, "feature_disabled")
+    );
+
+    let app =
+        spawn_app_with(|s| s.flags.admin_emails = Some(vec!["boss@example.com".into()])).await;
+    app.env.seed(7, "shard_1", 100).await;
+    let (status, body) = app
+        .post("/api/v1/migrations", move_body(7, "shard_2"))
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::FORBIDDEN, "requester_not_allowed")
+    );
+}
