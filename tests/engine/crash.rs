@@ -111,3 +111,95 @@ mod tempfile_path {
         }
     }
 }
+
+fn worker(config: &std::path::Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_shardmover"))
+        .args(["--config", config.to_str().unwrap(), "worker"])
+        .env("SHARDMOVER__LOG__LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+async fn progress(env: &TestEnv) -> Option<(String, String, i64)> {
+    sqlx::query_as("SELECT status, phase, rows_copied FROM shardmover.migrations")
+        .fetch_optional(&env.control)
+        .await
+        .unwrap_or(None)
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_copy_is_replaced_and_the_move_completes_exactly() {
+    let env = TestEnv::new().await;
+    env.seed(7, "shard_1", 60_000).await;
+    let original = dump(&env.shard_1, 7).await;
+    let config = config_file(&env);
+    let mover = env.mover();
+    let mut tx = env.control.begin().await.unwrap();
+    let request = shardmover::mover::MoveRequest {
+        website: crate::helpers::website(7),
+        target: crate::helpers::shard("shard_2"),
+        keep_source: false,
+        batch_rows: Some(200),
+        requested_by: Some("ops@example.com".into()),
+        notes: None,
+    };
+    let record = mover.request_in(&mut tx, &request).await.unwrap();
+    let job = shardmover::jobs::MoveJob {
+        migration_id: record.id.0,
+        request_id: None,
+    };
+    shardmover::jobs::enqueue_move(&mut tx, &job, Duration::ZERO)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut first = worker(config.path());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !progress(&env)
+        .await
+        .is_some_and(|(_, phase, rows)| phase == "copying" && rows >= 2_000)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the first worker never got going"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.kill().unwrap(); // SIGKILL mid-copy
+    first.wait().unwrap();
+    let killed_at = Instant::now();
+    assert_eq!(progress(&env).await.unwrap().0, "in_progress");
+
+    let mut second = worker(config.path());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (status, _, _) = progress(&env).await.unwrap();
+        if status != "in_progress" {
+            assert_eq!(status, "completed");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the move was never picked up again"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let recovered_in = killed_at.elapsed();
+    eprintln!("a killed worker's move completed {recovered_in:?} after the kill");
+    second.kill().unwrap();
+    second.wait().unwrap();
+
+    assert!(
+        recovered_in < Duration::from_secs(60),
+        "took {recovered_in:?}"
+    );
+    assert_eq!(dump(&env.shard_2, 7).await, original);
+    assert!(dump(&env.shard_1, 7).await.is_empty());
+    let attempts: i32 = sqlx::query_scalar("SELECT attempts FROM shardmover.migrations")
+        .fetch_one(&env.control)
+        .await
+        .unwrap();
+    assert_eq!(attempts, 2);
+}
