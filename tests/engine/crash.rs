@@ -203,3 +203,68 @@ async fn a_worker_killed_mid_copy_is_replaced_and_the_move_completes_exactly() {
         .unwrap();
     assert_eq!(attempts, 2);
 }
+
+#[tokio::test]
+async fn two_worker_processes_move_ten_websites_each_exactly_once() {
+    let env = TestEnv::new().await;
+    let mover = env.mover();
+    let mut originals = Vec::new();
+    let mut tx = env.control.begin().await.unwrap();
+    for website in 1..=10 {
+        env.seed(website, "shard_1", 800).await;
+        originals.push(dump(&env.shard_1, website).await);
+        let request = shardmover::mover::MoveRequest {
+            website: crate::helpers::website(website),
+            target: crate::helpers::shard("shard_2"),
+            keep_source: false,
+            batch_rows: Some(300),
+            requested_by: None,
+            notes: None,
+        };
+        let record = mover.request_in(&mut tx, &request).await.unwrap();
+        let job = shardmover::jobs::MoveJob {
+            migration_id: record.id.0,
+            request_id: None,
+        };
+        shardmover::jobs::enqueue_move(&mut tx, &job, Duration::ZERO)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let config = config_file(&env);
+    let mut workers = [worker(config.path()), worker(config.path())];
+
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let open: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM shardmover.migrations WHERE status <> 'completed'",
+        )
+        .fetch_one(&env.control)
+        .await
+        .unwrap();
+        if open == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{open} moves never completed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for worker in &mut workers {
+        worker.kill().unwrap();
+        worker.wait().unwrap();
+    }
+
+    for (website, original) in (1..=10).zip(&originals) {
+        assert_eq!(
+            &dump(&env.shard_2, website).await,
+            original,
+            "website {website}"
+        );
+        assert!(dump(&env.shard_1, website).await.is_empty());
+    }
+    let attempts: Vec<i32> =
+        sqlx::query_scalar("SELECT attempts FROM shardmover.migrations ORDER BY id")
+            .fetch_all(&env.control)
+            .await
+            .unwrap();
+    assert_eq!(attempts, vec![1; 10], "no move ran twice");
+}
