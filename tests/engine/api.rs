@@ -454,3 +454,64 @@ async fn feature_flags_and_the_admin_allow_list_close_routes_with_403() {
         (StatusCode::FORBIDDEN, "requester_not_allowed")
     );
 }
+
+#[tokio::test]
+async fn an_unreachable_shard_is_retried_with_visible_backoff_then_the_move_completes() {
+    let app = spawn_app().await;
+    app.env.seed(7, "shard_1", 500).await;
+    let original = dump(&app.env.shard_1, 7).await;
+    let (_, created) = app
+        .post("/api/v1/migrations", move_body(7, "shard_2"))
+        .await;
+    let id = created["id"].as_i64().unwrap();
+    // A worker whose view of shard_2 refuses connections.
+    let mut broken = app.mover.settings().clone();
+    broken.shards.get_mut("shard_2").unwrap().url =
+        SecretString::from("postgres://postgres@127.0.0.1:1/nowhere");
+    let broken = Arc::new(Mover::new(Arc::new(broken), app.env.control.clone()));
+    let job = MoveJob {
+        migration_id: id,
+        request_id: None,
+    };
+    sqlx::query("UPDATE apalis.jobs SET status = 'Done'")
+        .execute(&app.env.control)
+        .await
+        .unwrap();
+    jobs::run_move(job, apalis::prelude::Data::new(broken))
+        .await
+        .unwrap();
+
+    let (_, waiting) = app.get(&format!("/api/v1/migrations/{id}")).await;
+    assert_eq!(
+        (waiting["status"].as_str(), waiting["attempts"].as_i64()),
+        (Some("in_progress"), Some(1))
+    );
+    assert_eq!(error_code(&waiting), "database_unavailable");
+    let next: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(waiting["next_attempt_at"].clone()).unwrap();
+    let wait = (next - chrono::Utc::now()).num_milliseconds();
+    assert!(
+        (0..=2_500).contains(&wait),
+        "first retry in about 1-1.25 s, got {wait} ms"
+    );
+    let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM apalis.jobs WHERE status = 'Pending' AND run_at > now() - interval '1 second'")
+        .fetch_one(&app.env.control)
+        .await
+        .unwrap();
+    assert_eq!(queued, 1, "the retry is a queued job with its run_at");
+    assert_eq!(
+        dump(&app.env.shard_1, 7).await,
+        original,
+        "nothing moved yet"
+    );
+
+    assert_eq!(app.drain_queue().await, 1);
+
+    let (_, done) = app.get(&format!("/api/v1/migrations/{id}")).await;
+    assert_eq!(
+        (done["status"].as_str(), done["attempts"].as_i64()),
+        (Some("completed"), Some(2))
+    );
+    assert_eq!(done["error"], Value::Null);
+    assert_eq!(dump(&app.env.shard_2, 7).await, original);
+}
