@@ -8,6 +8,7 @@ mod error;
 mod health;
 mod migration_view;
 mod migrations;
+mod openapi;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 
 pub use error::ApiError;
+pub use openapi::ApiDoc;
 
 use crate::mover::Mover;
 
@@ -54,7 +56,8 @@ pub fn server(listener: TcpListener, state: AppState) -> std::io::Result<Server>
                         "/migrations/{id}/cancel",
                         web::post().to(migrations::cancel),
                     )
-                    .route("/audit-logs", web::get().to(audit_logs::list)),
+                    .route("/audit-logs", web::get().to(audit_logs::list))
+                    .route("/openapi.json", web::get().to(openapi::document)),
             )
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::not_found("not_found", "no such route"))

@@ -1,14 +1,15 @@
 //! `/api/v1/audit-logs`: every shard change, newest first.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::access::{Feature, require};
 use super::{ApiError, AppState};
-use crate::control::audit_logs::AuditFilter;
+use crate::control::audit_logs::{AuditEntry, AuditFilter};
 use crate::ids::WebsiteId;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     website_id: Option<i64>,
@@ -17,6 +18,16 @@ pub struct AuditQuery {
     before: Option<i64>,
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditList {
+    pub items: Vec<AuditEntry>,
+    /// Pass as `before` for the next page; null on the last page.
+    pub next_before: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/audit-logs", tag = "audit", params(AuditQuery),
+    responses((status = 200, body = AuditList), (status = 400, body = super::migration_view::ErrorResponse)),
+    security(("bearer" = [])))]
 pub async fn list(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -38,5 +49,8 @@ pub async fn list(
     let next_before = (entries.len() as i64 == filter.limit)
         .then(|| entries.last().map(|e| e.id))
         .flatten();
-    Ok(HttpResponse::Ok().json(serde_json::json!({"items": entries, "next_before": next_before})))
+    Ok(HttpResponse::Ok().json(AuditList {
+        items: entries,
+        next_before,
+    }))
 }

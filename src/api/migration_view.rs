@@ -1,12 +1,76 @@
-//! The migration object clients and the dashboard read (names are a contract).
+//! The objects the API returns. Their names are a contract (clients and the
+//! dashboard read them) and the OpenAPI document is derived from these types.
 
-use chrono::Utc;
-use serde_json::{Value, json};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::control::migrations::MigrationRecord;
 use crate::control::tables::TableProgress;
 
-pub fn render(r: &MigrationRecord, tables: &[TableProgress]) -> Value {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MigrationView {
+    pub id: i64,
+    pub website_id: i64,
+    pub source_shard: String,
+    pub target_shard: String,
+    /// pending | in_progress | completed | failed | cancelled
+    pub status: String,
+    /// queued | preflight | copying | verifying | cutover | cleanup | done
+    pub phase: String,
+    pub progress: ProgressView,
+    pub attempts: i32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub error: Option<ErrorBody>,
+    pub requested_by: Option<String>,
+    pub notes: Option<String>,
+    pub keep_source: bool,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProgressView {
+    pub percent: f64,
+    pub rows_copied: i64,
+    pub rows_total: i64,
+    pub current_table: Option<String>,
+    pub eta_seconds: Option<i64>,
+    pub tables: Vec<TableView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TableView {
+    pub name: String,
+    pub rows_total: i64,
+    pub rows_copied: i64,
+    pub source_checksum: Option<String>,
+    pub target_checksum: Option<String>,
+    pub verified: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+}
+
+/// Every error answer: `{"error": {"code", "message"}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorResponse {
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MigrationList {
+    pub items: Vec<MigrationView>,
+    /// Pass as `before` for the next page; null on the last page.
+    pub next_before: Option<i64>,
+}
+
+pub fn render(r: &MigrationRecord, tables: &[TableProgress]) -> MigrationView {
     let percent = if r.rows_total > 0 {
         (r.rows_copied as f64 * 100.0 / r.rows_total as f64).min(100.0)
     } else if r.status.is_final() {
@@ -14,39 +78,45 @@ pub fn render(r: &MigrationRecord, tables: &[TableProgress]) -> Value {
     } else {
         0.0
     };
-    json!({
-        "id": r.id,
-        "website_id": r.website,
-        "source_shard": r.source,
-        "target_shard": r.target,
-        "status": r.status,
-        "phase": r.phase,
-        "progress": {
-            "percent": (percent * 10.0).round() / 10.0,
-            "rows_copied": r.rows_copied,
-            "rows_total": r.rows_total,
-            "current_table": r.current_table,
-            "eta_seconds": eta_seconds(r),
-            "tables": tables.iter().map(|t| json!({
-                "name": t.name,
-                "rows_total": t.rows_total,
-                "rows_copied": t.rows_copied,
-                "source_checksum": t.source_checksum,
-                "target_checksum": t.target_checksum,
-                "verified": t.verified,
-            })).collect::<Vec<_>>(),
+    MigrationView {
+        id: r.id.0,
+        website_id: r.website.get(),
+        source_shard: r.source.to_string(),
+        target_shard: r.target.to_string(),
+        status: r.status.to_string(),
+        phase: r.phase.to_string(),
+        progress: ProgressView {
+            percent: (percent * 10.0).round() / 10.0,
+            rows_copied: r.rows_copied,
+            rows_total: r.rows_total,
+            current_table: r.current_table.clone(),
+            eta_seconds: eta_seconds(r),
+            tables: tables
+                .iter()
+                .map(|t| TableView {
+                    name: t.name.clone(),
+                    rows_total: t.rows_total,
+                    rows_copied: t.rows_copied,
+                    source_checksum: t.source_checksum.clone(),
+                    target_checksum: t.target_checksum.clone(),
+                    verified: t.verified,
+                })
+                .collect(),
         },
-        "attempts": r.attempts,
-        "next_attempt_at": r.next_attempt_at,
-        "error": r.error_code.as_ref().map(|code| json!({"code": code, "message": r.error_message})),
-        "requested_by": r.requested_by,
-        "notes": r.notes,
-        "keep_source": r.keep_source,
-        "created_at": r.created_at,
-        "started_at": r.started_at,
-        "finished_at": r.finished_at,
-        "updated_at": r.updated_at,
-    })
+        attempts: r.attempts,
+        next_attempt_at: r.next_attempt_at,
+        error: r.error_code.as_ref().map(|code| ErrorBody {
+            code: code.clone(),
+            message: r.error_message.clone().unwrap_or_default(),
+        }),
+        requested_by: r.requested_by.clone(),
+        notes: r.notes.clone(),
+        keep_source: r.keep_source,
+        created_at: r.created_at,
+        started_at: r.started_at,
+        finished_at: r.finished_at,
+        updated_at: r.updated_at,
+    }
 }
 
 /// Remaining rows at the rate seen so far, while copying.

@@ -6,16 +6,18 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use super::access::{Feature, check_requester, require};
-use super::{ApiError, AppState, migration_view};
+use super::migration_view::{self, ErrorResponse, MigrationList, MigrationView};
+use super::{ApiError, AppState};
 use crate::control::migrations::{self, MigrationFilter, MigrationRecord};
 use crate::control::{Status, tables};
 use crate::ids::{MigrationId, ShardName, WebsiteId};
 use crate::jobs::{MoveJob, enqueue_move};
 use crate::mover::{MoveError, MoveRequest};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMigration {
     website_id: i64,
@@ -28,6 +30,17 @@ pub struct CreateMigration {
     keep_source: bool,
 }
 
+#[utoipa::path(post, path = "/api/v1/migrations", tag = "migrations",
+    request_body = CreateMigration,
+    params(("Idempotency-Key" = Option<String>, Header, description = "repeat-safe request key")),
+    responses(
+        (status = 202, description = "recorded and queued", body = MigrationView),
+        (status = 200, description = "dry run: the preflight report", body = Object),
+        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
+        (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse),
+        (status = 409, body = ErrorResponse), (status = 422, body = ErrorResponse),
+        (status = 503, body = ErrorResponse)),
+    security(("bearer" = [])))]
 pub async fn create(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -102,6 +115,10 @@ async fn accepted(
         .json(body))
 }
 
+#[utoipa::path(get, path = "/api/v1/migrations/{id}", tag = "migrations",
+    params(("id" = i64, Path, description = "migration id")),
+    responses((status = 200, body = MigrationView), (status = 404, body = ErrorResponse)),
+    security(("bearer" = [])))]
 pub async fn show(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -111,7 +128,7 @@ pub async fn show(
     Ok(HttpResponse::Ok().json(view(&state, MigrationId(id.into_inner())).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     website_id: Option<i64>,
@@ -120,6 +137,9 @@ pub struct ListQuery {
     before: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/api/v1/migrations", tag = "migrations", params(ListQuery),
+    responses((status = 200, body = MigrationList), (status = 400, body = ErrorResponse)),
+    security(("bearer" = [])))]
 pub async fn list(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -157,6 +177,10 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(serde_json::json!({"items": items, "next_before": next_before})))
 }
 
+#[utoipa::path(post, path = "/api/v1/migrations/{id}/cancel", tag = "migrations",
+    params(("id" = i64, Path, description = "migration id")),
+    responses((status = 202, body = MigrationView), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse)),
+    security(("bearer" = [])))]
 pub async fn cancel(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -176,7 +200,7 @@ pub async fn cancel(
     }
 }
 
-async fn view(state: &AppState, id: MigrationId) -> Result<serde_json::Value, ApiError> {
+async fn view(state: &AppState, id: MigrationId) -> Result<MigrationView, ApiError> {
     let mut conn = state.mover.control_pool().acquire().await?;
     let record = migrations::find(&mut conn, id).await?.ok_or_else(|| {
         ApiError::not_found(

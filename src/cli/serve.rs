@@ -44,7 +44,12 @@ pub async fn run(mover: Mover, with_api: bool, with_worker: bool) -> anyhow::Res
     }
     if with_worker {
         // Runs on this task: apalis's worker future is not `Send`-friendly enough to spawn.
-        let name = format!("shardmover-{}", std::process::id());
+        // apalis refuses a second live worker of the same name: unique across hosts.
+        let name = format!(
+            "shardmover-{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
         let mut stopped = stopped.clone();
         worker::run(mover.control_pool(), mover.clone(), &name, async move {
             let _ = stopped.wait_for(|s| *s).await;

@@ -7,7 +7,7 @@ use sqlx::PgConnection;
 
 use crate::ids::WebsiteId;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub id: i64,
     pub website_id: i64,

@@ -15,6 +15,9 @@ use crate::control::migrations;
 use crate::ids::MigrationId;
 use crate::mover::{MoveError, Mover, Silent};
 
+/// apalis re-delivers a job whose worker died or stopped, counting an attempt each time.
+const REDELIVERIES: usize = 20;
+
 /// The queue (apalis `job_type`) that holds moves.
 pub const QUEUE: &str = "shardmover::move";
 
@@ -32,9 +35,11 @@ pub async fn enqueue_move(
     delay: Duration,
 ) -> Result<(), apalis_postgres::Error> {
     let payload = serde_json::to_vec(job).expect("a MoveJob always serialises");
+    // Our own retries enqueue a new job with a backoff; apalis's attempts only
+    // count re-deliveries (a dead or stopped worker), so leave room for those.
     let task = TaskBuilder::new(payload)
         .run_after(delay)
-        .max_attempts(1)
+        .max_attempts(REDELIVERIES)
         .build();
     apalis_postgres::queries::push_tasks(conn, QUEUE, vec![task]).await
 }

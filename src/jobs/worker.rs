@@ -21,6 +21,10 @@ pub async fn setup(pool: &PgPool) -> Result<(), apalis_postgres::Error> {
     PostgresStorage::<()>::setup(pool).await
 }
 
+/// How often an idle worker looks for due jobs; without it an idle worker only
+/// polls on its heartbeat, and retries scheduled with `run_at` get no NOTIFY.
+pub const POLL: Duration = Duration::from_millis(500);
+
 pub fn storage(pool: &PgPool) -> PostgresStorage<MoveJob> {
     let config = Config::default()
         .queue(QUEUE)
@@ -38,7 +42,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let concurrency = mover.settings().worker.concurrency.max(1);
     let worker = WorkerBuilder::new(name)
-        .backend(storage(pool))
+        .backend(storage(pool).poll_with_interval(POLL))
         .data(mover)
         .concurrency(concurrency)
         .parallelize(tokio::spawn)

@@ -515,3 +515,41 @@ async fn an_unreachable_shard_is_retried_with_visible_backoff_then_the_move_comp
     assert_eq!(done["error"], Value::Null);
     assert_eq!(dump(&app.env.shard_2, 7).await, original);
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_routes_and_needs_the_token() {
+    let app = spawn_app().await;
+    let (status, doc) = app.get("/api/v1/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/api/v1/migrations",
+        "/api/v1/migrations/{id}",
+        "/api/v1/migrations/{id}/cancel",
+        "/api/v1/audit-logs",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} missing");
+    }
+    let view = &doc["components"]["schemas"]["MigrationView"]["properties"];
+    for field in [
+        "id",
+        "website_id",
+        "source_shard",
+        "target_shard",
+        "status",
+        "phase",
+        "progress",
+        "attempts",
+        "next_attempt_at",
+        "error",
+    ] {
+        assert!(view[field].is_object(), "MigrationView.{field} missing");
+    }
+    let anonymous = app
+        .client
+        .get(format!("{}/api/v1/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}

@@ -1,0 +1,44 @@
+//! The OpenAPI 3 document, derived from the handlers and types so it cannot
+//! drift; served as JSON (no UI assets to fetch at build time).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::access::{Feature, require};
+use super::{ApiError, AppState, audit_logs, migration_view, migrations};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "shardmover", description = "Move a tenant between PostgreSQL shards, safely."),
+    paths(migrations::create, migrations::list, migrations::show, migrations::cancel, audit_logs::list),
+    components(schemas(
+        migrations::CreateMigration,
+        migration_view::MigrationView,
+        migration_view::MigrationList,
+        migration_view::ErrorResponse,
+        audit_logs::AuditList,
+    )),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub async fn document(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require(&request, &state, Feature::Admin)?;
+    Ok(HttpResponse::Ok().json(ApiDoc::openapi()))
+}
