@@ -112,6 +112,31 @@ mod tempfile_path {
     }
 }
 
+/// Records a move of `website` to shard_2 and its queue job, as the API does.
+async fn request_and_enqueue(
+    mover: &shardmover::mover::Mover,
+    tx: &mut sqlx::PgConnection,
+    website: i64,
+    batch_rows: u32,
+) {
+    let request = shardmover::mover::MoveRequest {
+        website: crate::helpers::website(website),
+        target: crate::helpers::shard("shard_2"),
+        keep_source: false,
+        batch_rows: Some(batch_rows),
+        requested_by: Some("ops@example.com".into()),
+        notes: None,
+    };
+    let record = mover.request_in(tx, &request).await.unwrap();
+    let job = shardmover::jobs::MoveJob {
+        migration_id: record.id.0,
+        request_id: None,
+    };
+    shardmover::jobs::enqueue_move(tx, &job, Duration::ZERO)
+        .await
+        .unwrap();
+}
+
 fn worker(config: &std::path::Path) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_shardmover"))
         .args(["--config", config.to_str().unwrap(), "worker"])
@@ -137,22 +162,7 @@ async fn a_worker_killed_mid_copy_is_replaced_and_the_move_completes_exactly() {
     let config = config_file(&env);
     let mover = env.mover();
     let mut tx = env.control.begin().await.unwrap();
-    let request = shardmover::mover::MoveRequest {
-        website: crate::helpers::website(7),
-        target: crate::helpers::shard("shard_2"),
-        keep_source: false,
-        batch_rows: Some(200),
-        requested_by: Some("ops@example.com".into()),
-        notes: None,
-    };
-    let record = mover.request_in(&mut tx, &request).await.unwrap();
-    let job = shardmover::jobs::MoveJob {
-        migration_id: record.id.0,
-        request_id: None,
-    };
-    shardmover::jobs::enqueue_move(&mut tx, &job, Duration::ZERO)
-        .await
-        .unwrap();
+    request_and_enqueue(&mover, &mut tx, 7, 200).await;
     tx.commit().await.unwrap();
 
     let mut first = worker(config.path());
@@ -213,22 +223,7 @@ async fn two_worker_processes_move_ten_websites_each_exactly_once() {
     for website in 1..=10 {
         env.seed(website, "shard_1", 800).await;
         originals.push(dump(&env.shard_1, website).await);
-        let request = shardmover::mover::MoveRequest {
-            website: crate::helpers::website(website),
-            target: crate::helpers::shard("shard_2"),
-            keep_source: false,
-            batch_rows: Some(300),
-            requested_by: None,
-            notes: None,
-        };
-        let record = mover.request_in(&mut tx, &request).await.unwrap();
-        let job = shardmover::jobs::MoveJob {
-            migration_id: record.id.0,
-            request_id: None,
-        };
-        shardmover::jobs::enqueue_move(&mut tx, &job, Duration::ZERO)
-            .await
-            .unwrap();
+        request_and_enqueue(&mover, &mut tx, website, 300).await;
     }
     tx.commit().await.unwrap();
     let config = config_file(&env);

@@ -15,6 +15,23 @@ async fn status_of(env: &TestEnv, id: i64) -> (String, String, Option<String>) {
         .unwrap()
 }
 
+/// Once `after_rows` are copied, terminates every shardmover session to the
+/// target: the chunk in flight dies uncommitted, like a network cut.
+fn cut_target_sessions(env: &TestEnv, after_rows: u64) -> Interlude {
+    let url = env.shard_urls[1].clone();
+    Interlude::after(after_rows, move || {
+        block_on(async move {
+            sqlx::query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                  WHERE datname = current_database() AND application_name = 'shardmover'",
+            )
+            .execute(&pool(&url).await)
+            .await
+            .unwrap();
+        })
+    })
+}
+
 /// (SQLSTATE, message) of a failed statement, or "ok".
 fn outcome(result: Result<sqlx::postgres::PgQueryResult, sqlx::Error>) -> (String, String) {
     match result {
@@ -85,17 +102,7 @@ async fn a_copy_cut_off_mid_chunk_resumes_from_its_checkpoint_with_exact_rows() 
     let mover = env.mover();
     let id = env.request(&mover, 7, "shard_2", 150).await;
     // Two chunks committed, the third in flight: cut every shardmover session to the target.
-    let interlude = Interlude::after(450, {
-        let url = env.shard_urls[1].clone();
-        move || {
-            block_on(async move {
-                sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'shardmover'")
-                    .execute(&pool(&url).await)
-                    .await
-                    .unwrap();
-            })
-        }
-    });
+    let interlude = cut_target_sessions(&env, 450);
     let error = mover.run(id, &interlude).await.unwrap_err();
     assert!(interlude.ran());
     assert!(
@@ -236,17 +243,7 @@ async fn a_rollback_cut_short_by_a_crash_is_finished_by_the_next_attempt() {
     let mover = env.mover();
     let id = env.request(&mover, 7, "shard_2", 100).await;
     // Stop the first attempt mid-copy (rows on the target, fence on the source) ...
-    let interlude = Interlude::after(250, {
-        let url = env.shard_urls[1].clone();
-        move || {
-            block_on(async move {
-                sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'shardmover'")
-                    .execute(&pool(&url).await)
-                    .await
-                    .unwrap();
-            })
-        }
-    });
+    let interlude = cut_target_sessions(&env, 250);
     mover.run(id, &interlude).await.unwrap_err();
     assert_eq!(fences(&env.shard_1).await, vec![7]);
     // ... as if it had then hit a permanent error and died right after recording the rollback.
