@@ -26,6 +26,7 @@ mod shard_schema;
 mod verify;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use sqlx::PgPool;
 
@@ -48,6 +49,9 @@ pub struct Mover {
     pub(crate) settings: Arc<Settings>,
     pub(crate) control: PgPool,
     pub(crate) shards: ShardPools,
+    /// Set when the process is shutting down: running moves stop at their next
+    /// checkpoint and stay resumable.
+    stopping: Arc<AtomicBool>,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +71,7 @@ impl Mover {
             settings,
             control,
             shards,
+            stopping: Arc::default(),
         }
     }
 
@@ -78,6 +83,15 @@ impl Mover {
             .acquire()
             .await
             .context(|| "connecting to the control database".into())
+    }
+
+    /// Asks every move this process runs to stop at its next checkpoint.
+    pub fn request_stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn stop_flag(&self) -> &AtomicBool {
+        &self.stopping
     }
 
     pub fn control_pool(&self) -> &PgPool {

@@ -15,9 +15,11 @@ use crate::mover::Mover;
 pub async fn run(mover: Mover, with_api: bool, with_worker: bool) -> anyhow::Result<()> {
     let mover = Arc::new(mover);
     let (stop, stopped) = watch::channel(false);
+    let stopping = mover.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
-        tracing::info!("shutting down");
+        tracing::info!("shutting down: moves stop at their next checkpoint");
+        stopping.request_stop();
         let _ = stop.send(true);
     });
     let mut tasks = Vec::new();

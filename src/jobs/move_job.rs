@@ -73,14 +73,20 @@ async fn retry_later(mover: &Mover, job: &MoveJob, error: &MoveError) -> Result<
     let attempts = migrations::find(&mut tx, id)
         .await?
         .map_or(0, |m| m.attempts);
-    if attempts >= mover.settings().worker.max_attempts as i32 {
+    // A shutdown is no failure of the move: the next worker takes it at once.
+    let interrupted = matches!(error, MoveError::Interrupted);
+    if !interrupted && attempts >= mover.settings().worker.max_attempts as i32 {
         // The next run rolls the move back (or, past cutover, stops forward);
         // if the shards are still down that run is retried like any other.
         let message = format!("gave up after {attempts} attempts: {}", error.one_line());
         migrations::record_error(&mut tx, id, "retries_exhausted", &message, true).await?;
         warn!(attempts, error = %error, "giving up: the move will be rolled back");
     }
-    let delay = backoff(attempts as u32);
+    let delay = if interrupted {
+        Duration::ZERO
+    } else {
+        backoff(attempts as u32)
+    };
     migrations::schedule_retry(&mut tx, id, delay).await?;
     enqueue_move(&mut tx, job, delay).await?;
     tx.commit().await?;

@@ -50,6 +50,10 @@ pub enum MoveError {
     #[error("the move was cancelled")]
     Cancelled,
     #[error(
+        "the process is shutting down; the move stopped at a checkpoint and resumes on the next attempt"
+    )]
+    Interrupted,
+    #[error(
         "transactions that began before the fence are still open on {shard} after {seconds}s (pids {pids})"
     )]
     FenceDrainTimeout {
@@ -90,6 +94,7 @@ impl MoveError {
             Self::Busy { .. } => "move_in_progress",
             Self::UnknownMigration(_) => "unknown_migration",
             Self::Cancelled => "cancelled",
+            Self::Interrupted => "interrupted",
             Self::FenceDrainTimeout { .. } => "fence_drain_timeout",
             Self::CleanupRefused(_) => "cleanup_refused",
             Self::CopyFormat(..) => "copy_format",
@@ -105,7 +110,7 @@ impl MoveError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Database { source, .. } => crate::db::is_transient(source),
-            Self::FenceDrainTimeout { .. } | Self::Busy { .. } => true,
+            Self::FenceDrainTimeout { .. } | Self::Busy { .. } | Self::Interrupted => true,
             _ => false,
         }
     }

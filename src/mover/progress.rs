@@ -1,6 +1,7 @@
 //! Progress of a running move: kept in memory, written to the control database
 //! at least once a second while copying, and shown to whoever is watching.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
@@ -35,15 +36,22 @@ pub struct Tracker<'a> {
     control: &'a PgPool,
     migration: MigrationId,
     sink: &'a dyn ProgressSink,
+    stopping: &'a AtomicBool,
     snapshot: Snapshot,
     table_rows: i64,
     last_persist: Instant,
 }
 
 impl<'a> Tracker<'a> {
-    pub fn new(control: &'a PgPool, migration: MigrationId, sink: &'a dyn ProgressSink) -> Self {
+    pub fn new(
+        control: &'a PgPool,
+        migration: MigrationId,
+        sink: &'a dyn ProgressSink,
+        stopping: &'a AtomicBool,
+    ) -> Self {
         Self {
             control,
+            stopping,
             migration,
             sink,
             snapshot: Snapshot {
@@ -108,8 +116,12 @@ impl<'a> Tracker<'a> {
         Ok(())
     }
 
-    /// Fails with `Cancelled` once someone has asked for this move to stop.
+    /// Fails with `Interrupted` when the process is shutting down, and with
+    /// `Cancelled` once someone has asked for this move to stop.
     pub async fn check_cancel(&self) -> Result<(), MoveError> {
+        if self.stopping.load(Ordering::SeqCst) {
+            return Err(MoveError::Interrupted);
+        }
         let mut conn = self
             .control
             .acquire()

@@ -83,7 +83,7 @@ impl Mover {
         let mut attempt = Attempt {
             record: self.load(id).await?,
             plan: None,
-            tracker: Tracker::new(&self.control, id, sink),
+            tracker: Tracker::new(&self.control, id, sink, self.stop_flag()),
             timings: Timings::default(),
         };
         if attempt.record.rollback_required {

@@ -275,3 +275,39 @@ async fn a_rollback_cut_short_by_a_crash_is_finished_by_the_next_attempt() {
         "target rolled back"
     );
 }
+
+#[tokio::test]
+async fn a_shutting_down_process_stops_its_move_at_a_checkpoint_and_it_resumes() {
+    let env = TestEnv::new().await;
+    env.seed(7, "shard_1", 3_000).await;
+    let original = dump(&env.shard_1, 7).await;
+    let mover = Arc::new(env.mover());
+    let id = env.request(&mover, 7, "shard_2", 100).await;
+    let interlude = Interlude::after(250, {
+        let mover = mover.clone();
+        move || mover.request_stop()
+    });
+
+    let error = mover.run(id, &interlude).await.unwrap_err();
+
+    assert_eq!(error.code(), "interrupted");
+    assert!(error.is_transient());
+    let (status, phase, _) = status_of(&env, id.0).await;
+    assert_eq!(
+        (status.as_str(), phase.as_str()),
+        ("in_progress", "copying")
+    );
+    let done: i64 = sqlx::query_scalar("SELECT rows_done FROM shardmover.copy_checkpoints WHERE migration_id = $1 AND table_name = 'public.pages'")
+        .bind(id.0)
+        .fetch_one(&env.shard_2)
+        .await
+        .unwrap();
+    assert_eq!(
+        done, 300,
+        "it stopped right after committing the chunk in flight"
+    );
+
+    let outcome = env.mover().run(id, &Silent).await.unwrap();
+    assert_eq!(outcome.record.status.as_str(), "completed");
+    assert_eq!(dump(&env.shard_2, 7).await, original);
+}
