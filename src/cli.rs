@@ -2,6 +2,7 @@
 //! same library code the service uses.
 
 mod bench;
+mod bench_api;
 mod demo;
 mod migrate;
 mod progress_bar;
@@ -76,6 +77,8 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Measure a full move against a raw binary COPY pipe of the same rows.
     Bench(bench::BenchArgs),
+    /// Load the HTTP API (POST and GET) and compare with pgbench on the same SQL.
+    BenchApi(bench_api::BenchApiArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -114,6 +117,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .map(|_| println!("control database is up to date")),
         Command::Demo(args) => demo::run(settings, args).await,
         Command::Bench(args) => bench::run(settings, args).await,
+        Command::BenchApi(args) => bench_api::run(settings, args).await,
     }
 }
 

@@ -116,7 +116,7 @@ impl Mover {
         conn: &mut sqlx::PgConnection,
         request: &MoveRequest,
     ) -> Result<MigrationRecord, MoveError> {
-        let source = self.current_shard(request.website).await?;
+        let source = self.current_shard_on(conn, request.website).await?;
         self.check_route(request.website, &source, &request.target)?;
         let new = NewMigration {
             website: request.website,

@@ -60,10 +60,7 @@ pub async fn create(
     let request_id =
         header(&request, "x-request-id").unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let key = header(&request, "idempotency-key");
-    let mut conn = mover.control_pool().acquire().await?;
-    if let Some(key) = &key
-        && let Some(existing) = migrations::find_by_idempotency_key(&mut conn, key).await?
-    {
+    if let Some(existing) = by_key(&state, key.as_deref()).await? {
         return accepted(&state, existing, &request_id).await;
     }
     let move_request = MoveRequest {
@@ -81,9 +78,7 @@ pub async fn create(
         Err(busy @ MoveError::Busy { .. }) => {
             drop(tx);
             // A concurrent POST with the same key won the race: answer as it did.
-            if let Some(key) = &key
-                && let Some(existing) = migrations::find_by_idempotency_key(&mut conn, key).await?
-            {
+            if let Some(existing) = by_key(&state, key.as_deref()).await? {
                 return accepted(&state, existing, &request_id).await;
             }
             return Err(busy.into());
@@ -101,6 +96,13 @@ pub async fn create(
     tx.commit().await?;
     tracing::info!(migration_id = %record.id, website_id = %website, request_id, "move requested");
     accepted(&state, record, &request_id).await
+}
+
+/// The move an earlier request with this Idempotency-Key created.
+async fn by_key(state: &AppState, key: Option<&str>) -> Result<Option<MigrationRecord>, ApiError> {
+    let Some(key) = key else { return Ok(None) };
+    let mut conn = state.mover.control_pool().acquire().await?;
+    Ok(migrations::find_by_idempotency_key(&mut conn, key).await?)
 }
 
 async fn accepted(

@@ -84,7 +84,16 @@ impl Mover {
     /// The shard the registry names for the website.
     pub(crate) async fn current_shard(&self, website: WebsiteId) -> Result<ShardName, MoveError> {
         let mut conn = self.control_conn().await?;
-        let name = registry::shard_of(&mut conn, &self.settings.tenancy, website)
+        self.current_shard_on(&mut conn, website).await
+    }
+
+    /// `current_shard` on the caller's connection (one connection per request).
+    pub(crate) async fn current_shard_on(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        website: WebsiteId,
+    ) -> Result<ShardName, MoveError> {
+        let name = registry::shard_of(conn, &self.settings.tenancy, website)
             .await
             .context(|| "reading the tenant registry".into())?
             .ok_or(MoveError::UnknownWebsite(website))?;

@@ -1,0 +1,210 @@
+//! `shardmover bench-api`: load on the HTTP API on this machine — POST (a real
+//! enqueue into the real queue) and GET progress — with throughput and p99,
+//! and for comparison the same SQL transaction driven directly by pgbench.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+
+use crate::api::{self, AppState};
+use crate::config::Settings;
+use crate::mover::Mover;
+use crate::sample_tenant;
+use crate::scratch::{Server, settings_with};
+
+#[derive(Debug, Args)]
+pub struct BenchApiArgs {
+    /// POST requests (one per website) and as many GETs.
+    #[arg(long, default_value_t = 2_000)]
+    pub requests: usize,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+}
+
+const DATABASES: [&str; 3] = [
+    "shardmover_benchapi_control",
+    "shardmover_benchapi_shard_1",
+    "shardmover_benchapi_shard_2",
+];
+const TOKEN: &str = "bench-token";
+
+pub async fn run(base: Settings, args: BenchApiArgs) -> anyhow::Result<()> {
+    let server = Server::from_url(&base.database.url)?;
+    let mut urls = Vec::new();
+    for name in DATABASES {
+        urls.push(server.recreate(name).await?);
+    }
+    let mut settings = settings_with(
+        &base,
+        urls[0].clone(),
+        &[("shard_1", urls[1].clone()), ("shard_2", urls[2].clone())],
+    );
+    settings.api.token = Some(SecretString::from(TOKEN));
+    let control = crate::db::control_pool(&settings).await?;
+    crate::db::migrate(&control).await?;
+    sample_tenant::create_registry(&control).await?;
+    sqlx::query("INSERT INTO pwb_websites (id, name, shard_name) SELECT g, 'w' || g, 'shard_1' FROM generate_series(1, $1) g")
+        .bind(args.requests as i64)
+        .execute(&control)
+        .await?;
+    let mover = Arc::new(Mover::new(Arc::new(settings), control.clone()));
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let address = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(api::server(listener, AppState { mover })?);
+
+    let client = reqwest::Client::new();
+    let post = measure(args.requests, args.concurrency, |i| {
+        let (client, address) = (client.clone(), address.clone());
+        async move {
+            let body = json!({"website_id": i + 1, "target_shard": "shard_2", "requested_by": "bench@example.com"});
+            let response = client.post(format!("{address}/api/v1/migrations")).bearer_auth(TOKEN).json(&body).send().await?;
+            Ok(response.status() == reqwest::StatusCode::ACCEPTED)
+        }
+    })
+    .await?;
+    let get = measure(args.requests, args.concurrency, |i| {
+        let (client, address) = (client.clone(), address.clone());
+        async move {
+            let response = client
+                .get(format!("{address}/api/v1/migrations/{}", i + 1))
+                .bearer_auth(TOKEN)
+                .send()
+                .await?;
+            Ok(response.status() == reqwest::StatusCode::OK)
+        }
+    })
+    .await?;
+    let pgbench = pgbench(&urls[0], args.requests, args.concurrency)?;
+
+    println!(
+        "{} requests, {} in flight, API and PostgreSQL on this machine",
+        args.requests, args.concurrency
+    );
+    println!(
+        "POST /api/v1/migrations: {:>8.0} req/s  p50 {:>6.1} ms  p99 {:>6.1} ms",
+        post.rate, post.p50, post.p99
+    );
+    println!(
+        "GET  /api/v1/migrations/{{id}}: {:>4.0} req/s  p50 {:>6.1} ms  p99 {:>6.1} ms",
+        get.rate, get.p50, get.p99
+    );
+    println!("pgbench, the POST's SQL transaction: {:>6.0} tps", pgbench);
+    println!("ratio POST / pgbench: {:.2}", post.rate / pgbench);
+    control.close().await;
+    for name in DATABASES {
+        server.drop_database(name).await?;
+    }
+    Ok(())
+}
+
+struct Stats {
+    rate: f64,
+    p50: f64,
+    p99: f64,
+}
+
+/// Runs `count` calls, `concurrency` at a time; every call must succeed.
+async fn measure<F, Fut>(count: usize, concurrency: usize, call: F) -> anyhow::Result<Stats>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<bool>> + Send + 'static,
+{
+    let started = Instant::now();
+    let mut latencies: Vec<Duration> = Vec::with_capacity(count);
+    let mut running = tokio::task::JoinSet::new();
+    for i in 0..count {
+        if running.len() >= concurrency.max(1) {
+            latencies.push(finished(running.join_next().await)?);
+        }
+        let request = call(i);
+        running.spawn(async move {
+            let at = Instant::now();
+            request.await.map(|ok| (ok, at.elapsed()))
+        });
+    }
+    while let Some(done) = running.join_next().await {
+        latencies.push(finished(Some(done))?);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort();
+    let pick = |q: f64| {
+        latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)].as_secs_f64()
+            * 1000.0
+    };
+    Ok(Stats {
+        rate: count as f64 / elapsed,
+        p50: pick(0.50),
+        p99: pick(0.99),
+    })
+}
+
+type Joined = Option<Result<anyhow::Result<(bool, Duration)>, tokio::task::JoinError>>;
+
+fn finished(joined: Joined) -> anyhow::Result<Duration> {
+    let (ok, latency) = joined.context("no request running")???;
+    if !ok {
+        bail!("a request was refused; the benchmark needs every request to succeed");
+    }
+    Ok(latency)
+}
+
+/// The POST's writes — the move, its audit entry and its queue job in one
+/// transaction — driven by pgbench against the same control database.
+fn pgbench(url: &SecretString, transactions: usize, clients: usize) -> anyhow::Result<f64> {
+    let script = std::env::temp_dir().join(format!("shardmover-bench-{}.sql", std::process::id()));
+    std::fs::write(
+        &script,
+        "\\set w random(1000000, 1000000000)
+BEGIN;
+SELECT shard_name FROM pwb_websites WHERE id = 1;
+WITH m AS (INSERT INTO shardmover.migrations (website_id, source_shard, target_shard, batch_rows, requested_by)
+           VALUES (:w, 'shard_1', 'shard_2', 50000, 'bench@example.com') RETURNING *)
+INSERT INTO shardmover.audit_logs (website_id, old_shard_name, new_shard_name, changed_by_email, status, migration_id)
+SELECT website_id, source_shard, target_shard, requested_by, status, id FROM m;
+INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, priority)
+VALUES (apalis.generate_ulid(), 'shardmover::move', convert_to('{\"migration_id\": 1}', 'UTF8'), 'Pending', 0, 20, now(), 0);
+COMMIT;
+",
+    )?;
+    let clients = clients.max(1);
+    let output = std::process::Command::new("pgbench")
+        .args([
+            "-n",
+            "-f",
+            script.to_str().unwrap_or_default(),
+            "-c",
+            &clients.to_string(),
+            "-j",
+            "2",
+        ])
+        .args([
+            "-t",
+            &(transactions / clients).max(1).to_string(),
+            url.expose_secret(),
+        ])
+        .output()
+        .context("running pgbench (install PostgreSQL's client tools)")?;
+    let _ = std::fs::remove_file(&script);
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines()
+        .find_map(|line| {
+            line.strip_prefix("tps = ")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .with_context(|| {
+            format!(
+                "pgbench gave no tps: {}{}",
+                text,
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
+}
