@@ -9,6 +9,7 @@ mod health;
 mod migration_view;
 mod migrations;
 mod openapi;
+mod request_id;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -32,6 +33,7 @@ pub fn server(listener: TcpListener, state: AppState) -> std::io::Result<Server>
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(actix_web::middleware::from_fn(request_id::assign))
             .app_data(data.clone())
             .app_data(
                 web::JsonConfig::default()

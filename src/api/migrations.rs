@@ -4,12 +4,13 @@
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::access::{Feature, check_requester, require};
 use super::migration_view::{self, ErrorResponse, MigrationList, MigrationView};
+use super::request_id::RequestId;
 use super::{ApiError, AppState};
 use crate::control::migrations::{self, MigrationFilter, MigrationRecord};
 use crate::control::{Status, tables};
@@ -57,8 +58,11 @@ pub async fn create(
     if body.dry_run {
         return Ok(HttpResponse::Ok().json(mover.preflight(website, &target).await?));
     }
-    let request_id =
-        header(&request, "x-request-id").unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    // Set for every request by the request-id middleware.
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), |id| id.0.clone());
     let key = header(&request, "idempotency-key");
     if let Some(existing) = by_key(&state, key.as_deref()).await? {
         return accepted(&state, existing, &request_id).await;
@@ -111,9 +115,9 @@ async fn accepted(
     request_id: &str,
 ) -> Result<HttpResponse, ApiError> {
     let body = view(state, record.id).await?;
+    tracing::debug!(request_id, "answering with the move");
     Ok(HttpResponse::Accepted()
         .insert_header(("Location", format!("/api/v1/migrations/{}", record.id)))
-        .insert_header(("X-Request-Id", request_id.to_owned()))
         .json(body))
 }
 

@@ -553,3 +553,50 @@ async fn the_openapi_document_describes_the_routes_and_needs_the_token() {
         .unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_a_move_remembers_its_own() {
+    let app = spawn_app().await;
+    app.env.seed(7, "shard_1", 100).await;
+    let health = app
+        .client
+        .get(format!("{}/health", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        health.headers()["x-request-id"].to_str().unwrap().len(),
+        36,
+        "made up when not sent"
+    );
+    let response = app
+        .client
+        .post(format!("{}/api/v1/migrations", app.address))
+        .bearer_auth(TOKEN)
+        .header("X-Request-Id", "ticket-77")
+        .json(&move_body(7, "shard_2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "ticket-77");
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT request_id FROM shardmover.migrations WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.env.control)
+            .await
+            .unwrap();
+    assert_eq!(stored.as_deref(), Some("ticket-77"));
+    let job: Vec<u8> = sqlx::query_scalar("SELECT job FROM apalis.jobs")
+        .fetch_one(&app.env.control)
+        .await
+        .unwrap();
+    let job: MoveJob = serde_json::from_slice(&job).unwrap();
+    assert_eq!(
+        job.request_id.as_deref(),
+        Some("ticket-77"),
+        "carried into the worker's logs"
+    );
+}
