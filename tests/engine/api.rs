@@ -600,3 +600,41 @@ async fn every_response_carries_a_request_id_and_a_move_remembers_its_own() {
         "carried into the worker's logs"
     );
 }
+
+#[tokio::test]
+async fn a_control_database_that_is_down_gives_503_not_500() {
+    let env = TestEnv::new().await;
+    let mut settings = env.settings.clone();
+    settings.api.token = Some(SecretString::from(TOKEN));
+    let down = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(Duration::from_secs(1))
+        .connect_lazy("postgres://postgres@127.0.0.1:1/nowhere")
+        .unwrap();
+    let mover = Arc::new(Mover::new(Arc::new(settings), down));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(api::server(listener, AppState { mover }).unwrap());
+    let client = reqwest::Client::new();
+
+    let ready = client.get(format!("{address}/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    for response in [
+        client
+            .get(format!("{address}/api/v1/migrations/1"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap(),
+        client
+            .post(format!("{address}/api/v1/migrations"))
+            .bearer_auth(TOKEN)
+            .json(&move_body(7, "shard_2"))
+            .send()
+            .await
+            .unwrap(),
+    ] {
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(error_code(&body), "database_unavailable");
+    }
+}
