@@ -269,26 +269,28 @@ async fn bad_requests_get_json_errors_with_the_right_status() {
         let (got, response) = app.post("/api/v1/migrations", body.clone()).await;
         assert_eq!((got, error_code(&response)), (status, code), "{body}");
     }
-    let (status, body) = app.get("/api/v1/migrations/999").await;
-    assert_eq!(
-        (status, error_code(&body)),
-        (StatusCode::NOT_FOUND, "unknown_migration")
-    );
-    let (status, body) = app.get("/api/v1/migrations/abc").await;
-    assert_eq!(
-        (status, error_code(&body)),
-        (StatusCode::BAD_REQUEST, "bad_request")
-    );
-    let (status, body) = app.get("/api/v1/migrations?status=sleeping").await;
-    assert_eq!(
-        (status, error_code(&body)),
-        (StatusCode::BAD_REQUEST, "bad_request")
-    );
-    let (status, body) = app.get("/api/v1/nothing-here").await;
-    assert_eq!(
-        (status, error_code(&body)),
-        (StatusCode::NOT_FOUND, "not_found")
-    );
+    let gets = [
+        (
+            "/api/v1/migrations/999",
+            StatusCode::NOT_FOUND,
+            "unknown_migration",
+        ),
+        (
+            "/api/v1/migrations/abc",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/v1/migrations?status=sleeping",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        ("/api/v1/nothing-here", StatusCode::NOT_FOUND, "not_found"),
+    ];
+    for (path, status, code) in gets {
+        let (got, body) = app.get(path).await;
+        assert_eq!((got, error_code(&body)), (status, code), "{path}");
+    }
     let recorded: i64 = sqlx::query_scalar("SELECT count(*) FROM shardmover.migrations")
         .fetch_one(&app.env.control)
         .await
