@@ -3,6 +3,7 @@
 //! `async fn` that tests call directly.
 
 pub mod move_job;
+pub mod sweeper;
 pub mod worker;
 
 pub use move_job::{MoveJob, enqueue_move, run_move};

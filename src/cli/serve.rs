@@ -45,6 +45,10 @@ pub async fn run(mover: Mover, with_api: bool, with_worker: bool) -> anyhow::Res
         }));
     }
     if with_worker {
+        tokio::spawn(crate::jobs::sweeper::run(
+            mover.control_pool().clone(),
+            stopped.clone(),
+        ));
         // Runs on this task: apalis's worker future is not `Send`-friendly enough to spawn.
         // apalis refuses a second live worker of the same name: unique across hosts.
         let name = format!(

@@ -640,3 +640,32 @@ async fn a_control_database_that_is_down_gives_503_not_500() {
         assert_eq!(error_code(&body), "database_unavailable");
     }
 }
+
+#[tokio::test]
+async fn a_move_whose_job_was_lost_is_queued_again_by_the_sweeper_once() {
+    let app = spawn_app().await;
+    app.env.seed(7, "shard_1", 300).await;
+    let (_, created) = app
+        .post("/api/v1/migrations", move_body(7, "shard_2"))
+        .await;
+    // The job failed for good (as if the control database vanished mid-retry).
+    sqlx::query("UPDATE apalis.jobs SET status = 'Failed', attempts = max_attempts")
+        .execute(&app.env.control)
+        .await
+        .unwrap();
+    let sweep = || jobs::sweeper::sweep(&app.env.control, 0.0);
+
+    assert_eq!(sweep().await.unwrap(), 1);
+    assert_eq!(
+        sweep().await.unwrap(),
+        0,
+        "a move with a live job is left alone"
+    );
+    assert_eq!(app.drain_queue().await, 1);
+
+    let (_, done) = app
+        .get(&format!("/api/v1/migrations/{}", created["id"]))
+        .await;
+    assert_eq!(done["status"], "completed");
+    assert_eq!(sweep().await.unwrap(), 0, "finished moves need nothing");
+}
