@@ -38,17 +38,7 @@ pub struct ProgressView {
     pub rows_total: i64,
     pub current_table: Option<String>,
     pub eta_seconds: Option<i64>,
-    pub tables: Vec<TableView>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TableView {
-    pub name: String,
-    pub rows_total: i64,
-    pub rows_copied: i64,
-    pub source_checksum: Option<String>,
-    pub target_checksum: Option<String>,
-    pub verified: bool,
+    pub tables: Vec<TableProgress>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -91,17 +81,7 @@ pub fn render(r: &MigrationRecord, tables: &[TableProgress]) -> MigrationView {
             rows_total: r.rows_total,
             current_table: r.current_table.clone(),
             eta_seconds: eta_seconds(r),
-            tables: tables
-                .iter()
-                .map(|t| TableView {
-                    name: t.name.clone(),
-                    rows_total: t.rows_total,
-                    rows_copied: t.rows_copied,
-                    source_checksum: t.source_checksum.clone(),
-                    target_checksum: t.target_checksum.clone(),
-                    verified: t.verified,
-                })
-                .collect(),
+            tables: tables.to_vec(),
         },
         attempts: r.attempts,
         next_attempt_at: r.next_attempt_at,

@@ -4,7 +4,8 @@ use sqlx::{PgConnection, Row};
 
 use crate::ids::MigrationId;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Also the API's per-table progress object (field names are a contract).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct TableProgress {
     pub name: String,
     pub rows_total: i64,
