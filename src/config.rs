@@ -24,6 +24,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub api: ApiSettings,
     pub worker: WorkerSettings,
+    pub mail: crate::mail::MailSettings,
     /// Read from the environment (`SHARD_*_ENABLED`, `TENANT_ADMIN_EMAILS`), not files.
     #[serde(skip)]
     pub flags: FeatureFlags,
@@ -34,6 +35,8 @@ pub struct ApiSettings {
     pub bind: String,
     /// `SHARD_API_TOKEN` overrides it. Without a token every `/api/v1` call is refused.
     pub token: Option<SecretString>,
+    /// Where people reach the API; links in notices point here.
+    pub public_url: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -144,6 +147,8 @@ pub enum ConfigError {
     Load(#[from] config::ConfigError),
     #[error("configuration: invalid shard name {0:?}: {1}")]
     ShardName(String, String),
+    #[error("configuration: {0}")]
+    Mail(String),
     #[error("configuration: {key} is not a valid Postgres URL")]
     Url { key: String },
 }
@@ -165,10 +170,15 @@ impl Settings {
             .list_separator(",")
             .with_list_parse_key("tenancy.schemas")
             .with_list_parse_key("tenancy.exclude_tables")
+            .with_list_parse_key("mail.notify")
             .try_parsing(true);
         let mut settings: Settings = builder.add_source(env).build()?.try_deserialize()?;
         if let Ok(token) = std::env::var("SHARD_API_TOKEN") {
             settings.api.token = Some(SecretString::from(token));
+        }
+        if let Ok(list) = std::env::var("SHARD_NOTIFY_EMAILS") {
+            settings.mail.notify = crate::mail::EmailAddress::parse_list(&list)
+                .map_err(|e| ConfigError::Mail(format!("SHARD_NOTIFY_EMAILS: {e}")))?;
         }
         settings.flags = FeatureFlags::from_env();
         settings.validate()?;
@@ -180,6 +190,11 @@ impl Settings {
         for (name, shard) in &self.shards {
             ShardName::parse(name).map_err(|e| ConfigError::ShardName(name.clone(), e))?;
             connect_options(&shard.url, &format!("shards.{name}.url"))?;
+        }
+        if self.mail.enabled() {
+            self.mail
+                .sender()
+                .map_err(|e| ConfigError::Mail(e.to_string()))?;
         }
         Ok(())
     }

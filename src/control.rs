@@ -2,6 +2,7 @@
 
 pub mod audit_logs;
 pub mod migrations;
+pub mod notifications;
 pub mod registry;
 pub mod state;
 pub mod tables;

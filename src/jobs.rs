@@ -2,8 +2,12 @@
 //! control database). Payloads carry ids, never data; each job's core is a plain
 //! `async fn` that tests call directly.
 
+mod backoff;
 pub mod move_job;
+pub mod notify_job;
 pub mod sweeper;
 pub mod worker;
 
+pub use backoff::backoff;
 pub use move_job::{MoveJob, enqueue_move, run_move};
+pub use notify_job::{Delivery, Notifier, run_notify};

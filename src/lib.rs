@@ -9,6 +9,7 @@ pub mod control;
 pub mod db;
 pub mod ids;
 pub mod jobs;
+pub mod mail;
 pub mod mover;
 pub mod sample_tenant;
 pub mod scratch;

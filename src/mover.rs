@@ -5,6 +5,7 @@
 pub(crate) mod catalog;
 mod checkpoint;
 mod collisions;
+mod conclude;
 mod copy;
 pub mod copy_format;
 mod cutover;
@@ -176,13 +177,14 @@ impl Mover {
     /// Cancels a queued move at once, or asks a running one to stop at its next
     /// checkpoint and roll back; false once it has ended or passed cutover.
     pub async fn cancel(&self, id: crate::ids::MigrationId) -> Result<bool, MoveError> {
-        let mut conn = self.control_conn().await?;
-        if migrations::cancel_pending(&mut conn, id)
+        if self
+            .conclude_if(|tx| Box::pin(migrations::cancel_pending(tx, id)))
             .await
             .context(|| "cancelling".into())?
         {
             return Ok(true);
         }
+        let mut conn = self.control_conn().await?;
         migrations::request_cancel(&mut conn, id)
             .await
             .context(|| "requesting cancel".into())

@@ -6,6 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::control::migrations::MigrationRecord;
+use crate::control::notifications::Notification;
 use crate::control::tables::TableProgress;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -29,6 +30,8 @@ pub struct MigrationView {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    /// The emails about this move's final event, and how their delivery went.
+    pub notifications: Vec<Notification>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -60,7 +63,11 @@ pub struct MigrationList {
     pub next_before: Option<i64>,
 }
 
-pub fn render(r: &MigrationRecord, tables: &[TableProgress]) -> MigrationView {
+pub fn render(
+    r: &MigrationRecord,
+    tables: &[TableProgress],
+    notifications: Vec<Notification>,
+) -> MigrationView {
     let percent = if r.rows_total > 0 {
         (r.rows_copied as f64 * 100.0 / r.rows_total as f64).min(100.0)
     } else if r.status.is_final() {
@@ -96,6 +103,7 @@ pub fn render(r: &MigrationRecord, tables: &[TableProgress]) -> MigrationView {
         started_at: r.started_at,
         finished_at: r.finished_at,
         updated_at: r.updated_at,
+        notifications,
     }
 }
 

@@ -13,7 +13,7 @@ use super::migration_view::{self, ErrorResponse, MigrationList, MigrationView};
 use super::request_id::RequestId;
 use super::{ApiError, AppState};
 use crate::control::migrations::{self, MigrationFilter, MigrationRecord};
-use crate::control::{Status, tables};
+use crate::control::{Status, notifications, tables};
 use crate::ids::{MigrationId, ShardName, WebsiteId};
 use crate::jobs::{MoveJob, enqueue_move};
 use crate::mover::{MoveError, MoveRequest};
@@ -175,6 +175,7 @@ pub async fn list(
         items.push(migration_view::render(
             record,
             &tables::list(&mut conn, record.id).await?,
+            notifications::list_for_migration(&mut conn, record.id).await?,
         ));
     }
     let next_before = (records.len() as i64 == filter.limit)
@@ -215,7 +216,8 @@ async fn view(state: &AppState, id: MigrationId) -> Result<MigrationView, ApiErr
         )
     })?;
     let tables = tables::list(&mut conn, id).await?;
-    Ok(migration_view::render(&record, &tables))
+    let notices = notifications::list_for_migration(&mut conn, id).await?;
+    Ok(migration_view::render(&record, &tables, notices))
 }
 
 fn header(request: &HttpRequest, name: &str) -> Option<String> {

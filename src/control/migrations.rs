@@ -230,26 +230,29 @@ pub async fn record_error(
     Ok(())
 }
 
+/// Records the final status (and the audit entry's); returns the ended move.
 pub async fn finish(
     conn: &mut PgConnection,
     id: MigrationId,
     status: Status,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<Option<MigrationRecord>, sqlx::Error> {
+    let row = sqlx::query(audited(&format!(
         "WITH m AS (
             UPDATE shardmover.migrations
                SET status = $2, rollback_required = false, finished_at = now(),
                    phase = CASE WHEN $2 = 'completed' THEN 'done' ELSE phase END,
                    error_code = CASE WHEN $2 = 'completed' THEN NULL ELSE error_code END,
                    error_message = CASE WHEN $2 = 'completed' THEN NULL ELSE error_message END
-             WHERE id = $1 RETURNING id)
-         UPDATE shardmover.audit_logs SET status = $2 WHERE migration_id IN (SELECT id FROM m)",
-    )
+             WHERE id = $1 RETURNING *),
+         audit AS (
+            UPDATE shardmover.audit_logs SET status = $2 WHERE migration_id IN (SELECT id FROM m))
+         SELECT {COLUMNS} FROM m"
+    )))
     .bind(id.0)
     .bind(status.as_str())
-    .execute(conn)
+    .fetch_optional(conn)
     .await?;
-    Ok(())
+    row.as_ref().map(from_row).transpose()
 }
 
 pub async fn cancel_requested(
@@ -262,22 +265,25 @@ pub async fn cancel_requested(
         .await
 }
 
-/// Cancels a move still waiting in the queue; false if it has started or ended.
-pub async fn cancel_pending(conn: &mut PgConnection, id: MigrationId) -> Result<bool, sqlx::Error> {
-    let cancelled: Option<i64> = sqlx::query_scalar(
+/// Cancels a move still waiting in the queue; `None` if it has started or ended.
+pub async fn cancel_pending(
+    conn: &mut PgConnection,
+    id: MigrationId,
+) -> Result<Option<MigrationRecord>, sqlx::Error> {
+    let row = sqlx::query(audited(&format!(
         "WITH m AS (
             UPDATE shardmover.migrations
                SET status = 'cancelled', cancel_requested = true, finished_at = now(),
                    error_code = 'cancelled', error_message = 'cancelled before it started'
-             WHERE id = $1 AND status = 'pending' RETURNING id),
+             WHERE id = $1 AND status = 'pending' RETURNING *),
          audit AS (
             UPDATE shardmover.audit_logs SET status = 'cancelled' WHERE migration_id IN (SELECT id FROM m))
-         SELECT id FROM m",
-    )
+         SELECT {COLUMNS} FROM m"
+    )))
     .bind(id.0)
     .fetch_optional(conn)
     .await?;
-    Ok(cancelled.is_some())
+    row.as_ref().map(from_row).transpose()
 }
 
 pub async fn request_cancel(conn: &mut PgConnection, id: MigrationId) -> Result<bool, sqlx::Error> {

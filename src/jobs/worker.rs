@@ -9,7 +9,12 @@ use apalis::prelude::*;
 use apalis_postgres::{Config, PostgresStorage};
 use sqlx::PgPool;
 
+use futures_util::FutureExt;
+use futures_util::future::Shared;
+
 use super::move_job::{MoveJob, QUEUE, run_move};
+use super::notify_job::{Notifier, run_notify};
+use crate::mail::outbox::{self, NotifyJob};
 use crate::mover::Mover;
 
 /// A dead worker's jobs return to the queue after heartbeat × missed beats.
@@ -33,25 +38,50 @@ pub fn storage(pool: &PgPool) -> PostgresStorage<MoveJob> {
     PostgresStorage::new(pool).with_config(config)
 }
 
-/// Runs until `shutdown` resolves; moves in flight stop at their next checkpoint.
+pub fn notice_storage(pool: &PgPool) -> PostgresStorage<NotifyJob> {
+    let config = Config::default()
+        .queue(outbox::QUEUE)
+        .heartbeat_interval(HEARTBEAT)
+        .missed_heartbeats(MISSED_HEARTBEATS);
+    PostgresStorage::new(pool).with_config(config)
+}
+
+/// Runs the move worker and, when mail is on, the notice worker, until
+/// `shutdown` resolves; moves in flight stop at their next checkpoint.
 pub async fn run(
     pool: &PgPool,
     mover: Arc<Mover>,
     name: &str,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let shutdown = Box::pin(shutdown).shared();
+    let until = |shutdown: Shared<_>| async move {
+        shutdown.await;
+        Ok::<(), std::io::Error>(())
+    };
+    let notifier = Notifier::new(pool.clone(), mover.settings.clone())?;
     let concurrency = mover.settings().worker.concurrency.max(1);
-    let worker = WorkerBuilder::new(name)
+    let moves = WorkerBuilder::new(name)
         .backend(storage(pool).poll_with_interval(POLL))
         .data(mover)
         .concurrency(concurrency)
         .parallelize(tokio::spawn)
-        .build(run_move);
-    worker
-        .run_until(async move {
-            shutdown.await;
-            Ok::<(), std::io::Error>(())
-        })
-        .await?;
+        .build(run_move)
+        .run_until(until(shutdown.clone()));
+    let Some(notifier) = notifier else {
+        tracing::info!("mail is off (mail.smtp_host is empty): no notices are sent");
+        moves.await?;
+        return Ok(());
+    };
+    tracing::info!(
+        smtp = notifier.mailer().server(),
+        "notices go out through SMTP"
+    );
+    let notices = WorkerBuilder::new(format!("{name}-mail"))
+        .backend(notice_storage(pool).poll_with_interval(POLL))
+        .data(Arc::new(notifier))
+        .build(run_notify)
+        .run_until(until(shutdown));
+    tokio::try_join!(moves, notices)?;
     Ok(())
 }

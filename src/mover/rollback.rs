@@ -85,7 +85,8 @@ impl Mover {
             }
             fence::lift(source, &record.source, record.website, Some(record.id)).await?;
         }
-        migrations::finish(&mut conn, record.id, status)
+        drop(conn);
+        self.conclude(record.id, status)
             .await
             .context(|| "recording the failure".into())?;
         info!(website_id = %record.website, status = %status, "move rolled back; the source is as it was");
@@ -108,7 +109,8 @@ impl Mover {
         migrations::record_error(&mut conn, record.id, cause.code(), &message, false)
             .await
             .context(|| "recording the failure".into())?;
-        migrations::finish(&mut conn, record.id, Status::Failed)
+        drop(conn);
+        self.conclude(record.id, Status::Failed)
             .await
             .context(|| "recording the failure".into())
     }

@@ -184,8 +184,7 @@ impl Mover {
             }
             attempt.timings.cleanup = started.elapsed();
         }
-        let mut conn = self.control_conn().await?;
-        migrations::finish(&mut conn, record.id, Status::Completed)
+        self.conclude(record.id, Status::Completed)
             .await
             .context(|| "recording completion".into())?;
         attempt.tracker.set_phase(Phase::Done);

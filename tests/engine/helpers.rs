@@ -64,11 +64,13 @@ impl TestEnv {
             );
         }
         let base = Settings::load(None).unwrap();
-        let settings = settings_with(
+        let mut settings = settings_with(
             &base,
             urls[0].clone(),
             &[("shard_1", urls[1].clone()), ("shard_2", urls[2].clone())],
         );
+        // Mail is off unless a test starts its own SMTP server (see `smtp.rs`).
+        settings.mail.smtp_host.clear();
         let control = pool(&urls[0]).await;
         shardmover::db::migrate(&control).await.unwrap();
         sample_tenant::create_registry(&control).await.unwrap();

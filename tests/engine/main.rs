@@ -6,5 +6,7 @@ mod cli;
 mod crash;
 mod helpers;
 mod interruptions;
+mod mail;
 mod moves;
 mod refusals;
+mod smtp;

@@ -1,0 +1,119 @@
+//! Repository for `shardmover.notifications`, the outbox of move notices.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+use crate::ids::MigrationId;
+
+/// Also the API's `notifications` item (field names are a contract).
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct Notification {
+    pub id: i64,
+    #[serde(skip)]
+    pub migration_id: i64,
+    /// completed | failed | cancelled: the final event this notice is about.
+    pub event: String,
+    pub recipients: Vec<String>,
+    /// pending | sent | failed (given up)
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub give_up_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+    /// The Message-ID header: a resent notice carries the same one.
+    pub message_id: String,
+    pub created_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, migration_id, event, recipients, status, attempts, next_attempt_at,
+    give_up_at, last_error, sent_at, message_id, created_at";
+
+pub struct NewNotification<'a> {
+    pub migration: MigrationId,
+    pub event: &'a str,
+    pub recipients: &'a [String],
+    pub message_id: &'a str,
+    pub give_up_after: Duration,
+}
+
+/// Records the notice of a final event; `None` if that event already has one,
+/// which is what makes a re-run of a finished move's job mail nothing.
+pub async fn insert(
+    conn: &mut PgConnection,
+    new: &NewNotification<'_>,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO shardmover.notifications
+            (migration_id, event, recipients, message_id, next_attempt_at, give_up_at)
+         VALUES ($1, $2, $3, $4, now(), now() + make_interval(secs => $5))
+         ON CONFLICT (migration_id, event) DO NOTHING RETURNING id",
+    )
+    .bind(new.migration.0)
+    .bind(new.event)
+    .bind(new.recipients)
+    .bind(new.message_id)
+    .bind(new.give_up_after.as_secs_f64())
+    .fetch_optional(conn)
+    .await
+}
+
+/// Locks a pending notice for delivery until the caller's transaction ends;
+/// `None` if it was sent or given up, or another worker holds it right now.
+pub async fn claim(conn: &mut PgConnection, id: i64) -> Result<Option<Notification>, sqlx::Error> {
+    sqlx::query_as(crate::sql::audited(&format!(
+        "SELECT {COLUMNS} FROM shardmover.notifications
+          WHERE id = $1 AND status = 'pending' FOR UPDATE SKIP LOCKED"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn mark_sent(conn: &mut PgConnection, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE shardmover.notifications
+            SET status = 'sent', sent_at = now(), attempts = attempts + 1, next_attempt_at = NULL
+          WHERE id = $1",
+    )
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records a failed attempt: retried after `retry_in`, or given up with `None`.
+pub async fn mark_failed_attempt(
+    conn: &mut PgConnection,
+    id: i64,
+    error: &str,
+    retry_in: Option<Duration>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE shardmover.notifications
+            SET attempts = attempts + 1, last_error = $2,
+                status = CASE WHEN $3::float8 IS NULL THEN 'failed' ELSE 'pending' END,
+                next_attempt_at = now() + make_interval(secs => $3)
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(error)
+    .bind(retry_in.map(|d| d.as_secs_f64()))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn list_for_migration(
+    conn: &mut PgConnection,
+    migration: MigrationId,
+) -> Result<Vec<Notification>, sqlx::Error> {
+    sqlx::query_as(crate::sql::audited(&format!(
+        "SELECT {COLUMNS} FROM shardmover.notifications WHERE migration_id = $1 ORDER BY id"
+    )))
+    .bind(migration.0)
+    .fetch_all(conn)
+    .await
+}

@@ -1,0 +1,180 @@
+//! The notice job: mails one outbox row. The row is locked while SMTP talks,
+//! so two workers never send the same notice; a transient SMTP failure is
+//! recorded and retried with backoff until `give_up_at`; a permanent one ends it.
+//!
+//! The one window that can send twice: SMTP accepted the message and the
+//! process died before the `sent` status committed. The row unlocks, the job is
+//! re-delivered and the notice goes again, with the same Message-ID.
+
+use std::sync::Arc;
+
+use apalis::prelude::{BoxDynError, Data};
+use chrono::Utc;
+use sqlx::PgPool;
+use tracing::{info, warn};
+
+use super::backoff::backoff;
+use crate::config::Settings;
+use crate::control::notifications::{self, Notification};
+use crate::control::{migrations, tables};
+use crate::ids::MigrationId;
+use crate::mail::outbox::{self, NotifyJob};
+use crate::mail::{EmailAddress, MailError, Mailer, Notice, compose};
+
+/// What a notice job needs: the control database, settings and an SMTP client.
+pub struct Notifier {
+    control: PgPool,
+    settings: Arc<Settings>,
+    mailer: Mailer,
+}
+
+/// What one delivery attempt did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Sent,
+    /// SMTP failed transiently; the next attempt is queued.
+    Retrying {
+        error: String,
+    },
+    /// SMTP refused for good, or the retry window closed.
+    GaveUp {
+        error: String,
+    },
+    /// Already sent or given up, or another worker is sending it right now.
+    Skipped,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("notice {id}: {source}")]
+    Database { id: i64, source: sqlx::Error },
+    #[error("notice {0}: its move is gone")]
+    MoveMissing(i64),
+}
+
+impl Notifier {
+    /// `None` when mail is off (`mail.smtp_host` empty).
+    pub fn new(control: PgPool, settings: Arc<Settings>) -> Result<Option<Self>, MailError> {
+        if !settings.mail.enabled() {
+            return Ok(None);
+        }
+        let mailer = Mailer::new(&settings.mail)?;
+        Ok(Some(Self {
+            control,
+            settings,
+            mailer,
+        }))
+    }
+
+    pub fn mailer(&self) -> &Mailer {
+        &self.mailer
+    }
+
+    /// One delivery attempt of notice `id`.
+    pub async fn deliver(&self, id: i64) -> Result<Delivery, NotifyError> {
+        let db = |source| NotifyError::Database { id, source };
+        let mut tx = self.control.begin().await.map_err(db)?;
+        let Some(notice) = notifications::claim(&mut tx, id).await.map_err(db)? else {
+            return Ok(Delivery::Skipped);
+        };
+        let message = self.compose(&mut tx, &notice).await?;
+        let delivery = match message {
+            Err(error) => self.give_up(&mut tx, &notice, error.to_string()).await,
+            Ok(message) => match self.mailer.send(message).await {
+                Ok(()) => {
+                    notifications::mark_sent(&mut tx, id).await.map_err(db)?;
+                    Ok(Delivery::Sent)
+                }
+                Err(error) if error.permanent => {
+                    self.give_up(&mut tx, &notice, error.to_string()).await
+                }
+                Err(error) => self.retry_later(&mut tx, &notice, error.to_string()).await,
+            },
+        }?;
+        tx.commit().await.map_err(db)?;
+        match &delivery {
+            Delivery::Sent => {
+                info!(notification_id = id, event = %notice.event, recipients = notice.recipients.len(), "notice sent")
+            }
+            Delivery::Retrying { error } => {
+                warn!(notification_id = id, error = %error, "notice not sent; retrying later")
+            }
+            Delivery::GaveUp { error } => {
+                warn!(notification_id = id, error = %error, "notice given up")
+            }
+            Delivery::Skipped => {}
+        }
+        Ok(delivery)
+    }
+
+    async fn compose(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        notice: &Notification,
+    ) -> Result<Result<lettre::Message, MailError>, NotifyError> {
+        let db = |source| NotifyError::Database {
+            id: notice.id,
+            source,
+        };
+        let id = MigrationId(notice.migration_id);
+        let record = migrations::find(conn, id)
+            .await
+            .map_err(db)?
+            .ok_or(NotifyError::MoveMissing(notice.id))?;
+        let tables = tables::list(conn, id).await.map_err(db)?;
+        let content = Notice::new(&record, &tables, &self.settings.api.public_url);
+        let recipients: Result<Vec<EmailAddress>, String> = notice
+            .recipients
+            .iter()
+            .map(|r| EmailAddress::parse(r))
+            .collect();
+        Ok(recipients
+            .map_err(MailError::Build)
+            .and_then(|to| compose(&content, self.mailer.sender(), &to, &notice.message_id)))
+    }
+
+    async fn retry_later(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        notice: &Notification,
+        error: String,
+    ) -> Result<Delivery, NotifyError> {
+        let delay = backoff(notice.attempts as u32 + 1);
+        let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+        if next > notice.give_up_at {
+            let error = format!("gave up after {} attempts: {error}", notice.attempts + 1);
+            return self.give_up(conn, notice, error).await;
+        }
+        let db = |source| NotifyError::Database {
+            id: notice.id,
+            source,
+        };
+        notifications::mark_failed_attempt(conn, notice.id, &error, Some(delay))
+            .await
+            .map_err(db)?;
+        outbox::enqueue(conn, notice.id, delay).await.map_err(db)?;
+        Ok(Delivery::Retrying { error })
+    }
+
+    async fn give_up(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        notice: &Notification,
+        error: String,
+    ) -> Result<Delivery, NotifyError> {
+        notifications::mark_failed_attempt(conn, notice.id, &error, None)
+            .await
+            .map_err(|source| NotifyError::Database {
+                id: notice.id,
+                source,
+            })?;
+        Ok(Delivery::GaveUp { error })
+    }
+}
+
+/// The worker's handler. A database error returns `Err`, so apalis tries the
+/// job again; SMTP outcomes are all recorded on the row and end the job.
+pub async fn run_notify(job: NotifyJob, notifier: Data<Arc<Notifier>>) -> Result<(), BoxDynError> {
+    notifier.deliver(job.notification_id).await?;
+    Ok(())
+}

@@ -1,0 +1,100 @@
+//! Writing a notice to the outbox: called on the transaction that records a
+//! move's final status, so the status and its notice commit together or not at
+//! all. The delivery job is enqueued on the same transaction.
+
+use std::time::Duration;
+
+use apalis::prelude::TaskBuilder;
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use tracing::{info, warn};
+
+use super::{EmailAddress, compose};
+use crate::config::Settings;
+use crate::control::migrations::MigrationRecord;
+use crate::control::notifications::{self, NewNotification};
+
+/// The queue (apalis `job_type`) that holds notices to deliver.
+pub const QUEUE: &str = "shardmover::notify";
+
+/// apalis re-delivers a job whose worker died; our own retries are new jobs.
+const REDELIVERIES: usize = 20;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NotifyJob {
+    pub notification_id: i64,
+}
+
+/// Records the notice of `record`'s final event and queues its delivery.
+/// Nothing is recorded when mail is off or nobody is to be told; a final event
+/// that already has its notice is not recorded again.
+pub async fn record_final_event(
+    conn: &mut PgConnection,
+    settings: &Settings,
+    record: &MigrationRecord,
+) -> Result<Option<i64>, sqlx::Error> {
+    let mail = &settings.mail;
+    if !mail.enabled() || !record.status.is_final() {
+        return Ok(None);
+    }
+    let recipients = recipients(settings, record.requested_by.as_deref());
+    if recipients.is_empty() {
+        info!(
+            migration_id = record.id.0,
+            "no one to notify: requested_by is not an address and mail.notify is empty"
+        );
+        return Ok(None);
+    }
+    let sender = mail
+        .sender()
+        .expect("mail.from is checked when settings load");
+    let event = record.status.as_str();
+    let message_id = compose::message_id(record.id.0, event, &sender);
+    let recipients: Vec<String> = recipients.into_iter().map(String::from).collect();
+    let new = NewNotification {
+        migration: record.id,
+        event,
+        recipients: &recipients,
+        message_id: &message_id,
+        give_up_after: mail.give_up_after(),
+    };
+    let Some(id) = notifications::insert(conn, &new).await? else {
+        return Ok(None);
+    };
+    enqueue(conn, id, Duration::ZERO).await?;
+    Ok(Some(id))
+}
+
+/// The move's requester, when it is an address, then `mail.notify`.
+fn recipients(settings: &Settings, requested_by: Option<&str>) -> Vec<EmailAddress> {
+    let requester = requested_by.and_then(|who| match EmailAddress::parse(who) {
+        Ok(address) => Some(address),
+        Err(_) => {
+            warn!("requested_by is not an email address; only mail.notify is told");
+            None
+        }
+    });
+    EmailAddress::dedup(
+        requester
+            .into_iter()
+            .chain(settings.mail.notify.iter().cloned()),
+    )
+}
+
+/// Queues a delivery attempt on the caller's connection or transaction.
+pub async fn enqueue(conn: &mut PgConnection, id: i64, delay: Duration) -> Result<(), sqlx::Error> {
+    let job = NotifyJob {
+        notification_id: id,
+    };
+    let payload = serde_json::to_vec(&job).expect("a NotifyJob always serialises");
+    let task = TaskBuilder::new(payload)
+        .run_after(delay)
+        .max_attempts(REDELIVERIES)
+        .build();
+    apalis_postgres::queries::push_tasks(conn, QUEUE, vec![task])
+        .await
+        .map_err(|e| match e {
+            apalis_postgres::Error::Database(e) => e,
+            other => sqlx::Error::Protocol(format!("enqueueing a notice: {other}")),
+        })
+}

@@ -1,0 +1,45 @@
+//! The end of a move: its final status, the audit entry's, and the notice to
+//! mail, written in one control transaction. A crash can lose none of them
+//! alone, and a job that runs again finds the move ended and mails nothing.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use sqlx::PgConnection;
+
+use super::Mover;
+use crate::control::Status;
+use crate::control::migrations::{self, MigrationRecord};
+use crate::ids::MigrationId;
+use crate::mail::outbox;
+
+type Ending<'c> =
+    Pin<Box<dyn Future<Output = Result<Option<MigrationRecord>, sqlx::Error>> + Send + 'c>>;
+
+impl Mover {
+    /// Records `status` as the move's final one, with its notice.
+    pub(crate) async fn conclude(
+        &self,
+        id: MigrationId,
+        status: Status,
+    ) -> Result<(), sqlx::Error> {
+        self.conclude_if(|tx| Box::pin(migrations::finish(tx, id, status)))
+            .await
+            .map(drop)
+    }
+
+    /// Runs `end` on a control transaction; if it ended a move, records the
+    /// notice on the same transaction. True when a move ended.
+    pub(crate) async fn conclude_if<F>(&self, end: F) -> Result<bool, sqlx::Error>
+    where
+        F: for<'c> FnOnce(&'c mut PgConnection) -> Ending<'c>,
+    {
+        let mut tx = self.control.begin().await?;
+        let Some(record) = end(&mut tx).await? else {
+            return Ok(false);
+        };
+        outbox::record_final_event(&mut tx, &self.settings, &record).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}

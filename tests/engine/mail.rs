@@ -1,0 +1,318 @@
+//! Notices about moves, sent through a real SMTP server: who gets them, what
+//! they say, and that each final event is mailed exactly once.
+
+use std::sync::Arc;
+
+use mail_parser::MessageParser;
+use shardmover::control::notifications::{self, Notification};
+use shardmover::control::tables;
+use shardmover::ids::MigrationId;
+use shardmover::jobs::{self, Delivery, MoveJob, Notifier};
+use shardmover::mover::{Mover, Silent};
+
+use crate::helpers::{Interlude, TestEnv, block_on, dump, fences, pool};
+use crate::smtp::{Received, SmtpServer, mail_to};
+
+/// A mover and a notifier that mail through the SMTP server on `port`.
+fn mailing(env: &TestEnv, port: u16) -> (Mover, Notifier) {
+    mailing_with(env, port, |_| {})
+}
+
+fn mailing_with(
+    env: &TestEnv,
+    port: u16,
+    change: impl FnOnce(&mut shardmover::config::Settings),
+) -> (Mover, Notifier) {
+    let mut settings = env.settings.clone();
+    mail_to(&mut settings, port);
+    change(&mut settings);
+    let settings = Arc::new(settings);
+    let notifier = Notifier::new(env.control.clone(), settings.clone())
+        .unwrap()
+        .expect("mail is on");
+    (Mover::new(settings, env.control.clone()), notifier)
+}
+
+async fn notices(env: &TestEnv, id: MigrationId) -> Vec<Notification> {
+    let mut conn = env.control.acquire().await.unwrap();
+    notifications::list_for_migration(&mut conn, id)
+        .await
+        .unwrap()
+}
+
+/// Runs each notice job queued right now once, with the job's own handler, as a
+/// worker would (ignoring `run_at`, so a retry scheduled for later runs now;
+/// retries it queues wait for the next call).
+async fn drain_notices(env: &TestEnv, notifier: &Arc<Notifier>) -> usize {
+    let queued: Vec<Vec<u8>> = sqlx::query_scalar(
+        "UPDATE apalis.jobs SET status = 'Done'
+          WHERE job_type = $1 AND status = 'Pending' RETURNING job",
+    )
+    .bind(shardmover::mail::outbox::QUEUE)
+    .fetch_all(&env.control)
+    .await
+    .unwrap();
+    for payload in &queued {
+        let job = serde_json::from_slice(payload).unwrap();
+        jobs::run_notify(job, apalis::prelude::Data::new(notifier.clone()))
+            .await
+            .unwrap();
+    }
+    queued.len()
+}
+
+struct Parsed {
+    subject: String,
+    text: String,
+    html: String,
+    message_id: String,
+}
+
+fn parse(message: &Received) -> Parsed {
+    let parsed = MessageParser::default()
+        .parse(&message.data)
+        .expect("a MIME message");
+    Parsed {
+        subject: parsed.subject().unwrap_or_default().to_owned(),
+        text: parsed.body_text(0).expect("a text part").into_owned(),
+        html: parsed.body_html(0).expect("an HTML part").into_owned(),
+        message_id: parsed.message_id().unwrap_or_default().to_owned(),
+    }
+}
+
+fn sorted(mut list: Vec<String>) -> Vec<String> {
+    list.sort();
+    list
+}
+
+#[tokio::test]
+async fn a_completed_move_mails_the_requester_and_the_ops_list_once_with_its_checksums() {
+    let env = TestEnv::new().await;
+    let smtp = SmtpServer::start();
+    let (mover, notifier) = mailing(&env, smtp.port);
+    let notifier = Arc::new(notifier);
+    env.seed(7, "shard_1", 2_000).await;
+    let id = env.request(&mover, 7, "shard_2", 500).await;
+    let mover = Arc::new(mover);
+    let job = MoveJob {
+        migration_id: id.0,
+        request_id: None,
+    };
+    jobs::run_move(job.clone(), apalis::prelude::Data::new(mover.clone()))
+        .await
+        .unwrap();
+    assert_eq!(drain_notices(&env, &notifier).await, 1);
+    // The move's job delivered again (a worker died after the move ended): no second notice.
+    jobs::run_move(job, apalis::prelude::Data::new(mover.clone()))
+        .await
+        .unwrap();
+    assert_eq!(drain_notices(&env, &notifier).await, 0);
+
+    let received = smtp.received();
+    assert_eq!(received.len(), 1, "exactly one notice");
+    let message = &received[0];
+    assert_eq!(
+        sorted(message.to.clone()),
+        ["ops@example.com", "test@example.com"]
+    );
+    assert_eq!(message.from, "shardmover@ops.example.com");
+    let mail = parse(message);
+    assert_eq!(
+        mail.subject,
+        "[shardmover] website 7 moved to shard_2 — completed"
+    );
+    assert_eq!(
+        mail.message_id,
+        format!("move-{}.completed@ops.example.com", id.0)
+    );
+    let tables = {
+        let mut conn = env.control.acquire().await.unwrap();
+        tables::list(&mut conn, id).await.unwrap()
+    };
+    assert!(tables.len() >= 4);
+    for table in &tables {
+        let checksum = table.source_checksum.as_deref().unwrap();
+        let line = format!(
+            "  {}: {} rows; {checksum} / {checksum} (match)",
+            table.name, table.rows_copied
+        );
+        assert!(mail.text.contains(&line), "{line:?} not in:\n{}", mail.text);
+        assert!(
+            mail.html.contains(checksum),
+            "{checksum} not in the HTML part"
+        );
+    }
+    for needle in [
+        "Website 7 now lives on shard_2",
+        "Route:        shard_1 -> shard_2",
+        "Requested by: test@example.com",
+        &format!("http://127.0.0.1:8080/api/v1/migrations/{}", id.0),
+    ] {
+        assert!(
+            mail.text.contains(needle),
+            "{needle:?} not in:\n{}",
+            mail.text
+        );
+    }
+    assert!(
+        mail.html.contains("shard_1 &rarr; shard_2"),
+        "{}",
+        mail.html
+    );
+    assert!(!mail.text.contains("How to retry"));
+
+    let recorded = notices(&env, id).await;
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(
+        (recorded[0].status.as_str(), recorded[0].attempts),
+        ("sent", 1)
+    );
+    assert!(recorded[0].sent_at.is_some());
+}
+
+#[tokio::test]
+async fn a_failed_move_mail_names_the_phase_the_error_and_the_state_the_data_was_left_in() {
+    let env = TestEnv::new().await;
+    let smtp = SmtpServer::start();
+    let (mover, notifier) = mailing(&env, smtp.port);
+    env.seed(7, "shard_1", 3_000).await;
+    let id = env.request(&mover, 7, "shard_2", 100).await;
+    // Rot a row the copy already committed on the target: verification must fail.
+    let interlude = Interlude::after(250, {
+        let url = env.shard_urls[1].clone();
+        move || {
+            block_on(async move {
+                sqlx::query("UPDATE pages SET title = 'bit rot' WHERE id = 700000050")
+                    .execute(&pool(&url).await)
+                    .await
+                    .unwrap();
+            })
+        }
+    });
+    assert_eq!(
+        mover.run(id, &interlude).await.unwrap_err().code(),
+        "checksum_mismatch"
+    );
+    assert!(dump(&env.shard_2, 7).await.is_empty() && fences(&env.shard_1).await.is_empty());
+    let notice = &notices(&env, id).await[0];
+    assert_eq!(notifier.deliver(notice.id).await.unwrap(), Delivery::Sent);
+
+    let received = smtp.received();
+    assert_eq!(received.len(), 1);
+    let mail = parse(&received[0]);
+    assert_eq!(
+        mail.subject,
+        "[shardmover] website 7 move to shard_2 — failed"
+    );
+    for needle in [
+        "The move of website 7 from shard_1 to shard_2 failed.",
+        "Phase:        verifying",
+        "Error:        checksum_mismatch: ",
+        "shard_1 is unchanged and its write fence is lifted",
+        "Every row this move wrote to shard_2 was deleted (rolled back).",
+        "How to retry:",
+        "shardmover migrate --website 7 --to shard_2",
+    ] {
+        assert!(
+            mail.text.contains(needle),
+            "{needle:?} not in:\n{}",
+            mail.text
+        );
+    }
+    assert!(mail.html.contains("checksum_mismatch"));
+    assert!(mail.html.contains("its write fence is lifted"));
+}
+
+#[tokio::test]
+async fn a_move_cancelled_in_the_queue_mails_a_cancellation() {
+    let env = TestEnv::new().await;
+    let smtp = SmtpServer::start();
+    let (mover, notifier) = mailing(&env, smtp.port);
+    env.seed(7, "shard_1", 100).await;
+    let id = env.request(&mover, 7, "shard_2", 100).await;
+    assert!(mover.cancel(id).await.unwrap());
+    assert!(!mover.cancel(id).await.unwrap(), "cancelled once only");
+    let recorded = notices(&env, id).await;
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].event, "cancelled");
+    assert_eq!(
+        notifier.deliver(recorded[0].id).await.unwrap(),
+        Delivery::Sent
+    );
+    assert_eq!(
+        notifier.deliver(recorded[0].id).await.unwrap(),
+        Delivery::Skipped
+    );
+
+    let received = smtp.received();
+    assert_eq!(received.len(), 1);
+    let mail = parse(&received[0]);
+    assert_eq!(
+        mail.subject,
+        "[shardmover] website 7 move to shard_2 — cancelled"
+    );
+    assert!(mail.text.contains("was cancelled"), "{}", mail.text);
+    assert!(
+        mail.text.contains("Started:      (never started)"),
+        "{}",
+        mail.text
+    );
+    assert!(mail.text.contains("shard_1 is unchanged"), "{}", mail.text);
+}
+
+#[tokio::test]
+async fn with_smtp_down_the_move_completes_and_its_notice_goes_out_once_smtp_is_back() {
+    let env = TestEnv::new().await;
+    let port = SmtpServer::dark_port();
+    let (mover, notifier) = mailing(&env, port);
+    let notifier = Arc::new(notifier);
+    env.seed(7, "shard_1", 500).await;
+    let id = env.request(&mover, 7, "shard_2", 100).await;
+    let outcome = mover.run(id, &Silent).await.unwrap();
+    assert_eq!(outcome.record.status.as_str(), "completed");
+
+    assert_eq!(drain_notices(&env, &notifier).await, 1);
+    let waiting = &notices(&env, id).await[0];
+    assert_eq!((waiting.status.as_str(), waiting.attempts), ("pending", 1));
+    let error = waiting.last_error.as_deref().unwrap();
+    assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
+    assert!(waiting.next_attempt_at.unwrap() > chrono::Utc::now());
+    let queued: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM apalis.jobs WHERE job_type = $1 AND status = 'Pending' AND run_at > now()",
+    )
+    .bind(shardmover::mail::outbox::QUEUE)
+    .fetch_one(&env.control)
+    .await
+    .unwrap();
+    assert_eq!(queued, 1, "the retry waits in the queue with its backoff");
+
+    let smtp = SmtpServer::start_on_port(port);
+    assert_eq!(drain_notices(&env, &notifier).await, 1);
+    assert_eq!(drain_notices(&env, &notifier).await, 0);
+    assert_eq!(smtp.received().len(), 1);
+    let sent = &notices(&env, id).await[0];
+    assert_eq!((sent.status.as_str(), sent.attempts), ("sent", 2));
+    assert_eq!(
+        sent.last_error.as_deref(),
+        Some(error),
+        "the last error stays for the record"
+    );
+}
+
+#[tokio::test]
+async fn a_notice_smtp_keeps_refusing_is_given_up_when_its_window_closes() {
+    let env = TestEnv::new().await;
+    let port = SmtpServer::dark_port();
+    let (mover, notifier) = mailing_with(&env, port, |s| s.mail.give_up_after_secs = 0);
+    env.seed(7, "shard_1", 100).await;
+    let id = env.request(&mover, 7, "shard_2", 100).await;
+    mover.run(id, &Silent).await.unwrap();
+    let notice = &notices(&env, id).await[0];
+    let Delivery::GaveUp { error } = notifier.deliver(notice.id).await.unwrap() else {
+        panic!("expected the notice to be given up");
+    };
+    assert!(error.starts_with("gave up after 1 attempts"), "{error}");
+    let recorded = &notices(&env, id).await[0];
+    assert_eq!(recorded.status, "failed");
+    assert_eq!(recorded.last_error.as_deref(), Some(error.as_str()));
+}
