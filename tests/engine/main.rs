@@ -8,3 +8,5 @@ mod helpers;
 mod interruptions;
 mod moves;
 mod refusals;
+mod shard_app;
+mod shards;
