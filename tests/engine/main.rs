@@ -10,3 +10,4 @@ mod moves;
 mod refusals;
 mod shard_app;
 mod shards;
+mod websites;
