@@ -6,6 +6,7 @@ mod cli;
 mod crash;
 mod helpers;
 mod interruptions;
+mod metrics;
 mod moves;
 mod refusals;
 mod shard_app;
