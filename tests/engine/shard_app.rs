@@ -150,3 +150,19 @@ pub async fn request_move(
     };
     mover.request(&request).await
 }
+
+/// Runs the binary against the test databases: (success, stdout, stderr).
+pub fn shardmover_cli(env: &TestEnv, args: &[&str]) -> (bool, String, String) {
+    use secrecy::ExposeSecret;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_shardmover"))
+        .args(args)
+        .env("SHARDMOVER__DATABASE__URL", env.settings.database.url.expose_secret())
+        .env("SHARDMOVER__SHARDS__SHARD_1__URL", env.shard_urls[0].expose_secret())
+        .env("SHARDMOVER__SHARDS__SHARD_2__URL", env.shard_urls[1].expose_secret())
+        .env("SHARDMOVER__LOG__LEVEL", "warn")
+        .env("USER", "cli@example.com")
+        .output()
+        .unwrap();
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
+    (output.status.success(), text(output.stdout), text(output.stderr))
+}

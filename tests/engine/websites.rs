@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use shardmover::mover::Silent;
 
-use crate::shard_app::{error_code, spawn_shard_app};
+use crate::shard_app::{error_code, shardmover_cli, spawn_shard_app};
 
 fn assign_body(shard: &str) -> serde_json::Value {
     json!({"shard": shard, "requested_by": "ops@example.com", "notes": "new tenant"})
@@ -131,4 +131,45 @@ async fn a_website_shows_where_it_lives_its_rows_and_its_move_history() {
     assert!(w["active_migration_id"].is_null());
     let (status, body) = app.get("/api/v1/websites/999").await;
     assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "unknown_website"));
+}
+
+#[tokio::test]
+async fn the_cli_shows_shards_changes_status_and_bulk_assigns_after_a_preview() {
+    let app = spawn_shard_app(|_| {}).await;
+    let env = &app.env;
+    app.register_empty(40, Some("shard_1")).await;
+    app.register_empty(41, Some("shard_1")).await;
+    env.seed(7, "shard_1", 100).await;
+
+    let (ok, stdout, stderr) = shardmover_cli(env, &["shards", "list"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("shard_1") && stdout.contains("available"), "{stdout}");
+    assert!(!stdout.contains("postgres@"), "no URL is printed");
+
+    let (ok, stdout, stderr) = shardmover_cli(env, &["shards", "set-status", "shard_2", "maintenance", "--json"]);
+    assert!(ok, "{stderr}");
+    let detail: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(detail["recent_changes"][0]["changed_by_email"], "cli@example.com");
+    let (ok, _, stderr) = shardmover_cli(env, &["websites", "assign", "40", "shard_2"]);
+    assert!(!ok);
+    assert_eq!(stderr.trim(), "error: shard shard_2 is maintenance and does not accept websites");
+    shardmover_cli(env, &["shards", "set-status", "shard_2", "available"]);
+
+    let (ok, _, stderr) = shardmover_cli(env, &["websites", "assign", "7", "shard_2"]);
+    assert!(!ok && stderr.lines().count() == 1, "{stderr}");
+    assert!(stderr.contains("POST /api/v1/migrations"), "{stderr}");
+
+    let (ok, stdout, stderr) = shardmover_cli(env, &["websites", "bulk-assign", "--to", "shard_2", "40", "41"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("preview only: 2 to assign"), "{stdout}");
+    assert_eq!(env.registry(40).await.as_deref(), Some("shard_1"));
+    let (ok, stdout, stderr) = shardmover_cli(env, &["websites", "bulk-assign", "--to", "shard_2", "40", "41", "--yes"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("assigned 2 website(s) to shard_2"), "{stdout}");
+    assert_eq!(env.registry(41).await.as_deref(), Some("shard_2"));
+
+    let (ok, stdout, stderr) = shardmover_cli(env, &["shards", "distribution", "--json"]);
+    assert!(ok, "{stderr}");
+    let d: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(d["total_websites"], 3);
 }
