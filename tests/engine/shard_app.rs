@@ -78,7 +78,12 @@ pub async fn spawn_shard_app(change: impl FnOnce(&mut Settings)) -> ShardApp {
 }
 
 impl ShardApp {
-    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self
             .client
             .request(method, format!("{}{path}", self.address))
@@ -156,13 +161,26 @@ pub fn shardmover_cli(env: &TestEnv, args: &[&str]) -> (bool, String, String) {
     use secrecy::ExposeSecret;
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_shardmover"))
         .args(args)
-        .env("SHARDMOVER__DATABASE__URL", env.settings.database.url.expose_secret())
-        .env("SHARDMOVER__SHARDS__SHARD_1__URL", env.shard_urls[0].expose_secret())
-        .env("SHARDMOVER__SHARDS__SHARD_2__URL", env.shard_urls[1].expose_secret())
+        .env(
+            "SHARDMOVER__DATABASE__URL",
+            env.settings.database.url.expose_secret(),
+        )
+        .env(
+            "SHARDMOVER__SHARDS__SHARD_1__URL",
+            env.shard_urls[0].expose_secret(),
+        )
+        .env(
+            "SHARDMOVER__SHARDS__SHARD_2__URL",
+            env.shard_urls[1].expose_secret(),
+        )
         .env("SHARDMOVER__LOG__LEVEL", "warn")
         .env("USER", "cli@example.com")
         .output()
         .unwrap();
     let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
-    (output.status.success(), text(output.stdout), text(output.stderr))
+    (
+        output.status.success(),
+        text(output.stdout),
+        text(output.stderr),
+    )
 }

@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 use shardmover::shard_ops::jump_hash::jump_hash;
 
 use crate::helpers::TABLES;
-use crate::shard_app::{add_shard, black_hole, closed_port, error_code, request_move, spawn_shard_app};
+use crate::shard_app::{
+    add_shard, black_hole, closed_port, error_code, request_move, spawn_shard_app,
+};
 
 fn by_name<'a>(items: &'a Value, name: &str) -> &'a Value {
     items
@@ -20,7 +22,8 @@ fn by_name<'a>(items: &'a Value, name: &str) -> &'a Value {
 }
 
 #[tokio::test]
-async fn an_unreachable_shard_is_unhealthy_while_the_others_stay_healthy_within_the_probe_timeout() {
+async fn an_unreachable_shard_is_unhealthy_while_the_others_stay_healthy_within_the_probe_timeout()
+{
     let app = spawn_shard_app(|s| {
         add_shard(s, "hanging", black_hole());
         add_shard(s, "closed", closed_port());
@@ -42,15 +45,31 @@ async fn an_unreachable_shard_is_unhealthy_while_the_others_stay_healthy_within_
         assert!(h["database_size"].as_i64().unwrap() > 0);
         // pg_stat_statements is not installed in the test databases.
         assert!(h["slow_queries_count"].is_null());
-        assert!(h["slow_queries_note"].as_str().unwrap().contains("pg_stat_statements"));
+        assert!(
+            h["slow_queries_note"]
+                .as_str()
+                .unwrap()
+                .contains("pg_stat_statements")
+        );
     }
     let hanging = by_name(items, "hanging");
     assert_eq!(
-        (hanging["state"].as_str(), hanging["connection_status"].as_str()),
+        (
+            hanging["state"].as_str(),
+            hanging["connection_status"].as_str()
+        ),
         (Some("UNHEALTHY"), Some("timeout"))
     );
-    assert!(hanging["error_message"].as_str().unwrap().contains("1000 ms"));
-    assert_eq!(hanging["location"].as_str().unwrap().split(':').next(), Some("127.0.0.1"));
+    assert!(
+        hanging["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("1000 ms")
+    );
+    assert_eq!(
+        hanging["location"].as_str().unwrap().split(':').next(),
+        Some("127.0.0.1")
+    );
     let closed = by_name(items, "closed");
     assert_eq!(closed["state"], "UNHEALTHY");
     assert_eq!(closed["connection_status"], "error");
@@ -68,9 +87,15 @@ async fn an_unreachable_shard_is_unhealthy_while_the_others_stay_healthy_within_
     assert_eq!(states, ["UNHEALTHY", "UNHEALTHY", "HEALTHY", "HEALTHY"]);
 
     let (status, one) = app.get("/api/v1/shards/hanging/health").await;
-    assert_eq!((status, one["state"].as_str()), (StatusCode::OK, Some("UNHEALTHY")));
+    assert_eq!(
+        (status, one["state"].as_str()),
+        (StatusCode::OK, Some("UNHEALTHY"))
+    );
     let (_, list) = app.get("/api/v1/shards").await;
-    assert_eq!(by_name(&list["items"], "hanging")["accepts_websites"], false);
+    assert_eq!(
+        by_name(&list["items"], "hanging")["accepts_websites"],
+        false
+    );
     assert_eq!(by_name(&list["items"], "shard_1")["accepts_websites"], true);
 }
 
@@ -86,10 +111,11 @@ async fn statistics_and_distribution_match_counts_made_independently() {
     assert_eq!(status, StatusCode::OK, "{stats}");
     assert_eq!(stats["websites"], 3);
     for table in TABLES {
-        let expected: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
-            .fetch_one(&app.env.shard_1)
-            .await
-            .unwrap();
+        let expected: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+                .fetch_one(&app.env.shard_1)
+                .await
+                .unwrap();
         let counted = stats["tenant_tables"]
             .as_array()
             .unwrap()
@@ -108,7 +134,10 @@ async fn statistics_and_distribution_match_counts_made_independently() {
     assert!(stats["index_size"].as_i64().unwrap() > 0);
     let largest = stats["largest_tables"].as_array().unwrap();
     assert!(!largest.is_empty() && largest.len() <= 10);
-    let sizes: Vec<i64> = largest.iter().map(|t| t["total_bytes"].as_i64().unwrap()).collect();
+    let sizes: Vec<i64> = largest
+        .iter()
+        .map(|t| t["total_bytes"].as_i64().unwrap())
+        .collect();
     assert!(sizes.windows(2).all(|w| w[0] >= w[1]));
 
     let (status, d) = app.get("/api/v1/shards/distribution").await;
@@ -117,12 +146,18 @@ async fn statistics_and_distribution_match_counts_made_independently() {
     assert_eq!(by_name(&d["shards"], "shard_1")["websites"], 3);
     assert_eq!(by_name(&d["shards"], "shard_1")["percent"], 75.0);
     assert_eq!(by_name(&d["shards"], "shard_2")["percent"], 25.0);
-    assert_eq!((d["spread"].as_f64(), d["imbalanced"].as_bool()), (Some(0.5), Some(true)));
+    assert_eq!(
+        (d["spread"].as_f64(), d["imbalanced"].as_bool()),
+        (Some(0.5), Some(true))
+    );
 
     app.register_empty(5, Some("shard_2")).await;
     app.register_empty(6, Some("shard_2")).await;
     let (_, d) = app.get("/api/v1/shards/distribution").await;
-    assert_eq!((d["spread"].as_f64(), d["imbalanced"].as_bool()), (Some(0.0), Some(false)));
+    assert_eq!(
+        (d["spread"].as_f64(), d["imbalanced"].as_bool()),
+        (Some(0.0), Some(false))
+    );
 }
 
 #[tokio::test]
@@ -134,26 +169,43 @@ async fn placement_never_picks_a_full_unavailable_or_unhealthy_shard() {
     .await;
     app.register_empty(1, Some("shard_1")).await;
     let patch = |status: &str| json!({"status": status, "requested_by": "ops@example.com"});
-    let (status, _) = app.patch("/api/v1/shards/shard_2", patch("maintenance")).await;
+    let (status, _) = app
+        .patch("/api/v1/shards/shard_2", patch("maintenance"))
+        .await;
     assert_eq!(status, StatusCode::OK);
 
     // shard_1 full, shard_2 in maintenance, hanging unhealthy (probed on demand).
     let (status, body) = app.get("/api/v1/shards/recommended?website_id=9").await;
-    assert_eq!((status, error_code(&body)), (StatusCode::CONFLICT, "no_shard_available"), "{body}");
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::CONFLICT, "no_shard_available"),
+        "{body}"
+    );
 
-    app.patch("/api/v1/shards/shard_2", patch("available")).await;
+    app.patch("/api/v1/shards/shard_2", patch("available"))
+        .await;
     let (status, body) = app.get("/api/v1/shards/recommended?website_id=9").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["shard"], "shard_2");
-    let reasons: Vec<_> = body["candidates"].as_array().unwrap().iter().map(|c| c["reason"].clone()).collect();
+    let reasons: Vec<_> = body["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["reason"].clone())
+        .collect();
     assert_eq!(reasons, [json!("UNHEALTHY"), json!("full"), Value::Null]);
 
     // Two equally free shards: the jump hash of the website id decides, stably.
     let (_, _) = app
-        .patch("/api/v1/shards/shard_1", json!({"capacity": null, "requested_by": "ops@example.com"}))
+        .patch(
+            "/api/v1/shards/shard_1",
+            json!({"capacity": null, "requested_by": "ops@example.com"}),
+        )
         .await;
     for website in 1..=20_i64 {
-        let (_, body) = app.get(&format!("/api/v1/shards/recommended?website_id={website}")).await;
+        let (_, body) = app
+            .get(&format!("/api/v1/shards/recommended?website_id={website}"))
+            .await;
         let expected = ["shard_1", "shard_2"][jump_hash(website as u64, 2) as usize];
         assert_eq!(body["shard"], expected, "website {website}");
     }
@@ -170,31 +222,64 @@ async fn a_status_change_is_audited_and_takes_effect_for_new_moves_at_once() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{shard}");
-    assert_eq!((shard["status"].as_str(), shard["labels"]["region"].as_str()), (Some("maintenance"), Some("eu")));
+    assert_eq!(
+        (shard["status"].as_str(), shard["labels"]["region"].as_str()),
+        (Some("maintenance"), Some("eu"))
+    );
     let change = &shard["recent_changes"][0];
     assert_eq!(change["changed_by_email"], "ops@example.com");
-    assert_eq!((change["before"]["status"].as_str(), change["after"]["status"].as_str()), (Some("available"), Some("maintenance")));
+    assert_eq!(
+        (
+            change["before"]["status"].as_str(),
+            change["after"]["status"].as_str()
+        ),
+        (Some("available"), Some("maintenance"))
+    );
 
-    let move_body = json!({"website_id": 7, "target_shard": "shard_2", "requested_by": "ops@example.com"});
+    let move_body =
+        json!({"website_id": 7, "target_shard": "shard_2", "requested_by": "ops@example.com"});
     let (status, body) = app.post("/api/v1/migrations", move_body.clone()).await;
-    assert_eq!((status, error_code(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "shard_not_available"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "shard_not_available")
+    );
     // Every process reads the catalogue from the control database.
     let other = app.env.mover();
     let refused = request_move(&other, 7, "shard_2").await;
     assert_eq!(refused.unwrap_err().code(), "shard_not_available");
 
-    app.patch("/api/v1/shards/shard_2", json!({"status": "available", "capacity": 0, "requested_by": "ops@example.com"}))
-        .await;
+    app.patch(
+        "/api/v1/shards/shard_2",
+        json!({"status": "available", "capacity": 0, "requested_by": "ops@example.com"}),
+    )
+    .await;
     let (status, body) = app.post("/api/v1/migrations", move_body.clone()).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(body["error"]["message"].as_str().unwrap().contains("full"), "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("full"),
+        "{body}"
+    );
 
-    app.patch("/api/v1/shards/shard_2", json!({"capacity": null, "requested_by": "ops@example.com"})).await;
+    app.patch(
+        "/api/v1/shards/shard_2",
+        json!({"capacity": null, "requested_by": "ops@example.com"}),
+    )
+    .await;
     let (status, body) = app.post("/api/v1/migrations", move_body).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
 
-    let (status, body) = app.patch("/api/v1/shards/shard_2", json!({"status": "closed", "requested_by": "ops@example.com"})).await;
+    let (status, body) = app
+        .patch(
+            "/api/v1/shards/shard_2",
+            json!({"status": "closed", "requested_by": "ops@example.com"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    let (status, _) = app.patch("/api/v1/shards/nope", json!({"status": "available", "requested_by": "ops@example.com"})).await;
+    let (status, _) = app
+        .patch(
+            "/api/v1/shards/nope",
+            json!({"status": "available", "requested_by": "ops@example.com"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
