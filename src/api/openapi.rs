@@ -12,7 +12,7 @@ use super::{ApiError, AppState, audit_logs, migration_view, migrations, shards, 
 #[openapi(
     info(title = "shardmover", description = "Move a tenant between PostgreSQL shards, safely."),
     paths(migrations::create, migrations::list, migrations::show, migrations::cancel, audit_logs::list),
-    nest((path = "/", api = ShardOpsDoc)),
+    nest((path = "/api/v1", api = ShardOpsDoc)),
     components(schemas(
         migrations::CreateMigration,
         migration_view::MigrationView,
@@ -24,7 +24,7 @@ use super::{ApiError, AppState, audit_logs, migration_view, migrations, shards, 
 )]
 pub struct ApiDoc;
 
-/// Shard operations, nested into [`ApiDoc`].
+/// Shard operations, nested into [`ApiDoc`] under `/api/v1` (handler paths are relative).
 #[derive(OpenApi)]
 #[openapi(
     paths(

@@ -35,7 +35,7 @@ pub struct RefreshQuery {
     refresh: bool,
 }
 
-#[utoipa::path(get, path = "/api/v1/shards", tag = "shards",
+#[utoipa::path(get, path = "/shards", tag = "shards",
     responses((status = 200, body = ShardList)), security(("bearer" = [])))]
 pub async fn list(
     request: HttpRequest,
@@ -46,7 +46,7 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(ShardList { items }))
 }
 
-#[utoipa::path(get, path = "/api/v1/shards/{name}", tag = "shards",
+#[utoipa::path(get, path = "/shards/{name}", tag = "shards",
     params(("name" = String, Path)),
     responses((status = 200, body = ShardDetail), (status = 404, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -80,7 +80,7 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Er
     Option::<i64>::deserialize(d).map(Some)
 }
 
-#[utoipa::path(patch, path = "/api/v1/shards/{name}", tag = "shards",
+#[utoipa::path(patch, path = "/shards/{name}", tag = "shards",
     params(("name" = String, Path)), request_body = PatchShard,
     responses((status = 200, body = ShardDetail), (status = 404, body = ErrorResponse),
         (status = 422, body = ErrorResponse)),
@@ -106,7 +106,7 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(detail))
 }
 
-#[utoipa::path(get, path = "/api/v1/shards/health", tag = "shards", params(RefreshQuery),
+#[utoipa::path(get, path = "/shards/health", tag = "shards", params(RefreshQuery),
     responses((status = 200, body = HealthList)), security(("bearer" = [])))]
 pub async fn health(
     request: HttpRequest,
@@ -122,7 +122,7 @@ pub async fn health(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/shards/{name}/health", tag = "shards",
+#[utoipa::path(get, path = "/shards/{name}/health", tag = "shards",
     params(("name" = String, Path), RefreshQuery),
     responses((status = 200, body = HealthView), (status = 404, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -137,7 +137,7 @@ pub async fn shard_health(
     Ok(HttpResponse::Ok().json(ops.shard_health(&name, query.refresh).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/shards/{name}/statistics", tag = "shards",
+#[utoipa::path(get, path = "/shards/{name}/statistics", tag = "shards",
     params(("name" = String, Path)),
     responses((status = 200, body = ShardStatistics), (status = 404, body = ErrorResponse),
         (status = 503, body = ErrorResponse)),
@@ -151,7 +151,7 @@ pub async fn statistics(
     Ok(HttpResponse::Ok().json(ShardOps::new(&state.mover).statistics(&name).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/shards/distribution", tag = "shards",
+#[utoipa::path(get, path = "/shards/distribution", tag = "shards",
     responses((status = 200, body = Distribution)), security(("bearer" = [])))]
 pub async fn distribution(
     request: HttpRequest,
@@ -168,7 +168,7 @@ pub struct RecommendQuery {
     website_id: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/api/v1/shards/recommended", tag = "shards", params(RecommendQuery),
+#[utoipa::path(get, path = "/shards/recommended", tag = "shards", params(RecommendQuery),
     responses((status = 200, body = Recommendation), (status = 409, body = ErrorResponse)),
     security(("bearer" = [])))]
 pub async fn recommended(

@@ -29,7 +29,7 @@ fn body_error(error: ShardOpsError) -> ApiError {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/websites/{id}", tag = "websites",
+#[utoipa::path(get, path = "/websites/{id}", tag = "websites",
     params(("id" = i64, Path, description = "website id")),
     responses((status = 200, body = WebsiteView), (status = 404, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -51,7 +51,7 @@ pub struct AssignShard {
     notes: Option<String>,
 }
 
-#[utoipa::path(put, path = "/api/v1/websites/{id}/shard", tag = "websites",
+#[utoipa::path(put, path = "/websites/{id}/shard", tag = "websites",
     params(("id" = i64, Path, description = "website id")), request_body = AssignShard,
     responses((status = 200, body = Assignment), (status = 404, body = ErrorResponse),
         (status = 409, description = "the website has rows (move it) or is being moved", body = ErrorResponse),
@@ -89,7 +89,7 @@ pub struct BulkAssign {
     confirmation_token: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/websites/bulk-assign", tag = "websites",
+#[utoipa::path(post, path = "/websites/bulk-assign", tag = "websites",
     request_body = BulkAssign,
     responses((status = 200, description = "the preview, or the executed plan", body = BulkPlan),
         (status = 403, body = ErrorResponse),

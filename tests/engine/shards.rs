@@ -283,3 +283,26 @@ async fn a_status_change_is_audited_and_takes_effect_for_new_moves_at_once() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_shard_and_website_routes() {
+    let app = spawn_shard_app(|_| {}).await;
+    let (status, doc) = app.get("/api/v1/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let paths = doc["paths"].as_object().unwrap();
+    for path in [
+        "/api/v1/shards",
+        "/api/v1/shards/{name}",
+        "/api/v1/shards/health",
+        "/api/v1/shards/{name}/statistics",
+        "/api/v1/websites/{id}/shard",
+        "/api/v1/websites/bulk-assign",
+    ] {
+        assert!(
+            paths.contains_key(path),
+            "{path} missing from {:?}",
+            paths.keys()
+        );
+    }
+    assert!(paths["/api/v1/shards/{name}"]["patch"].is_object());
+}
