@@ -3,14 +3,14 @@
 //! durations, queue depth and age, and each shard's stored health and size.
 
 mod exposition;
+mod shard_families;
 
 use sqlx::{PgConnection, Row};
 
 pub use exposition::CONTENT_TYPE;
 use exposition::Exposition;
 
-use super::{ShardOps, ShardOpsError, ShardView};
-use crate::control::shard_health::HealthState;
+use super::{ShardOps, ShardOpsError};
 
 /// Upper bounds (seconds) of the move-duration histogram's buckets.
 const DURATION_BUCKETS: [f64; 9] = [1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 10800.0, 43200.0];
@@ -30,7 +30,7 @@ impl ShardOps<'_> {
         queue(&mut conn, &mut out)
             .await
             .map_err(ShardOpsError::control("reading metrics"))?;
-        shard_families(&shards, &mut out);
+        shard_families::render(&shards, &mut out);
         Ok(out.finish())
     }
 }
@@ -157,102 +157,4 @@ async fn queue(conn: &mut PgConnection, out: &mut Exposition) -> Result<(), sqlx
         }
     }
     Ok(())
-}
-
-fn shard_families(shards: &[ShardView], out: &mut Exposition) {
-    out.family(
-        "shardmover_shard_websites",
-        "gauge",
-        "Websites the registry places on the shard.",
-    );
-    for s in shards {
-        out.sample(
-            "shardmover_shard_websites",
-            &[("shard", &s.name)],
-            s.websites as f64,
-        );
-    }
-    out.family(
-        "shardmover_shard_capacity",
-        "gauge",
-        "Website capacity of the shard (absent: no limit).",
-    );
-    for s in shards.iter().filter(|s| s.capacity.is_some()) {
-        let capacity = s.capacity.unwrap_or_default() as f64;
-        out.sample("shardmover_shard_capacity", &[("shard", &s.name)], capacity);
-    }
-    out.family(
-        "shardmover_shard_status",
-        "gauge",
-        "1 for the shard's catalogue status.",
-    );
-    for s in shards {
-        out.sample(
-            "shardmover_shard_status",
-            &[("shard", &s.name), ("status", s.status.as_str())],
-            1.0,
-        );
-    }
-    out.family(
-        "shardmover_shard_health",
-        "gauge",
-        "1 for the shard's state at its latest probe.",
-    );
-    for s in shards {
-        for state in [
-            HealthState::Healthy,
-            HealthState::Degraded,
-            HealthState::Unhealthy,
-        ] {
-            let now = s.health.as_ref().map(|h| h.report.state);
-            let value = if now == Some(state) { 1.0 } else { 0.0 };
-            out.sample(
-                "shardmover_shard_health",
-                &[("shard", &s.name), ("state", state.as_str())],
-                value,
-            );
-        }
-    }
-    let probed = || shards.iter().filter_map(|s| Some((s, s.health.as_ref()?)));
-    out.family(
-        "shardmover_shard_query_latency_seconds",
-        "gauge",
-        "Average round trip at the latest probe.",
-    );
-    for (s, h) in probed() {
-        if let Some(ms) = h.report.avg_query_ms {
-            out.sample(
-                "shardmover_shard_query_latency_seconds",
-                &[("shard", &s.name)],
-                ms / 1000.0,
-            );
-        }
-    }
-    out.family(
-        "shardmover_shard_database_size_bytes",
-        "gauge",
-        "Database size at the latest probe.",
-    );
-    for (s, h) in probed() {
-        if let Some(bytes) = h.report.database_size {
-            out.sample(
-                "shardmover_shard_database_size_bytes",
-                &[("shard", &s.name)],
-                bytes as f64,
-            );
-        }
-    }
-    out.family(
-        "shardmover_shard_last_probe_timestamp_seconds",
-        "gauge",
-        "When the shard was last probed.",
-    );
-    for (s, h) in probed() {
-        let at = h.report.checked_at.timestamp_millis() as f64 / 1000.0;
-        out.sample(
-            "shardmover_shard_last_probe_timestamp_seconds",
-            &[("shard", &s.name)],
-            at,
-        );
-    }
 }
