@@ -1,15 +1,19 @@
 //! The HTTP API (actix-web): move requests, progress, cancel and the audit log
-//! under `/api/v1` (bearer token), plus open `/health` and `/ready`.
+//! under `/api/v1` (bearer token), shard operations, `/metrics` (same token),
+//! plus open `/health` and `/ready`.
 
 mod access;
 mod audit_logs;
 mod auth;
 mod error;
 mod health;
+mod metrics;
 mod migration_view;
 mod migrations;
 mod openapi;
 mod request_id;
+mod shards;
+mod websites;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -49,6 +53,7 @@ pub fn server(listener: TcpListener, state: AppState) -> std::io::Result<Server>
             )
             .route("/health", web::get().to(health::health))
             .route("/ready", web::get().to(health::ready))
+            .route("/metrics", web::get().to(metrics::metrics))
             .service(
                 web::scope("/api/v1")
                     .route("/migrations", web::post().to(migrations::create))
@@ -59,6 +64,24 @@ pub fn server(listener: TcpListener, state: AppState) -> std::io::Result<Server>
                         web::post().to(migrations::cancel),
                     )
                     .route("/audit-logs", web::get().to(audit_logs::list))
+                    // Fixed paths before `/shards/{name}`, which would match them too.
+                    .route("/shards", web::get().to(shards::list))
+                    .route("/shards/health", web::get().to(shards::health))
+                    .route("/shards/distribution", web::get().to(shards::distribution))
+                    .route("/shards/recommended", web::get().to(shards::recommended))
+                    .route("/shards/{name}", web::get().to(shards::show))
+                    .route("/shards/{name}", web::patch().to(shards::update))
+                    .route("/shards/{name}/health", web::get().to(shards::shard_health))
+                    .route(
+                        "/shards/{name}/statistics",
+                        web::get().to(shards::statistics),
+                    )
+                    .route(
+                        "/websites/bulk-assign",
+                        web::post().to(websites::bulk_assign),
+                    )
+                    .route("/websites/{id}", web::get().to(websites::show))
+                    .route("/websites/{id}/shard", web::put().to(websites::assign))
                     .route("/openapi.json", web::get().to(openapi::document)),
             )
             .default_service(web::to(|| async {

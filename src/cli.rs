@@ -8,6 +8,8 @@ mod migrate;
 mod progress_bar;
 mod report;
 mod serve;
+mod shards;
+mod websites;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -79,6 +81,10 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Load the HTTP API (POST and GET) and compare with pgbench on the same SQL.
     BenchApi(bench_api::BenchApiArgs),
+    /// Shard catalogue, health, statistics, distribution, placement, status changes.
+    Shards(shards::ShardsArgs),
+    /// Where a website lives; assign websites without rows to a shard.
+    Websites(websites::WebsitesArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -118,6 +124,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(settings, args).await,
         Command::Bench(args) => bench::run(settings, args).await,
         Command::BenchApi(args) => bench_api::run(settings, args).await,
+        Command::Shards(args) => shards::run(&connect(settings).await?, args).await,
+        Command::Websites(args) => websites::run(&connect(settings).await?, args).await,
     }
 }
 
@@ -130,7 +138,13 @@ pub async fn connect(settings: Settings) -> anyhow::Result<Mover> {
     crate::db::migrate(&control).await.with_context(|| {
         format!("cannot apply migrations to the control database at {location}")
     })?;
-    Ok(Mover::new(Arc::new(settings), control))
+    let mover = Mover::new(Arc::new(settings), control);
+    // Configured shards missing from the catalogue are added; run-time changes stay.
+    crate::shard_ops::ShardOps::new(&mover)
+        .seed()
+        .await
+        .with_context(|| format!("cannot seed the shard catalogue at {location}"))?;
+    Ok(mover)
 }
 
 /// An error and its causes on one line: `error: a: b: c`.

@@ -20,6 +20,9 @@ pub struct Settings {
     #[serde(default)]
     pub shards: BTreeMap<String, ShardSettings>,
     pub tenancy: TenancySettings,
+    /// Health probes, placement and distribution (`[shard_ops]`).
+    #[serde(default)]
+    pub shard_ops: ShardOpsSettings,
     pub engine: EngineSettings,
     pub log: LogSettings,
     pub api: ApiSettings,
@@ -93,6 +96,74 @@ impl FeatureFlags {
     }
 }
 
+/// Health-probe thresholds, placement and distribution settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ShardOpsSettings {
+    /// Seconds between background probes (`SHARD_HEALTH_CHECK_INTERVAL`).
+    pub health_check_interval_secs: u64,
+    /// Hard limit on one shard's probe, connect and queries included.
+    pub probe_timeout_ms: u64,
+    pub degraded_latency_ms: f64,
+    pub unhealthy_latency_ms: f64,
+    pub degraded_error_rate: f64,
+    pub unhealthy_error_rate: f64,
+    /// Recent probes the error rate is computed over.
+    pub error_window: i64,
+    /// A statement slower than this on average counts as slow (pg_stat_statements).
+    pub slow_query_ms: f64,
+    /// Largest spread of website shares before `imbalanced` (`SHARD_IMBALANCE_THRESHOLD`).
+    pub imbalance_threshold: f64,
+}
+
+impl Default for ShardOpsSettings {
+    fn default() -> Self {
+        Self {
+            health_check_interval_secs: 30,
+            probe_timeout_ms: 5000,
+            degraded_latency_ms: 500.0,
+            unhealthy_latency_ms: 2000.0,
+            degraded_error_rate: 0.05,
+            unhealthy_error_rate: 0.10,
+            error_window: 20,
+            slow_query_ms: 1000.0,
+            imbalance_threshold: 0.2,
+        }
+    }
+}
+
+impl ShardOpsSettings {
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs(self.health_check_interval_secs.max(1))
+    }
+
+    pub fn probe_timeout(&self) -> Duration {
+        Duration::from_millis(self.probe_timeout_ms.max(1))
+    }
+
+    /// A stored probe older than this no longer vouches for a shard.
+    pub fn stale_after(&self) -> Duration {
+        self.interval() * 3
+    }
+
+    /// `SHARD_HEALTH_CHECK_INTERVAL` (seconds) and `SHARD_IMBALANCE_THRESHOLD` (a fraction).
+    fn apply_env(&mut self) -> Result<(), ConfigError> {
+        if let Ok(value) = std::env::var("SHARD_HEALTH_CHECK_INTERVAL") {
+            self.health_check_interval_secs = value
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError::Env("SHARD_HEALTH_CHECK_INTERVAL", value))?;
+        }
+        if let Ok(value) = std::env::var("SHARD_IMBALANCE_THRESHOLD") {
+            self.imbalance_threshold = value
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError::Env("SHARD_IMBALANCE_THRESHOLD", value))?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct DatabaseSettings {
     /// Secret: URLs may carry passwords; `SecretString` keeps them out of `Debug`.
@@ -151,6 +222,8 @@ pub enum ConfigError {
     Mail(String),
     #[error("configuration: {key} is not a valid Postgres URL")]
     Url { key: String },
+    #[error("configuration: {0}={1:?} is not a number")]
+    Env(&'static str, String),
 }
 
 impl Settings {
@@ -181,6 +254,7 @@ impl Settings {
                 .map_err(|e| ConfigError::Mail(format!("SHARD_NOTIFY_EMAILS: {e}")))?;
         }
         settings.flags = FeatureFlags::from_env();
+        settings.shard_ops.apply_env()?;
         settings.validate()?;
         Ok(settings)
     }

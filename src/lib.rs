@@ -13,6 +13,7 @@ pub mod mail;
 pub mod mover;
 pub mod sample_tenant;
 pub mod scratch;
+pub mod shard_ops;
 pub mod shard_status;
 pub mod shards;
 pub mod sql;

@@ -15,7 +15,7 @@ mod fence;
 mod finalize;
 mod lock;
 pub(crate) mod plan;
-mod preflight;
+pub(crate) mod preflight;
 pub mod progress;
 mod raw_pipe;
 mod rollback;
@@ -119,6 +119,7 @@ impl Mover {
     ) -> Result<MigrationRecord, MoveError> {
         let source = self.current_shard_on(conn, request.website).await?;
         self.check_route(request.website, &source, &request.target)?;
+        self.check_admission(conn, &request.target, true).await?;
         let new = NewMigration {
             website: request.website,
             source: &source,

@@ -11,6 +11,10 @@ pub enum Feature {
     Admin,
     /// Migration routes (`SHARD_MIGRATIONS_ENABLED`).
     Migrations,
+    /// Assigning websites without rows to shards (`SHARD_ASSIGNMENT_ENABLED`).
+    Assignment,
+    /// Executing a bulk assignment (`SHARD_BULK_OPS_ENABLED`).
+    BulkOps,
 }
 
 pub fn require(request: &HttpRequest, state: &AppState, feature: Feature) -> Result<(), ApiError> {
@@ -19,6 +23,8 @@ pub fn require(request: &HttpRequest, state: &AppState, feature: Feature) -> Res
     let (enabled, flag) = match feature {
         Feature::Admin => (settings.flags.admin, "SHARD_ADMIN_ENABLED"),
         Feature::Migrations => (settings.flags.migrations, "SHARD_MIGRATIONS_ENABLED"),
+        Feature::Assignment => (settings.flags.assignment, "SHARD_ASSIGNMENT_ENABLED"),
+        Feature::BulkOps => (settings.flags.bulk_ops, "SHARD_BULK_OPS_ENABLED"),
     };
     if enabled {
         Ok(())

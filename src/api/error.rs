@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
 use crate::mover::MoveError;
+use crate::shard_ops::ShardOpsError;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -107,5 +108,31 @@ impl From<sqlx::Error> for ApiError {
             tracing::error!(error = ?error, "database error");
             Self::internal()
         }
+    }
+}
+
+impl From<ShardOpsError> for ApiError {
+    fn from(error: ShardOpsError) -> Self {
+        use ShardOpsError as E;
+        // Database failures answer exactly as the move engine's do (503 or 500).
+        let error = match error {
+            E::Move(e) => return e.into(),
+            E::Database { context, source } => {
+                return MoveError::Database { context, source }.into();
+            }
+            other => other,
+        };
+        let status = match &error {
+            E::UnknownShard(_) | E::UnknownWebsite(_) => StatusCode::NOT_FOUND,
+            E::HasRows { .. }
+            | E::MoveInProgress { .. }
+            | E::Changed(_)
+            | E::PlanChanged
+            | E::NoShardAvailable => StatusCode::CONFLICT,
+            E::BulkDisabled => StatusCode::FORBIDDEN,
+            E::ShardUnreachable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        Self::new(status, error.code(), error.one_line())
     }
 }

@@ -6,12 +6,13 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::access::{Feature, require};
-use super::{ApiError, AppState, audit_logs, migration_view, migrations};
+use super::{ApiError, AppState, audit_logs, migration_view, migrations, shards, websites};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "shardmover", description = "Move a tenant between PostgreSQL shards, safely."),
     paths(migrations::create, migrations::list, migrations::show, migrations::cancel, audit_logs::list),
+    nest((path = "/api/v1", api = ShardOpsDoc)),
     components(schemas(
         migrations::CreateMigration,
         migration_view::MigrationView,
@@ -22,6 +23,32 @@ use super::{ApiError, AppState, audit_logs, migration_view, migrations};
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
+
+/// Shard operations, nested into [`ApiDoc`] under `/api/v1` (handler paths are relative).
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        shards::list,
+        shards::show,
+        shards::update,
+        shards::health,
+        shards::shard_health,
+        shards::statistics,
+        shards::distribution,
+        shards::recommended,
+        websites::show,
+        websites::assign,
+        websites::bulk_assign
+    ),
+    components(schemas(
+        shards::ShardList,
+        shards::HealthList,
+        shards::PatchShard,
+        websites::AssignShard,
+        websites::BulkAssign
+    ))
+)]
+struct ShardOpsDoc;
 
 struct BearerAuth;
 

@@ -22,6 +22,12 @@ pub async fn run(mover: Mover, with_api: bool, with_worker: bool) -> anyhow::Res
         stopping.request_stop();
         let _ = stop.send(true);
     });
+    // Every process probes (skipping turns another process just took) so
+    // health stays fresh as long as any of them runs.
+    tokio::spawn(crate::shard_ops::checker::run(
+        mover.clone(),
+        stopped.clone(),
+    ));
     let mut tasks = Vec::new();
     if with_api {
         let bind = &mover.settings().api.bind;

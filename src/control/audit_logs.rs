@@ -51,3 +51,26 @@ pub async fn list(
     .fetch_all(conn)
     .await
 }
+
+/// Records a plain assignment (no move, no rows): completed at once.
+pub async fn insert_assignment(
+    conn: &mut PgConnection,
+    website: WebsiteId,
+    old_shard: Option<&str>,
+    new_shard: &str,
+    changed_by: Option<&str>,
+    notes: Option<&str>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO shardmover.audit_logs
+            (website_id, old_shard_name, new_shard_name, changed_by_email, status, notes)
+         VALUES ($1, $2, $3, $4, 'completed', $5) RETURNING id",
+    )
+    .bind(website.get())
+    .bind(old_shard)
+    .bind(new_shard)
+    .bind(changed_by)
+    .bind(notes)
+    .fetch_one(conn)
+    .await
+}

@@ -51,3 +51,81 @@ pub async fn move_website(
         .await?;
     Ok(result.rows_affected() == 1)
 }
+
+/// Websites per shard name (NULL counted on the default shard).
+pub async fn count_by_shard(
+    conn: &mut PgConnection,
+    tenancy: &TenancySettings,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let sql = format!(
+        "SELECT coalesce({shard}, $1, '') AS shard, count(*)::int8 FROM {table} GROUP BY 1 ORDER BY 1",
+        shard = ident(&tenancy.registry_shard_column),
+        table = QualifiedName::parse(&tenancy.registry_table, "public").quoted(),
+    );
+    sqlx::query_as(audited(&sql))
+        .bind(tenancy.default_shard.as_deref())
+        .fetch_all(conn)
+        .await
+}
+
+/// Websites on one shard.
+pub async fn count_on(
+    conn: &mut PgConnection,
+    tenancy: &TenancySettings,
+    shard: &ShardName,
+) -> Result<i64, sqlx::Error> {
+    let sql = format!(
+        "SELECT count(*)::int8 FROM {table} WHERE coalesce({shard}, $2) = $1",
+        shard = ident(&tenancy.registry_shard_column),
+        table = QualifiedName::parse(&tenancy.registry_table, "public").quoted(),
+    );
+    sqlx::query_scalar(audited(&sql))
+        .bind(shard.as_str())
+        .bind(tenancy.default_shard.as_deref())
+        .fetch_one(conn)
+        .await
+}
+
+/// `shard_of`, locking the registry row until the transaction ends: `None` when
+/// the website is not registered, `Some(None)` when it has no shard yet.
+pub async fn lock_shard_of(
+    conn: &mut PgConnection,
+    tenancy: &TenancySettings,
+    website: WebsiteId,
+) -> Result<Option<Option<String>>, sqlx::Error> {
+    let sql = format!(
+        "SELECT coalesce({shard}, $2) FROM {table} WHERE {id} = $1 FOR UPDATE",
+        shard = ident(&tenancy.registry_shard_column),
+        table = QualifiedName::parse(&tenancy.registry_table, "public").quoted(),
+        id = ident(&tenancy.registry_id_column),
+    );
+    sqlx::query_scalar::<_, Option<String>>(audited(&sql))
+        .bind(website.get())
+        .bind(tenancy.default_shard.as_deref())
+        .fetch_optional(conn)
+        .await
+}
+
+/// Points the website at `to` if it still has shard `from` (`None`: none yet).
+pub async fn assign(
+    conn: &mut PgConnection,
+    tenancy: &TenancySettings,
+    website: WebsiteId,
+    from: Option<&str>,
+    to: &ShardName,
+) -> Result<bool, sqlx::Error> {
+    let sql = format!(
+        "UPDATE {table} SET {shard} = $2 WHERE {id} = $1 AND coalesce({shard}, $4) IS NOT DISTINCT FROM $3",
+        shard = ident(&tenancy.registry_shard_column),
+        table = QualifiedName::parse(&tenancy.registry_table, "public").quoted(),
+        id = ident(&tenancy.registry_id_column),
+    );
+    let result = sqlx::query(audited(&sql))
+        .bind(website.get())
+        .bind(to.as_str())
+        .bind(from)
+        .bind(tenancy.default_shard.as_deref())
+        .execute(conn)
+        .await?;
+    Ok(result.rows_affected() == 1)
+}

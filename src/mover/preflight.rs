@@ -9,6 +9,7 @@ use super::error::{Context, MoveError};
 use super::{Mover, collisions, plan, schema_diff};
 use crate::control::registry;
 use crate::ids::{ShardName, WebsiteId};
+use crate::shard_ops::{ShardOps, ShardOpsError};
 use crate::sql::audited;
 
 #[derive(Debug, Clone, Serialize)]
@@ -41,6 +42,8 @@ impl Mover {
     ) -> Result<PreflightReport, MoveError> {
         let source = self.current_shard(website).await?;
         let (source_pool, target_pool) = self.check_route(website, &source, target)?;
+        self.check_admission(&mut *self.control_conn().await?, target, false)
+            .await?;
         let plan = self.discover_plan(source_pool, target_pool).await?;
         let mut tables = Vec::with_capacity(plan.len());
         for table in &plan {
@@ -100,27 +103,56 @@ impl Mover {
         ShardName::parse(&name).map_err(|_| MoveError::UnknownShard(name))
     }
 
-    /// Source and target configured, distinct, and the target accepting websites.
+    /// The target's status and capacity (and, for new moves, its stored health)
+    /// from the control-database catalogue, so a change there applies at once.
+    pub(crate) async fn check_admission(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        target: &ShardName,
+        check_health: bool,
+    ) -> Result<(), MoveError> {
+        let refused = |status: String| MoveError::ShardNotAvailable {
+            shard: target.clone(),
+            status,
+        };
+        match ShardOps::new(self)
+            .admit(conn, target, 1, check_health, false)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(ShardOpsError::ShardNotAvailable { status, .. }) => Err(refused(status)),
+            Err(ShardOpsError::ShardFull {
+                websites, capacity, ..
+            }) => Err(refused(format!(
+                "full ({websites} websites, capacity {capacity})"
+            ))),
+            Err(ShardOpsError::ShardUnhealthy { detail, .. }) => Err(refused(format!(
+                "UNHEALTHY{}",
+                detail.map(|d| format!(" ({d})")).unwrap_or_default()
+            ))),
+            Err(ShardOpsError::UnknownShard(name)) => Err(MoveError::UnknownShard(name)),
+            Err(ShardOpsError::Database { context, source }) => {
+                Err(MoveError::Database { context, source })
+            }
+            Err(ShardOpsError::Move(e)) => Err(e),
+            Err(other) => Err(refused(other.one_line())),
+        }
+    }
+
+    /// Source and target configured and distinct (status and capacity: `check_admission`).
     pub(crate) fn check_route(
         &self,
         website: WebsiteId,
         source: &ShardName,
         target: &ShardName,
     ) -> Result<(&PgPool, &PgPool), MoveError> {
-        let target_settings = self
-            .settings
+        self.settings
             .shard(target)
             .ok_or_else(|| MoveError::UnknownShard(target.to_string()))?;
         if source == target {
             return Err(MoveError::SameShard {
                 website,
                 shard: source.clone(),
-            });
-        }
-        if !target_settings.status.accepts_websites() {
-            return Err(MoveError::ShardNotAvailable {
-                shard: target.clone(),
-                status: target_settings.status.to_string(),
             });
         }
         let source_pool = self

@@ -1,0 +1,190 @@
+//! `shardmover shards list|health|stats|distribution|recommend|set-status`:
+//! the same shard operations as the HTTP API, as tables or `--json`.
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use crate::mover::Mover;
+use crate::shard_ops::{ShardOps, ShardUpdate};
+use crate::shard_status::ShardStatus;
+
+#[derive(Debug, Args)]
+pub struct ShardsArgs {
+    #[command(subcommand)]
+    pub command: ShardsCommand,
+    /// Print JSON (the HTTP API's objects) instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ShardsCommand {
+    /// Every configured shard: status, capacity, websites, health.
+    List,
+    /// Health of every shard (stale or missing probes are taken now).
+    Health {
+        /// Probe every shard now.
+        #[arg(long)]
+        refresh: bool,
+    },
+    /// Websites, rows per tenant table, sizes and largest tables of one shard.
+    Stats { name: String },
+    /// Websites per shard and whether they are imbalanced.
+    Distribution,
+    /// The shard a new website should go to.
+    Recommend {
+        #[arg(long)]
+        website: Option<crate::ids::WebsiteId>,
+    },
+    /// Change a shard's status (recorded in the shard audit log).
+    SetStatus {
+        name: String,
+        #[arg(value_parser = parse_status)]
+        status: ShardStatus,
+        #[arg(long, env = "USER")]
+        requested_by: Option<String>,
+        #[arg(long)]
+        notes: Option<String>,
+    },
+}
+
+fn parse_status(text: &str) -> Result<ShardStatus, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned())).map_err(|_| {
+        "one of provisioning, available, at_capacity, maintenance, decommissioned".to_owned()
+    })
+}
+
+fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+pub async fn run(mover: &Mover, args: ShardsArgs) -> anyhow::Result<()> {
+    let ops = ShardOps::new(mover);
+    let json = args.json;
+    match args.command {
+        ShardsCommand::List => {
+            let shards = ops.list().await?;
+            if json {
+                return print_json(&shards);
+            }
+            println!(
+                "{:<16} {:<15} {:>9} {:>9} {:<10} {:<9} location",
+                "shard", "status", "websites", "capacity", "health", "accepts"
+            );
+            for s in &shards {
+                println!(
+                    "{:<16} {:<15} {:>9} {:>9} {:<10} {:<9} {}",
+                    s.name,
+                    s.status.as_str(),
+                    s.websites,
+                    s.capacity.map_or("-".into(), |c| c.to_string()),
+                    s.health
+                        .as_ref()
+                        .map_or("unknown", |h| h.report.state.as_str()),
+                    if s.accepts_websites { "yes" } else { "no" },
+                    s.location
+                );
+            }
+        }
+        ShardsCommand::Health { refresh } => {
+            let health = ops.health(refresh, false).await?;
+            if json {
+                return print_json(&health.values().collect::<Vec<_>>());
+            }
+            println!(
+                "{:<16} {:<10} {:<10} {:>9} {:>7} {:>12}  error",
+                "shard", "state", "connection", "query ms", "conns", "size"
+            );
+            for h in health.values() {
+                let r = &h.report;
+                println!(
+                    "{:<16} {:<10} {:<10} {:>9} {:>7} {:>12}  {}",
+                    r.shard,
+                    r.state.as_str(),
+                    r.connection_status,
+                    r.avg_query_ms.map_or("-".into(), |ms| format!("{ms:.1}")),
+                    r.active_connections.map_or("-".into(), |c| c.to_string()),
+                    r.database_size.map_or("-".into(), |b| b.to_string()),
+                    r.error_message.as_deref().unwrap_or("")
+                );
+            }
+        }
+        ShardsCommand::Stats { name } => {
+            let stats = ops.statistics(&name).await?;
+            if json {
+                return print_json(&stats);
+            }
+            println!("shard {} ({})", stats.shard, stats.location);
+            println!(
+                "websites {}, database {} bytes, {} tables, indexes {} bytes",
+                stats.websites, stats.database_size, stats.table_count, stats.index_size
+            );
+            println!("{:<32} {:>12}", "tenant table", "rows");
+            for t in &stats.tenant_tables {
+                println!("{:<32} {:>12}", t.name, t.rows);
+            }
+            println!("{:<32} {:>12}", "largest tables", "bytes");
+            for t in &stats.largest_tables {
+                println!("{:<32} {:>12}", t.name, t.total_bytes);
+            }
+        }
+        ShardsCommand::Distribution => {
+            let d = ops.distribution().await?;
+            if json {
+                return print_json(&d);
+            }
+            println!(
+                "{:<16} {:<15} {:>9} {:>8}",
+                "shard", "status", "websites", "percent"
+            );
+            for s in &d.shards {
+                let status = s.status.as_deref().unwrap_or("unconfigured");
+                println!(
+                    "{:<16} {:<15} {:>9} {:>7.1}%",
+                    s.name, status, s.websites, s.percent
+                );
+            }
+            println!(
+                "{} websites; spread {:.2} (threshold {:.2}){}",
+                d.total_websites,
+                d.spread,
+                d.threshold,
+                if d.imbalanced { ": IMBALANCED" } else { "" }
+            );
+        }
+        ShardsCommand::Recommend { website } => {
+            let r = ops.recommend(website).await?;
+            if json {
+                return print_json(&r);
+            }
+            println!("{} ({})", r.shard, r.location);
+            for c in &r.candidates {
+                println!(
+                    "  {:<16} {}",
+                    c.shard,
+                    c.reason.as_deref().unwrap_or("eligible")
+                );
+            }
+        }
+        ShardsCommand::SetStatus {
+            name,
+            status,
+            requested_by,
+            notes,
+        } => {
+            let update = ShardUpdate {
+                status: Some(status),
+                ..Default::default()
+            };
+            let detail = ops
+                .update(&name, &update, requested_by.as_deref(), notes.as_deref())
+                .await?;
+            if json {
+                return print_json(&detail);
+            }
+            println!("shard {} is now {}", detail.shard.name, detail.shard.status);
+        }
+    }
+    Ok(())
+}

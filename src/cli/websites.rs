@@ -1,0 +1,153 @@
+//! `shardmover websites show|assign|bulk-assign`: the same code paths as the
+//! HTTP API. Bulk assignment prints its preview and only executes with `--yes`
+//! or the preview's `--token`.
+
+use clap::{Args, Subcommand};
+
+use crate::ids::WebsiteId;
+use crate::mover::Mover;
+use crate::shard_ops::{AssignRequest, BulkPlan, BulkRequest, ShardOps};
+
+#[derive(Debug, Args)]
+pub struct WebsitesArgs {
+    #[command(subcommand)]
+    pub command: WebsitesCommand,
+    /// Print JSON (the HTTP API's objects) instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Who asks, for the audit log.
+    #[arg(long, global = true, env = "USER")]
+    pub requested_by: Option<String>,
+    #[arg(long, global = true)]
+    pub notes: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebsitesCommand {
+    /// Where the website lives, its rows there and its history.
+    Show { id: WebsiteId },
+    /// Put a website that has no rows yet on a shard.
+    Assign { id: WebsiteId, shard: String },
+    /// Assign many websites without rows to one shard (preview first).
+    BulkAssign {
+        #[arg(long = "to")]
+        target: String,
+        #[arg(required = true)]
+        ids: Vec<WebsiteId>,
+        /// Execute the plan just previewed.
+        #[arg(long, conflicts_with = "token")]
+        yes: bool,
+        /// Execute a plan previewed earlier, if it is still the same.
+        #[arg(long)]
+        token: Option<String>,
+    },
+}
+
+pub async fn run(mover: &Mover, args: WebsitesArgs) -> anyhow::Result<()> {
+    let ops = ShardOps::new(mover);
+    match args.command {
+        WebsitesCommand::Show { id } => {
+            let w = ops.website(id).await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&w)?);
+                return Ok(());
+            }
+            let shard = w.shard.as_deref().unwrap_or("(none)");
+            println!(
+                "website {} on {shard} ({})",
+                w.website_id,
+                w.location.as_deref().unwrap_or("-")
+            );
+            match (&w.rows, &w.rows_error) {
+                (Some(rows), _) if rows.is_empty() => println!("no rows on {shard}"),
+                (Some(rows), _) => rows
+                    .iter()
+                    .for_each(|t| println!("  {:<32} {:>10}", t.name, t.rows)),
+                (None, error) => println!("rows unknown: {}", error.as_deref().unwrap_or("")),
+            }
+            for e in &w.history {
+                println!(
+                    "  {} {} -> {} {} {}",
+                    e.created_at.format("%Y-%m-%d %H:%M:%S"),
+                    e.old_shard_name.as_deref().unwrap_or("-"),
+                    e.new_shard_name,
+                    e.status,
+                    e.migration_id
+                        .map_or("assignment".into(), |m| format!("move {m}"))
+                );
+            }
+        }
+        WebsitesCommand::Assign { id, shard } => {
+            let request = AssignRequest {
+                website: id,
+                target: shard,
+                requested_by: args.requested_by,
+                notes: args.notes,
+            };
+            let done = ops.assign(&request).await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&done)?);
+            } else if done.changed {
+                println!("website {} assigned to {}", done.website_id, done.new_shard);
+            } else {
+                println!(
+                    "website {} is already on {}",
+                    done.website_id, done.new_shard
+                );
+            }
+        }
+        WebsitesCommand::BulkAssign {
+            target,
+            ids,
+            yes,
+            token,
+        } => {
+            let mut request = BulkRequest {
+                websites: ids,
+                target,
+                requested_by: args.requested_by,
+                notes: args.notes,
+                confirmation_token: token,
+            };
+            if yes {
+                request.confirmation_token =
+                    Some(ops.bulk_assign(&request).await?.confirmation_token);
+            }
+            let plan = ops.bulk_assign(&request).await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&plan)?);
+            } else {
+                print_plan(&plan);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_plan(plan: &BulkPlan) {
+    println!(
+        "{:>10} {:<16} {:<16} {:<10} reason",
+        "website", "from", "to", "action"
+    );
+    for i in &plan.items {
+        println!(
+            "{:>10} {:<16} {:<16} {:<10} {}",
+            i.website_id,
+            i.old_shard.as_deref().unwrap_or("-"),
+            i.new_shard,
+            i.action,
+            i.reason.as_deref().unwrap_or("")
+        );
+    }
+    if plan.executed {
+        println!(
+            "assigned {} website(s) to {}",
+            plan.to_assign, plan.target_shard
+        );
+    } else {
+        println!(
+            "preview only: {} to assign, {} refused; run again with --yes or --token {}",
+            plan.to_assign, plan.refused, plan.confirmation_token
+        );
+    }
+}

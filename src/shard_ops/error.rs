@@ -1,0 +1,98 @@
+//! The errors of shard operations, each with a stable code.
+
+use crate::ids::{MigrationId, WebsiteId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ShardOpsError {
+    #[error("shard {0:?} is not configured")]
+    UnknownShard(String),
+    #[error("website {0} is not in the registry")]
+    UnknownWebsite(WebsiteId),
+    #[error("shard {shard} is {status} and does not accept websites")]
+    ShardNotAvailable { shard: String, status: String },
+    #[error("shard {shard} is full: {websites} websites, capacity {capacity}")]
+    ShardFull {
+        shard: String,
+        websites: i64,
+        capacity: i64,
+    },
+    #[error("shard {shard} is UNHEALTHY{}", detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    ShardUnhealthy {
+        shard: String,
+        detail: Option<String>,
+    },
+    #[error("shard {shard} cannot be reached to check it: {message}")]
+    ShardUnreachable { shard: String, message: String },
+    #[error(
+        "website {website} already has rows on {shard} ({detail}); move it with POST /api/v1/migrations instead"
+    )]
+    HasRows {
+        website: WebsiteId,
+        shard: String,
+        detail: String,
+    },
+    #[error("website {website} is being moved by migration {migration}")]
+    MoveInProgress {
+        website: WebsiteId,
+        migration: MigrationId,
+    },
+    #[error("website {0} changed shard meanwhile; try again")]
+    Changed(WebsiteId),
+    #[error("no available shard has room for a website")]
+    NoShardAvailable,
+    #[error("bulk operations are disabled by SHARD_BULK_OPS_ENABLED=false")]
+    BulkDisabled,
+    #[error("the confirmation token does not match the current plan; preview again")]
+    PlanChanged,
+    #[error("{0} website(s) in the plan cannot be assigned; remove them and preview again")]
+    PlanHasRefusals(usize),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{context}: {source}")]
+    Database {
+        context: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("{0}")]
+    Move(#[from] crate::mover::MoveError),
+}
+
+impl ShardOpsError {
+    /// A stable snake_case code for the API, the CLI and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownShard(_) => "unknown_shard",
+            Self::UnknownWebsite(_) => "unknown_website",
+            Self::ShardNotAvailable { .. } => "shard_not_available",
+            Self::ShardFull { .. } => "shard_full",
+            Self::ShardUnhealthy { .. } => "shard_unhealthy",
+            Self::ShardUnreachable { .. } => "shard_unreachable",
+            Self::HasRows { .. } => "website_has_rows",
+            Self::MoveInProgress { .. } => "move_in_progress",
+            Self::Changed(_) => "website_changed",
+            Self::NoShardAvailable => "no_shard_available",
+            Self::BulkDisabled => "feature_disabled",
+            Self::PlanChanged => "plan_changed",
+            Self::PlanHasRefusals(_) => "plan_has_refusals",
+            Self::Invalid(_) => "invalid_request",
+            Self::Database { source, .. } if crate::db::is_transient(source) => {
+                "database_unavailable"
+            }
+            Self::Database { .. } => "database_error",
+            Self::Move(e) => e.code(),
+        }
+    }
+
+    /// Wraps a control-database error with what we were doing.
+    pub(crate) fn control(context: &'static str) -> impl FnOnce(sqlx::Error) -> Self {
+        move |source| Self::Database {
+            context: context.to_owned(),
+            source,
+        }
+    }
+
+    pub fn one_line(&self) -> String {
+        self.to_string().replace('\n', "; ")
+    }
+}

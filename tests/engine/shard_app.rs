@@ -1,0 +1,186 @@
+//! The HTTP API on a random port for shard-operation tests, with extra shards
+//! that cannot answer: a black hole (accepts, never speaks) and a closed port.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use secrecy::SecretString;
+use serde_json::Value;
+use shardmover::api::{self, AppState};
+use shardmover::config::{Settings, ShardSettings};
+use shardmover::mover::Mover;
+use shardmover::shard_status::ShardStatus;
+
+use crate::helpers::TestEnv;
+
+pub const TOKEN: &str = "shard-ops-test-token";
+/// Appears in a shard URL; must never appear in an answer.
+pub const PASSWORD: &str = "hunter2-never-shown";
+
+pub struct ShardApp {
+    pub env: TestEnv,
+    pub address: String,
+    pub client: reqwest::Client,
+    pub mover: Arc<Mover>,
+}
+
+/// A port that accepts TCP connections and never answers them.
+pub fn black_hole() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    port
+}
+
+/// A port nobody listens on.
+pub fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+pub fn add_shard(settings: &mut Settings, name: &str, port: u16) {
+    let url = format!("postgres://postgres:{PASSWORD}@127.0.0.1:{port}/nowhere?sslmode=disable");
+    settings.shards.insert(
+        name.to_owned(),
+        ShardSettings {
+            url: SecretString::from(url),
+            status: ShardStatus::Available,
+            capacity: None,
+        },
+    );
+}
+
+pub async fn spawn_shard_app(change: impl FnOnce(&mut Settings)) -> ShardApp {
+    let env = TestEnv::new().await;
+    let mut settings = env.settings.clone();
+    settings.api.token = Some(SecretString::from(TOKEN));
+    settings.shard_ops.probe_timeout_ms = 1000;
+    change(&mut settings);
+    let mover = Arc::new(Mover::new(Arc::new(settings), env.control.clone()));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let state = AppState {
+        mover: mover.clone(),
+    };
+    tokio::spawn(api::server(listener, state).unwrap());
+    ShardApp {
+        env,
+        address,
+        client: reqwest::Client::new(),
+        mover,
+    }
+}
+
+impl ShardApp {
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.address))
+            .bearer_auth(TOKEN);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(!text.contains(PASSWORD), "a password leaked: {text}");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(reqwest::Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(reqwest::Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// Registers a website with no rows anywhere (a new tenant), on `shard` or none.
+    pub async fn register_empty(&self, id: i64, shard: Option<&str>) {
+        sqlx::query("INSERT INTO pwb_websites (id, name, shard_name) VALUES ($1, 'new', $2)")
+            .bind(id)
+            .bind(shard)
+            .execute(&self.env.control)
+            .await
+            .unwrap();
+    }
+
+    pub async fn audit_count(&self, website: i64) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM shardmover.audit_logs WHERE website_id = $1")
+            .bind(website)
+            .fetch_one(&self.env.control)
+            .await
+            .unwrap()
+    }
+}
+
+pub fn error_code(body: &Value) -> &str {
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not an error body: {body}"))
+}
+
+/// A move request through `mover` (another process, say), not unwrapped.
+pub async fn request_move(
+    mover: &Mover,
+    website: i64,
+    target: &str,
+) -> Result<shardmover::control::migrations::MigrationRecord, shardmover::mover::MoveError> {
+    let request = shardmover::mover::MoveRequest {
+        website: crate::helpers::website(website),
+        target: crate::helpers::shard(target),
+        keep_source: false,
+        batch_rows: None,
+        requested_by: Some("test@example.com".into()),
+        notes: None,
+    };
+    mover.request(&request).await
+}
+
+/// Runs the binary against the test databases: (success, stdout, stderr).
+pub fn shardmover_cli(env: &TestEnv, args: &[&str]) -> (bool, String, String) {
+    use secrecy::ExposeSecret;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_shardmover"))
+        .args(args)
+        .env(
+            "SHARDMOVER__DATABASE__URL",
+            env.settings.database.url.expose_secret(),
+        )
+        .env(
+            "SHARDMOVER__SHARDS__SHARD_1__URL",
+            env.shard_urls[0].expose_secret(),
+        )
+        .env(
+            "SHARDMOVER__SHARDS__SHARD_2__URL",
+            env.shard_urls[1].expose_secret(),
+        )
+        .env("SHARDMOVER__LOG__LEVEL", "warn")
+        .env("USER", "cli@example.com")
+        .output()
+        .unwrap();
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
+    (
+        output.status.success(),
+        text(output.stdout),
+        text(output.stderr),
+    )
+}
