@@ -9,7 +9,9 @@ use secrecy::ExposeSecret;
 use super::progress_bar::TerminalProgress;
 use super::report;
 use crate::config::Settings;
+use crate::control::notifications;
 use crate::ids::{ShardName, WebsiteId};
+use crate::jobs::{Delivery, Notifier};
 use crate::mover::{MoveRequest, Mover};
 use crate::sample_tenant::{self, Scale};
 use crate::scratch::{Server, settings_with};
@@ -22,6 +24,8 @@ pub struct DemoArgs {
 }
 
 const CONTROL: &str = "shardmover_demo_control";
+/// Who asks for the demo's move: the notice goes to this address.
+const DEMO_ADMIN: &str = "admin@example.com";
 const SHARDS: [&str; 2] = ["shardmover_demo_shard_1", "shardmover_demo_shard_2"];
 
 pub async fn run(base: Settings, args: DemoArgs) -> anyhow::Result<()> {
@@ -68,7 +72,8 @@ pub async fn run(base: Settings, args: DemoArgs) -> anyhow::Result<()> {
     sample_tenant::register(&control, neighbour, "shard_1").await?;
     sample_tenant::register(&control, other, "shard_2").await?;
 
-    let mover = Mover::new(Arc::new(settings), control.clone());
+    let settings = Arc::new(settings);
+    let mover = Mover::new(settings.clone(), control.clone());
     let target = ShardName::parse("shard_2").expect("valid");
     println!("3. preflight (what `shardmover migrate --dry-run` prints):");
     report::print_preflight(&mover.preflight(tenant, &target).await?);
@@ -79,7 +84,7 @@ pub async fn run(base: Settings, args: DemoArgs) -> anyhow::Result<()> {
         target,
         keep_source: false,
         batch_rows: None,
-        requested_by: Some("demo".into()),
+        requested_by: Some(DEMO_ADMIN.into()),
         notes: None,
     };
     let record = mover.request(&request).await?;
@@ -115,6 +120,8 @@ pub async fn run(base: Settings, args: DemoArgs) -> anyhow::Result<()> {
         Err(e) => println!("   a stale write to website {tenant} on shard_1 is refused: {e}"),
         Ok(_) => anyhow::bail!("the fence let a stale write through"),
     }
+    println!("6. the notice to {DEMO_ADMIN}:");
+    mail_the_notice(&control, settings, outcome.record.id).await?;
     println!("done. The databases stay for you to look at; `shardmover demo` again starts afresh.");
     Ok(())
 }
@@ -124,4 +131,32 @@ async fn pool(url: &secrecy::SecretString) -> anyhow::Result<sqlx::PgPool> {
         .max_connections(4)
         .connect(url.expose_secret())
         .await?)
+}
+
+/// Delivers the move's notice now, as a worker would, and says where it went.
+async fn mail_the_notice(
+    control: &sqlx::PgPool,
+    settings: Arc<Settings>,
+    id: crate::ids::MigrationId,
+) -> anyhow::Result<()> {
+    let Some(notifier) = Notifier::new(control.clone(), settings)? else {
+        println!("   mail is off (mail.smtp_host is empty): no notice was recorded");
+        return Ok(());
+    };
+    let mut conn = control.acquire().await?;
+    for notice in notifications::list_for_migration(&mut conn, id).await? {
+        let to = notice.recipients.join(", ");
+        let server = notifier.mailer().server();
+        match notifier.deliver(notice.id).await? {
+            Delivery::Sent => println!(
+                "   mailed to {to} through SMTP {server}; with Mailpit from docker-compose.yml, read it at http://localhost:8025"
+            ),
+            Delivery::Retrying { error } => println!(
+                "   not mailed yet ({error}); it waits in the outbox and `shardmover worker` retries it (start Mailpit with `docker compose up -d mailpit`)"
+            ),
+            Delivery::GaveUp { error } => println!("   SMTP refused it for good: {error}"),
+            Delivery::Skipped => println!("   already sent"),
+        }
+    }
+    Ok(())
 }

@@ -49,6 +49,65 @@ pub fn compose(
 mod tests {
     use super::*;
 
+    fn failed_after_cutover() -> Notice {
+        Notice {
+            outcome: "failed",
+            migration_id: 9,
+            website_id: 42,
+            source: "shard_1".into(),
+            target: "shard_2".into(),
+            requested_by: Some("ops@example.com".into()),
+            requested_at: "2026-11-29 10:00:00 UTC".into(),
+            started_at: Some("2026-11-29 10:00:01 UTC".into()),
+            finished_at: Some("2026-11-29 10:02:01 UTC".into()),
+            duration: Some("2m 00s".into()),
+            rows_copied: 10,
+            tables: Vec::new(),
+            progress_url: "https://moves.example.com/api/v1/migrations/9".into(),
+            phase: "cleanup",
+            error_code: Some("database_error".into()),
+            error_message: Some("deleting <script>alert(1)</script> rows".into()),
+            after_cutover: true,
+            keep_source: false,
+        }
+    }
+
+    fn parts(message: &Message) -> String {
+        String::from_utf8(message.formatted()).unwrap()
+    }
+
+    #[test]
+    fn a_failure_after_cutover_says_the_website_moved_and_how_to_finish() {
+        let from: Mailbox = "shardmover <noreply@ops.example.com>".parse().unwrap();
+        let to = [EmailAddress::parse("ops@example.com").unwrap()];
+        let notice = failed_after_cutover();
+        let text = templates::render(TEXT, &notice).unwrap();
+        assert!(
+            text.contains("The website already lives on shard_2"),
+            "{text}"
+        );
+        assert!(text.contains("shardmover finalize --website 42"), "{text}");
+        assert!(!text.contains("rolled back"), "{text}");
+        let message = compose(&notice, &from, &to, "<move-9.failed@ops.example.com>").unwrap();
+        let raw = parts(&message);
+        assert!(
+            raw.contains("Message-ID: <move-9.failed@ops.example.com>"),
+            "{raw}"
+        );
+        assert!(raw.contains("multipart/alternative"), "{raw}");
+    }
+
+    #[test]
+    fn the_html_part_escapes_what_the_error_says() {
+        let context = Context {
+            notice: &failed_after_cutover(),
+            subject: "s",
+        };
+        let html = templates::render(HTML, &context).unwrap();
+        assert!(html.contains("&lt;script&gt;"), "{html}");
+        assert!(!html.contains("<script>"), "{html}");
+    }
+
     #[test]
     fn message_ids_are_stable_per_event_and_differ_between_events() {
         let from: Mailbox = "shardmover <noreply@ops.example.com>".parse().unwrap();

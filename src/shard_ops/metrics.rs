@@ -30,6 +30,9 @@ impl ShardOps<'_> {
         queue(&mut conn, &mut out)
             .await
             .map_err(ShardOpsError::control("reading metrics"))?;
+        notices(&mut conn, &mut out)
+            .await
+            .map_err(ShardOpsError::control("reading metrics"))?;
         shard_families::render(&shards, &mut out);
         Ok(out.finish())
     }
@@ -155,6 +158,24 @@ async fn queue(conn: &mut PgConnection, out: &mut Exposition) -> Result<(), sqlx
         for row in &rows {
             out.sample(name, &[("queue", &row.0)], value(row));
         }
+    }
+    Ok(())
+}
+
+/// Email notices by delivery status: `failed` ones were given up and need a person.
+async fn notices(conn: &mut PgConnection, out: &mut Exposition) -> Result<(), sqlx::Error> {
+    let counts: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT s.status, count(n.id)::int8
+           FROM unnest(ARRAY['pending', 'sent', 'failed']) AS s(status)
+           LEFT JOIN shardmover.notifications n USING (status)
+          GROUP BY s.status ORDER BY s.status",
+    )
+    .fetch_all(conn)
+    .await?;
+    let name = "shardmover_notifications";
+    out.family(name, "gauge", "Move notices by delivery status.");
+    for (status, count) in counts {
+        out.sample(name, &[("status", &status)], count as f64);
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ use shardmover::jobs::{self, MoveJob};
 use shardmover::mover::Mover;
 
 use crate::helpers::{TestEnv, block_on, dump, pool};
+use crate::smtp::{SmtpServer, mail_to};
 
 const TOKEN: &str = "s3cret-test-token";
 
@@ -118,7 +119,8 @@ fn error_code(body: &Value) -> &str {
 
 #[tokio::test]
 async fn a_move_requested_over_http_is_run_by_a_worker_and_fully_recorded() {
-    let app = spawn_app().await;
+    let smtp = SmtpServer::start();
+    let app = spawn_app_with(|s| mail_to(s, smtp.port)).await;
     app.env.seed(7, "shard_1", 2_000).await;
     let original = dump(&app.env.shard_1, 7).await;
     // The real apalis worker, on its own thread and runtime, until the test ends.
@@ -163,12 +165,13 @@ async fn a_move_requested_over_http_is_run_by_a_worker_and_fully_recorded() {
     let finished = loop {
         let (status, body) = app.get(&location).await;
         assert_eq!(status, StatusCode::OK);
-        if body["status"] == "completed" || body["status"] == "failed" {
+        let noticed = body["notifications"][0]["status"] == "sent";
+        if body["status"] == "failed" || (body["status"] == "completed" && noticed) {
             break body;
         }
         assert!(
             Instant::now() < deadline,
-            "the worker never finished: {body}"
+            "the worker never finished and mailed: {body}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
@@ -177,6 +180,17 @@ async fn a_move_requested_over_http_is_run_by_a_worker_and_fully_recorded() {
 
     assert_eq!(finished["status"], "completed", "{finished}");
     assert_eq!(finished["progress"]["percent"], 100.0);
+    // The requester is also on the ops list: one notice, to one address.
+    let notice = &finished["notifications"][0];
+    assert_eq!(notice["recipients"], json!(["ops@example.com"]));
+    assert_eq!(
+        (notice["event"].as_str(), notice["attempts"].as_i64()),
+        (Some("completed"), Some(1))
+    );
+    assert!(notice["sent_at"].is_string() && notice["last_error"].is_null());
+    let received = smtp.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].to, ["ops@example.com"]);
     assert!(
         finished["progress"]["tables"]
             .as_array()
