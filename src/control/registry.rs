@@ -14,8 +14,21 @@ pub async fn shard_of(
     tenancy: &TenancySettings,
     website: WebsiteId,
 ) -> Result<Option<String>, sqlx::Error> {
+    registry_row(conn, tenancy, website, "")
+        .await
+        .map(Option::flatten)
+}
+
+/// The website's registry row: `None` when it is not registered, `Some(None)`
+/// when it has no shard (and there is no default). `lock` is appended as is.
+async fn registry_row(
+    conn: &mut PgConnection,
+    tenancy: &TenancySettings,
+    website: WebsiteId,
+    lock: &str,
+) -> Result<Option<Option<String>>, sqlx::Error> {
     let sql = format!(
-        "SELECT coalesce({shard}, $2) FROM {table} WHERE {id} = $1",
+        "SELECT coalesce({shard}, $2) FROM {table} WHERE {id} = $1 {lock}",
         shard = ident(&tenancy.registry_shard_column),
         table = QualifiedName::parse(&tenancy.registry_table, "public").quoted(),
         id = ident(&tenancy.registry_id_column),
@@ -25,7 +38,6 @@ pub async fn shard_of(
         .bind(tenancy.default_shard.as_deref())
         .fetch_optional(conn)
         .await
-        .map(Option::flatten)
 }
 
 /// Points the website at `to` if it still points at `from`; returns whether it did.
@@ -93,17 +105,7 @@ pub async fn lock_shard_of(
     tenancy: &TenancySettings,
     website: WebsiteId,
 ) -> Result<Option<Option<String>>, sqlx::Error> {
-    let sql = format!(
-        "SELECT coalesce({shard}, $2) FROM {table} WHERE {id} = $1 FOR UPDATE",
-        shard = ident(&tenancy.registry_shard_column),
-        table = QualifiedName::parse(&tenancy.registry_table, "public").quoted(),
-        id = ident(&tenancy.registry_id_column),
-    );
-    sqlx::query_scalar::<_, Option<String>>(audited(&sql))
-        .bind(website.get())
-        .bind(tenancy.default_shard.as_deref())
-        .fetch_optional(conn)
-        .await
+    registry_row(conn, tenancy, website, "FOR UPDATE").await
 }
 
 /// Points the website at `to` if it still has shard `from` (`None`: none yet).

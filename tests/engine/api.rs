@@ -9,81 +9,14 @@ use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use shardmover::api::{self, AppState};
-use shardmover::config::Settings;
 use shardmover::jobs::{self, MoveJob};
 use shardmover::mover::Mover;
 
+use crate::app::{TOKEN, TestApp, error_code, spawn_app, spawn_app_with};
 use crate::helpers::{TestEnv, block_on, dump, pool};
 use crate::smtp::{SmtpServer, mail_to};
 
-const TOKEN: &str = "s3cret-test-token";
-
-struct TestApp {
-    env: TestEnv,
-    address: String,
-    client: reqwest::Client,
-    mover: Arc<Mover>,
-}
-
-async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
-    let env = TestEnv::new().await;
-    let mut settings = env.settings.clone();
-    settings.api.token = Some(SecretString::from(TOKEN));
-    change(&mut settings);
-    let mover = Arc::new(Mover::new(Arc::new(settings), env.control.clone()));
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(
-        api::server(
-            listener,
-            AppState {
-                mover: mover.clone(),
-            },
-        )
-        .unwrap(),
-    );
-    TestApp {
-        env,
-        address,
-        client: reqwest::Client::new(),
-        mover,
-    }
-}
-
-async fn spawn_app() -> TestApp {
-    spawn_app_with(|_| {}).await
-}
-
 impl TestApp {
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        let response = self
-            .client
-            .post(format!("{}{path}", self.address))
-            .bearer_auth(TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        (
-            response.status(),
-            response.json().await.unwrap_or(Value::Null),
-        )
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.address))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap();
-        (
-            response.status(),
-            response.json().await.unwrap_or(Value::Null),
-        )
-    }
-
     /// Runs every queued move job to its end with the job's own handler.
     async fn drain_queue(&self) -> usize {
         let mut ran = 0;
@@ -109,12 +42,6 @@ impl TestApp {
 
 fn move_body(website: i64, target: &str) -> Value {
     json!({"website_id": website, "target_shard": target, "requested_by": "ops@example.com", "notes": "upgrade"})
-}
-
-fn error_code(body: &Value) -> &str {
-    body["error"]["code"]
-        .as_str()
-        .unwrap_or_else(|| panic!("not an error body: {body}"))
 }
 
 #[tokio::test]

@@ -1,49 +1,19 @@
 //! The binary as a person uses it: exit codes, one-line errors, the dry-run report.
 
-use std::process::Command;
-
-use secrecy::ExposeSecret;
-
-use crate::helpers::TestEnv;
-
-fn shardmover(env: &TestEnv, args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_shardmover"))
-        .args(args)
-        .env(
-            "SHARDMOVER__DATABASE__URL",
-            env.settings.database.url.expose_secret(),
-        )
-        .env(
-            "SHARDMOVER__SHARDS__SHARD_1__URL",
-            env.shard_urls[0].expose_secret(),
-        )
-        .env(
-            "SHARDMOVER__SHARDS__SHARD_2__URL",
-            env.shard_urls[1].expose_secret(),
-        )
-        .env("SHARDMOVER__LOG__LEVEL", "warn")
-        .output()
-        .unwrap();
-    let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
-    (
-        output.status.success(),
-        text(output.stdout),
-        text(output.stderr),
-    )
-}
+use crate::helpers::{TestEnv, shardmover_cli};
 
 #[tokio::test]
 async fn a_refused_move_exits_non_zero_with_one_readable_line() {
     let env = TestEnv::new().await;
     env.seed(7, "shard_1", 200).await;
-    let (ok, _, stderr) = shardmover(&env, &["migrate", "--website", "7", "--to", "shard_1"]);
+    let (ok, _, stderr) = shardmover_cli(&env, &["migrate", "--website", "7", "--to", "shard_1"]);
     assert!(!ok);
     assert_eq!(
         stderr.trim(),
         "error: website 7 already lives on shard shard_1"
     );
 
-    let (ok, _, stderr) = shardmover(&env, &["migrate", "--website", "0", "--to", "shard_2"]);
+    let (ok, _, stderr) = shardmover_cli(&env, &["migrate", "--website", "0", "--to", "shard_2"]);
     assert!(!ok);
     assert!(
         stderr.contains("website id must be a positive integer"),
@@ -55,7 +25,7 @@ async fn a_refused_move_exits_non_zero_with_one_readable_line() {
 async fn a_dry_run_prints_the_plan_and_the_move_prints_verified_checksums() {
     let env = TestEnv::new().await;
     env.seed(7, "shard_1", 500).await;
-    let (ok, stdout, stderr) = shardmover(
+    let (ok, stdout, stderr) = shardmover_cli(
         &env,
         &["migrate", "--website", "7", "--to", "shard_2", "--dry-run"],
     );
@@ -72,7 +42,7 @@ async fn a_dry_run_prints_the_plan_and_the_move_prints_verified_checksums() {
         "no URL with credentials is printed"
     );
 
-    let (ok, stdout, stderr) = shardmover(
+    let (ok, stdout, stderr) = shardmover_cli(
         &env,
         &["migrate", "--website", "7", "--to", "shard_2", "--json"],
     );
@@ -88,7 +58,7 @@ async fn a_dry_run_prints_the_plan_and_the_move_prints_verified_checksums() {
     );
     assert_eq!(env.registry(7).await.as_deref(), Some("shard_2"));
 
-    let (ok, stdout, stderr) = shardmover(&env, &["audit", "--website", "7", "--json"]);
+    let (ok, stdout, stderr) = shardmover_cli(&env, &["audit", "--website", "7", "--json"]);
     assert!(ok, "{stderr}");
     let entries: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(entries[0]["status"], "completed");

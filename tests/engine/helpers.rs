@@ -262,3 +262,46 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .unwrap()
         .block_on(future)
 }
+
+/// Runs the binary against the test databases: (success, stdout, stderr).
+pub fn shardmover_cli(env: &TestEnv, args: &[&str]) -> (bool, String, String) {
+    use secrecy::ExposeSecret;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_shardmover"))
+        .args(args)
+        .env(
+            "SHARDMOVER__DATABASE__URL",
+            env.settings.database.url.expose_secret(),
+        )
+        .env(
+            "SHARDMOVER__SHARDS__SHARD_1__URL",
+            env.shard_urls[0].expose_secret(),
+        )
+        .env(
+            "SHARDMOVER__SHARDS__SHARD_2__URL",
+            env.shard_urls[1].expose_secret(),
+        )
+        .env("SHARDMOVER__LOG__LEVEL", "warn")
+        .env("USER", "cli@example.com")
+        .output()
+        .unwrap();
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
+    (
+        output.status.success(),
+        text(output.stdout),
+        text(output.stderr),
+    )
+}
+
+/// After 250 rows, changes a row the copy already committed on shard_2 (chunk 0
+/// of website 7's pages, at 100-row chunks): verification must catch it.
+pub fn rot_a_copied_row(env: &TestEnv) -> Interlude {
+    let url = env.shard_urls[1].clone();
+    Interlude::after(250, move || {
+        block_on(async move {
+            sqlx::query("UPDATE pages SET title = 'bit rot' WHERE id = 700000050")
+                .execute(&pool(&url).await)
+                .await
+                .unwrap();
+        })
+    })
+}

@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex};
 
 use shardmover::mover::{FENCE_SQLSTATE, Silent};
 
-use crate::helpers::{Interlude, TestEnv, block_on, dump, fences, pool, whole_shard};
+use crate::helpers::{
+    Interlude, TestEnv, block_on, dump, fences, pool, rot_a_copied_row, whole_shard,
+};
 
 async fn status_of(env: &TestEnv, id: i64) -> (String, String, Option<String>) {
     sqlx::query_as("SELECT status, phase, error_code FROM shardmover.migrations WHERE id = $1")
@@ -207,17 +209,7 @@ async fn a_row_changed_on_the_target_fails_verification_naming_the_key_range() {
     let mover = env.mover();
     let id = env.request(&mover, 7, "shard_2", 100).await;
     // Corrupt a row the copy already committed (chunk 0 of pages).
-    let interlude = Interlude::after(250, {
-        let url = env.shard_urls[1].clone();
-        move || {
-            block_on(async move {
-                sqlx::query("UPDATE pages SET title = 'bit rot' WHERE id = 700000050")
-                    .execute(&pool(&url).await)
-                    .await
-                    .unwrap();
-            })
-        }
-    });
+    let interlude = rot_a_copied_row(&env);
     let error = mover.run(id, &interlude).await.unwrap_err();
 
     assert_eq!(error.code(), "checksum_mismatch");

@@ -10,7 +10,7 @@ use shardmover::ids::MigrationId;
 use shardmover::jobs::{self, Delivery, MoveJob, Notifier};
 use shardmover::mover::{Mover, Silent};
 
-use crate::helpers::{Interlude, TestEnv, block_on, dump, fences, pool};
+use crate::helpers::{TestEnv, dump, fences, rot_a_copied_row};
 use crate::smtp::{Received, SmtpServer, mail_to};
 
 /// A mover and a notifier that mail through the SMTP server on `port`.
@@ -178,17 +178,7 @@ async fn a_failed_move_mail_names_the_phase_the_error_and_the_state_the_data_was
     env.seed(7, "shard_1", 3_000).await;
     let id = env.request(&mover, 7, "shard_2", 100).await;
     // Rot a row the copy already committed on the target: verification must fail.
-    let interlude = Interlude::after(250, {
-        let url = env.shard_urls[1].clone();
-        move || {
-            block_on(async move {
-                sqlx::query("UPDATE pages SET title = 'bit rot' WHERE id = 700000050")
-                    .execute(&pool(&url).await)
-                    .await
-                    .unwrap();
-            })
-        }
-    });
+    let interlude = rot_a_copied_row(&env);
     assert_eq!(
         mover.run(id, &interlude).await.unwrap_err().code(),
         "checksum_mismatch"

@@ -2,6 +2,7 @@
 //! one fresh set of databases per test. One binary keeps link time down.
 
 mod api;
+mod app;
 mod cli;
 mod crash;
 mod helpers;
@@ -10,7 +11,6 @@ mod mail;
 mod metrics;
 mod moves;
 mod refusals;
-mod shard_app;
 mod shards;
 mod smtp;
 mod websites;

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use reqwest::StatusCode;
 use shardmover::mover::Silent;
 
-use crate::shard_app::{TOKEN, spawn_shard_app};
+use crate::app::{TOKEN, spawn_app_with};
 
 /// Series (name + sorted labels) to value. Panics on anything the text format forbids.
 fn parse_prometheus(text: &str) -> BTreeMap<String, f64> {
@@ -107,7 +107,7 @@ fn value(series: &BTreeMap<String, f64>, key: &str) -> f64 {
 
 #[tokio::test]
 async fn metrics_parse_as_prometheus_text_and_counters_move_when_a_move_runs() {
-    let app = spawn_shard_app(|_| {}).await;
+    let app = spawn_app_with(|_| {}).await;
     let scrape = || async {
         let response = app
             .client

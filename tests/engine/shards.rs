@@ -7,10 +7,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shardmover::shard_ops::jump_hash::jump_hash;
 
+use crate::app::{add_shard, black_hole, closed_port, error_code, request_move, spawn_app_with};
 use crate::helpers::TABLES;
-use crate::shard_app::{
-    add_shard, black_hole, closed_port, error_code, request_move, spawn_shard_app,
-};
 
 fn by_name<'a>(items: &'a Value, name: &str) -> &'a Value {
     items
@@ -24,7 +22,7 @@ fn by_name<'a>(items: &'a Value, name: &str) -> &'a Value {
 #[tokio::test]
 async fn an_unreachable_shard_is_unhealthy_while_the_others_stay_healthy_within_the_probe_timeout()
 {
-    let app = spawn_shard_app(|s| {
+    let app = spawn_app_with(|s| {
         add_shard(s, "hanging", black_hole());
         add_shard(s, "closed", closed_port());
     })
@@ -101,7 +99,7 @@ async fn an_unreachable_shard_is_unhealthy_while_the_others_stay_healthy_within_
 
 #[tokio::test]
 async fn statistics_and_distribution_match_counts_made_independently() {
-    let app = spawn_shard_app(|_| {}).await;
+    let app = spawn_app_with(|_| {}).await;
     app.env.seed(1, "shard_1", 300).await;
     app.env.seed(2, "shard_1", 200).await;
     app.env.seed(3, "shard_2", 100).await;
@@ -162,7 +160,7 @@ async fn statistics_and_distribution_match_counts_made_independently() {
 
 #[tokio::test]
 async fn placement_never_picks_a_full_unavailable_or_unhealthy_shard() {
-    let app = spawn_shard_app(|s| {
+    let app = spawn_app_with(|s| {
         add_shard(s, "hanging", black_hole());
         s.shards.get_mut("shard_1").unwrap().capacity = Some(1);
     })
@@ -213,7 +211,7 @@ async fn placement_never_picks_a_full_unavailable_or_unhealthy_shard() {
 
 #[tokio::test]
 async fn a_status_change_is_audited_and_takes_effect_for_new_moves_at_once() {
-    let app = spawn_shard_app(|_| {}).await;
+    let app = spawn_app_with(|_| {}).await;
     app.env.seed(7, "shard_1", 100).await;
     let (status, shard) = app
         .patch(
@@ -286,7 +284,7 @@ async fn a_status_change_is_audited_and_takes_effect_for_new_moves_at_once() {
 
 #[tokio::test]
 async fn the_openapi_document_describes_the_shard_and_website_routes() {
-    let app = spawn_shard_app(|_| {}).await;
+    let app = spawn_app_with(|_| {}).await;
     let (status, doc) = app.get("/api/v1/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
     let paths = doc["paths"].as_object().unwrap();

@@ -5,7 +5,8 @@ use reqwest::StatusCode;
 use serde_json::json;
 use shardmover::mover::Silent;
 
-use crate::shard_app::{error_code, shardmover_cli, spawn_shard_app};
+use crate::app::{error_code, spawn_app_with};
+use crate::helpers::shardmover_cli;
 
 fn assign_body(shard: &str) -> serde_json::Value {
     json!({"shard": shard, "requested_by": "ops@example.com", "notes": "new tenant"})
@@ -13,7 +14,7 @@ fn assign_body(shard: &str) -> serde_json::Value {
 
 #[tokio::test]
 async fn assigning_a_website_without_rows_updates_the_registry_and_writes_the_audit_log() {
-    let app = spawn_shard_app(|_| {}).await;
+    let app = spawn_app_with(|_| {}).await;
     app.register_empty(9, None).await;
     let (status, body) = app
         .put("/api/v1/websites/9/shard", assign_body("shard_2"))
@@ -56,7 +57,7 @@ async fn assigning_a_website_without_rows_updates_the_registry_and_writes_the_au
 
 #[tokio::test]
 async fn assignment_is_refused_for_websites_with_rows_and_for_unknown_unavailable_or_full_shards() {
-    let app = spawn_shard_app(|s| s.shards.get_mut("shard_2").unwrap().capacity = Some(1)).await;
+    let app = spawn_app_with(|s| s.shards.get_mut("shard_2").unwrap().capacity = Some(1)).await;
     app.env.seed(7, "shard_1", 100).await;
     let (status, body) = app
         .put("/api/v1/websites/7/shard", assign_body("shard_2"))
@@ -122,7 +123,7 @@ async fn assignment_is_refused_for_websites_with_rows_and_for_unknown_unavailabl
 
 #[tokio::test]
 async fn bulk_assignment_previews_then_executes_only_with_the_matching_token() {
-    let app = spawn_shard_app(|_| {}).await;
+    let app = spawn_app_with(|_| {}).await;
     for id in [20, 21] {
         app.register_empty(id, Some("shard_1")).await;
     }
@@ -219,7 +220,7 @@ async fn bulk_assignment_previews_then_executes_only_with_the_matching_token() {
 
 #[tokio::test]
 async fn bulk_execution_needs_the_bulk_ops_flag_but_the_preview_does_not() {
-    let app = spawn_shard_app(|s| s.flags.bulk_ops = false).await;
+    let app = spawn_app_with(|s| s.flags.bulk_ops = false).await;
     app.register_empty(30, Some("shard_1")).await;
     let body = |token: Option<&str>| json!({"website_ids": [30], "target_shard": "shard_2", "requested_by": "ops@example.com", "confirmation_token": token});
     let (status, plan) = app.post("/api/v1/websites/bulk-assign", body(None)).await;
@@ -237,7 +238,7 @@ async fn bulk_execution_needs_the_bulk_ops_flag_but_the_preview_does_not() {
 
 #[tokio::test]
 async fn a_website_shows_where_it_lives_its_rows_and_its_move_history() {
-    let app = spawn_shard_app(|_| {}).await;
+    let app = spawn_app_with(|_| {}).await;
     app.env.seed(7, "shard_1", 200).await;
     let id = app.env.request(&app.mover, 7, "shard_2", 1000).await;
     app.mover.run(id, &Silent).await.unwrap();
@@ -267,7 +268,7 @@ async fn a_website_shows_where_it_lives_its_rows_and_its_move_history() {
 
 #[tokio::test]
 async fn the_cli_shows_shards_changes_status_and_bulk_assigns_after_a_preview() {
-    let app = spawn_shard_app(|_| {}).await;
+    let app = spawn_app_with(|_| {}).await;
     let env = &app.env;
     app.register_empty(40, Some("shard_1")).await;
     app.register_empty(41, Some("shard_1")).await;

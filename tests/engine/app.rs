@@ -1,5 +1,6 @@
-//! The HTTP API on a random port for shard-operation tests, with extra shards
-//! that cannot answer: a black hole (accepts, never speaks) and a closed port.
+//! The HTTP API on a random port against fresh databases, a client that checks
+//! no answer leaks a password, and shards that cannot answer: a black hole
+//! (accepts, never speaks) and a closed port.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -14,11 +15,11 @@ use shardmover::shard_status::ShardStatus;
 
 use crate::helpers::TestEnv;
 
-pub const TOKEN: &str = "shard-ops-test-token";
+pub const TOKEN: &str = "s3cret-test-token";
 /// Appears in a shard URL; must never appear in an answer.
 pub const PASSWORD: &str = "hunter2-never-shown";
 
-pub struct ShardApp {
+pub struct TestApp {
     pub env: TestEnv,
     pub address: String,
     pub client: reqwest::Client,
@@ -56,7 +57,11 @@ pub fn add_shard(settings: &mut Settings, name: &str, port: u16) {
     );
 }
 
-pub async fn spawn_shard_app(change: impl FnOnce(&mut Settings)) -> ShardApp {
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
     let env = TestEnv::new().await;
     let mut settings = env.settings.clone();
     settings.api.token = Some(SecretString::from(TOKEN));
@@ -69,7 +74,7 @@ pub async fn spawn_shard_app(change: impl FnOnce(&mut Settings)) -> ShardApp {
         mover: mover.clone(),
     };
     tokio::spawn(api::server(listener, state).unwrap());
-    ShardApp {
+    TestApp {
         env,
         address,
         client: reqwest::Client::new(),
@@ -77,7 +82,7 @@ pub async fn spawn_shard_app(change: impl FnOnce(&mut Settings)) -> ShardApp {
     }
 }
 
-impl ShardApp {
+impl TestApp {
     pub async fn call(
         &self,
         method: reqwest::Method,
@@ -154,33 +159,4 @@ pub async fn request_move(
         notes: None,
     };
     mover.request(&request).await
-}
-
-/// Runs the binary against the test databases: (success, stdout, stderr).
-pub fn shardmover_cli(env: &TestEnv, args: &[&str]) -> (bool, String, String) {
-    use secrecy::ExposeSecret;
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_shardmover"))
-        .args(args)
-        .env(
-            "SHARDMOVER__DATABASE__URL",
-            env.settings.database.url.expose_secret(),
-        )
-        .env(
-            "SHARDMOVER__SHARDS__SHARD_1__URL",
-            env.shard_urls[0].expose_secret(),
-        )
-        .env(
-            "SHARDMOVER__SHARDS__SHARD_2__URL",
-            env.shard_urls[1].expose_secret(),
-        )
-        .env("SHARDMOVER__LOG__LEVEL", "warn")
-        .env("USER", "cli@example.com")
-        .output()
-        .unwrap();
-    let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
-    (
-        output.status.success(),
-        text(output.stdout),
-        text(output.stderr),
-    )
 }
