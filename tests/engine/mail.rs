@@ -306,3 +306,46 @@ async fn a_notice_smtp_keeps_refusing_is_given_up_when_its_window_closes() {
     assert_eq!(recorded.status, "failed");
     assert_eq!(recorded.last_error.as_deref(), Some(error.as_str()));
 }
+
+#[tokio::test]
+async fn a_notice_whose_job_was_lost_is_queued_again_once_and_old_finished_jobs_are_purged() {
+    let env = TestEnv::new().await;
+    let smtp = SmtpServer::start();
+    let (mover, notifier) = mailing(&env, smtp.port);
+    let notifier = Arc::new(notifier);
+    env.seed(7, "shard_1", 100).await;
+    let id = env.request(&mover, 7, "shard_2", 100).await;
+    mover.run(id, &Silent).await.unwrap();
+    // The notice's job is gone (apalis gave up on it while the control DB was away).
+    sqlx::query("DELETE FROM apalis.jobs WHERE job_type = $1")
+        .bind(shardmover::mail::outbox::QUEUE)
+        .execute(&env.control)
+        .await
+        .unwrap();
+    let sweep = || jobs::sweeper::sweep_notices(&env.control, 0.0);
+    assert_eq!(sweep().await.unwrap(), 1);
+    assert_eq!(sweep().await.unwrap(), 0, "its new job is live");
+    assert_eq!(drain_notices(&env, &notifier).await, 1);
+    assert_eq!(sweep().await.unwrap(), 0, "a sent notice needs nothing");
+    assert_eq!(smtp.received().len(), 1);
+
+    let done = "SELECT count(*) FROM apalis.jobs WHERE status = 'Done'";
+    let before: i64 = sqlx::query_scalar(done)
+        .fetch_one(&env.control)
+        .await
+        .unwrap();
+    assert!(before >= 1);
+    sqlx::query("UPDATE apalis.jobs SET done_at = now() - interval '8 days' WHERE status = 'Done'")
+        .execute(&env.control)
+        .await
+        .unwrap();
+    let purged = jobs::sweeper::purge_done_jobs(&env.control, 7)
+        .await
+        .unwrap();
+    assert_eq!(purged, before as u64);
+    let after: i64 = sqlx::query_scalar(done)
+        .fetch_one(&env.control)
+        .await
+        .unwrap();
+    assert_eq!(after, 0);
+}
