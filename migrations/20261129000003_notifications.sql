@@ -1,10 +1,11 @@
--- The notification outbox: one row per final event of a move, written in the
--- transaction that records the move's final status, and delivered by its own job.
+-- The notification outbox: one row per recipient of a move's final event,
+-- written in the transaction that records the move's final status, and each
+-- delivered by its own job (one refused address never holds up the others).
 CREATE TABLE shardmover.notifications (
     id              bigserial PRIMARY KEY,
     migration_id    bigint      NOT NULL REFERENCES shardmover.migrations (id),
     event           text        NOT NULL CHECK (event IN ('completed', 'failed', 'cancelled')),
-    recipients      text[]      NOT NULL,
+    recipient       text        NOT NULL,
     -- Stable per event, so a resend after the one unavoidable window is recognisable.
     message_id      text        NOT NULL,
     status          text        NOT NULL DEFAULT 'pending'
@@ -17,8 +18,8 @@ CREATE TABLE shardmover.notifications (
     sent_at         timestamptz,
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
-    -- Each final event is mailed once, however often the move's job runs.
-    UNIQUE (migration_id, event)
+    -- A move ends once; each recipient hears of it once, however often its job runs.
+    UNIQUE (migration_id, recipient)
 );
 CREATE INDEX notifications_unsent ON shardmover.notifications (next_attempt_at) WHERE status = 'pending';
 

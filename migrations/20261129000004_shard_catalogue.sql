@@ -63,3 +63,7 @@ CREATE TABLE shardmover.bulk_assign_key (
 );
 INSERT INTO shardmover.bulk_assign_key (key)
     VALUES (md5(random()::text || clock_timestamp()::text) || replace(gen_random_uuid()::text, '-', ''));
+
+-- Capacity checks count the moves heading to a shard.
+CREATE INDEX migrations_arriving ON shardmover.migrations (target_shard)
+    WHERE status IN ('pending', 'in_progress');

@@ -106,12 +106,19 @@ impl Mover {
     /// Records a pending move (and its audit entry) after the cheap checks:
     /// website known, route valid. A website with an unfinished move gets `Busy`.
     pub async fn request(&self, request: &MoveRequest) -> Result<MigrationRecord, MoveError> {
-        let mut conn = self.control_conn().await?;
-        self.request_in(&mut conn, request).await
+        let mut tx = self
+            .control
+            .begin()
+            .await
+            .context(|| "connecting to the control database".into())?;
+        let record = self.request_in(&mut tx, request).await?;
+        tx.commit().await.context(|| "recording the move".into())?;
+        Ok(record)
     }
 
-    /// `request` on the caller's connection or transaction, so the caller can
-    /// enqueue the job in the same transaction.
+    /// `request` on the caller's transaction, so the caller can enqueue the job
+    /// in it; the target's catalogue row stays locked until it ends, so
+    /// concurrent requests count the target's capacity in turn.
     pub async fn request_in(
         &self,
         conn: &mut sqlx::PgConnection,
@@ -119,7 +126,8 @@ impl Mover {
     ) -> Result<MigrationRecord, MoveError> {
         let source = self.current_shard_on(conn, request.website).await?;
         self.check_route(request.website, &source, &request.target)?;
-        self.check_admission(conn, &request.target, true).await?;
+        self.check_admission(conn, &request.target, preflight::Admission::NewMove)
+            .await?;
         let new = NewMigration {
             website: request.website,
             source: &source,

@@ -145,7 +145,7 @@ async fn mail_the_notice(
     };
     let mut conn = control.acquire().await?;
     for notice in notifications::list_for_migration(&mut conn, id).await? {
-        let to = notice.recipients.join(", ");
+        let to = &notice.recipient;
         let server = notifier.mailer().server();
         match notifier.deliver(notice.id).await? {
             Delivery::Sent => println!(

@@ -230,7 +230,8 @@ pub async fn record_error(
     Ok(())
 }
 
-/// Records the final status (and the audit entry's); returns the ended move.
+/// Records the final status (and the audit entry's); returns the ended move,
+/// or `None` if it had ended already: a move ends once, with one outcome.
 pub async fn finish(
     conn: &mut PgConnection,
     id: MigrationId,
@@ -243,7 +244,7 @@ pub async fn finish(
                    phase = CASE WHEN $2 = 'completed' THEN 'done' ELSE phase END,
                    error_code = CASE WHEN $2 = 'completed' THEN NULL ELSE error_code END,
                    error_message = CASE WHEN $2 = 'completed' THEN NULL ELSE error_message END
-             WHERE id = $1 RETURNING *),
+             WHERE id = $1 AND status IN ('pending', 'in_progress') RETURNING *),
          audit AS (
             UPDATE shardmover.audit_logs SET status = $2 WHERE migration_id IN (SELECT id FROM m))
          SELECT {COLUMNS} FROM m"
@@ -253,6 +254,20 @@ pub async fn finish(
     .fetch_optional(conn)
     .await?;
     row.as_ref().map(from_row).transpose()
+}
+
+/// Pending or running moves into `shard`: websites it has promised room to.
+pub async fn count_arriving(
+    conn: &mut PgConnection,
+    shard: &ShardName,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*)::int8 FROM shardmover.migrations
+          WHERE target_shard = $1 AND status IN ('pending', 'in_progress')",
+    )
+    .bind(shard.as_str())
+    .fetch_one(conn)
+    .await
 }
 
 pub async fn cancel_requested(

@@ -15,7 +15,7 @@ pub struct Notification {
     pub migration_id: i64,
     /// completed | failed | cancelled: the final event this notice is about.
     pub event: String,
-    pub recipients: Vec<String>,
+    pub recipient: String,
     /// pending | sent | failed (given up)
     pub status: String,
     pub attempts: i32,
@@ -28,7 +28,7 @@ pub struct Notification {
     pub created_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, migration_id, event, recipients, status, attempts, next_attempt_at,
+const COLUMNS: &str = "id, migration_id, event, recipient, status, attempts, next_attempt_at,
     give_up_at, last_error, sent_at, message_id, created_at";
 
 pub struct NewNotification<'a> {
@@ -39,24 +39,26 @@ pub struct NewNotification<'a> {
     pub give_up_after: Duration,
 }
 
-/// Records the notice of a final event; `None` if that event already has one,
-/// which is what makes a re-run of a finished move's job mail nothing.
+/// Records the notice of a final event, one row per recipient; returns the new
+/// rows' ids. A recipient who already has a notice of this move gets none, which
+/// is what makes a re-run of an ended move's job mail nothing.
 pub async fn insert(
     conn: &mut PgConnection,
     new: &NewNotification<'_>,
-) -> Result<Option<i64>, sqlx::Error> {
+) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO shardmover.notifications
-            (migration_id, event, recipients, message_id, next_attempt_at, give_up_at)
-         VALUES ($1, $2, $3, $4, now(), now() + make_interval(secs => $5))
-         ON CONFLICT (migration_id, event) DO NOTHING RETURNING id",
+            (migration_id, event, recipient, message_id, next_attempt_at, give_up_at)
+         SELECT $1, $2, r, $4, now(), now() + make_interval(secs => $5)
+           FROM unnest($3::text[]) AS r
+         ON CONFLICT (migration_id, recipient) DO NOTHING RETURNING id",
     )
     .bind(new.migration.0)
     .bind(new.event)
     .bind(new.recipients)
     .bind(new.message_id)
     .bind(new.give_up_after.as_secs_f64())
-    .fetch_optional(conn)
+    .fetch_all(conn)
     .await
 }
 

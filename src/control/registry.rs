@@ -14,13 +14,20 @@ pub async fn shard_of(
     tenancy: &TenancySettings,
     website: WebsiteId,
 ) -> Result<Option<String>, sqlx::Error> {
-    registry_row(conn, tenancy, website, "")
-        .await
-        .map(Option::flatten)
+    lookup(conn, tenancy, website).await.map(Option::flatten)
 }
 
 /// The website's registry row: `None` when it is not registered, `Some(None)`
-/// when it has no shard (and there is no default). `lock` is appended as is.
+/// when it has no shard (and there is no default).
+pub async fn lookup(
+    conn: &mut PgConnection,
+    tenancy: &TenancySettings,
+    website: WebsiteId,
+) -> Result<Option<Option<String>>, sqlx::Error> {
+    registry_row(conn, tenancy, website, "").await
+}
+
+/// `lookup`, with `lock` (a locking clause, or nothing) appended as is.
 async fn registry_row(
     conn: &mut PgConnection,
     tenancy: &TenancySettings,

@@ -94,7 +94,7 @@ impl Notifier {
         tx.commit().await.map_err(db)?;
         match &delivery {
             Delivery::Sent => {
-                info!(notification_id = id, event = %notice.event, recipients = notice.recipients.len(), "notice sent")
+                info!(notification_id = id, event = %notice.event, "notice sent")
             }
             Delivery::Retrying { error } => {
                 warn!(notification_id = id, error = %error, "notice not sent; retrying later")
@@ -123,14 +123,9 @@ impl Notifier {
             .ok_or(NotifyError::MoveMissing(notice.id))?;
         let tables = tables::list(conn, id).await.map_err(db)?;
         let content = Notice::new(&record, &tables, &self.settings.api.public_url);
-        let recipients: Result<Vec<EmailAddress>, String> = notice
-            .recipients
-            .iter()
-            .map(|r| EmailAddress::parse(r))
-            .collect();
-        Ok(recipients
-            .map_err(MailError::Build)
-            .and_then(|to| compose(&content, self.mailer.sender(), &to, &notice.message_id)))
+        let recipient = EmailAddress::parse(&notice.recipient).map_err(MailError::Build);
+        Ok(recipient
+            .and_then(|to| compose(&content, self.mailer.sender(), &[to], &notice.message_id)))
     }
 
     async fn retry_later(
@@ -152,7 +147,9 @@ impl Notifier {
         notifications::mark_failed_attempt(conn, notice.id, &error, Some(delay))
             .await
             .map_err(db)?;
-        outbox::enqueue(conn, notice.id, delay).await.map_err(db)?;
+        outbox::enqueue(conn, &[notice.id], delay)
+            .await
+            .map_err(db)?;
         Ok(Delivery::Retrying { error })
     }
 

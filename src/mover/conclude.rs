@@ -1,6 +1,7 @@
-//! The end of a move: its final status, the audit entry's, and the notice to
+//! The end of a move: its final status, the audit entry's, and the notices to
 //! mail, written in one control transaction. A crash can lose none of them
-//! alone, and a job that runs again finds the move ended and mails nothing.
+//! alone; a move that has ended cannot end again (`finish` only ends a pending
+//! or running move), so a job that runs again mails nothing.
 
 use std::future::Future;
 use std::pin::Pin;

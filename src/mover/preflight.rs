@@ -12,6 +12,17 @@ use crate::ids::{ShardName, WebsiteId};
 use crate::shard_ops::{ShardOps, ShardOpsError};
 use crate::sql::audited;
 
+/// Which move the capacity and health checks are for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// Being recorded now: holds the catalogue row so requests count in turn.
+    NewMove,
+    /// Not recorded (a dry run): needs a free slot, takes no lock.
+    DryRun,
+    /// Recorded already, so it counts itself among the moves heading there.
+    Recorded,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct TableReport {
     pub name: String,
@@ -34,15 +45,26 @@ pub struct PreflightReport {
 }
 
 impl Mover {
-    /// Runs every preflight check; touches nothing on either shard.
+    /// Runs every preflight check of a move not yet recorded (a dry run);
+    /// touches nothing on either shard.
     pub async fn preflight(
         &self,
         website: WebsiteId,
         target: &ShardName,
     ) -> Result<PreflightReport, MoveError> {
+        self.preflight_as(website, target, Admission::DryRun).await
+    }
+
+    /// Preflight of a recorded move, which already counts against the target's capacity.
+    pub(crate) async fn preflight_as(
+        &self,
+        website: WebsiteId,
+        target: &ShardName,
+        admission: Admission,
+    ) -> Result<PreflightReport, MoveError> {
         let source = self.current_shard(website).await?;
         let (source_pool, target_pool) = self.check_route(website, &source, target)?;
-        self.check_admission(&mut *self.control_conn().await?, target, false)
+        self.check_admission(&mut *self.control_conn().await?, target, admission)
             .await?;
         let plan = self.discover_plan(source_pool, target_pool).await?;
         let mut tables = Vec::with_capacity(plan.len());
@@ -105,18 +127,24 @@ impl Mover {
 
     /// The target's status and capacity (and, for new moves, its stored health)
     /// from the control-database catalogue, so a change there applies at once.
+    /// Capacity counts the target's websites and the moves already heading there.
     pub(crate) async fn check_admission(
         &self,
         conn: &mut sqlx::PgConnection,
         target: &ShardName,
-        check_health: bool,
+        admission: Admission,
     ) -> Result<(), MoveError> {
+        let (extra, check_health, lock) = match admission {
+            Admission::NewMove => (1, true, true),
+            Admission::DryRun => (1, true, false),
+            Admission::Recorded => (0, false, false),
+        };
         let refused = |status: String| MoveError::ShardNotAvailable {
             shard: target.clone(),
             status,
         };
         match ShardOps::new(self)
-            .admit(conn, target, 1, check_health, false)
+            .admit(conn, target, extra, check_health, lock)
             .await
         {
             Ok(()) => Ok(()),
@@ -124,7 +152,7 @@ impl Mover {
             Err(ShardOpsError::ShardFull {
                 websites, capacity, ..
             }) => Err(refused(format!(
-                "full ({websites} websites, capacity {capacity})"
+                "full ({websites} websites with those moving in, capacity {capacity})"
             ))),
             Err(ShardOpsError::ShardUnhealthy { detail, .. }) => Err(refused(format!(
                 "UNHEALTHY{}",

@@ -8,6 +8,7 @@ use tracing::{info, instrument, warn};
 
 use super::catalog::TenantTable;
 use super::error::{Context, MoveError};
+use super::preflight::Admission;
 use super::progress::{ProgressSink, Tracker};
 use super::{Mover, delete, lock, verify};
 use crate::control::tables::{self, TableProgress};
@@ -130,7 +131,9 @@ impl Mover {
         if record.phase <= Phase::Preflight {
             let started = Instant::now();
             self.set_phase(attempt, Phase::Preflight).await?;
-            let report = self.preflight(record.website, &record.target).await?;
+            let report = self
+                .preflight_as(record.website, &record.target, Admission::Recorded)
+                .await?;
             if report.source_shard != record.source {
                 return Err(MoveError::SourceChanged {
                     website: record.website,

@@ -5,13 +5,14 @@ use sqlx::PgConnection;
 
 use super::catalogue::state_of;
 use super::{ShardOps, ShardOpsError};
-use crate::control::registry;
+use crate::control::{migrations, registry};
 use crate::ids::ShardName;
 
 impl ShardOps<'_> {
     /// Refuses a target that is not `available`, lacks room for `extra` more
-    /// websites or (with `check_health`) was last probed UNHEALTHY. With `lock`,
-    /// holds the catalogue row so concurrent assignments count capacity in turn.
+    /// websites (beyond those registered there and those moving in) or (with
+    /// `check_health`) was last probed UNHEALTHY. With `lock`, holds the
+    /// catalogue row so concurrent assignments and move requests count in turn.
     pub(crate) async fn admit(
         &self,
         conn: &mut PgConnection,
@@ -31,9 +32,14 @@ impl ShardOps<'_> {
             });
         }
         if let Some(capacity) = state.capacity {
-            let websites = registry::count_on(conn, &self.settings().tenancy, target)
+            let registered = registry::count_on(conn, &self.settings().tenancy, target)
                 .await
                 .map_err(ShardOpsError::control("counting websites"))?;
+            // Moves heading there have been promised room: they cut over later.
+            let arriving = migrations::count_arriving(conn, target)
+                .await
+                .map_err(ShardOpsError::control("counting moves"))?;
+            let websites = registered + arriving;
             if websites + extra > capacity {
                 return Err(ShardOpsError::ShardFull {
                     shard: target.to_string(),

@@ -44,7 +44,6 @@ impl ShardOps<'_> {
             });
         }
         self.health(false, false).await?;
-        self.ensure_no_rows(request.website).await?;
         let mut tx = self
             .control()
             .begin()
@@ -54,6 +53,10 @@ impl ShardOps<'_> {
         let id = self
             .assign_in(&mut tx, request, &target, current.as_deref())
             .await?;
+        // With the registry row locked, so no move or assignment can slip in:
+        // the window for an application's first write on the old shard is
+        // only what is left until the commit.
+        self.ensure_no_rows(request.website).await?;
         tx.commit()
             .await
             .map_err(ShardOpsError::control("saving the assignment"))?;
@@ -112,14 +115,14 @@ impl ShardOps<'_> {
         .map_err(ShardOpsError::control("writing the audit log"))
     }
 
-    /// The website's shard (`None`: none yet), or `unknown_website`. The row
-    /// lock ends with the statement; `assign_in` takes it again for real.
+    /// The website's shard (`None`: none yet), or `unknown_website`. Reads
+    /// without a lock: `assign_in` locks the row and checks it again.
     pub(crate) async fn registered_shard(
         &self,
         website: WebsiteId,
     ) -> Result<Option<String>, ShardOpsError> {
         let mut conn = self.conn().await?;
-        registry::lock_shard_of(&mut conn, &self.settings().tenancy, website)
+        registry::lookup(&mut conn, &self.settings().tenancy, website)
             .await
             .map_err(ShardOpsError::control("reading the tenant registry"))?
             .ok_or(ShardOpsError::UnknownWebsite(website))

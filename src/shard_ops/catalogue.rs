@@ -213,7 +213,7 @@ impl ShardOps<'_> {
         tx.commit()
             .await
             .map_err(ShardOpsError::control("saving the shard"))?;
-        tracing::info!(shard = %name, status = %after.status, changed_by, "shard catalogue changed");
+        tracing::info!(shard = %name, status = %after.status, "shard catalogue changed");
         self.show(name.as_str()).await
     }
 }

@@ -80,11 +80,6 @@ fn parse(message: &Received) -> Parsed {
     }
 }
 
-fn sorted(mut list: Vec<String>) -> Vec<String> {
-    list.sort();
-    list
-}
-
 #[tokio::test]
 async fn a_completed_move_mails_the_requester_and_the_ops_list_once_with_its_checksums() {
     let env = TestEnv::new().await;
@@ -101,29 +96,41 @@ async fn a_completed_move_mails_the_requester_and_the_ops_list_once_with_its_che
     jobs::run_move(job.clone(), apalis::prelude::Data::new(mover.clone()))
         .await
         .unwrap();
-    assert_eq!(drain_notices(&env, &notifier).await, 1);
+    assert_eq!(drain_notices(&env, &notifier).await, 2, "one per recipient");
     // The move's job delivered again (a worker died after the move ended): no second notice.
     jobs::run_move(job, apalis::prelude::Data::new(mover.clone()))
         .await
         .unwrap();
     assert_eq!(drain_notices(&env, &notifier).await, 0);
 
-    let received = smtp.received();
-    assert_eq!(received.len(), 1, "exactly one notice");
-    let message = &received[0];
-    assert_eq!(
-        sorted(message.to.clone()),
-        ["ops@example.com", "test@example.com"]
-    );
+    let mut received = smtp.received();
+    assert_eq!(received.len(), 2, "exactly one notice each");
+    received.sort_by(|a, b| a.to.cmp(&b.to));
+    assert_eq!(received[0].to, ["ops@example.com"]);
+    assert_eq!(received[1].to, ["test@example.com"]);
+    let first = parse(&received[0]);
+    let message = &received[1];
     assert_eq!(message.from, "shardmover@ops.example.com");
     let mail = parse(message);
+    assert_eq!(first.message_id, mail.message_id, "the same notice");
+    assert_eq!(first.text, mail.text);
     assert_eq!(
         mail.subject,
         "[shardmover] website 7 moved to shard_2 — completed"
     );
+    let created: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT created_at FROM shardmover.migrations WHERE id = $1")
+            .bind(id.0)
+            .fetch_one(&env.control)
+            .await
+            .unwrap();
     assert_eq!(
         mail.message_id,
-        format!("move-{}.completed@ops.example.com", id.0)
+        format!(
+            "move-{}.completed.{}@ops.example.com",
+            id.0,
+            created.timestamp_millis()
+        )
     );
     let tables = {
         let mut conn = env.control.acquire().await.unwrap();
@@ -162,12 +169,18 @@ async fn a_completed_move_mails_the_requester_and_the_ops_list_once_with_its_che
     assert!(!mail.text.contains("How to retry"));
 
     let recorded = notices(&env, id).await;
-    assert_eq!(recorded.len(), 1);
-    assert_eq!(
-        (recorded[0].status.as_str(), recorded[0].attempts),
-        ("sent", 1)
-    );
-    assert!(recorded[0].sent_at.is_some());
+    assert_eq!(recorded.len(), 2);
+    for notice in &recorded {
+        assert_eq!((notice.status.as_str(), notice.attempts), ("sent", 1));
+        assert!(notice.sent_at.is_some());
+    }
+    // Nor does an attempt to end the move again, with another outcome.
+    let mut conn = env.control.acquire().await.unwrap();
+    let again =
+        shardmover::control::migrations::finish(&mut conn, id, shardmover::control::Status::Failed)
+            .await
+            .unwrap();
+    assert!(again.is_none(), "a move ends once");
 }
 
 #[tokio::test]
@@ -184,11 +197,12 @@ async fn a_failed_move_mail_names_the_phase_the_error_and_the_state_the_data_was
         "checksum_mismatch"
     );
     assert!(dump(&env.shard_2, 7).await.is_empty() && fences(&env.shard_1).await.is_empty());
-    let notice = &notices(&env, id).await[0];
-    assert_eq!(notifier.deliver(notice.id).await.unwrap(), Delivery::Sent);
+    for notice in notices(&env, id).await {
+        assert_eq!(notifier.deliver(notice.id).await.unwrap(), Delivery::Sent);
+    }
 
     let received = smtp.received();
-    assert_eq!(received.len(), 1);
+    assert_eq!(received.len(), 2, "the requester and the ops list");
     let mail = parse(&received[0]);
     assert_eq!(
         mail.subject,
@@ -223,19 +237,18 @@ async fn a_move_cancelled_in_the_queue_mails_a_cancellation() {
     assert!(mover.cancel(id).await.unwrap());
     assert!(!mover.cancel(id).await.unwrap(), "cancelled once only");
     let recorded = notices(&env, id).await;
-    assert_eq!(recorded.len(), 1);
-    assert_eq!(recorded[0].event, "cancelled");
-    assert_eq!(
-        notifier.deliver(recorded[0].id).await.unwrap(),
-        Delivery::Sent
-    );
-    assert_eq!(
-        notifier.deliver(recorded[0].id).await.unwrap(),
-        Delivery::Skipped
-    );
+    assert_eq!(recorded.len(), 2);
+    for notice in &recorded {
+        assert_eq!(notice.event, "cancelled");
+        assert_eq!(notifier.deliver(notice.id).await.unwrap(), Delivery::Sent);
+        assert_eq!(
+            notifier.deliver(notice.id).await.unwrap(),
+            Delivery::Skipped
+        );
+    }
 
     let received = smtp.received();
-    assert_eq!(received.len(), 1);
+    assert_eq!(received.len(), 2);
     let mail = parse(&received[0]);
     assert_eq!(
         mail.subject,
@@ -254,7 +267,8 @@ async fn a_move_cancelled_in_the_queue_mails_a_cancellation() {
 async fn with_smtp_down_the_move_completes_and_its_notice_goes_out_once_smtp_is_back() {
     let env = TestEnv::new().await;
     let port = SmtpServer::dark_port();
-    let (mover, notifier) = mailing(&env, port);
+    // Only the requester, to keep the count simple.
+    let (mover, notifier) = mailing_with(&env, port, |s| s.mail.notify.clear());
     let notifier = Arc::new(notifier);
     env.seed(7, "shard_1", 500).await;
     let id = env.request(&mover, 7, "shard_2", 100).await;
@@ -293,7 +307,10 @@ async fn with_smtp_down_the_move_completes_and_its_notice_goes_out_once_smtp_is_
 async fn a_notice_smtp_keeps_refusing_is_given_up_when_its_window_closes() {
     let env = TestEnv::new().await;
     let port = SmtpServer::dark_port();
-    let (mover, notifier) = mailing_with(&env, port, |s| s.mail.give_up_after_secs = 0);
+    let (mover, notifier) = mailing_with(&env, port, |s| {
+        s.mail.give_up_after_secs = 0;
+        s.mail.notify.clear();
+    });
     env.seed(7, "shard_1", 100).await;
     let id = env.request(&mover, 7, "shard_2", 100).await;
     mover.run(id, &Silent).await.unwrap();
@@ -311,7 +328,7 @@ async fn a_notice_smtp_keeps_refusing_is_given_up_when_its_window_closes() {
 async fn a_notice_whose_job_was_lost_is_queued_again_once_and_old_finished_jobs_are_purged() {
     let env = TestEnv::new().await;
     let smtp = SmtpServer::start();
-    let (mover, notifier) = mailing(&env, smtp.port);
+    let (mover, notifier) = mailing_with(&env, smtp.port, |s| s.mail.notify.clear());
     let notifier = Arc::new(notifier);
     env.seed(7, "shard_1", 100).await;
     let id = env.request(&mover, 7, "shard_2", 100).await;
@@ -348,4 +365,47 @@ async fn a_notice_whose_job_was_lost_is_queued_again_once_and_old_finished_jobs_
         .await
         .unwrap();
     assert_eq!(after, 0);
+}
+
+#[tokio::test]
+async fn an_address_smtp_refuses_for_good_is_given_up_without_holding_up_the_others() {
+    let env = TestEnv::new().await;
+    let smtp = SmtpServer::start();
+    let (mover, notifier) = mailing(&env, smtp.port);
+    env.seed(7, "shard_1", 100).await;
+    let request = shardmover::mover::MoveRequest {
+        website: crate::helpers::website(7),
+        target: crate::helpers::shard("shard_2"),
+        keep_source: false,
+        batch_rows: None,
+        requested_by: Some("typo@bounce.example.com".into()),
+        notes: None,
+    };
+    let id = mover.request(&request).await.unwrap().id;
+    mover.run(id, &Silent).await.unwrap();
+    for notice in notices(&env, id).await {
+        let delivery = notifier.deliver(notice.id).await.unwrap();
+        match notice.recipient.as_str() {
+            "ops@example.com" => assert_eq!(delivery, Delivery::Sent),
+            _ => assert!(
+                matches!(&delivery, Delivery::GaveUp { error } if error.contains("550")),
+                "{delivery:?}"
+            ),
+        }
+    }
+    let received = smtp.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].to, ["ops@example.com"]);
+    let statuses: Vec<(String, String)> = notices(&env, id)
+        .await
+        .into_iter()
+        .map(|n| (n.recipient, n.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("typo@bounce.example.com".to_owned(), "failed".to_owned()),
+            ("ops@example.com".to_owned(), "sent".to_owned())
+        ]
+    );
 }

@@ -23,6 +23,15 @@ struct Catcher {
 }
 
 impl Handler for Catcher {
+    /// Addresses at `bounce.example.com` do not exist: a permanent 550.
+    fn rcpt(&mut self, to: &str) -> Response {
+        if to.ends_with("@bounce.example.com") {
+            response::NO_MAILBOX
+        } else {
+            response::OK
+        }
+    }
+
     fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> Response {
         self.current = Received {
             from: from.to_owned(),
