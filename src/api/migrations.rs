@@ -170,14 +170,19 @@ pub async fn list(
     };
     let mut conn = state.mover.control_pool().acquire().await?;
     let records = migrations::list(&mut conn, &filter).await?;
-    let mut items = Vec::with_capacity(records.len());
-    for record in &records {
-        items.push(migration_view::render(
-            record,
-            &tables::list(&mut conn, record.id).await?,
-            notifications::list_for_migration(&mut conn, record.id).await?,
-        ));
-    }
+    let ids: Vec<MigrationId> = records.iter().map(|r| r.id).collect();
+    let mut tables = tables::list_many(&mut conn, &ids).await?;
+    let mut notices = notifications::list_many(&mut conn, &ids).await?;
+    let items: Vec<MigrationView> = records
+        .iter()
+        .map(|record| {
+            migration_view::render(
+                record,
+                &tables.remove(&record.id.0).unwrap_or_default(),
+                notices.remove(&record.id.0).unwrap_or_default(),
+            )
+        })
+        .collect();
     let next_before = (records.len() as i64 == filter.limit)
         .then(|| records.last().map(|r| r.id.0))
         .flatten();

@@ -1,6 +1,7 @@
 //! `shardmover websites show|assign|bulk-assign`: the same code paths as the
-//! HTTP API. Bulk assignment prints its preview and only executes with `--yes`
-//! or the preview's `--token`.
+//! HTTP API. Bulk assignment always prints its preview first, and executes only
+//! once a person at the terminal says yes (`--yes`) or with the token of a
+//! preview someone read earlier (`--token`).
 
 use clap::{Args, Subcommand};
 
@@ -34,7 +35,7 @@ pub enum WebsitesCommand {
         target: String,
         #[arg(required = true)]
         ids: Vec<WebsiteId>,
-        /// Execute the plan just previewed.
+        /// Show the preview, then ask on this terminal whether to execute it.
         #[arg(long, conflicts_with = "token")]
         yes: bool,
         /// Execute a plan previewed earlier, if it is still the same.
@@ -110,8 +111,12 @@ pub async fn run(mover: &Mover, args: WebsitesArgs) -> anyhow::Result<()> {
                 confirmation_token: token,
             };
             if yes {
-                request.confirmation_token =
-                    Some(ops.bulk_assign(&request).await?.confirmation_token);
+                let preview = ops.bulk_assign(&request).await?;
+                print_plan(&preview);
+                if !confirmed(&preview)? {
+                    anyhow::bail!("nothing assigned");
+                }
+                request.confirmation_token = Some(preview.confirmation_token);
             }
             let plan = ops.bulk_assign(&request).await?;
             if args.json {
@@ -122,6 +127,25 @@ pub async fn run(mover: &Mover, args: WebsitesArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Asks the person at the terminal; a script must pass `--token` instead.
+fn confirmed(preview: &BulkPlan) -> anyhow::Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "--yes asks on a terminal and there is none; pass --token {} to execute this preview",
+            preview.confirmation_token
+        );
+    }
+    print!(
+        "assign {} website(s) to {}? [y/N] ",
+        preview.to_assign, preview.target_shard
+    );
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
 fn print_plan(plan: &BulkPlan) {
@@ -146,7 +170,7 @@ fn print_plan(plan: &BulkPlan) {
         );
     } else {
         println!(
-            "preview only: {} to assign, {} refused; run again with --yes or --token {}",
+            "preview only: {} to assign, {} refused; to execute it run again with --token {}",
             plan.to_assign, plan.refused, plan.confirmation_token
         );
     }

@@ -1,5 +1,6 @@
 //! Repository for `shardmover.notifications`, the outbox of move notices.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -112,10 +113,25 @@ pub async fn list_for_migration(
     conn: &mut PgConnection,
     migration: MigrationId,
 ) -> Result<Vec<Notification>, sqlx::Error> {
-    sqlx::query_as(crate::sql::audited(&format!(
-        "SELECT {COLUMNS} FROM shardmover.notifications WHERE migration_id = $1 ORDER BY id"
+    let mut by_move = list_many(conn, &[migration]).await?;
+    Ok(by_move.remove(&migration.0).unwrap_or_default())
+}
+
+/// The notices of many moves in one query, by move id.
+pub async fn list_many(
+    conn: &mut PgConnection,
+    migrations: &[MigrationId],
+) -> Result<HashMap<i64, Vec<Notification>>, sqlx::Error> {
+    let ids: Vec<i64> = migrations.iter().map(|id| id.0).collect();
+    let rows: Vec<Notification> = sqlx::query_as(crate::sql::audited(&format!(
+        "SELECT {COLUMNS} FROM shardmover.notifications WHERE migration_id = ANY($1) ORDER BY id"
     )))
-    .bind(migration.0)
+    .bind(&ids)
     .fetch_all(conn)
-    .await
+    .await?;
+    let mut by_move: HashMap<i64, Vec<Notification>> = HashMap::new();
+    for notice in rows {
+        by_move.entry(notice.migration_id).or_default().push(notice);
+    }
+    Ok(by_move)
 }

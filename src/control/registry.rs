@@ -94,7 +94,9 @@ pub async fn count_on(
     shard: &ShardName,
 ) -> Result<i64, sqlx::Error> {
     let sql = format!(
-        "SELECT count(*)::int8 FROM {table} WHERE coalesce({shard}, $2) = $1",
+        // Written so an index on the shard column serves it (coalesce would not).
+        "SELECT count(*)::int8 FROM {table}
+          WHERE {shard} = $1 OR ({shard} IS NULL AND $2::text IS NOT DISTINCT FROM $1)",
         shard = ident(&tenancy.registry_shard_column),
         table = QualifiedName::parse(&tenancy.registry_table, "public").quoted(),
     );

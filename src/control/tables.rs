@@ -1,5 +1,7 @@
 //! Repository for `shardmover.migration_tables`: per-table progress and checksums.
 
+use std::collections::HashMap;
+
 use sqlx::{PgConnection, Row};
 
 use crate::ids::MigrationId;
@@ -90,23 +92,38 @@ pub async fn list(
     conn: &mut PgConnection,
     id: MigrationId,
 ) -> Result<Vec<TableProgress>, sqlx::Error> {
+    let mut by_move = list_many(conn, &[id]).await?;
+    Ok(by_move.remove(&id.0).unwrap_or_default())
+}
+
+/// `list` for many moves in one query, by move id.
+pub async fn list_many(
+    conn: &mut PgConnection,
+    ids: &[MigrationId],
+) -> Result<HashMap<i64, Vec<TableProgress>>, sqlx::Error> {
+    let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
     let rows = sqlx::query(
-        "SELECT table_name, rows_total, rows_copied, source_checksum, target_checksum, verified
-           FROM shardmover.migration_tables WHERE migration_id = $1 ORDER BY position",
+        "SELECT migration_id, table_name, rows_total, rows_copied, source_checksum,
+                target_checksum, verified
+           FROM shardmover.migration_tables WHERE migration_id = ANY($1)
+          ORDER BY migration_id, position",
     )
-    .bind(id.0)
+    .bind(&ids)
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(TableProgress {
+    let mut by_move: HashMap<i64, Vec<TableProgress>> = HashMap::new();
+    for r in &rows {
+        by_move
+            .entry(r.try_get("migration_id")?)
+            .or_default()
+            .push(TableProgress {
                 name: r.try_get("table_name")?,
                 rows_total: r.try_get("rows_total")?,
                 rows_copied: r.try_get("rows_copied")?,
                 source_checksum: r.try_get("source_checksum")?,
                 target_checksum: r.try_get("target_checksum")?,
                 verified: r.try_get("verified")?,
-            })
-        })
-        .collect()
+            });
+    }
+    Ok(by_move)
 }

@@ -69,7 +69,21 @@ pub async fn run(
         .build(run_move)
         .run_until(until(shutdown.clone()));
     let Some(notifier) = notifier else {
-        tracing::info!("mail is off (mail.smtp_host is empty): no notices are sent");
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM shardmover.notifications WHERE status = 'pending'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap_or(0);
+        if waiting > 0 {
+            // Another process recorded them with mail on: configs differ.
+            tracing::warn!(
+                waiting,
+                "mail is off here (mail.smtp_host is empty) but notices wait in the outbox; workers with mail on will send them"
+            );
+        } else {
+            tracing::info!("mail is off (mail.smtp_host is empty): no notices are sent");
+        }
         moves.await?;
         return Ok(());
     };

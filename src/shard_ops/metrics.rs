@@ -83,11 +83,15 @@ async fn durations(conn: &mut PgConnection, out: &mut Exposition) -> Result<(), 
     let rows = sqlx::query(
         "WITH d AS (SELECT status, extract(epoch FROM finished_at - started_at)::float8 AS secs
                       FROM shardmover.migrations
-                     WHERE finished_at IS NOT NULL AND started_at IS NOT NULL)
-         SELECT status, count(*)::int8 AS n, coalesce(sum(secs), 0)::float8 AS total,
-                array(SELECT (SELECT count(*)::int8 FROM d d2 WHERE d2.status = d.status AND d2.secs <= b)
-                        FROM unnest($1::float8[]) WITH ORDINALITY u(b, i) ORDER BY i) AS buckets
-           FROM d GROUP BY status ORDER BY status",
+                     WHERE finished_at IS NOT NULL AND started_at IS NOT NULL),
+              per AS (SELECT status, count(*)::int8 AS n, coalesce(sum(secs), 0)::float8 AS total
+                        FROM d GROUP BY status),
+              cum AS (SELECT d.status, u.i, count(*) FILTER (WHERE d.secs <= u.b)::int8 AS c
+                        FROM d CROSS JOIN unnest($1::float8[]) WITH ORDINALITY AS u(b, i)
+                       GROUP BY d.status, u.i)
+         SELECT per.status, per.n, per.total, array_agg(cum.c ORDER BY cum.i) AS buckets
+           FROM per JOIN cum USING (status)
+          GROUP BY per.status, per.n, per.total ORDER BY per.status",
     )
     .bind(DURATION_BUCKETS.to_vec())
     .fetch_all(conn)

@@ -48,31 +48,27 @@ impl ShardOps<'_> {
                 .await
                 .map_err(ShardOpsError::control("counting websites"))?
         };
-        let unreachable = |e: sqlx::Error| ShardOpsError::ShardUnreachable {
-            shard: name.to_string(),
-            message: e.to_string(),
-        };
         let pool = self
             .mover
             .shards
             .get(&name)
             .expect("configured shards have pools");
-        let mut conn = pool.acquire().await.map_err(unreachable)?;
-        let tables = catalog::discover(&mut conn, &self.settings().tenancy).await?;
-        let mut tenant_tables = Vec::with_capacity(tables.len());
-        for table in &tables {
-            let sql = format!("SELECT count(*)::int8 FROM {}", table.name.quoted());
-            let rows: i64 = sqlx::query_scalar(audited(&sql))
-                .fetch_one(&mut *conn)
+        // Exact counts can take long on a big shard: bounded, so a hanging
+        // shard or a huge table answers 503 instead of holding the request.
+        let measured =
+            tokio::time::timeout(STATISTICS_TIMEOUT, measure(pool, &self.settings().tenancy))
                 .await
-                .map_err(unreachable)?;
-            tenant_tables.push(TableRows {
-                name: table.name.to_string(),
-                rows,
-            });
-        }
-        let (database_size, table_count, index_size) =
-            sizes(&mut conn).await.map_err(unreachable)?;
+                .unwrap_or_else(|_| {
+                    Err(format!(
+                        "no answer within {} s",
+                        STATISTICS_TIMEOUT.as_secs()
+                    ))
+                })
+                .map_err(|message| ShardOpsError::ShardUnreachable {
+                    shard: name.to_string(),
+                    message,
+                })?;
+        let (tenant_tables, (database_size, table_count, index_size), largest_tables) = measured;
         Ok(ShardStatistics {
             location: self.location(&name),
             shard: name.to_string(),
@@ -81,9 +77,50 @@ impl ShardOps<'_> {
             database_size,
             table_count,
             index_size,
-            largest_tables: largest(&mut conn).await.map_err(unreachable)?,
+            largest_tables,
         })
     }
+}
+
+/// How long one shard's statistics may take, counting included.
+const STATISTICS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+type Measured = (Vec<TableRows>, (i64, i64, i64), Vec<TableSize>);
+
+/// Everything read from the shard itself, in one read-only transaction whose
+/// statements the server also stops at the timeout.
+async fn measure(
+    pool: &sqlx::PgPool,
+    tenancy: &crate::config::TenancySettings,
+) -> Result<Measured, String> {
+    let text = |e: sqlx::Error| e.to_string();
+    let mut tx = pool.begin().await.map_err(text)?;
+    let timeout = format!(
+        "SET LOCAL statement_timeout = '{}s'",
+        STATISTICS_TIMEOUT.as_secs()
+    );
+    sqlx::raw_sql(audited(&timeout))
+        .execute(&mut *tx)
+        .await
+        .map_err(text)?;
+    let tables = catalog::discover(&mut tx, tenancy)
+        .await
+        .map_err(|e| e.one_line())?;
+    let mut tenant_tables = Vec::with_capacity(tables.len());
+    for table in &tables {
+        let sql = format!("SELECT count(*)::int8 FROM {}", table.name.quoted());
+        let rows: i64 = sqlx::query_scalar(audited(&sql))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(text)?;
+        tenant_tables.push(TableRows {
+            name: table.name.to_string(),
+            rows,
+        });
+    }
+    let sizes = sizes(&mut tx).await.map_err(text)?;
+    let largest = largest(&mut tx).await.map_err(text)?;
+    Ok((tenant_tables, sizes, largest))
 }
 
 const USER_TABLES: &str = "c.relkind IN ('r', 'p') AND NOT c.relispartition

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use shardmover::mover::Silent;
 
-use crate::app::{error_code, spawn_app_with};
+use crate::app::{add_shard, closed_port, error_code, spawn_app_with};
 use crate::helpers::shardmover_cli;
 
 fn assign_body(shard: &str) -> serde_json::Value {
@@ -311,18 +311,22 @@ async fn the_cli_shows_shards_changes_status_and_bulk_assigns_after_a_preview() 
     assert!(ok, "{stderr}");
     assert!(stdout.contains("preview only: 2 to assign"), "{stdout}");
     assert_eq!(env.registry(40).await.as_deref(), Some("shard_1"));
-    let (ok, stdout, stderr) = shardmover_cli(
-        env,
-        &[
-            "websites",
-            "bulk-assign",
-            "--to",
-            "shard_2",
-            "40",
-            "41",
-            "--yes",
-        ],
-    );
+    let token = stdout
+        .split("--token ")
+        .nth(1)
+        .expect("the preview names its token")
+        .trim();
+    let bulk = |last: &[&str]| {
+        let mut args = vec!["websites", "bulk-assign", "--to", "shard_2", "40", "41"];
+        args.extend_from_slice(last);
+        shardmover_cli(env, &args)
+    };
+    // No terminal to ask on: --yes refuses and points at the token.
+    let (ok, _, stderr) = bulk(&["--yes"]);
+    assert!(!ok && stderr.lines().count() == 1, "{stderr}");
+    assert!(stderr.contains(&format!("--token {token}")), "{stderr}");
+    assert_eq!(env.registry(40).await.as_deref(), Some("shard_1"));
+    let (ok, stdout, stderr) = bulk(&["--token", token]);
     assert!(ok, "{stderr}");
     assert!(
         stdout.contains("assigned 2 website(s) to shard_2"),
@@ -334,4 +338,22 @@ async fn the_cli_shows_shards_changes_status_and_bulk_assigns_after_a_preview() 
     assert!(ok, "{stderr}");
     let d: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(d["total_websites"], 3);
+}
+
+#[tokio::test]
+async fn assignment_to_a_shard_last_probed_unhealthy_is_refused() {
+    let app = spawn_app_with(|s| add_shard(s, "closed", closed_port())).await;
+    app.register_empty(8, Some("shard_1")).await;
+    let (status, _) = app.get("/api/v1/shards/health?refresh=true").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = app
+        .put("/api/v1/websites/8/shard", assign_body("closed"))
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "shard_unhealthy"),
+        "{body}"
+    );
+    assert_eq!(app.env.registry(8).await.as_deref(), Some("shard_1"));
+    assert_eq!(app.audit_count(8).await, 0);
 }
