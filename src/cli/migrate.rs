@@ -95,13 +95,17 @@ pub async fn finalize(mover: &Mover, website: WebsiteId) -> anyhow::Result<()> {
 
 pub async fn status(mover: &Mover, id: MigrationId, json: bool) -> anyhow::Result<()> {
     let outcome = mover.run_report(id).await?;
+    let notices = {
+        let mut conn = mover.control_pool().acquire().await?;
+        crate::control::notifications::list_for_migration(&mut conn, id).await?
+    };
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report::outcome_json(&outcome))?
-        );
+        let mut body = report::outcome_json(&outcome);
+        body["notifications"] = serde_json::to_value(&notices)?;
+        println!("{}", serde_json::to_string_pretty(&body)?);
     } else {
         report::print_outcome(&outcome);
+        report::print_notices(&notices);
     }
     Ok(())
 }

@@ -90,3 +90,22 @@ pub fn outcome_json(outcome: &MoveOutcome) -> Value {
         "finished_at": r.finished_at,
     })
 }
+
+/// One line per email notice of the move: sent, waiting for a retry, or given up.
+pub fn print_notices(notices: &[crate::control::notifications::Notification]) {
+    let at = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    for n in notices {
+        let state = match (n.status.as_str(), n.sent_at, n.next_attempt_at) {
+            ("sent", Some(sent), _) => format!("sent {}", at(sent)),
+            ("pending", _, Some(next)) if n.attempts > 0 => format!(
+                "not sent yet ({} attempts; next {}): {}",
+                n.attempts,
+                at(next),
+                n.last_error.as_deref().unwrap_or("")
+            ),
+            ("pending", _, _) => "waiting to be sent".to_owned(),
+            (_, _, _) => format!("given up: {}", n.last_error.as_deref().unwrap_or("")),
+        };
+        println!("notice ({}) to {}: {state}", n.event, n.recipient);
+    }
+}

@@ -10,7 +10,7 @@ use shardmover::ids::MigrationId;
 use shardmover::jobs::{self, Delivery, MoveJob, Notifier};
 use shardmover::mover::{Mover, Silent};
 
-use crate::helpers::{TestEnv, dump, fences, rot_a_copied_row};
+use crate::helpers::{TestEnv, dump, fences, rot_a_copied_row, shardmover_cli};
 use crate::smtp::{Received, SmtpServer, mail_to};
 
 /// A mover and a notifier that mail through the SMTP server on `port`.
@@ -289,6 +289,12 @@ async fn with_smtp_down_the_move_completes_and_its_notice_goes_out_once_smtp_is_
     .await
     .unwrap();
     assert_eq!(queued, 1, "the retry waits in the queue with its backoff");
+    let (ok, stdout, stderr) = shardmover_cli(&env, &["status", "--migration", &id.0.to_string()]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("notice (completed) to test@example.com: not sent yet (1 attempts; next"),
+        "{stdout}"
+    );
 
     let smtp = SmtpServer::start_on_port(port);
     assert_eq!(drain_notices(&env, &notifier).await, 1);
