@@ -44,7 +44,7 @@ use crate::config::Settings;
 use crate::control::migrations::{self, MigrationRecord, NewMigration};
 use crate::ids::{ShardName, WebsiteId};
 use crate::shards::ShardPools;
-use error::Context;
+pub(crate) use error::Context;
 
 pub struct Mover {
     pub(crate) settings: Arc<Settings>,

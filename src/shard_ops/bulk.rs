@@ -8,6 +8,7 @@ use serde::Serialize;
 use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 
+use super::tenant_rows::{RowsEverywhere, has_rows};
 use super::{AssignRequest, ShardOps, ShardOpsError};
 use crate::ids::{ShardName, WebsiteId};
 
@@ -76,9 +77,10 @@ impl ShardOps<'_> {
             )));
         }
         self.health(false, false).await?;
+        let rows = self.rows_everywhere(&websites).await?;
         let mut items = Vec::with_capacity(websites.len());
         for website in websites {
-            items.push(self.plan_item(website, &target).await?);
+            items.push(self.plan_item(website, &target, &rows).await?);
         }
         let to_assign = items.iter().filter(|i| i.action == "assign").count();
         let mut conn = self.conn().await?;
@@ -101,6 +103,7 @@ impl ShardOps<'_> {
         &self,
         website: WebsiteId,
         target: &ShardName,
+        rows: &RowsEverywhere,
     ) -> Result<BulkItem, ShardOpsError> {
         let item = |old: Option<String>, action: &str, reason: Option<String>| BulkItem {
             website_id: website.get(),
@@ -119,11 +122,10 @@ impl ShardOps<'_> {
         if old.as_deref() == Some(target.as_str()) {
             return Ok(item(old, "unchanged", None));
         }
-        match self.ensure_no_rows(website).await {
-            Ok(()) => Ok(item(old, "assign", None)),
-            Err(e @ ShardOpsError::HasRows { .. }) => Ok(item(old, "refused", Some(e.one_line()))),
-            Err(e) => Err(e),
-        }
+        Ok(match has_rows(website, rows) {
+            None => item(old, "assign", None),
+            Some(refusal) => item(old, "refused", Some(refusal.one_line())),
+        })
     }
 
     /// All or nothing, in one transaction with one audit entry per website.

@@ -1,43 +1,75 @@
-//! A website's rows on each shard, counted over the shard's tenant tables (as
+//! Websites' rows on each shard, counted over the shard's tenant tables (as
 //! the move engine discovers them), every shard in parallel under the probe timeout.
+
+use std::collections::HashMap;
 
 use futures_util::future::join_all;
 use sqlx::PgPool;
 
 use super::{ShardOps, ShardOpsError};
 use crate::ids::{ShardName, WebsiteId};
-use crate::mover::{MoveError, catalog, preflight};
+use crate::mover::{Context, MoveError, catalog};
+use crate::sql::{audited, ident};
 
-/// Rows of one website per tenant table, on one shard (tables with none left out).
+/// One website's rows per tenant table, on one shard (tables with none left out).
 pub(crate) async fn rows_on(
     pool: &PgPool,
     tenancy: &crate::config::TenancySettings,
     website: WebsiteId,
 ) -> Result<Vec<(String, i64)>, MoveError> {
+    let mut found = rows_of_many_on(pool, tenancy, &[website]).await?;
+    Ok(found.remove(&website).unwrap_or_default())
+}
+
+/// Rows per tenant table of each of `websites` on one shard, one query per
+/// table however many websites are asked about (a bulk preview asks about many).
+pub(crate) async fn rows_of_many_on(
+    pool: &PgPool,
+    tenancy: &crate::config::TenancySettings,
+    websites: &[WebsiteId],
+) -> Result<HashMap<WebsiteId, Vec<(String, i64)>>, MoveError> {
     let tables = {
-        let mut conn = pool.acquire().await.map_err(|source| MoveError::Database {
-            context: "connecting to the shard".into(),
-            source,
-        })?;
+        let mut conn = pool
+            .acquire()
+            .await
+            .context(|| "connecting to the shard".into())?;
         catalog::discover(&mut conn, tenancy).await?
     };
-    let mut found = Vec::new();
+    let ids: Vec<i64> = websites.iter().map(|w| w.get()).collect();
+    let mut found: HashMap<WebsiteId, Vec<(String, i64)>> = HashMap::new();
     for table in &tables {
-        let rows = preflight::count_rows(pool, table, &tenancy.key_column, website).await?;
-        if rows > 0 {
-            found.push((table.name.to_string(), rows));
+        let sql = format!(
+            "SELECT {key}::int8, count(*)::int8 FROM {table} WHERE {key} = ANY($1) GROUP BY 1",
+            key = ident(&tenancy.key_column),
+            table = table.name.quoted(),
+        );
+        let counts: Vec<(i64, i64)> = sqlx::query_as(audited(&sql))
+            .bind(&ids)
+            .fetch_all(pool)
+            .await
+            .context(|| format!("counting rows of {}", table.name))?;
+        for (id, rows) in counts {
+            if let Ok(website) = WebsiteId::new(id) {
+                found
+                    .entry(website)
+                    .or_default()
+                    .push((table.name.to_string(), rows));
+            }
         }
     }
     Ok(found)
 }
 
+/// Each website's rows on each shard where it has any.
+pub(crate) type RowsEverywhere = HashMap<WebsiteId, Vec<(ShardName, Vec<(String, i64)>)>>;
+
 impl ShardOps<'_> {
-    /// The website's rows on every configured shard; an unreachable shard is an error,
-    /// since "no rows anywhere" cannot be vouched for without it.
+    /// The websites' rows on every configured shard, every shard in parallel; an
+    /// unreachable shard is an error, since "no rows anywhere" cannot be vouched for without it.
     pub(crate) async fn rows_everywhere(
         &self,
-        website: WebsiteId,
-    ) -> Result<Vec<(ShardName, Vec<(String, i64)>)>, ShardOpsError> {
+        websites: &[WebsiteId],
+    ) -> Result<RowsEverywhere, ShardOpsError> {
         let timeout = self.settings().shard_ops.probe_timeout() * 2;
         let tenancy = &self.settings().tenancy;
         let names = self.configured();
@@ -47,7 +79,7 @@ impl ShardOps<'_> {
                 .shards
                 .get(name)
                 .expect("configured shards have pools");
-            let counted = rows_on(pool, tenancy, website);
+            let counted = rows_of_many_on(pool, tenancy, websites);
             match tokio::time::timeout(timeout, counted).await {
                 Ok(Ok(rows)) => Ok(rows),
                 Ok(Err(e)) => Err(ShardOpsError::ShardUnreachable {
@@ -60,30 +92,39 @@ impl ShardOps<'_> {
                 }),
             }
         });
-        let results = join_all(counts).await;
-        names
-            .into_iter()
-            .zip(results)
-            .map(|(name, rows)| Ok((name, rows?)))
-            .collect()
+        let mut everywhere = RowsEverywhere::new();
+        let counted = join_all(counts).await;
+        for (name, rows) in names.iter().zip(counted) {
+            for (website, tables) in rows? {
+                everywhere
+                    .entry(website)
+                    .or_default()
+                    .push((name.clone(), tables));
+            }
+        }
+        Ok(everywhere)
     }
 
     /// Refuses with `website_has_rows` if any shard holds rows of the website.
     pub(crate) async fn ensure_no_rows(&self, website: WebsiteId) -> Result<(), ShardOpsError> {
-        for (shard, rows) in self.rows_everywhere(website).await? {
-            if !rows.is_empty() {
-                let detail = rows
-                    .iter()
-                    .map(|(table, n)| format!("{n} in {table}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                return Err(ShardOpsError::HasRows {
-                    website,
-                    shard: shard.to_string(),
-                    detail,
-                });
-            }
+        match has_rows(website, &self.rows_everywhere(&[website]).await?) {
+            Some(refusal) => Err(refusal),
+            None => Ok(()),
         }
-        Ok(())
     }
+}
+
+/// The `website_has_rows` refusal of `website`, if `found` holds rows of it.
+pub(crate) fn has_rows(website: WebsiteId, found: &RowsEverywhere) -> Option<ShardOpsError> {
+    let (shard, rows) = found.get(&website)?.first()?;
+    let detail = rows
+        .iter()
+        .map(|(table, n)| format!("{n} in {table}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some(ShardOpsError::HasRows {
+        website,
+        shard: shard.to_string(),
+        detail,
+    })
 }
