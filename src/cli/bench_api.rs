@@ -154,8 +154,9 @@ fn finished(joined: Joined) -> anyhow::Result<Duration> {
     Ok(latency)
 }
 
-/// The POST's writes — the move, its audit entry and its queue job in one
-/// transaction — driven by pgbench against the same control database.
+/// The POST's SQL — registry, catalogue and health reads, then the move, its
+/// audit entry and its queue job in one transaction — driven by pgbench
+/// against the same control database.
 fn pgbench(url: &SecretString, transactions: usize, clients: usize) -> anyhow::Result<f64> {
     let script = std::env::temp_dir().join(format!("shardmover-bench-{}.sql", std::process::id()));
     std::fs::write(
@@ -163,6 +164,9 @@ fn pgbench(url: &SecretString, transactions: usize, clients: usize) -> anyhow::R
         "\\set w random(1000000, 1000000000)
 BEGIN;
 SELECT shard_name FROM pwb_websites WHERE id = 1;
+SELECT status, capacity, labels FROM shardmover.shards WHERE name = 'shard_2';
+SELECT c.state FROM unnest(ARRAY['shard_1', 'shard_2']) AS s(name) CROSS JOIN LATERAL
+  (SELECT * FROM shardmover.shard_health_checks h WHERE h.shard_name = s.name ORDER BY h.id DESC LIMIT 1) c;
 WITH m AS (INSERT INTO shardmover.migrations (website_id, source_shard, target_shard, batch_rows, requested_by)
            VALUES (:w, 'shard_1', 'shard_2', 50000, 'bench@example.com') RETURNING *)
 INSERT INTO shardmover.audit_logs (website_id, old_shard_name, new_shard_name, changed_by_email, status, migration_id)

@@ -101,15 +101,24 @@ impl From<Row> for HealthReport {
     }
 }
 
-/// The newest probe of every shard that has one.
-pub async fn latest(conn: &mut PgConnection) -> Result<Vec<HealthReport>, sqlx::Error> {
+/// The newest probe of each of `shards` that has one: one index lookup per
+/// shard, as probes of the last day are kept and this runs on every move request.
+pub async fn latest(
+    conn: &mut PgConnection,
+    shards: &[String],
+) -> Result<Vec<HealthReport>, sqlx::Error> {
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT DISTINCT ON (shard_name) shard_name, state, connection_status, avg_query_ms,
-                active_connections, max_connections, database_size, cache_hit_rate,
-                index_hit_rate, slow_queries_count, slow_queries_note, error_rate,
-                error_message, checked_at
-           FROM shardmover.shard_health_checks ORDER BY shard_name, id DESC",
+        "SELECT c.shard_name, c.state, c.connection_status, c.avg_query_ms,
+                c.active_connections, c.max_connections, c.database_size, c.cache_hit_rate,
+                c.index_hit_rate, c.slow_queries_count, c.slow_queries_note, c.error_rate,
+                c.error_message, c.checked_at
+           FROM unnest($1::text[]) AS s(name)
+           CROSS JOIN LATERAL (
+                SELECT * FROM shardmover.shard_health_checks h
+                 WHERE h.shard_name = s.name ORDER BY h.id DESC LIMIT 1) AS c
+          ORDER BY c.shard_name",
     )
+    .bind(shards)
     .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().map(HealthReport::from).collect())

@@ -21,10 +21,18 @@ impl ShardOps<'_> {
         check_health: bool,
         lock: bool,
     ) -> Result<(), ShardOpsError> {
-        let state = state_of(conn, self.settings(), target, lock)
-            .await
-            .map_err(ShardOpsError::control("reading the shard catalogue"))?
-            .ok_or_else(|| ShardOpsError::UnknownShard(target.to_string()))?;
+        let read = async |conn: &mut PgConnection, lock| {
+            state_of(conn, self.settings(), target, lock)
+                .await
+                .map_err(ShardOpsError::control("reading the shard catalogue"))?
+                .ok_or_else(|| ShardOpsError::UnknownShard(target.to_string()))
+        };
+        let mut state = read(conn, false).await?;
+        if lock && state.capacity.is_some() {
+            // Room is at stake: read again under the row lock, so concurrent
+            // requests count in turn. Without a capacity there is nothing to race for.
+            state = read(conn, true).await?;
+        }
         if !state.status.accepts_websites() {
             return Err(ShardOpsError::ShardNotAvailable {
                 shard: target.to_string(),

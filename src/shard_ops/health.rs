@@ -46,7 +46,8 @@ impl ShardOps<'_> {
         &self,
         conn: &mut PgConnection,
     ) -> Result<BTreeMap<ShardName, HealthView>, ShardOpsError> {
-        let reports = shard_health::latest(conn)
+        let shards: Vec<String> = self.settings().shards.keys().cloned().collect();
+        let reports = shard_health::latest(conn, &shards)
             .await
             .map_err(ShardOpsError::control("reading shard health"))?;
         Ok(reports
