@@ -92,15 +92,17 @@ impl Notifier {
             },
         }?;
         tx.commit().await.map_err(db)?;
+        // SMTP answers may quote the address; logs never carry one.
+        let scrub = |error: &str| error.replace(&notice.recipient, "<recipient>");
         match &delivery {
             Delivery::Sent => {
                 info!(notification_id = id, event = %notice.event, "notice sent")
             }
             Delivery::Retrying { error } => {
-                warn!(notification_id = id, error = %error, "notice not sent; retrying later")
+                warn!(notification_id = id, error = %scrub(error), "notice not sent; retrying later")
             }
             Delivery::GaveUp { error } => {
-                warn!(notification_id = id, error = %error, "notice given up")
+                warn!(notification_id = id, error = %scrub(error), "notice given up")
             }
             Delivery::Skipped => {}
         }
