@@ -105,7 +105,7 @@ pub async fn run(mover: &Mover, args: ShardsArgs) -> anyhow::Result<()> {
                     r.connection_status,
                     r.avg_query_ms.map_or("-".into(), |ms| format!("{ms:.1}")),
                     r.active_connections.map_or("-".into(), |c| c.to_string()),
-                    r.database_size.map_or("-".into(), |b| b.to_string()),
+                    r.database_size.map_or("-".into(), human_bytes),
                     r.error_message.as_deref().unwrap_or("")
                 );
             }
@@ -117,16 +117,19 @@ pub async fn run(mover: &Mover, args: ShardsArgs) -> anyhow::Result<()> {
             }
             println!("shard {} ({})", stats.shard, stats.location);
             println!(
-                "websites {}, database {} bytes, {} tables, indexes {} bytes",
-                stats.websites, stats.database_size, stats.table_count, stats.index_size
+                "websites {}, database {}, {} tables, indexes {}",
+                stats.websites,
+                human_bytes(stats.database_size),
+                stats.table_count,
+                human_bytes(stats.index_size)
             );
             println!("{:<32} {:>12}", "tenant table", "rows");
             for t in &stats.tenant_tables {
                 println!("{:<32} {:>12}", t.name, t.rows);
             }
-            println!("{:<32} {:>12}", "largest tables", "bytes");
+            println!("{:<32} {:>12}", "largest tables", "size");
             for t in &stats.largest_tables {
-                println!("{:<32} {:>12}", t.name, t.total_bytes);
+                println!("{:<32} {:>12}", t.name, human_bytes(t.total_bytes));
             }
         }
         ShardsCommand::Distribution => {
@@ -187,4 +190,32 @@ pub async fn run(mover: &Mover, args: ShardsArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Sizes for people: 9.2 MiB rather than 9674087 (`--json` keeps bytes).
+fn human_bytes(bytes: i64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_bytes;
+
+    #[test]
+    fn sizes_read_in_binary_units() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(9_674_087), "9.2 MiB");
+        assert_eq!(human_bytes(3 * 1024 * 1024 * 1024), "3.0 GiB");
+    }
 }
