@@ -62,7 +62,14 @@ impl Mover {
         attempt.tracker.set_phase(Phase::Cleanup);
         info!(website_id = %record.website, target = %record.target, "registry now points at the target");
         // The website lives on the target now: lift any fence an older move left there.
-        fence::lift(target, &record.target, record.website, None).await?;
+        fence::lift(
+            target,
+            &record.target,
+            record.website,
+            None,
+            &self.fence_options(),
+        )
+        .await?;
         checkpoint::clear(target, record.id).await
     }
 }
