@@ -5,6 +5,7 @@ mod bench;
 mod bench_api;
 mod bench_fence;
 mod demo;
+mod fences;
 mod migrate;
 mod progress_bar;
 mod report;
@@ -86,6 +87,8 @@ pub enum Command {
     Shards(shards::ShardsArgs),
     /// Where a website lives; assign websites without rows to a shard.
     Websites(websites::WebsitesArgs),
+    /// Which websites each shard refuses writes for; lift a fence by hand.
+    Fences(fences::FencesArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -127,6 +130,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::BenchApi(args) => bench_api::run(settings, args).await,
         Command::Shards(args) => shards::run(&connect(settings).await?, args).await,
         Command::Websites(args) => websites::run(&connect(settings).await?, args).await,
+        Command::Fences(args) => fences::run(&connect(settings).await?, args).await,
     }
 }
 
