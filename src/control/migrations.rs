@@ -27,7 +27,14 @@ pub struct MigrationRecord {
     pub requested_by: Option<String>,
     pub notes: Option<String>,
     pub current_table: Option<String>,
+    /// Attempts started so far; the newest one owns the move (see `start_attempt`).
     pub attempts: i32,
+    /// Attempts before this one do not count against the retry budget.
+    pub retry_from: i32,
+    /// Cleanup step 1 done: no fence an earlier move left refuses writes on the target.
+    pub target_unfenced_at: Option<DateTime<Utc>>,
+    /// Cleanup step 2 done: the source's rows are deleted (or kept, with `keep_source`).
+    pub source_cleaned_at: Option<DateTime<Utc>>,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
@@ -47,8 +54,8 @@ pub struct NewMigration<'a> {
 
 const COLUMNS: &str = "id, website_id, source_shard, target_shard, status, phase, keep_source,
     batch_rows, rows_total, rows_copied, rollback_required, cancel_requested, error_code,
-    error_message, requested_by, notes, current_table, attempts, next_attempt_at, updated_at,
-    created_at, started_at, finished_at";
+    error_message, requested_by, notes, current_table, attempts, retry_from, target_unfenced_at,
+    source_cleaned_at, next_attempt_at, updated_at, created_at, started_at, finished_at";
 
 fn from_row(row: &PgRow) -> Result<MigrationRecord, sqlx::Error> {
     let decode = |col: &str, e: String| sqlx::Error::ColumnDecode {
@@ -82,6 +89,9 @@ fn from_row(row: &PgRow) -> Result<MigrationRecord, sqlx::Error> {
         notes: row.try_get("notes")?,
         current_table: row.try_get("current_table")?,
         attempts: row.try_get("attempts")?,
+        retry_from: row.try_get("retry_from")?,
+        target_unfenced_at: row.try_get("target_unfenced_at")?,
+        source_cleaned_at: row.try_get("source_cleaned_at")?,
         next_attempt_at: row.try_get("next_attempt_at")?,
         updated_at: row.try_get("updated_at")?,
         created_at: row.try_get("created_at")?,
@@ -133,14 +143,14 @@ pub async fn find(
     row.as_ref().map(from_row).transpose()
 }
 
-/// The website's pending or in-progress move, if any.
+/// The website's unfinished move (pending, in progress or cleanup pending), if any.
 pub async fn find_active(
     conn: &mut PgConnection,
     website: WebsiteId,
 ) -> Result<Option<MigrationRecord>, sqlx::Error> {
     let row = sqlx::query(audited(&format!(
         "SELECT {COLUMNS} FROM shardmover.migrations
-          WHERE website_id = $1 AND status IN ('pending', 'in_progress')"
+          WHERE website_id = $1 AND status IN ('pending', 'in_progress', 'cleanup_pending')"
     )))
     .bind(website.get())
     .fetch_optional(conn)
@@ -149,7 +159,8 @@ pub async fn find_active(
 }
 
 /// The newest move of the website whose source rows are still to be deleted:
-/// completed with `keep_source`, or failed after cutover.
+/// completed with `keep_source`, cleanup pending, or (recorded before
+/// `cleanup_pending` existed) failed after cutover.
 pub async fn find_unfinalized(
     conn: &mut PgConnection,
     website: WebsiteId,
@@ -157,7 +168,8 @@ pub async fn find_unfinalized(
     let row = sqlx::query(audited(&format!(
         "SELECT {COLUMNS} FROM shardmover.migrations
           WHERE website_id = $1 AND source_finalized_at IS NULL
-            AND ((status = 'completed' AND keep_source) OR (status = 'failed' AND phase = 'cleanup'))
+            AND ((status = 'completed' AND keep_source) OR status = 'cleanup_pending'
+                 OR (status = 'failed' AND phase = 'cleanup'))
           ORDER BY id DESC LIMIT 1"
     )))
     .bind(website.get())
@@ -174,67 +186,214 @@ pub async fn mark_finalized(conn: &mut PgConnection, id: MigrationId) -> Result<
     Ok(())
 }
 
-/// Counts an attempt; false when the move already ended (e.g. cancelled while queued).
-pub async fn start_attempt(conn: &mut PgConnection, id: MigrationId) -> Result<bool, sqlx::Error> {
-    let started: Option<i64> = sqlx::query_scalar(
+/// Starts an attempt and returns its number, the move's ownership token: every
+/// later write of this attempt is conditional on it, so once a newer attempt
+/// has started the older one can change nothing. `None` when the move already
+/// ended (e.g. cancelled while queued). A pending cleanup runs `in_progress` again.
+pub async fn start_attempt(
+    conn: &mut PgConnection,
+    id: MigrationId,
+) -> Result<Option<i32>, sqlx::Error> {
+    sqlx::query_scalar(
         "WITH m AS (
             UPDATE shardmover.migrations
                SET status = 'in_progress', attempts = attempts + 1,
                    started_at = coalesce(started_at, now()), next_attempt_at = NULL
-             WHERE id = $1 AND status IN ('pending', 'in_progress') RETURNING id),
+             WHERE id = $1 AND status IN ('pending', 'in_progress', 'cleanup_pending')
+             RETURNING id, attempts),
          audit AS (
             UPDATE shardmover.audit_logs SET status = 'in_progress'
              WHERE migration_id IN (SELECT id FROM m) AND status <> 'in_progress')
-         SELECT id FROM m",
+         SELECT attempts FROM m",
     )
     .bind(id.0)
     .fetch_optional(conn)
-    .await?;
-    Ok(started.is_some())
+    .await
 }
 
+/// Whether `attempt` still owns the running move.
+pub async fn owns(
+    conn: &mut PgConnection,
+    id: MigrationId,
+    attempt: i32,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM shardmover.migrations
+                         WHERE id = $1 AND attempts = $2 AND status = 'in_progress')",
+    )
+    .bind(id.0)
+    .bind(attempt)
+    .fetch_one(conn)
+    .await
+}
+
+/// What the running attempt must know before each step: whether it still owns
+/// the move and whether someone asked to cancel it.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim {
+    pub owned: bool,
+    pub cancel_requested: bool,
+}
+
+/// Reads the claim of `attempt`; with `lock`, also locks the move's row until
+/// the transaction ends, so a cancel request waits for the cutover's decision.
+pub async fn claim(
+    conn: &mut PgConnection,
+    id: MigrationId,
+    attempt: i32,
+    lock: bool,
+) -> Result<Claim, sqlx::Error> {
+    let sql = if lock {
+        "SELECT attempts = $2 AND status = 'in_progress', cancel_requested
+           FROM shardmover.migrations WHERE id = $1 FOR UPDATE"
+    } else {
+        "SELECT attempts = $2 AND status = 'in_progress', cancel_requested
+           FROM shardmover.migrations WHERE id = $1"
+    };
+    let (owned, cancel_requested): (bool, bool) = sqlx::query_as(sql)
+        .bind(id.0)
+        .bind(attempt)
+        .fetch_one(conn)
+        .await?;
+    Ok(Claim {
+        owned,
+        cancel_requested,
+    })
+}
+
+/// Moves the phase on, if `attempt` still owns the move; false otherwise.
 pub async fn set_phase(
     conn: &mut PgConnection,
     id: MigrationId,
+    attempt: i32,
     phase: Phase,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE shardmover.migrations SET phase = $2 WHERE id = $1")
-        .bind(id.0)
-        .bind(phase.as_str())
-        .execute(conn)
-        .await?;
-    Ok(())
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE shardmover.migrations SET phase = $3
+          WHERE id = $1 AND attempts = $2 AND status = 'in_progress'",
+    )
+    .bind(id.0)
+    .bind(attempt)
+    .bind(phase.as_str())
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
 }
 
-/// Records an error without ending the move. With `rollback`, also records that
-/// a rollback must happen, before any of it is done, so a crash mid-rollback
-/// finishes it on resume; transient faults record without it and stay resumable.
+/// A cleanup step done (if `attempt` still owns the move); false otherwise.
+pub async fn record_cleanup_step(
+    conn: &mut PgConnection,
+    id: MigrationId,
+    attempt: i32,
+    step: CleanupStep,
+) -> Result<bool, sqlx::Error> {
+    let sql = match step {
+        CleanupStep::TargetUnfenced => {
+            "UPDATE shardmover.migrations SET target_unfenced_at = coalesce(target_unfenced_at, now())
+              WHERE id = $1 AND attempts = $2 AND status = 'in_progress' AND phase = 'cleanup'"
+        }
+        CleanupStep::SourceCleaned => {
+            "UPDATE shardmover.migrations SET source_cleaned_at = coalesce(source_cleaned_at, now())
+              WHERE id = $1 AND attempts = $2 AND status = 'in_progress' AND phase = 'cleanup'"
+        }
+    };
+    let result = sqlx::query(sql)
+        .bind(id.0)
+        .bind(attempt)
+        .execute(conn)
+        .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// The cleanup's persisted steps, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CleanupStep {
+    TargetUnfenced,
+    SourceCleaned,
+}
+
+/// Records an error without ending the move, if `attempt` still owns it (false
+/// otherwise). With `rollback`, also records that a rollback must happen,
+/// before any of it is done, so a crash mid-rollback finishes it on resume;
+/// transient faults record without it and stay resumable.
 pub async fn record_error(
     conn: &mut PgConnection,
     id: MigrationId,
+    attempt: i32,
     code: &str,
     message: &str,
     rollback: bool,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
         "UPDATE shardmover.migrations
-            SET error_code = $2, error_message = $3, rollback_required = rollback_required OR $4
-          WHERE id = $1",
+            SET error_code = $3, error_message = $4, rollback_required = rollback_required OR $5
+          WHERE id = $1 AND attempts = $2 AND status IN ('pending', 'in_progress')",
     )
     .bind(id.0)
+    .bind(attempt)
     .bind(code)
     .bind(message)
     .bind(rollback)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(result.rows_affected() == 1)
 }
 
-/// Records the final status (and the audit entry's); returns the ended move,
-/// or `None` if it had ended already: a move ends once, with one outcome.
+/// Past cutover, stops a cleanup that cannot go on by itself: the move becomes
+/// `cleanup_pending` with the error, if `attempt` still owns it. Returns the
+/// move (for its notice), or `None` if another attempt owns it or it is not past cutover.
+pub async fn leave_cleanup_pending(
+    conn: &mut PgConnection,
+    id: MigrationId,
+    attempt: i32,
+    code: &str,
+    message: &str,
+) -> Result<Option<MigrationRecord>, sqlx::Error> {
+    let row = sqlx::query(audited(&format!(
+        "WITH m AS (
+            UPDATE shardmover.migrations
+               SET status = 'cleanup_pending', error_code = $3, error_message = $4,
+                   next_attempt_at = NULL
+             WHERE id = $1 AND attempts = $2 AND status = 'in_progress' AND phase = 'cleanup'
+             RETURNING *),
+         audit AS (
+            UPDATE shardmover.audit_logs SET status = 'cleanup_pending'
+             WHERE migration_id IN (SELECT id FROM m))
+         SELECT {COLUMNS} FROM m"
+    )))
+    .bind(id.0)
+    .bind(attempt)
+    .bind(code)
+    .bind(message)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Asks for a pending cleanup to be resumed: restarts its retry budget and
+/// returns the move, or `None` if it is not `cleanup_pending`. The caller
+/// queues its job on the same transaction.
+pub async fn resume_cleanup(
+    conn: &mut PgConnection,
+    id: MigrationId,
+) -> Result<Option<MigrationRecord>, sqlx::Error> {
+    let row = sqlx::query(audited(&format!(
+        "UPDATE shardmover.migrations SET retry_from = attempts, next_attempt_at = now()
+          WHERE id = $1 AND status = 'cleanup_pending' RETURNING {COLUMNS}"
+    )))
+    .bind(id.0)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Records the final status (and the audit entry's) if `attempt` still owns the
+/// running move; returns the ended move, or `None` if it had ended already or
+/// another attempt owns it: a move ends once, with one outcome, by its owner.
 pub async fn finish(
     conn: &mut PgConnection,
     id: MigrationId,
+    attempt: i32,
     status: Status,
 ) -> Result<Option<MigrationRecord>, sqlx::Error> {
     let row = sqlx::query(audited(&format!(
@@ -244,13 +403,14 @@ pub async fn finish(
                    phase = CASE WHEN $2 = 'completed' THEN 'done' ELSE phase END,
                    error_code = CASE WHEN $2 = 'completed' THEN NULL ELSE error_code END,
                    error_message = CASE WHEN $2 = 'completed' THEN NULL ELSE error_message END
-             WHERE id = $1 AND status IN ('pending', 'in_progress') RETURNING *),
+             WHERE id = $1 AND attempts = $3 AND status = 'in_progress' RETURNING *),
          audit AS (
             UPDATE shardmover.audit_logs SET status = $2 WHERE migration_id IN (SELECT id FROM m))
          SELECT {COLUMNS} FROM m"
     )))
     .bind(id.0)
     .bind(status.as_str())
+    .bind(attempt)
     .fetch_optional(conn)
     .await?;
     row.as_ref().map(from_row).transpose()
@@ -268,16 +428,6 @@ pub async fn count_arriving(
     .bind(shard.as_str())
     .fetch_one(conn)
     .await
-}
-
-pub async fn cancel_requested(
-    conn: &mut PgConnection,
-    id: MigrationId,
-) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT cancel_requested FROM shardmover.migrations WHERE id = $1")
-        .bind(id.0)
-        .fetch_one(conn)
-        .await
 }
 
 /// Cancels a move still waiting in the queue; `None` if it has started or ended.
@@ -301,11 +451,15 @@ pub async fn cancel_pending(
     row.as_ref().map(from_row).transpose()
 }
 
+/// Asks a running move to stop and roll back; false once it has ended or its
+/// cutover committed. One conditional statement on the move's row, which the
+/// cutover transaction locks and re-reads: either the cancel lands first and the
+/// cutover refuses, or the cutover lands first and this finds phase `cleanup`.
 pub async fn request_cancel(conn: &mut PgConnection, id: MigrationId) -> Result<bool, sqlx::Error> {
     let result = sqlx::query(
         "UPDATE shardmover.migrations SET cancel_requested = true
           WHERE id = $1 AND status IN ('pending', 'in_progress')
-            AND phase IN ('queued', 'preflight', 'copying', 'verifying')",
+            AND phase IN ('queued', 'preflight', 'copying', 'verifying', 'cutover')",
     )
     .bind(id.0)
     .execute(conn)
