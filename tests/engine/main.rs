@@ -10,6 +10,7 @@ mod interruptions;
 mod mail;
 mod metrics;
 mod moves;
+mod ownership;
 mod refusals;
 mod shards;
 mod smtp;
