@@ -9,7 +9,7 @@ use std::time::Duration;
 use apalis::prelude::{BoxDynError, Data, TaskBuilder};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
-use tracing::{info, warn};
+use tracing::{Instrument, info, warn};
 
 use super::backoff::backoff;
 use crate::control::{Phase, migrations};
@@ -52,7 +52,10 @@ pub async fn run_move(job: MoveJob, mover: Data<Arc<Mover>>) -> Result<(), BoxDy
         migration_id = job.migration_id,
         request_id = job.request_id.as_deref().unwrap_or("")
     );
-    let _entered = span.enter();
+    handle(job, &mover).instrument(span).await
+}
+
+async fn handle(job: MoveJob, mover: &Mover) -> Result<(), BoxDynError> {
     let id = MigrationId(job.migration_id);
     match mover.run(id, &Silent).await {
         Ok(outcome) => {
@@ -64,8 +67,9 @@ pub async fn run_move(job: MoveJob, mover: Data<Arc<Mover>>) -> Result<(), BoxDy
             info!(error = %error, "move job stands down");
             Ok(())
         }
-        Err(error) if error.is_transient() => retry_later(&mover, &job, &error).await,
-        // Already rolled back and recorded as failed or cancelled by the engine.
+        Err(error) if error.is_transient() => retry_later(mover, &job, &error).await,
+        // Already rolled back and recorded as failed or cancelled by the engine,
+        // or (past cutover) left cleanup_pending.
         Err(error) => {
             warn!(error = %error, "move failed permanently");
             Ok(())
@@ -82,7 +86,10 @@ async fn retry_later(mover: &Mover, job: &MoveJob, error: &MoveError) -> Result<
     let attempts = record.attempts - record.retry_from;
     // A shutdown is no failure of the move: the next worker takes it at once.
     let interrupted = matches!(error, MoveError::Interrupted);
-    if !interrupted && attempts >= mover.settings().worker.max_attempts as i32 {
+    // Another process holds the website: its attempt owns the move, and this
+    // job, which started no attempt, must not give up on the owner's behalf.
+    let busy = matches!(error, MoveError::Busy { .. });
+    if !interrupted && !busy && attempts >= mover.settings().worker.max_attempts as i32 {
         // Before cutover the next run rolls the move back; if the shards are
         // still down that run is retried like any other. Past cutover the
         // cleanup is left pending, told about, and waits for `finalize`.

@@ -90,7 +90,7 @@ mod tests {
 
     #[test]
     fn a_failure_after_cutover_says_the_website_moved_and_how_to_finish() {
-        let subject = templates::render(SUBJECT, &failed_after_cutover()).unwrap();
+        let subject = templates::render(SUBJECT, failed_after_cutover()).unwrap();
         assert_eq!(
             subject.trim(),
             "[shardmover] website 42 moved to shard_2 — cleanup pending"
