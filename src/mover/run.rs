@@ -110,7 +110,8 @@ impl Mover {
             timings: Timings::default(),
             source_rows_deleted: 0,
         };
-        if attempt.record.rollback_required {
+        // Past cutover nothing is rolled back, whatever an older version recorded.
+        if attempt.record.rollback_required && attempt.record.phase < Phase::Cleanup {
             let error = MoveError::Previously {
                 code: attempt.record.error_code.clone().unwrap_or_default(),
                 message: attempt.record.error_message.clone().unwrap_or_default(),

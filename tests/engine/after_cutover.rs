@@ -16,7 +16,7 @@ use shardmover::mover::{FENCE_SQLSTATE, Silent};
 use sqlx::PgPool;
 
 use crate::app::{TestApp, error_code, request_move, spawn_app_with};
-use crate::helpers::{Interlude, TestEnv, block_on, dump, fences, pool, website};
+use crate::helpers::{Interlude, TestEnv, block_on, dump, fences, pool, shardmover_cli, website};
 
 async fn record(control: &PgPool, id: MigrationId) -> MigrationRecord {
     let mut conn = control.acquire().await.unwrap();
@@ -117,6 +117,20 @@ async fn a_move_back_whose_fence_lift_fails_is_left_cleanup_pending_and_a_resume
         jobs::sweeper::sweep(&env.control, 0.0).await.unwrap(),
         0,
         "a pending cleanup waits for finalize, it is not re-queued for ever"
+    );
+    let (ok, status, _) = shardmover_cli(&env, &["status", "--migration", &back.to_string()]);
+    assert!(ok);
+    assert!(
+        status.contains("cleanup_pending (phase cleanup"),
+        "{status}"
+    );
+    assert!(
+        status.contains("the website lives on shard_1 and may have its writes refused there"),
+        "{status}"
+    );
+    assert!(
+        status.contains("resume it with `shardmover finalize --website 7`"),
+        "{status}"
     );
 
     allow_deletes(&env.shard_1, "shardmover.fenced_websites").await;

@@ -177,7 +177,7 @@ pub async fn leave_cleanup_pending(
         "WITH m AS (
             UPDATE shardmover.migrations
                SET status = 'cleanup_pending', error_code = $3, error_message = $4,
-                   next_attempt_at = NULL
+                   next_attempt_at = NULL, rollback_required = false
              WHERE id = $1 AND attempts = $2 AND status = 'in_progress' AND phase = 'cleanup'
              RETURNING *),
          audit AS (
