@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_api;
+mod bench_fence;
 mod demo;
 mod migrate;
 mod progress_bar;

@@ -196,6 +196,7 @@ pub struct EngineSettings {
     pub batch_rows: u32,
     pub delete_batch_rows: u32,
     pub fence_drain_timeout_secs: u64,
+    pub fence_lock_timeout_ms: u64,
     pub sort_memory: String,
 }
 

@@ -17,6 +17,7 @@ mod finalize;
 mod lock;
 pub(crate) mod plan;
 pub(crate) mod preflight;
+pub mod privileges;
 pub mod progress;
 mod raw_pipe;
 mod rollback;
@@ -102,6 +103,15 @@ impl Mover {
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    pub(crate) fn fence_options(&self) -> fence::FenceOptions {
+        let engine = &self.settings.engine;
+        fence::FenceOptions {
+            key_column: self.settings.tenancy.key_column.clone(),
+            lock_timeout: std::time::Duration::from_millis(engine.fence_lock_timeout_ms),
+            give_up_after: std::time::Duration::from_secs(engine.fence_drain_timeout_secs),
+        }
     }
 
     /// Records a pending move (and its audit entry) after the cheap checks:

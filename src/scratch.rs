@@ -89,3 +89,57 @@ pub fn settings_with(
     settings.tenancy.default_shard = shards.first().map(|(name, _)| (*name).to_owned());
     settings
 }
+
+impl Server {
+    /// Creates a plain login role (no superuser, no CREATEDB, no CREATEROLE) if
+    /// none of that name exists; concurrent callers race safely.
+    pub async fn ensure_role(&self, role: &str, password: &str) -> anyhow::Result<()> {
+        let mut admin = self.admin().await?;
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+                .bind(role)
+                .fetch_one(&mut admin)
+                .await?;
+        if exists {
+            return Ok(());
+        }
+        let sql = format!(
+            "CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}",
+            ident(role),
+            literal(password)
+        );
+        match sqlx::raw_sql(audited(&sql)).execute(&mut admin).await {
+            Ok(_) => Ok(()),
+            // Another test created it between our look and our create.
+            Err(sqlx::Error::Database(db))
+                if matches!(db.code().as_deref(), Some("42710" | "23505")) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Runs statements as the superuser in `database`.
+    pub async fn run_as_admin(&self, database: &str, statements: &[String]) -> anyhow::Result<()> {
+        let mut conn = PgConnection::connect(self.url_for(database).expose_secret()).await?;
+        for sql in statements {
+            sqlx::raw_sql(audited(sql)).execute(&mut conn).await?;
+        }
+        Ok(())
+    }
+
+    /// The URL of `database` for `role` instead of the server's own user.
+    pub fn url_as(&self, database: &str, role: &str, password: &str) -> SecretString {
+        let mut url = self.base.clone();
+        url.set_path(&format!("/{database}"));
+        let _ = url.set_username(role);
+        let _ = url.set_password(Some(password));
+        SecretString::from(url.to_string())
+    }
+}
+
+/// A string literal for the few statements that take no parameters (`PASSWORD`).
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}

@@ -1,5 +1,6 @@
 //! `shardmover bench`: builds a tenant of ~1,000,000 rows and measures, in one
-//! run, the engine's full move against a raw binary COPY pipe of the same rows.
+//! run, the engine's full move against a raw binary COPY pipe of the same rows,
+//! then what the fence left on the old shard costs other websites' writes.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -115,6 +116,29 @@ pub async fn run(base: Settings, args: BenchArgs) -> anyhow::Result<()> {
     println!(
         "ratio move / raw pipe: {:.2}x (target <= 1.30x)",
         engine.as_secs_f64() / raw.as_secs_f64()
+    );
+    // A neighbour that stays put, on the old shard (fenced for website 1 now)
+    // and on the raw pipe's shard (no triggers).
+    let neighbour = WebsiteId::new(2).expect("positive");
+    for shard in &pools[..2] {
+        sample_tenant::seed(shard, neighbour, Scale::total_rows(2_000)).await?;
+    }
+    let clients = 4;
+    eprintln!("measuring the fence's cost to a neighbour's writes ({clients} clients) ...");
+    let cost = super::bench_fence::measure(
+        (&pools[0], urls[1].expose_secret()),
+        (&pools[1], urls[2].expose_secret()),
+        neighbour,
+        clients,
+    )
+    .await?;
+    println!(
+        "neighbour writes, {clients} clients: {:.0} tps on the fenced shard, {:.0} tps without triggers",
+        cost.fenced_tps, cost.plain_tps
+    );
+    println!(
+        "ratio fenced / unfenced writes: {:.2}x (target >= 0.95x)",
+        cost.fenced_tps / cost.plain_tps
     );
     for name in DATABASES {
         server.drop_database(name).await?;

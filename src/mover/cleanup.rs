@@ -21,7 +21,8 @@ impl Mover {
     ) -> Result<(), MoveError> {
         let record = attempt.record.clone();
         if record.target_unfenced_at.is_none() {
-            fence::lift(target, &record.target, record.website, None).await?;
+            let options = self.fence_options();
+            fence::lift(target, &record.target, record.website, None, &options).await?;
             checkpoint::clear(target, record.id).await?;
             self.record_step(attempt, CleanupStep::TargetUnfenced)
                 .await?;

@@ -228,11 +228,17 @@ impl Mover {
         let plan = self.plan(attempt, source, target).await?;
         let key = &self.settings.tenancy.key_column;
         let quoted: Vec<String> = plan.iter().map(|t| t.name.quoted()).collect();
-        shard_schema::ensure(source, key).await?;
-        shard_schema::ensure(target, key).await?;
-        shard_schema::install_triggers(source, &quoted).await?;
-        let drain = std::time::Duration::from_secs(self.settings.engine.fence_drain_timeout_secs);
-        fence::raise(source, &record.source, record.website, record.id, drain).await?;
+        shard_schema::ensure(source).await?;
+        shard_schema::ensure(target).await?;
+        fence::raise(
+            source,
+            &record.source,
+            record.website,
+            record.id,
+            &quoted,
+            &self.fence_options(),
+        )
+        .await?;
         tracing::debug!("fenced; copying");
         let already = {
             let mut conn = self.control_conn().await?;

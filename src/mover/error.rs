@@ -61,6 +61,10 @@ pub enum MoveError {
         seconds: u64,
         pids: String,
     },
+    #[error(
+        "shardmover's database role lacks privileges it needs (see the README's \"Roles and privileges\"): {0}"
+    )]
+    MissingPrivileges(String),
     #[error("the source rows cannot be deleted: {0}")]
     CleanupRefused(String),
     #[error("the move cannot be rolled back: {0}")]
@@ -107,6 +111,7 @@ impl MoveError {
             Self::Cancelled => "cancelled",
             Self::Interrupted => "interrupted",
             Self::FenceDrainTimeout { .. } => "fence_drain_timeout",
+            Self::MissingPrivileges(_) => "missing_privileges",
             Self::CleanupRefused(_) => "cleanup_refused",
             Self::RollbackRefused(_) => "rollback_refused",
             Self::LostOwnership { .. } => "lost_ownership",

@@ -6,7 +6,7 @@ use sqlx::PgPool;
 
 use super::catalog::{self, TenantTable, tenant_filter};
 use super::error::{Context, MoveError};
-use super::{Mover, collisions, plan, schema_diff};
+use super::{Mover, collisions, plan, privileges, schema_diff};
 use crate::control::registry;
 use crate::ids::{ShardName, WebsiteId};
 use crate::shard_ops::{ShardOps, ShardOpsError};
@@ -67,6 +67,8 @@ impl Mover {
         self.check_admission(&mut *self.control_conn().await?, target, admission)
             .await?;
         let plan = self.discover_plan(source_pool, target_pool).await?;
+        self.check_privileges([(&source, source_pool), (target, target_pool)], &plan)
+            .await?;
         let mut tables = Vec::with_capacity(plan.len());
         for table in &plan {
             tables.push(TableReport {
@@ -218,6 +220,40 @@ impl Mover {
             return Err(MoveError::SchemaMismatch(diff.join("\n")));
         }
         Ok(plan)
+    }
+
+    /// Everything shardmover's role lacks on the control database and both
+    /// shards, in one list, before anything is touched.
+    async fn check_privileges(
+        &self,
+        shards: [(&ShardName, &PgPool); 2],
+        plan: &[TenantTable],
+    ) -> Result<(), MoveError> {
+        let mut missing = Vec::new();
+        let mut conn = self.control_conn().await?;
+        for item in privileges::missing_on_control(&mut conn, &self.settings.tenancy)
+            .await
+            .context(|| "checking privileges on the control database".into())?
+        {
+            missing.push(format!("{item} (control database)"));
+        }
+        for (name, pool) in shards {
+            let mut conn = pool
+                .acquire()
+                .await
+                .context(|| format!("connecting to {name}"))?;
+            for item in privileges::missing_on_shard(&mut conn, plan)
+                .await
+                .context(|| format!("checking privileges on {name}"))?
+            {
+                missing.push(format!("{item} ({name})"));
+            }
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(MoveError::MissingPrivileges(missing.join("; ")))
+        }
     }
 
     async fn check_target_is_clear(

@@ -134,7 +134,14 @@ impl Mover {
             if table_exists(target, "shardmover.copy_checkpoints").await? {
                 checkpoint::clear(target, record.id).await?;
             }
-            fence::lift(source, &record.source, record.website, Some(record.id)).await?;
+            fence::lift(
+                source,
+                &record.source,
+                record.website,
+                Some(record.id),
+                &self.fence_options(),
+            )
+            .await?;
         }
         drop(conn);
         let ended = self

@@ -23,24 +23,25 @@ async fn record(control: &PgPool, id: MigrationId) -> MigrationRecord {
     migrations::find(&mut conn, id).await.unwrap().unwrap()
 }
 
-/// Makes every delete from `table` fail with `sqlstate`, as a real trigger on
-/// the shard would (a legal hold, a lock that times out).
-async fn refuse_deletes(pool: &PgPool, table: &str, sqlstate: &str) {
+/// Makes every delete from `schema.table` fail with `sqlstate`, as a real
+/// trigger on the shard would (a legal hold, a lock that times out). `pool`
+/// must own the table: the application for tenant tables, shardmover for its own.
+async fn refuse_deletes(pool: &PgPool, schema: &str, table: &str, sqlstate: &str) {
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "CREATE FUNCTION public.sm_test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+        "CREATE FUNCTION {schema}.sm_test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
          BEGIN RAISE EXCEPTION 'deletes from % are refused by the test', TG_TABLE_NAME
                USING ERRCODE = '{sqlstate}'; END $$;
-         CREATE TRIGGER sm_test_refuse BEFORE DELETE ON {table}
-             FOR EACH ROW EXECUTE FUNCTION public.sm_test_refuse();"
+         CREATE TRIGGER sm_test_refuse BEFORE DELETE ON {schema}.{table}
+             FOR EACH ROW EXECUTE FUNCTION {schema}.sm_test_refuse();"
     )))
     .execute(pool)
     .await
     .unwrap();
 }
 
-async fn allow_deletes(pool: &PgPool, table: &str) {
+async fn allow_deletes(pool: &PgPool, schema: &str, table: &str) {
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP TRIGGER sm_test_refuse ON {table}; DROP FUNCTION public.sm_test_refuse();"
+        "DROP TRIGGER sm_test_refuse ON {schema}.{table}; DROP FUNCTION {schema}.sm_test_refuse();"
     )))
     .execute(pool)
     .await
@@ -66,7 +67,7 @@ async fn there_and_request_back(env: &TestEnv) -> MigrationId {
     let mover = env.mover();
     let there = env.request(&mover, 7, "shard_2", 300).await;
     mover.run(there, &Silent).await.unwrap();
-    assert_eq!(fences(&env.shard_1).await, vec![7]);
+    assert_eq!(fences(&env, "shard_1").await, vec![7]);
     env.request(&mover, 7, "shard_1", 300).await
 }
 
@@ -75,7 +76,13 @@ async fn a_move_back_whose_fence_lift_fails_is_left_cleanup_pending_and_a_resume
     let env = TestEnv::new().await;
     let back = there_and_request_back(&env).await;
     let on_shard_2 = dump(&env.shard_2, 7).await;
-    refuse_deletes(&env.shard_1, "shardmover.fenced_websites", "P0001").await;
+    refuse_deletes(
+        env.as_mover("shard_1"),
+        "shardmover",
+        "fenced_websites",
+        "P0001",
+    )
+    .await;
 
     let error = env.mover().run(back, &Silent).await.unwrap_err();
 
@@ -133,51 +140,69 @@ async fn a_move_back_whose_fence_lift_fails_is_left_cleanup_pending_and_a_resume
         "{status}"
     );
 
-    allow_deletes(&env.shard_1, "shardmover.fenced_websites").await;
+    allow_deletes(env.as_mover("shard_1"), "shardmover", "fenced_websites").await;
     let outcome = env.mover().run(back, &Silent).await.unwrap();
 
     assert_eq!(outcome.record.status, Status::Completed);
     assert!(outcome.record.target_unfenced_at.is_some());
-    assert!(fences(&env.shard_1).await.is_empty(), "the fence is gone");
+    assert!(
+        fences(&env, "shard_1").await.is_empty(),
+        "the fence is gone"
+    );
     assert_eq!(write_of_website_7(&env.shard_1).await, "ok", "writes work");
     assert!(
         dump(&env.shard_2, 7).await.is_empty(),
         "then the source was cleaned"
     );
-    assert_eq!(fences(&env.shard_2).await, vec![7]);
+    assert_eq!(fences(&env, "shard_2").await, vec![7]);
 }
 
 #[tokio::test]
-async fn a_transient_error_lifting_the_fence_keeps_the_cleanup_running_and_a_resume_completes_it() {
+async fn a_fence_lift_timing_out_on_a_held_lock_keeps_the_cleanup_running_and_a_resume_completes_it()
+ {
     let env = TestEnv::new().await;
     let back = there_and_request_back(&env).await;
-    // lock_not_available: what a lock held on the fence list gives under a lock_timeout.
-    refuse_deletes(&env.shard_1, "shardmover.fenced_websites", "55P03").await;
+    // The application holds a write lock on a tenant table of shard_1: lifting
+    // the fence (DDL under SHARE ROW EXCLUSIVE) times out behind it, while the
+    // copy (ROW EXCLUSIVE) does not.
+    let mut holder = env.shard_1.begin().await.unwrap();
+    sqlx::query("LOCK TABLE pages IN ROW EXCLUSIVE MODE")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let mover = env.mover_with(|s| s.engine.fence_drain_timeout_secs = 1);
 
-    let error = env.mover().run(back, &Silent).await.unwrap_err();
+    let error = mover.run(back, &Silent).await.unwrap_err();
 
     assert!(error.is_transient(), "{error}");
     let r = record(&env.control, back).await;
     assert_eq!(
-        (r.status, r.phase, r.error_code.as_deref()),
+        (
+            r.status,
+            r.phase,
+            r.error_code.as_deref(),
+            r.target_unfenced_at
+        ),
         (
             Status::InProgress,
             Phase::Cleanup,
-            Some("database_unavailable")
+            Some("fence_drain_timeout"),
+            None
         )
     );
-    assert_eq!(write_of_website_7(&env.shard_1).await, FENCE_SQLSTATE);
+    assert_eq!(env.registry(7).await.as_deref(), Some("shard_1"));
     assert_eq!(
         jobs::sweeper::sweep(&env.control, 0.0).await.unwrap(),
         1,
         "a running cleanup without a job is queued again"
     );
+    holder.rollback().await.unwrap();
+    assert_eq!(write_of_website_7(&env.shard_1).await, FENCE_SQLSTATE);
 
-    allow_deletes(&env.shard_1, "shardmover.fenced_websites").await;
     let outcome = env.mover().run(back, &Silent).await.unwrap();
 
     assert_eq!(outcome.record.status, Status::Completed);
-    assert!(fences(&env.shard_1).await.is_empty());
+    assert!(fences(&env, "shard_1").await.is_empty());
     assert_eq!(write_of_website_7(&env.shard_1).await, "ok");
     assert!(dump(&env.shard_2, 7).await.is_empty());
 }
@@ -222,7 +247,7 @@ async fn a_cleanup_stopped_after_cutover_is_shown_plainly_and_finalize_over_the_
     app.env.seed(7, "shard_1", 600).await;
     let original = dump(&app.env.shard_1, 7).await;
     let id = request_move(&app.mover, 7, "shard_2").await.unwrap().id;
-    refuse_deletes(&app.env.shard_1, "pages", "P0001").await;
+    refuse_deletes(&app.env.shard_1, "public", "pages", "P0001").await;
 
     app.mover.run(id, &Silent).await.unwrap_err();
 
@@ -258,7 +283,7 @@ async fn a_cleanup_stopped_after_cutover_is_shown_plainly_and_finalize_over_the_
         "one unfinished move per website: the cleanup comes first"
     );
 
-    allow_deletes(&app.env.shard_1, "pages").await;
+    allow_deletes(&app.env.shard_1, "public", "pages").await;
     let (status, body) = app.post(&format!("{path}/finalize"), Value::Null).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(run_queued_moves(&app).await, 1);
@@ -327,7 +352,7 @@ async fn exhausted_retries_after_cutover_leave_the_cleanup_pending_and_the_cli_f
     let original = dump(&env.shard_1, 7).await;
     let mover = Arc::new(env.mover_with(|s| s.worker.max_attempts = 1));
     let id = env.request(&mover, 7, "shard_2", 200).await;
-    refuse_deletes(&env.shard_1, "pages", "55P03").await;
+    refuse_deletes(&env.shard_1, "public", "pages", "55P03").await;
 
     let job = MoveJob {
         migration_id: id.0,
@@ -361,7 +386,7 @@ async fn exhausted_retries_after_cutover_leave_the_cleanup_pending_and_the_cli_f
             .unwrap();
     assert_eq!(queued, 0, "it waits for finalize");
 
-    allow_deletes(&env.shard_1, "pages").await;
+    allow_deletes(&env.shard_1, "public", "pages").await;
     let left = dump(&env.shard_1, 7).await.len();
     assert!(left > 0);
     let (finalized, deleted) = mover.finalize(website(7)).await.unwrap();
@@ -406,7 +431,7 @@ async fn a_rollback_refused_because_the_registry_changed_ends_the_move_failed_on
         !dump(&env.shard_2, 7).await.is_empty(),
         "left for an operator, as it says"
     );
-    assert_eq!(fences(&env.shard_1).await, vec![7], "as it says");
+    assert_eq!(fences(&env, "shard_1").await, vec![7], "as it says");
     assert_eq!(
         env.registry(7).await.as_deref(),
         Some("shard_9"),

@@ -124,7 +124,7 @@ impl TestApp {
         sqlx::query("INSERT INTO pwb_websites (id, name, shard_name) VALUES ($1, 'new', $2)")
             .bind(id)
             .bind(shard)
-            .execute(&self.env.control)
+            .execute(&self.env.app_control)
             .await
             .unwrap();
     }

@@ -1,5 +1,8 @@
 //! A fresh control database and two fresh shard databases per test, with the
-//! sample application schema; dropped when the test ends.
+//! sample application schema; dropped when the test ends. As in production, the
+//! superuser only creates the databases and the roles: the application owns its
+//! tables and writes as `sm_test_app`, shardmover runs as `sm_test_mover` with
+//! exactly the grants the README documents.
 
 use std::sync::{Arc, Mutex};
 
@@ -7,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use shardmover::config::Settings;
 use shardmover::control::Phase;
 use shardmover::ids::{MigrationId, ShardName, WebsiteId};
-use shardmover::mover::{MoveRequest, Mover, ProgressSink, Snapshot};
+use shardmover::mover::{MoveRequest, Mover, ProgressSink, Snapshot, privileges};
 use shardmover::sample_tenant::{self, Scale};
 use shardmover::scratch::{Server, settings_with};
 use sqlx::PgPool;
@@ -36,12 +39,25 @@ pub fn shard(name: &str) -> ShardName {
     ShardName::parse(name).unwrap()
 }
 
+pub const APP_ROLE: &str = "sm_test_app";
+pub const MOVER_ROLE: &str = "sm_test_mover";
+const ROLE_PASSWORD: &str = "sm-test-only";
+
 pub struct TestEnv {
+    /// shardmover's settings: every URL connects as `MOVER_ROLE`.
     pub settings: Settings,
+    /// The control database as shardmover.
     pub control: PgPool,
+    /// The control database as the application (owner of the registry).
+    pub app_control: PgPool,
+    /// The shards as the application, which owns and writes the tenant tables.
     pub shard_1: PgPool,
     pub shard_2: PgPool,
+    /// The shards as shardmover (as in `settings`).
     pub shard_urls: [SecretString; 2],
+    /// The shards as the application.
+    pub app_urls: [SecretString; 2],
+    mover_shards: [PgPool; 2],
     names: Vec<String>,
 }
 
@@ -54,36 +70,70 @@ impl TestEnv {
             .iter()
             .map(|n| format!("{prefix}_{n}"))
             .collect();
-        let mut urls = Vec::new();
+        for role in [APP_ROLE, MOVER_ROLE] {
+            server
+                .ensure_role(role, ROLE_PASSWORD)
+                .await
+                .expect("PostgreSQL must be reachable for the tests");
+        }
+        let (mut app, mut mover) = (Vec::new(), Vec::new());
         for name in &names {
-            urls.push(
-                server
-                    .recreate(name)
-                    .await
-                    .expect("PostgreSQL must be reachable for the tests"),
-            );
+            server.recreate(name).await.unwrap();
+            let mut grants = vec![
+                format!("GRANT CONNECT, TEMPORARY ON DATABASE \"{name}\" TO {APP_ROLE}"),
+                format!("ALTER SCHEMA public OWNER TO {APP_ROLE}"),
+            ];
+            grants.extend(privileges::database_grants(name, MOVER_ROLE));
+            server.run_as_admin(name, &grants).await.unwrap();
+            app.push(server.url_as(name, APP_ROLE, ROLE_PASSWORD));
+            mover.push(server.url_as(name, MOVER_ROLE, ROLE_PASSWORD));
         }
         let base = Settings::load(None).unwrap();
         let mut settings = settings_with(
             &base,
-            urls[0].clone(),
-            &[("shard_1", urls[1].clone()), ("shard_2", urls[2].clone())],
+            mover[0].clone(),
+            &[("shard_1", mover[1].clone()), ("shard_2", mover[2].clone())],
         );
         // Mail is off unless a test starts its own SMTP server (see `smtp.rs`).
         settings.mail.smtp_host.clear();
-        let control = pool(&urls[0]).await;
+        // The application's own schema and its grants to shardmover, by the application.
+        let app_control = pool(&app[0]).await;
+        sample_tenant::create_registry(&app_control).await.unwrap();
+        run_all(
+            &app_control,
+            &privileges::control_grants(MOVER_ROLE, &settings.tenancy),
+        )
+        .await;
+        let (shard_1, shard_2) = (pool(&app[1]).await, pool(&app[2]).await);
+        for shard in [&shard_1, &shard_2] {
+            sample_tenant::create_shard_schema(shard).await.unwrap();
+            run_all(
+                shard,
+                &privileges::shard_grants(MOVER_ROLE, &settings.tenancy.schemas),
+            )
+            .await;
+        }
+        let control = pool(&mover[0]).await;
         shardmover::db::migrate(&control).await.unwrap();
-        sample_tenant::create_registry(&control).await.unwrap();
-        let (shard_1, shard_2) = (pool(&urls[1]).await, pool(&urls[2]).await);
-        sample_tenant::create_shard_schema(&shard_1).await.unwrap();
-        sample_tenant::create_shard_schema(&shard_2).await.unwrap();
         Self {
             settings,
             control,
+            app_control,
             shard_1,
             shard_2,
-            shard_urls: [urls[1].clone(), urls[2].clone()],
+            mover_shards: [pool(&mover[1]).await, pool(&mover[2]).await],
+            shard_urls: [mover[1].clone(), mover[2].clone()],
+            app_urls: [app[1].clone(), app[2].clone()],
             names,
+        }
+    }
+
+    /// A shard as shardmover sees it (its own schema `shardmover` included).
+    pub fn as_mover(&self, name: &str) -> &PgPool {
+        match name {
+            "shard_1" => &self.mover_shards[0],
+            "shard_2" => &self.mover_shards[1],
+            other => panic!("no shard {other}"),
         }
     }
 
@@ -114,7 +164,7 @@ impl TestEnv {
         )
         .await
         .unwrap();
-        sample_tenant::register(&self.control, website(website_id), shard_name)
+        sample_tenant::register(&self.app_control, website(website_id), shard_name)
             .await
             .unwrap();
     }
@@ -166,6 +216,15 @@ impl Drop for TestEnv {
     }
 }
 
+async fn run_all(pool: &PgPool, statements: &[String]) {
+    for sql in statements {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.as_str()))
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+}
+
 pub async fn pool(url: &SecretString) -> PgPool {
     PgPoolOptions::new()
         .max_connections(4)
@@ -191,7 +250,8 @@ pub async fn dump(pool: &PgPool, website_id: i64) -> Vec<String> {
 }
 
 /// Every row of every website on the shard, plus its fence list: "nothing changed" means this is equal.
-pub async fn whole_shard(pool: &PgPool) -> Vec<String> {
+pub async fn whole_shard(env: &TestEnv, shard: &str) -> Vec<String> {
+    let pool = env.pool(shard);
     let mut all = Vec::new();
     for table in TABLES {
         let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
@@ -202,18 +262,29 @@ pub async fn whole_shard(pool: &PgPool) -> Vec<String> {
         .unwrap();
         all.extend(rows);
     }
-    all.extend(fences(pool).await.iter().map(|w| format!("fence:{w}")));
+    all.extend(
+        fences(env, shard)
+            .await
+            .iter()
+            .map(|w| format!("fence:{w}")),
+    );
     all
 }
 
-pub async fn fences(pool: &PgPool) -> Vec<i64> {
-    sqlx::query_scalar(
-        "SELECT website_id FROM shardmover.fenced_websites
-          WHERE to_regclass('shardmover.fenced_websites') IS NOT NULL ORDER BY 1",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap_or_default()
+/// The websites `shard` fences (read as shardmover: the application sees nothing of ours).
+pub async fn fences(env: &TestEnv, shard: &str) -> Vec<i64> {
+    let present: bool =
+        sqlx::query_scalar("SELECT to_regclass('shardmover.fenced_websites') IS NOT NULL")
+            .fetch_one(env.as_mover(shard))
+            .await
+            .unwrap();
+    if !present {
+        return Vec::new();
+    }
+    sqlx::query_scalar("SELECT website_id FROM shardmover.fenced_websites ORDER BY 1")
+        .fetch_all(env.as_mover(shard))
+        .await
+        .unwrap()
 }
 
 /// A progress sink that, once the move has copied `after_rows` rows, runs an
@@ -295,7 +366,7 @@ pub fn shardmover_cli(env: &TestEnv, args: &[&str]) -> (bool, String, String) {
 /// After 250 rows, changes a row the copy already committed on shard_2 (chunk 0
 /// of website 7's pages, at 100-row chunks): verification must catch it.
 pub fn rot_a_copied_row(env: &TestEnv) -> Interlude {
-    let url = env.shard_urls[1].clone();
+    let url = env.app_urls[1].clone();
     Interlude::after(250, move || {
         block_on(async move {
             sqlx::query("UPDATE pages SET title = 'bit rot' WHERE id = 700000050")

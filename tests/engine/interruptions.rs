@@ -57,7 +57,7 @@ async fn the_fence_refuses_the_moving_website_and_no_one_else() {
     let id = env.request(&mover, 7, "shard_2", 200).await;
     let seen = Arc::new(Mutex::new(Vec::new()));
     let interlude = Interlude::after(400, {
-        let (url, seen) = (env.shard_urls[0].clone(), seen.clone());
+        let (url, seen) = (env.app_urls[0].clone(), seen.clone());
         move || {
             block_on(async move {
                 let source = pool(&url).await;
@@ -118,7 +118,7 @@ async fn a_copy_cut_off_mid_chunk_resumes_from_its_checkpoint_with_exact_rows() 
     );
     let done: i64 = sqlx::query_scalar("SELECT rows_done FROM shardmover.copy_checkpoints WHERE migration_id = $1 AND table_name = 'public.pages'")
         .bind(id.0)
-        .fetch_one(&env.shard_2)
+        .fetch_one(env.as_mover("shard_2"))
         .await
         .unwrap();
     assert_eq!(done, 300, "exactly the committed chunks are checkpointed");
@@ -144,8 +144,8 @@ async fn a_copy_cut_off_mid_chunk_resumes_from_its_checkpoint_with_exact_rows() 
 async fn a_cancelled_move_rolls_back_and_lifts_the_fence() {
     let env = TestEnv::new().await;
     env.seed(7, "shard_1", 3_000).await;
-    let source_before = whole_shard(&env.shard_1).await;
-    let target_before = whole_shard(&env.shard_2).await;
+    let source_before = whole_shard(&env, "shard_1").await;
+    let target_before = whole_shard(&env, "shard_2").await;
     let mover = env.mover();
     let id = env.request(&mover, 7, "shard_2", 200).await;
     let interlude = Interlude::after(400, {
@@ -171,16 +171,16 @@ async fn a_cancelled_move_rolls_back_and_lifts_the_fence() {
         )
     );
     assert_eq!(
-        whole_shard(&env.shard_1).await,
+        whole_shard(&env, "shard_1").await,
         source_before,
         "source exactly as before, fence lifted"
     );
     let leftovers: i64 = sqlx::query_scalar("SELECT count(*) FROM shardmover.copy_checkpoints")
-        .fetch_one(&env.shard_2)
+        .fetch_one(env.as_mover("shard_2"))
         .await
         .unwrap();
     assert_eq!(
-        (whole_shard(&env.shard_2).await, leftovers),
+        (whole_shard(&env, "shard_2").await, leftovers),
         (target_before, 0),
         "target rolled back"
     );
@@ -205,7 +205,7 @@ async fn cancel_is_refused_once_a_move_has_ended() {
 async fn a_row_changed_on_the_target_fails_verification_naming_the_key_range() {
     let env = TestEnv::new().await;
     env.seed(7, "shard_1", 3_000).await;
-    let source_before = whole_shard(&env.shard_1).await;
+    let source_before = whole_shard(&env, "shard_1").await;
     let mover = env.mover();
     let id = env.request(&mover, 7, "shard_2", 100).await;
     // Corrupt a row the copy already committed (chunk 0 of pages).
@@ -220,9 +220,9 @@ async fn a_row_changed_on_the_target_fails_verification_naming_the_key_range() {
         "{message}"
     );
     assert_eq!(status_of(&env, id.0).await.0, "failed");
-    assert_eq!(whole_shard(&env.shard_1).await, source_before);
+    assert_eq!(whole_shard(&env, "shard_1").await, source_before);
     assert!(dump(&env.shard_2, 7).await.is_empty(), "target rolled back");
-    assert!(fences(&env.shard_1).await.is_empty());
+    assert!(fences(&env, "shard_1").await.is_empty());
     assert_eq!(env.registry(7).await.as_deref(), Some("shard_1"));
 }
 
@@ -230,14 +230,14 @@ async fn a_row_changed_on_the_target_fails_verification_naming_the_key_range() {
 async fn a_rollback_cut_short_by_a_crash_is_finished_by_the_next_attempt() {
     let env = TestEnv::new().await;
     env.seed(7, "shard_1", 3_000).await;
-    let source_before = whole_shard(&env.shard_1).await;
-    let target_before = whole_shard(&env.shard_2).await;
+    let source_before = whole_shard(&env, "shard_1").await;
+    let target_before = whole_shard(&env, "shard_2").await;
     let mover = env.mover();
     let id = env.request(&mover, 7, "shard_2", 100).await;
     // Stop the first attempt mid-copy (rows on the target, fence on the source) ...
     let interlude = cut_target_sessions(&env, 250);
     mover.run(id, &interlude).await.unwrap_err();
-    assert_eq!(fences(&env.shard_1).await, vec![7]);
+    assert_eq!(fences(&env, "shard_1").await, vec![7]);
     // ... as if it had then hit a permanent error and died right after recording the rollback.
     sqlx::query("UPDATE shardmover.migrations SET rollback_required = true, error_code = 'checksum_mismatch', error_message = 'checksum mismatch in public.pages' WHERE id = $1")
         .bind(id.0)
@@ -257,12 +257,12 @@ async fn a_rollback_cut_short_by_a_crash_is_finished_by_the_next_attempt() {
         )
     );
     assert_eq!(
-        whole_shard(&env.shard_1).await,
+        whole_shard(&env, "shard_1").await,
         source_before,
         "fence lifted, source as before"
     );
     assert_eq!(
-        whole_shard(&env.shard_2).await,
+        whole_shard(&env, "shard_2").await,
         target_before,
         "target rolled back"
     );
@@ -291,7 +291,7 @@ async fn a_shutting_down_process_stops_its_move_at_a_checkpoint_and_it_resumes()
     );
     let done: i64 = sqlx::query_scalar("SELECT rows_done FROM shardmover.copy_checkpoints WHERE migration_id = $1 AND table_name = 'public.pages'")
         .bind(id.0)
-        .fetch_one(&env.shard_2)
+        .fetch_one(env.as_mover("shard_2"))
         .await
         .unwrap();
     assert_eq!(

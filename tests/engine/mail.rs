@@ -205,7 +205,7 @@ async fn a_failed_move_mail_names_the_phase_the_error_and_the_state_the_data_was
         mover.run(id, &interlude).await.unwrap_err().code(),
         "checksum_mismatch"
     );
-    assert!(dump(&env.shard_2, 7).await.is_empty() && fences(&env.shard_1).await.is_empty());
+    assert!(dump(&env.shard_2, 7).await.is_empty() && fences(&env, "shard_1").await.is_empty());
     for notice in notices(&env, id).await {
         assert_eq!(notifier.deliver(notice.id).await.unwrap(), Delivery::Sent);
     }

@@ -8,6 +8,7 @@ mod cli;
 mod crash;
 mod helpers;
 mod interruptions;
+mod least_privilege;
 mod mail;
 mod metrics;
 mod moves;

@@ -41,7 +41,7 @@ async fn a_tenant_moves_exactly_and_its_neighbours_are_untouched() {
         before.len() as i64
     );
     assert_eq!(
-        fences(&env.shard_1).await,
+        fences(&env, "shard_1").await,
         vec![7],
         "the old source stays fenced against stale writes"
     );
@@ -92,10 +92,10 @@ async fn a_website_can_move_back_and_the_fences_follow_it() {
     assert!(dump(&env.shard_2, 7).await.is_empty());
     assert_eq!(env.registry(7).await.as_deref(), Some("shard_1"));
     assert!(
-        fences(&env.shard_1).await.is_empty(),
+        fences(&env, "shard_1").await.is_empty(),
         "home again: writes are allowed"
     );
-    assert_eq!(fences(&env.shard_2).await, vec![7]);
+    assert_eq!(fences(&env, "shard_2").await, vec![7]);
     sqlx::query("INSERT INTO website_settings (website_id, key) VALUES (7, 'after-return')")
         .execute(&env.shard_1)
         .await
@@ -137,7 +137,7 @@ async fn keep_source_leaves_fenced_rows_that_finalize_deletes() {
 #[tokio::test]
 async fn an_empty_website_moves_too() {
     let env = TestEnv::new().await;
-    shardmover::sample_tenant::register(&env.control, website(5), "shard_1")
+    shardmover::sample_tenant::register(&env.app_control, website(5), "shard_1")
         .await
         .unwrap();
     let mover = env.mover();

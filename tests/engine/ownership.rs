@@ -154,7 +154,7 @@ async fn a_stale_attempt_mid_copy_stops_without_rolling_back_and_the_owner_finis
         (Status::InProgress, Phase::Copying, false, 2),
         "the stale attempt recorded nothing and rolled nothing back"
     );
-    assert_eq!(fences(&env.shard_1).await, vec![7], "the fence stays up");
+    assert_eq!(fences(&env, "shard_1").await, vec![7], "the fence stays up");
     assert!(
         !dump(&env.shard_2, 7).await.is_empty(),
         "the copied rows stay for the owner"
@@ -195,7 +195,7 @@ async fn a_stale_attempt_cannot_cut_over() {
         (r.status, r.phase, r.rollback_required),
         (Status::InProgress, Phase::Cutover, false)
     );
-    assert_eq!(fences(&env.shard_1).await, vec![7]);
+    assert_eq!(fences(&env, "shard_1").await, vec![7]);
     assert_eq!(dump(&env.shard_1, 7).await, original, "no cleanup either");
 
     let outcome = env.mover().run(id, &Silent).await.unwrap();
@@ -224,7 +224,7 @@ fn cancel_from_outside(mover: &Mover, id: MigrationId) -> bool {
 async fn a_cancel_accepted_right_before_cutover_wins_and_the_move_rolls_back() {
     let env = TestEnv::new().await;
     env.seed(7, "shard_1", 600).await;
-    let source_before = crate::helpers::whole_shard(&env.shard_1).await;
+    let source_before = crate::helpers::whole_shard(&env, "shard_1").await;
     let mover = env.mover();
     let id = env.request(&mover, 7, "shard_2", 200).await;
     let accepted = std::sync::Arc::new(Mutex::new(None));
@@ -240,7 +240,7 @@ async fn a_cancel_accepted_right_before_cutover_wins_and_the_move_rolls_back() {
     assert_eq!(record(&env, id).await.status, Status::Cancelled);
     assert_eq!(env.registry(7).await.as_deref(), Some("shard_1"));
     assert_eq!(
-        crate::helpers::whole_shard(&env.shard_1).await,
+        crate::helpers::whole_shard(&env, "shard_1").await,
         source_before
     );
     assert!(dump(&env.shard_2, 7).await.is_empty());
