@@ -67,7 +67,7 @@ async fn there_and_request_back(env: &TestEnv) -> MigrationId {
     let mover = env.mover();
     let there = env.request(&mover, 7, "shard_2", 300).await;
     mover.run(there, &Silent).await.unwrap();
-    assert_eq!(fences(&env, "shard_1").await, vec![7]);
+    assert_eq!(fences(env, "shard_1").await, vec![7]);
     env.request(&mover, 7, "shard_1", 300).await
 }
 
