@@ -22,6 +22,10 @@ impl Mover {
                 ))
             })?;
         if record.status == Status::CleanupPending {
+            // A fresh retry budget, as `POST .../finalize` gives.
+            migrations::resume_cleanup(&mut conn, record.id)
+                .await
+                .context(|| "resuming the cleanup".into())?;
             drop(conn);
             let outcome = self.run(record.id, &Silent).await?;
             return Ok((record.id, outcome.source_rows_deleted));

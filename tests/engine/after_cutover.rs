@@ -392,7 +392,12 @@ async fn exhausted_retries_after_cutover_leave_the_cleanup_pending_and_the_cli_f
     let (finalized, deleted) = mover.finalize(website(7)).await.unwrap();
 
     assert_eq!((finalized, deleted as usize), (id, left));
-    assert_eq!(record(&env.control, id).await.status, Status::Completed);
+    let r = record(&env.control, id).await;
+    assert_eq!(
+        (r.status, r.attempts, r.retry_from),
+        (Status::Completed, 2, 1),
+        "resumed with a fresh retry budget"
+    );
     assert!(dump(&env.shard_1, 7).await.is_empty());
     assert_eq!(dump(&env.shard_2, 7).await, original);
 }
