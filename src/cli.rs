@@ -41,7 +41,8 @@ pub struct Cli {
 pub enum Command {
     /// Move one website to another shard (resumes an unfinished move of it).
     Migrate(migrate::MigrateArgs),
-    /// Delete the source rows a `--keep-source` move left behind.
+    /// Finish a move past cutover: resume its pending cleanup, or delete the
+    /// source rows a `--keep-source` move kept.
     Finalize {
         #[arg(long)]
         website: WebsiteId,

@@ -4,6 +4,7 @@
 
 pub(crate) mod catalog;
 mod checkpoint;
+mod cleanup;
 mod collisions;
 mod conclude;
 mod copy;

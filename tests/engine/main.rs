@@ -1,6 +1,7 @@
 //! Integration tests of the move engine against real PostgreSQL databases,
 //! one fresh set of databases per test. One binary keeps link time down.
 
+mod after_cutover;
 mod api;
 mod app;
 mod cli;
@@ -11,6 +12,7 @@ mod least_privilege;
 mod mail;
 mod metrics;
 mod moves;
+mod ownership;
 mod refusals;
 mod shards;
 mod smtp;
