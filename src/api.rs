@@ -24,12 +24,15 @@ use actix_web::{App, HttpServer, web};
 pub use error::ApiError;
 pub use openapi::ApiDoc;
 
+use crate::jobs::worker::Workers;
 use crate::mover::Mover;
 
 /// Shared by every request; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub mover: Arc<Mover>,
+    /// The workers running in this process (`serve`), shown by `/ready` and `/metrics`.
+    pub workers: Option<Arc<Workers>>,
 }
 
 /// Builds the server on an already bound listener (port 0 in tests).

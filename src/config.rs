@@ -48,6 +48,24 @@ pub struct WorkerSettings {
     pub concurrency: usize,
     /// Attempts per move before a transient failure becomes final.
     pub max_attempts: u32,
+    /// The workers' own control-database pool, apart from the API's
+    /// (`database.max_connections`), so neither starves the other.
+    pub control_connections: u32,
+    /// How often a worker says it is alive.
+    pub heartbeat_secs: u64,
+    /// Beats a worker may miss before its jobs go back to the queue.
+    pub missed_heartbeats: usize,
+}
+
+impl WorkerSettings {
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_secs(self.heartbeat_secs)
+    }
+
+    /// How long after a worker's death its jobs return to the queue.
+    pub fn orphan_window(&self) -> Duration {
+        self.heartbeat() * self.missed_heartbeats as u32
+    }
 }
 
 /// The rollout flags of the seed plan; each defaults to enabled.

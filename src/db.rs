@@ -31,6 +31,17 @@ pub async fn control_pool(settings: &Settings) -> Result<PgPool, sqlx::Error> {
     Ok(pool)
 }
 
+/// The workers' own pool of control connections (`worker.control_connections`),
+/// apart from the API's, so a burst of requests cannot starve a running move
+/// nor a busy worker the requests.
+pub fn worker_pool(settings: &Settings) -> PgPool {
+    lazy_pool(
+        settings.control_options(),
+        settings.worker.control_connections.max(1),
+        settings.connect_timeout(),
+    )
+}
+
 /// Applies the control database's migrations: ours (schema `shardmover`) and
 /// the job queue's (schema `apalis`); each keeps its own migrations table.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {

@@ -56,7 +56,13 @@ pub async fn run(base: Settings, args: BenchApiArgs) -> anyhow::Result<()> {
     let mover = Arc::new(Mover::new(Arc::new(settings), control.clone()));
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let address = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(api::server(listener, AppState { mover })?);
+    tokio::spawn(api::server(
+        listener,
+        AppState {
+            mover,
+            workers: None,
+        },
+    )?);
 
     let client = reqwest::Client::new();
     let post = measure(args.requests, args.concurrency, |i| {
