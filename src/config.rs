@@ -12,6 +12,8 @@ use sqlx::postgres::PgConnectOptions;
 use crate::ids::ShardName;
 use crate::shard_status::ShardStatus;
 
+mod validate;
+
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
 #[derive(Debug, Clone, Deserialize)]
@@ -242,6 +244,8 @@ pub enum ConfigError {
     Url { key: String },
     #[error("configuration: {0}={1:?} is not a number")]
     Env(&'static str, String),
+    #[error("configuration: {key} {reason}")]
+    Invalid { key: String, reason: String },
 }
 
 impl Settings {
@@ -275,20 +279,6 @@ impl Settings {
         settings.shard_ops.apply_env()?;
         settings.validate()?;
         Ok(settings)
-    }
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        connect_options(&self.database.url, "database.url")?;
-        for (name, shard) in &self.shards {
-            ShardName::parse(name).map_err(|e| ConfigError::ShardName(name.clone(), e))?;
-            connect_options(&shard.url, &format!("shards.{name}.url"))?;
-        }
-        if self.mail.enabled() {
-            self.mail
-                .sender()
-                .map_err(|e| ConfigError::Mail(e.to_string()))?;
-        }
-        Ok(())
     }
 
     pub fn shard(&self, name: &ShardName) -> Option<&ShardSettings> {

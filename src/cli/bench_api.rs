@@ -20,11 +20,19 @@ use crate::scratch::{Server, settings_with};
 #[derive(Debug, Args)]
 pub struct BenchApiArgs {
     /// POST requests (one per website) and as many GETs.
-    #[arg(long, default_value_t = 2_000)]
+    #[arg(long, default_value_t = 2_000, value_parser = at_least_one)]
     pub requests: usize,
     /// Requests in flight at once.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = at_least_one)]
     pub concurrency: usize,
+}
+
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 const DATABASES: [&str; 3] = [

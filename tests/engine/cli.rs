@@ -64,3 +64,73 @@ async fn a_dry_run_prints_the_plan_and_the_move_prints_verified_checksums() {
     assert_eq!(entries[0]["status"], "completed");
     assert_eq!(entries[0]["new_shard_name"], "shard_2");
 }
+
+/// The binary with these environment overrides, no database needed: (success, stderr).
+fn run_with_env(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_shardmover"))
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn settings_that_would_loop_or_hang_are_refused_at_start_up_naming_their_key() {
+    let cases = [
+        (
+            "SHARDMOVER__ENGINE__DELETE_BATCH_ROWS",
+            "0",
+            "engine.delete_batch_rows must be at least 1",
+        ),
+        (
+            "SHARDMOVER__ENGINE__BATCH_ROWS",
+            "0",
+            "engine.batch_rows must be at least 1",
+        ),
+        (
+            "SHARDMOVER__DATABASE__MAX_CONNECTIONS",
+            "0",
+            "database.max_connections must be at least 1",
+        ),
+        (
+            "SHARDMOVER__WORKER__HEARTBEAT_SECS",
+            "0",
+            "worker.heartbeat_secs must be at least 1",
+        ),
+        (
+            "SHARDMOVER__WORKER__MISSED_HEARTBEATS",
+            "0",
+            "worker.missed_heartbeats must be at least 1",
+        ),
+        (
+            "SHARDMOVER__SHARD_OPS__UNHEALTHY_ERROR_RATE",
+            "1.5",
+            "shard_ops.unhealthy_error_rate must be a fraction",
+        ),
+        (
+            "SHARDMOVER__TENANCY__DEFAULT_SHARD",
+            "shard_9",
+            "tenancy.default_shard names \"shard_9\"",
+        ),
+    ];
+    for (key, value, refusal) in cases {
+        let (ok, stderr) = run_with_env(&["setup"], &[(key, value)]);
+        assert!(!ok, "{key}={value} was accepted");
+        assert!(stderr.contains(refusal), "{key}={value}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn bench_api_refuses_zero_requests_instead_of_panicking() {
+    for flag in ["--requests", "--concurrency"] {
+        let (ok, stderr) = run_with_env(&["bench-api", flag, "0"], &[]);
+        assert!(!ok);
+        assert!(stderr.contains("must be at least 1"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

@@ -135,7 +135,10 @@ async fn sixty_four_concurrent_requests_during_a_move_get_no_5xx_and_one_202_per
         }
     }
     let expected: BTreeMap<i64, usize> = (1..=7).map(|w| (w, 1)).collect();
-    assert_eq!(accepted, expected, "one 202 per website, none for the moving one");
+    assert_eq!(
+        accepted, expected,
+        "one 202 per website, none for the moving one"
+    );
 
     for website in [50, 1, 7] {
         let status = wait_until_ended(&env, website, Duration::from_secs(120)).await;
@@ -152,8 +155,14 @@ fn serve(env: &TestEnv, proxy: &Proxy, api_port: u16, log: &std::path::Path) -> 
         .arg("serve")
         .env("SHARDMOVER__DATABASE__URL", control)
         .env("SHARDMOVER__DATABASE__CONNECT_TIMEOUT_SECS", "2")
-        .env("SHARDMOVER__SHARDS__SHARD_1__URL", env.shard_urls[0].expose_secret())
-        .env("SHARDMOVER__SHARDS__SHARD_2__URL", env.shard_urls[1].expose_secret())
+        .env(
+            "SHARDMOVER__SHARDS__SHARD_1__URL",
+            env.shard_urls[0].expose_secret(),
+        )
+        .env(
+            "SHARDMOVER__SHARDS__SHARD_2__URL",
+            env.shard_urls[1].expose_secret(),
+        )
         .env("SHARDMOVER__API__BIND", format!("127.0.0.1:{api_port}"))
         .env("SHARDMOVER__MAIL__SMTP_HOST", "")
         .env("SHARDMOVER__WORKER__HEARTBEAT_SECS", "1")
@@ -217,13 +226,21 @@ async fn serve_outlives_an_outage_of_the_control_database_and_the_move_completes
         during.is_some_and(|(status, _)| status == StatusCode::SERVICE_UNAVAILABLE),
         "the API answers 503 while the control database is away"
     );
-    assert!(child.try_wait().unwrap().is_none(), "serve exited during the outage");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "serve exited during the outage"
+    );
     proxy.restore();
 
     let status = wait_until_ended(&env, 7, Duration::from_secs(120)).await;
     let logs = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(child.try_wait().unwrap().is_none(), "serve exited: {logs}");
     assert_eq!(status, "completed", "{logs}");
+    assert!(logs.contains("starting it again"), "{logs}");
+    assert!(
+        !logs.contains('\u{1b}'),
+        "colour codes in a log file: {logs}"
+    );
     wait_until_ready(&client, &base, &mut child).await;
     let (_, metrics) = get(&client, &format!("{base}/metrics")).await.unwrap();
     let restarts = metrics
@@ -232,7 +249,10 @@ async fn serve_outlives_an_outage_of_the_control_database_and_the_move_completes
         .and_then(|v| v.parse::<f64>().ok())
         .unwrap_or_else(|| panic!("no restart count in {metrics}"));
     assert!(restarts >= 1.0, "the worker never lost its backend: {logs}");
-    assert!(metrics.contains("shardmover_worker_up{worker=\"moves\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("shardmover_worker_up{worker=\"moves\"} 1"),
+        "{metrics}"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     let _ = std::fs::remove_file(&log);
