@@ -7,10 +7,12 @@ mod audit_logs;
 mod auth;
 mod error;
 mod health;
+mod idempotency;
 mod metrics;
 mod migration_view;
 mod migrations;
 mod openapi;
+mod outage;
 mod request_id;
 mod shards;
 mod websites;
@@ -33,6 +35,10 @@ pub struct AppState {
     pub mover: Arc<Mover>,
     /// The workers running in this process (`serve`), shown by `/ready` and `/metrics`.
     pub workers: Option<Arc<Workers>>,
+}
+
+async fn no_such_route() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::not_found("not_found", "no such route"))
 }
 
 /// Builds the server on an already bound listener (port 0 in tests).
@@ -59,6 +65,7 @@ pub fn server(listener: TcpListener, state: AppState) -> std::io::Result<Server>
             .route("/metrics", web::get().to(metrics::metrics))
             .service(
                 web::scope("/api/v1")
+                    .wrap(actix_web::middleware::from_fn(auth::require_token))
                     .route("/migrations", web::post().to(migrations::create))
                     .route("/migrations", web::get().to(migrations::list))
                     .route("/migrations/{id}", web::get().to(migrations::show))
@@ -85,11 +92,10 @@ pub fn server(listener: TcpListener, state: AppState) -> std::io::Result<Server>
                     )
                     .route("/websites/{id}", web::get().to(websites::show))
                     .route("/websites/{id}/shard", web::put().to(websites::assign))
-                    .route("/openapi.json", web::get().to(openapi::document)),
+                    .route("/openapi.json", web::get().to(openapi::document))
+                    .default_service(web::to(no_such_route)),
             )
-            .default_service(web::to(|| async {
-                Err::<actix_web::HttpResponse, _>(ApiError::not_found("not_found", "no such route"))
-            }))
+            .default_service(web::to(no_such_route))
     })
     .shutdown_timeout(30)
     .listen(listener)?

@@ -5,6 +5,7 @@ mod api;
 mod app;
 mod cli;
 mod crash;
+mod edges;
 mod helpers;
 mod interruptions;
 mod mail;
