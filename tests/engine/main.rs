@@ -3,6 +3,7 @@
 
 mod api;
 mod app;
+mod catalogue;
 mod cli;
 mod crash;
 mod edges;
