@@ -50,6 +50,15 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// An error's text for people: a server error's own message, without the
+/// "at line N" sqlx appends (a line of PostgreSQL's C source, of no use to them).
+pub fn error_message(err: &sqlx::Error) -> String {
+    match err {
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        other => other.to_string(),
+    }
+}
+
 /// Whether retrying the same work later may succeed: lost connections, a server
 /// starting or shutting down, serialization failures, exhausted pools.
 pub fn is_transient(err: &sqlx::Error) -> bool {

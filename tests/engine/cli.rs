@@ -134,3 +134,26 @@ fn bench_api_refuses_zero_requests_instead_of_panicking() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+#[tokio::test]
+async fn a_postgres_error_reaches_people_without_the_servers_source_line() {
+    let env = TestEnv::new().await;
+    let error = sqlx::query("SELECT 1/0")
+        .execute(&env.control)
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains(" at line "),
+        "sqlx's own text: {error}"
+    );
+    let error = shardmover::mover::MoveError::Database {
+        context: "dividing".into(),
+        source: error,
+    };
+    assert_eq!(error.to_string(), "dividing: division by zero");
+    let chained = anyhow::Error::from(error).context("running the move");
+    assert_eq!(
+        shardmover::cli::one_line(&chained),
+        "running the move: dividing: division by zero"
+    );
+}
