@@ -63,7 +63,10 @@ pub fn error_message(err: &sqlx::Error) -> String {
 /// starting or shutting down, serialization failures, exhausted pools.
 pub fn is_transient(err: &sqlx::Error) -> bool {
     match err {
+        // A connection cut mid-handshake reads as a protocol error (e.g. "unexpected
+        // response from SSLRequest: 0x00" on EOF): the peer went away, not a bug.
         sqlx::Error::Io(_)
+        | sqlx::Error::Protocol(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed

@@ -218,13 +218,16 @@ async fn serve_outlives_an_outage_of_the_control_database_and_the_move_completes
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     wait_until_copying(&env, 7, 2_000).await;
 
-    // The outage: long enough for the worker's 500 ms poll and its 1 s heartbeat to fail.
+    // The outage of the issue: 8 s, longer than the worker's poll, heartbeat
+    // and orphan window (3 s here).
     proxy.cut();
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    tokio::time::sleep(Duration::from_secs(8)).await;
     let during = get(&client, &format!("{base}/api/v1/migrations/1")).await;
     assert!(
-        during.is_some_and(|(status, _)| status == StatusCode::SERVICE_UNAVAILABLE),
-        "the API answers 503 while the control database is away"
+        during
+            .as_ref()
+            .is_some_and(|(status, _)| *status == StatusCode::SERVICE_UNAVAILABLE),
+        "the API answers 503 while the control database is away: {during:?}"
     );
     assert!(
         child.try_wait().unwrap().is_none(),
@@ -258,4 +261,79 @@ async fn serve_outlives_an_outage_of_the_control_database_and_the_move_completes
     let _ = std::fs::remove_file(&log);
     assert_eq!(dump(&env.shard_2, 7).await, original);
     assert!(dump(&env.shard_1, 7).await.is_empty());
+}
+
+#[tokio::test]
+async fn ready_shows_a_worker_restarting_while_its_pool_is_cut_and_ready_again_after() {
+    let env = TestEnv::new().await;
+    env.seed(7, "shard_1", 50).await;
+    let proxy = Proxy::start(port_of(env.settings.database.url.expose_secret())).await;
+    let mut settings = env.settings.clone();
+    settings.api.token = Some(SecretString::from(TOKEN));
+    let mover = Arc::new(Mover::new(Arc::new(settings.clone()), env.control.clone()));
+    let workers = Arc::new(Workers::default());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let state = AppState {
+        mover: mover.clone(),
+        workers: Some(workers.clone()),
+    };
+    tokio::spawn(api::server(listener, state).unwrap());
+    // Only the worker's pool goes through the proxy: the API stays up.
+    settings.database.url =
+        SecretString::from(via(env.settings.database.url.expose_secret(), proxy.port));
+    let worker_mover = mover.with_control_pool(shardmover::db::worker_pool(&settings));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let watched = workers.clone();
+    let worker_thread = std::thread::spawn(move || {
+        block_on(async move {
+            let pool = worker_mover.control_pool().clone();
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            worker::run_watched(&pool, Arc::new(worker_mover), "ready", shutdown, &watched)
+                .await
+                .unwrap();
+        })
+    });
+    let client = reqwest::Client::new();
+    let ready = format!("{address}/ready");
+    let wait_for = |want: StatusCode, state: &'static str| {
+        let (client, ready) = (client.clone(), ready.clone());
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let response = client.get(&ready).send().await.unwrap();
+                let status = response.status();
+                let body: serde_json::Value = response.json().await.unwrap();
+                if status == want && body["workers"]["moves"]["state"] == state {
+                    return body;
+                }
+                assert!(Instant::now() < deadline, "/ready stayed {status}: {body}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    wait_for(StatusCode::OK, "running").await;
+
+    proxy.cut();
+    let body = wait_for(StatusCode::SERVICE_UNAVAILABLE, "restarting").await;
+    assert_eq!(body["status"], "not_ready");
+    assert!(body["workers"]["moves"]["restarts"].as_u64().unwrap() >= 1);
+    proxy.restore();
+    wait_for(StatusCode::OK, "running").await;
+
+    // The restarted worker takes new work.
+    let response = client
+        .post(format!("{address}/api/v1/migrations"))
+        .bearer_auth(TOKEN)
+        .json(&move_body(7))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let status = wait_until_ended(&env, 7, Duration::from_secs(60)).await;
+    assert_eq!(status, "completed");
+    stop.send(()).unwrap();
+    worker_thread.join().unwrap();
 }
