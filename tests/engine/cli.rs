@@ -157,3 +157,32 @@ async fn a_postgres_error_reaches_people_without_the_servers_source_line() {
         "running the move: dividing: division by zero"
     );
 }
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_without_colour_codes() {
+    use secrecy::ExposeSecret;
+    let env = TestEnv::new().await;
+    let (ok, stderr) = run_with_env(
+        &["setup"],
+        &[
+            (
+                "SHARDMOVER__DATABASE__URL",
+                env.settings.database.url.expose_secret(),
+            ),
+            ("SHARDMOVER__LOG__FORMAT", "json"),
+            ("SHARDMOVER__LOG__LEVEL", "debug"),
+        ],
+    );
+    assert!(ok, "{stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.is_empty()).collect();
+    assert!(!lines.is_empty(), "debug logging said nothing");
+    for line in lines {
+        let entry: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(
+            entry["level"].is_string() && entry["timestamp"].is_string(),
+            "{line}"
+        );
+        assert!(!line.contains('\u{1b}'), "{line}");
+    }
+}
