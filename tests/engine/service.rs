@@ -14,7 +14,6 @@ use serde_json::json;
 use shardmover::api::{self, AppState};
 use shardmover::jobs::worker::{self, Workers};
 use shardmover::mover::Mover;
-use sqlx::postgres::PgPoolOptions;
 
 use crate::app::{TOKEN, closed_port};
 use crate::helpers::{TestEnv, block_on, dump};
@@ -65,52 +64,88 @@ async fn wait_until_ended(env: &TestEnv, website: i64, within: Duration) -> Stri
     }
 }
 
+/// `shardmover serve` on the test's databases, its control database reached at
+/// `control` and its API on `api_port`, logging to `log`; `extra` overrides more.
+fn serve(
+    env: &TestEnv,
+    control: &str,
+    api_port: u16,
+    log: &std::path::Path,
+    extra: &[(&str, &str)],
+) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_shardmover"))
+        .arg("serve")
+        .envs(extra.iter().copied())
+        .env("SHARDMOVER__DATABASE__URL", control)
+        .env("SHARDMOVER__DATABASE__CONNECT_TIMEOUT_SECS", "2")
+        .env(
+            "SHARDMOVER__SHARDS__SHARD_1__URL",
+            env.shard_urls[0].expose_secret(),
+        )
+        .env(
+            "SHARDMOVER__SHARDS__SHARD_2__URL",
+            env.shard_urls[1].expose_secret(),
+        )
+        .env("SHARDMOVER__API__BIND", format!("127.0.0.1:{api_port}"))
+        .env("SHARDMOVER__MAIL__SMTP_HOST", "")
+        .env("SHARDMOVER__WORKER__HEARTBEAT_SECS", "1")
+        .env("SHARDMOVER__WORKER__MISSED_HEARTBEATS", "3")
+        .env("SHARD_API_TOKEN", TOKEN)
+        .env("SHARDMOVER__LOG__LEVEL", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+fn log_file(port: u16) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("shardmover-serve-{port}.log"))
+}
+
+async fn get(client: &reqwest::Client, url: &str) -> Option<(StatusCode, String)> {
+    let response = client.get(url).bearer_auth(TOKEN).send().await.ok()?;
+    Some((response.status(), response.text().await.ok()?))
+}
+
+async fn wait_until_ready(client: &reqwest::Client, base: &str, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(child.try_wait().unwrap().is_none(), "serve exited");
+        if get(client, &format!("{base}/ready"))
+            .await
+            .is_some_and(|(status, _)| status == StatusCode::OK)
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "serve never became ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
-async fn sixty_four_concurrent_requests_during_a_move_get_no_5xx_and_one_202_per_website() {
+async fn sixty_four_concurrent_requests_to_serve_during_a_move_get_no_5xx_and_one_202_per_website()
+{
     let env = TestEnv::new().await;
     env.seed(50, "shard_1", 20_000).await;
     for website in 1..=7 {
         env.seed(website, "shard_1", 50).await;
     }
-    let mut settings = env.settings.clone();
-    settings.api.token = Some(SecretString::from(TOKEN));
-    settings.worker.concurrency = 4;
-    let settings = Arc::new(settings);
+    let port = closed_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let log = log_file(port);
     // A small API pool: a request that held one connection while waiting for
     // another would starve it at once.
-    let api_pool = PgPoolOptions::new()
-        .max_connections(4)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_with(settings.control_options())
-        .await
-        .unwrap();
-    let mover = Arc::new(Mover::new(settings.clone(), api_pool));
-    let workers = Arc::new(Workers::default());
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState {
-        mover: mover.clone(),
-        workers: Some(workers.clone()),
-    };
-    tokio::spawn(api::server(listener, state).unwrap());
-    // The real worker on its own pool, runtime and thread, as `serve` runs it.
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker_mover = mover.with_control_pool(shardmover::db::worker_pool(&settings));
-    let worker_thread = std::thread::spawn(move || {
-        block_on(async move {
-            let pool = worker_mover.control_pool().clone();
-            let shutdown = async move {
-                let _ = stopped.await;
-            };
-            worker::run_watched(&pool, Arc::new(worker_mover), "burst", shutdown, &workers)
-                .await
-                .unwrap();
-        })
-    });
+    let small = [
+        ("SHARDMOVER__DATABASE__MAX_CONNECTIONS", "4"),
+        ("SHARDMOVER__WORKER__CONCURRENCY", "4"),
+    ];
+    let control = env.settings.database.url.expose_secret().to_owned();
+    let mut child = serve(&env, &control, port, &log, &small);
     let client = reqwest::Client::new();
+    wait_until_ready(&client, &base, &mut child).await;
     let post = |website: i64| {
         client
-            .post(format!("{address}/api/v1/migrations"))
+            .post(format!("{base}/api/v1/migrations"))
             .bearer_auth(TOKEN)
             .json(&move_body(website))
             .send()
@@ -144,55 +179,12 @@ async fn sixty_four_concurrent_requests_during_a_move_get_no_5xx_and_one_202_per
         let status = wait_until_ended(&env, website, Duration::from_secs(120)).await;
         assert_eq!(status, "completed", "website {website}");
     }
-    stop.send(()).unwrap();
-    worker_thread.join().unwrap();
-}
-
-/// `shardmover serve` whose control database is reached through `proxy`.
-fn serve(env: &TestEnv, proxy: &Proxy, api_port: u16, log: &std::path::Path) -> Child {
-    let control = via(env.settings.database.url.expose_secret(), proxy.port);
-    Command::new(env!("CARGO_BIN_EXE_shardmover"))
-        .arg("serve")
-        .env("SHARDMOVER__DATABASE__URL", control)
-        .env("SHARDMOVER__DATABASE__CONNECT_TIMEOUT_SECS", "2")
-        .env(
-            "SHARDMOVER__SHARDS__SHARD_1__URL",
-            env.shard_urls[0].expose_secret(),
-        )
-        .env(
-            "SHARDMOVER__SHARDS__SHARD_2__URL",
-            env.shard_urls[1].expose_secret(),
-        )
-        .env("SHARDMOVER__API__BIND", format!("127.0.0.1:{api_port}"))
-        .env("SHARDMOVER__MAIL__SMTP_HOST", "")
-        .env("SHARDMOVER__WORKER__HEARTBEAT_SECS", "1")
-        .env("SHARDMOVER__WORKER__MISSED_HEARTBEATS", "3")
-        .env("SHARD_API_TOKEN", TOKEN)
-        .env("SHARDMOVER__LOG__LEVEL", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap()
-}
-
-async fn get(client: &reqwest::Client, url: &str) -> Option<(StatusCode, String)> {
-    let response = client.get(url).bearer_auth(TOKEN).send().await.ok()?;
-    Some((response.status(), response.text().await.ok()?))
-}
-
-async fn wait_until_ready(client: &reqwest::Client, base: &str, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        assert!(child.try_wait().unwrap().is_none(), "serve exited");
-        if get(client, &format!("{base}/ready"))
-            .await
-            .is_some_and(|(status, _)| status == StatusCode::OK)
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "serve never became ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let logs = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(child.try_wait().unwrap().is_none(), "serve exited: {logs}");
+    assert!(!logs.contains("pool timed out"), "{logs}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_file(&log);
 }
 
 #[tokio::test]
@@ -203,8 +195,9 @@ async fn serve_outlives_an_outage_of_the_control_database_and_the_move_completes
     let proxy = Proxy::start(port_of(env.settings.database.url.expose_secret())).await;
     let port = closed_port();
     let base = format!("http://127.0.0.1:{port}");
-    let log = std::env::temp_dir().join(format!("shardmover-serve-{port}.log"));
-    let mut child = serve(&env, &proxy, port, &log);
+    let log = log_file(port);
+    let control = via(env.settings.database.url.expose_secret(), proxy.port);
+    let mut child = serve(&env, &control, port, &log, &[]);
     let client = reqwest::Client::new();
     wait_until_ready(&client, &base, &mut child).await;
     let response = client
