@@ -301,8 +301,8 @@ impl ShardSettings {
     }
 }
 
-/// Parses a URL into options tagged with our application name, so fence draining
-/// can tell shardmover's own sessions from the application's.
+/// Parses a URL into options tagged with our application name, so operators
+/// (and `pg_stat_activity`) can tell shardmover's sessions from the application's.
 pub fn connect_options(url: &SecretString, key: &str) -> Result<PgConnectOptions, ConfigError> {
     let options: PgConnectOptions = url.expose_secret().parse().map_err(|_| ConfigError::Url {
         key: key.to_owned(),

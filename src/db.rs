@@ -7,7 +7,7 @@ use sqlx::{PgConnection, PgPool, Postgres};
 
 use crate::config::Settings;
 
-/// Every connection we open says who it is; fence draining skips these sessions.
+/// Every connection we open says who it is (in `pg_stat_activity`, to operators).
 pub const APPLICATION_NAME: &str = "shardmover";
 
 /// The control database's migrations (schema `shardmover`).

@@ -10,10 +10,10 @@ use sqlx::{PgConnection, Row};
 pub use exposition::{CONTENT_TYPE, Exposition};
 
 use super::{ShardOps, ShardOpsError};
+use crate::control::Status;
 
 /// Upper bounds (seconds) of the move-duration histogram's buckets.
 const DURATION_BUCKETS: [f64; 9] = [1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 10800.0, 43200.0];
-const STATUSES: [&str; 5] = ["pending", "in_progress", "completed", "failed", "cancelled"];
 
 impl ShardOps<'_> {
     pub async fn metrics(&self) -> Result<String, ShardOpsError> {
@@ -38,13 +38,18 @@ impl ShardOps<'_> {
 }
 
 async fn moves(conn: &mut PgConnection, out: &mut Exposition) -> Result<(), sqlx::Error> {
+    let by_status: Vec<(String, i64)> =
+        sqlx::query_as("SELECT status, count(*)::int8 FROM shardmover.migrations GROUP BY status")
+            .fetch_all(&mut *conn)
+            .await?;
+    let count = |status: Status| {
+        by_status
+            .iter()
+            .find(|(s, _)| s == status.as_str())
+            .map_or(0.0, |(_, n)| *n as f64)
+    };
     let row = sqlx::query(
         "SELECT count(*) FILTER (WHERE started_at IS NOT NULL)::int8 AS started,
-                count(*) FILTER (WHERE status = 'pending')::int8 AS pending,
-                count(*) FILTER (WHERE status = 'in_progress')::int8 AS in_progress,
-                count(*) FILTER (WHERE status = 'completed')::int8 AS completed,
-                count(*) FILTER (WHERE status = 'failed')::int8 AS failed,
-                count(*) FILTER (WHERE status = 'cancelled')::int8 AS cancelled,
                 (SELECT coalesce(sum(rows_copied), 0)::int8 FROM shardmover.migration_tables) AS rows
            FROM shardmover.migrations",
     )
@@ -58,16 +63,20 @@ async fn moves(conn: &mut PgConnection, out: &mut Exposition) -> Result<(), sqlx
     );
     out.sample("shardmover_moves_started_total", &[], get("started")?);
     for (name, status) in [
-        ("shardmover_moves_completed_total", "completed"),
-        ("shardmover_moves_failed_total", "failed"),
-        ("shardmover_moves_cancelled_total", "cancelled"),
+        ("shardmover_moves_completed_total", Status::Completed),
+        ("shardmover_moves_failed_total", Status::Failed),
+        ("shardmover_moves_cancelled_total", Status::Cancelled),
     ] {
         out.family(name, "counter", &format!("Moves that ended {status}."));
-        out.sample(name, &[], get(status)?);
+        out.sample(name, &[], count(status));
     }
     out.family("shardmover_moves", "gauge", "Moves by current status.");
-    for status in STATUSES {
-        out.sample("shardmover_moves", &[("status", status)], get(status)?);
+    for status in Status::ALL {
+        out.sample(
+            "shardmover_moves",
+            &[("status", status.as_str())],
+            count(*status),
+        );
     }
     out.family(
         "shardmover_rows_copied_total",
