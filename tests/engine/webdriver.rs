@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{Value, json};
 
-const ELEMENT: &str = "element-6066-11e4-a52f-4abf7e4eba1f";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 pub struct Chromedriver {
     child: Child,
@@ -150,7 +150,10 @@ impl Browser {
             .await;
         Element {
             browser: self,
-            id: found[ELEMENT].as_str().unwrap().to_owned(),
+            id: found[ELEMENT]
+                .as_str()
+                .unwrap_or_else(|| panic!("no element {css}: {found}"))
+                .to_owned(),
         }
     }
 
