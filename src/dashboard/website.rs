@@ -56,25 +56,28 @@ pub async fn show(
     form: Value,
 ) -> Result<HttpResponse, PageError> {
     let ops = ShardOps::new(&dashboard.mover);
-    let view = ops.website(website).await?;
-    let targets = targets(&ops, website, view.shard.as_deref()).await?;
+    // Independent reads (one counts the website's rows on its shard): at once.
+    let (view, targets) = futures_util::join!(ops.website(website), targets(&ops, website));
+    let (view, mut targets) = (view?, targets?);
+    for target in targets.iter_mut() {
+        if Some(target.shard.as_str()) == view.shard.as_deref() {
+            target.eligible = false;
+            target.recommended = false;
+            target.reason = Some("the website is already here".into());
+        }
+    }
     let values = context! { nav => "website", w => view, targets, form };
     render_page(dashboard, session, "website.html", values)
 }
 
-/// Every shard: placement's pick first-class, the website's own shard and
-/// ineligible ones with the reason.
-async fn targets(
-    ops: &ShardOps<'_>,
-    website: WebsiteId,
-    here: Option<&str>,
-) -> Result<Vec<Target>, PageError> {
+/// Every shard: placement's pick first-class, ineligible ones with the reason.
+async fn targets(ops: &ShardOps<'_>, website: WebsiteId) -> Result<Vec<Target>, PageError> {
     let (recommended, candidates) = match ops.recommend(Some(website)).await {
         Ok(r) => (Some(r.shard), r.candidates),
         Err(ShardOpsError::NoShardAvailable) => (None, Vec::new()),
         Err(e) => return Err(e.into()),
     };
-    let mut targets: Vec<Target> = if candidates.is_empty() {
+    let targets: Vec<Target> = if candidates.is_empty() {
         ops.list()
             .await?
             .into_iter()
@@ -96,13 +99,5 @@ async fn targets(
             })
             .collect()
     };
-    for target in targets
-        .iter_mut()
-        .filter(|t| Some(t.shard.as_str()) == here)
-    {
-        target.eligible = false;
-        target.recommended = false;
-        target.reason = Some("the website is already here".into());
-    }
     Ok(targets)
 }
