@@ -112,6 +112,27 @@ async fn a_page_without_a_session_or_with_a_forged_cookie_is_refused() {
     assert!(live.body.contains("unauthorized"), "{}", live.body);
     let root = read(anonymous.get(format!("{}/", app.address))).await;
     assert_eq!(root.location.as_deref(), Some("/ui"));
+    // The sign-in page and its assets are open; assets are cached, pages never.
+    let script = anonymous
+        .get(format!("{}/ui/static/dashboard.js", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(script.status(), StatusCode::OK);
+    assert_eq!(
+        script.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    let sign_in = anonymous
+        .get(format!("{}/ui/sign-in", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sign_in.headers()["cache-control"], "no-store");
+    let policy = sign_in.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(policy.contains("default-src 'self'") && policy.contains("frame-ancestors 'none'"));
 
     let operator = Operator::sign_in(&app).await;
     assert_eq!(operator.get("/ui/moves").await.status, StatusCode::OK);
