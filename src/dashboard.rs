@@ -6,7 +6,9 @@
 mod access;
 mod assets;
 mod audit;
+mod data_state;
 mod error;
+mod error_mapping;
 mod move_actions;
 mod move_live;
 mod move_page;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 
 use crate::app::spawn_app;
-use crate::dashboard::Operator;
+use crate::operator::Operator;
 
 const MOVES: i64 = 10_000;
 

@@ -14,6 +14,7 @@ mod least_privilege;
 mod mail;
 mod metrics;
 mod moves;
+mod operator;
 mod refusals;
 mod shards;
 mod smtp;
