@@ -14,20 +14,20 @@ struct Before {
 
 async fn snapshot(env: &TestEnv) -> Before {
     Before {
-        shard_1: whole_shard(&env, "shard_1").await,
-        shard_2: whole_shard(&env, "shard_2").await,
+        shard_1: whole_shard(env, "shard_1").await,
+        shard_2: whole_shard(env, "shard_2").await,
         registry: env.registry(7).await,
     }
 }
 
 async fn assert_untouched(env: &TestEnv, before: &Before) {
     assert_eq!(
-        whole_shard(&env, "shard_1").await,
+        whole_shard(env, "shard_1").await,
         before.shard_1,
         "source changed"
     );
     assert_eq!(
-        whole_shard(&env, "shard_2").await,
+        whole_shard(env, "shard_2").await,
         before.shard_2,
         "target changed"
     );
