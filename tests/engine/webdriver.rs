@@ -116,15 +116,26 @@ pub struct Browser {
 
 impl Browser {
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        self.try_call(method, path, body)
+            .await
+            .unwrap_or_else(|error| panic!("WebDriver {path}: {error}"))
+    }
+
+    async fn try_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
         let mut request = self.client.request(method, format!("{}{path}", self.base));
         if let Some(body) = body {
             request = request.json(&body);
         }
         let answer: Value = request.send().await.unwrap().json().await.unwrap();
-        if let Some(error) = answer["value"]["error"].as_str() {
-            panic!("WebDriver {path}: {error}: {}", answer["value"]["message"]);
+        match answer["value"]["error"].as_str() {
+            Some(error) => Err(format!("{error}: {}", answer["value"]["message"])),
+            None => Ok(answer["value"].clone()),
         }
-        answer["value"].clone()
     }
 
     pub async fn goto(&self, url: &str) {
@@ -157,9 +168,15 @@ impl Browser {
         }
     }
 
-    /// The page's visible text.
+    /// The page's visible text, read in one step (empty while a page loads).
     pub async fn text(&self) -> String {
-        self.find("body").await.text().await
+        let script =
+            json!({"script": "return document.body ? document.body.innerText : '';", "args": []});
+        self.try_call(reqwest::Method::POST, "/execute/sync", Some(script))
+            .await
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
     }
 
     pub async fn script(&self, script: &str) -> Value {
@@ -224,15 +241,5 @@ impl Element<'_> {
         self.browser
             .call(reqwest::Method::POST, &path, Some(json!({"text": text})))
             .await;
-    }
-
-    pub async fn text(&self) -> String {
-        let path = format!("/element/{}/text", self.id);
-        self.browser
-            .call(reqwest::Method::GET, &path, None)
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
     }
 }
