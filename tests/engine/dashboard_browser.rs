@@ -2,7 +2,7 @@
 //! the overview (two healthy shards, one unreachable), search, preview and
 //! start a move, watch it progress to `completed` without a reload, cancel
 //! another, read the audit log, sign out and be refused. Screenshots of the
-//! main pages go to `docs/screenshots/`.
+//! main pages are written on the way (see `screenshot`).
 
 use std::path::PathBuf;
 use std::sync::Arc;

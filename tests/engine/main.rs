@@ -7,6 +7,7 @@ mod cli;
 mod crash;
 mod dashboard;
 mod dashboard_browser;
+mod dashboard_outage;
 mod dashboard_render;
 mod helpers;
 mod interruptions;
