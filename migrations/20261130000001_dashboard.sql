@@ -32,3 +32,12 @@ $$;
 
 CREATE TRIGGER migrations_phase_history AFTER INSERT OR UPDATE OF phase ON shardmover.migrations
     FOR EACH ROW EXECUTE FUNCTION shardmover.record_phase();
+
+-- Dashboard sessions signed out before they expired: their cookies are refused
+-- by every process. Rows go once the cookie would have expired anyway.
+CREATE TABLE shardmover.dashboard_sign_outs (
+    session_hash text        PRIMARY KEY,
+    expires_at   timestamptz NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    updated_at   timestamptz NOT NULL DEFAULT now()
+);

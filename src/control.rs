@@ -11,6 +11,7 @@ pub mod registry;
 pub mod shard_catalogue;
 pub mod shard_health;
 pub mod shard_websites;
+pub mod sign_outs;
 pub mod state;
 pub mod tables;
 

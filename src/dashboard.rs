@@ -16,6 +16,7 @@ mod moves;
 mod overview;
 mod render;
 mod session;
+mod session_guard;
 mod shard;
 mod sign_in;
 mod website;

@@ -3,17 +3,14 @@
 //! browser out. `HttpOnly`, `SameSite=Strict`, `Secure` behind TLS, expiring.
 //! The CSRF token lives in the signed cookie and in every form's hidden field.
 
-use std::future::{Ready, ready};
-
-use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::HttpRequest;
 use chrono::Utc;
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{Dashboard, PageError};
+use super::PageError;
 
 pub(crate) const COOKIE: &str = "shardmover_session";
 /// A signed-in browser stays signed in for a working day.
@@ -23,6 +20,8 @@ const LIFETIME_SECS: i64 = 8 * 3600;
 #[derive(Debug, Clone)]
 pub struct Session {
     pub csrf: String,
+    /// Unix seconds.
+    pub expires: i64,
 }
 
 impl Session {
@@ -36,6 +35,13 @@ impl Session {
                 "the form's CSRF token is missing or wrong; reload the page and try again",
             ))
         }
+    }
+
+    /// Names the session in the sign-out list without revealing its CSRF token.
+    pub fn hash(&self) -> String {
+        hex(&Sha256::digest(
+            format!("dashboard session\n{}", self.csrf).as_bytes(),
+        ))
     }
 
     /// A keyed tag over `text` for this session (a clean preview's ticket).
@@ -73,7 +79,7 @@ fn attributes(value: &str, max_age: i64, secure: bool) -> String {
 }
 
 /// The session in the request's cookie, if it is genuine and unexpired.
-fn verify(request: &HttpRequest, token: &SecretString) -> Option<Session> {
+pub fn verify(request: &HttpRequest, token: &SecretString) -> Option<Session> {
     let value = request.cookie_value(COOKIE)?;
     let (body, tag) = value.rsplit_once('.')?;
     let mut parts = body.split('.');
@@ -82,9 +88,11 @@ fn verify(request: &HttpRequest, token: &SecretString) -> Option<Session> {
         .as_bytes()
         .ct_eq(hex(&mac(token, body)).as_bytes())
         .into();
-    let fresh = expires.parse::<i64>().ok()? > Utc::now().timestamp();
+    let expires = expires.parse::<i64>().ok()?;
+    let fresh = expires > Utc::now().timestamp();
     (genuine && fresh && version == "v1" && parts.next().is_none()).then(|| Session {
         csrf: csrf.to_owned(),
+        expires,
     })
 }
 
@@ -116,18 +124,6 @@ impl CookieValue for HttpRequest {
             .filter_map(|pair| pair.trim().split_once('='))
             .find(|(key, _)| *key == name)
             .map(|(_, value)| value.to_owned())
-    }
-}
-
-impl FromRequest for Session {
-    type Error = PageError;
-    type Future = Ready<Result<Self, PageError>>;
-
-    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let dashboard = request.app_data::<web::Data<Dashboard>>();
-        let token = dashboard.and_then(|d| d.mover.settings().api.token.clone());
-        let session = token.and_then(|token| verify(request, &token));
-        ready(session.ok_or_else(|| PageError::signed_out(request)))
     }
 }
 

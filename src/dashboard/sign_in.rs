@@ -7,7 +7,7 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::render::{html, render};
-use super::{Dashboard, PageError, Session, see_other, session};
+use super::{Dashboard, PageError, Session, see_other, session, session_guard};
 
 #[derive(Debug, Deserialize)]
 pub struct Next {
@@ -56,10 +56,12 @@ pub async fn submit(
 
 pub async fn sign_out(
     request: HttpRequest,
+    dashboard: web::Data<Dashboard>,
     session: Session,
     form: web::Form<SignOut>,
 ) -> Result<HttpResponse, PageError> {
     session.check_csrf(&form.csrf)?;
+    session_guard::end(&dashboard, &session).await?;
     let mut response = see_other("/ui/sign-in");
     response.headers_mut().insert(
         SET_COOKIE,

@@ -59,6 +59,17 @@ async fn a_page_without_a_session_or_with_a_forged_cookie_is_refused() {
         StatusCode::SEE_OTHER,
         "an altered expiry is no session"
     );
+
+    // Signing out ends the session itself, not only the browser's copy of the cookie.
+    let csrf = operator.get("/ui/moves").await.csrf();
+    let signed_out = operator.post("/ui/sign-out", &[("csrf", &csrf)]).await;
+    assert_eq!(signed_out.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        operator.get("/ui/moves").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let again = Operator::sign_in(&app).await;
+    assert_eq!(again.get("/ui/moves").await.status, StatusCode::OK);
 }
 
 #[tokio::test]

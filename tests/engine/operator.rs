@@ -16,6 +16,8 @@ pub struct Operator {
 
 pub struct Page {
     pub status: StatusCode,
+    /// The server's own time for the request (`Server-Timing: page;dur=…`), in ms.
+    pub server_ms: Option<f64>,
     pub location: Option<String>,
     pub body: String,
 }
@@ -88,11 +90,16 @@ pub async fn read(request: reqwest::RequestBuilder) -> Page {
         .headers()
         .get(LOCATION)
         .map(|v| v.to_str().unwrap().to_owned());
+    let server_ms = response
+        .headers()
+        .get("server-timing")
+        .and_then(|v| v.to_str().ok()?.strip_prefix("page;dur=")?.parse().ok());
     let body = response.text().await.unwrap();
     assert!(!body.contains(PASSWORD), "a password leaked: {body}");
     assert!(!body.contains("postgres://"), "a URL leaked: {body}");
     Page {
         status,
+        server_ms,
         location,
         body,
     }
