@@ -1,6 +1,7 @@
 //! Integration tests of the move engine against real PostgreSQL databases,
 //! one fresh set of databases per test. One binary keeps link time down.
 
+mod alert_rules;
 mod api;
 mod app;
 mod cli;
