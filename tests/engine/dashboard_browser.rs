@@ -166,6 +166,16 @@ async fn an_operator_signs_in_moves_a_website_watching_it_live_cancels_another_a
         page.contains("lives on shard_2") && page.contains("yes, checksums match"),
         "{page}"
     );
+    for phase in [
+        "queued from",
+        "preflight from",
+        "copying from",
+        "verifying from",
+        "cutover from",
+        "done from",
+    ] {
+        assert!(page.contains(phase), "the timeline lacks {phase:?}: {page}");
+    }
     browser.screenshot(&screenshot("move.png")).await;
     assert_eq!(app.env.registry(7).await.as_deref(), Some("shard_2"));
 
@@ -192,6 +202,21 @@ async fn an_operator_signs_in_moves_a_website_watching_it_live_cancels_another_a
     browser.goto(&format!("{ui}/shards/shard_2")).await;
     browser.wait_for_text("Recent probes", 10).await;
     browser.screenshot(&screenshot("shard.png")).await;
+
+    // A form whose CSRF field was removed is refused, in the page.
+    browser
+        .script("document.querySelector('#shard-form input[name=csrf]').remove(); return true;")
+        .await;
+    browser
+        .find("#shard-requested-by")
+        .await
+        .type_text("ops@example.com")
+        .await;
+    browser.find("#shard-form button").await.click().await;
+    let refused = browser.wait_for_text("csrf_token_invalid", 10).await;
+    assert!(refused.contains("Error 403"), "{refused}");
+    browser.goto(&format!("{ui}/shards/shard_2")).await;
+    browser.wait_for_text("Recent probes", 10).await;
 
     // Sign out: the next page is refused.
     browser.find("#sign-out").await.click().await;

@@ -31,6 +31,37 @@ async fn every_page_renders_in_under_100_ms_with_10000_moves_in_the_history() {
         "/ui/audit".to_owned(),
         "/ui/audit?changed_by=ops1%40example.com&from=2020-01-01".to_owned(),
     ];
+    // Pages of 50, newest first, and the filters hold across pages.
+    let first = operator
+        .get("/ui/moves?requested_by=ops3%40example.com")
+        .await;
+    assert_eq!(
+        first.body.matches("<tr>").count(),
+        1 + 50,
+        "the header and 50 moves"
+    );
+    assert!(
+        first
+            .body
+            .contains(&format!("href=\"/ui/moves/{}\"", MOVES - 2))
+    );
+    let next = first.body.split("id=\"next-page\"").next().unwrap();
+    let next = next
+        .rsplit("href=\"")
+        .next()
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&")
+        .replace("&#x2f;", "/");
+    assert!(
+        next.starts_with("/ui/moves?requested_by=ops3%40example.com&before="),
+        "{next}"
+    );
+    let older = operator.get(&next).await;
+    assert!(!older.body.contains("ops1@example.com") && older.body.contains("ops3@example.com"));
+
     let mut slowest: f64 = 0.0;
     for path in &paths {
         assert_eq!(operator.get(path).await.status, StatusCode::OK, "{path}");
