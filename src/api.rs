@@ -6,6 +6,7 @@ mod access;
 mod audit_logs;
 mod auth;
 mod error;
+mod finalize;
 mod health;
 mod metrics;
 mod migration_view;
@@ -64,6 +65,10 @@ pub fn server(listener: TcpListener, state: AppState) -> std::io::Result<Server>
                     .route(
                         "/migrations/{id}/cancel",
                         web::post().to(migrations::cancel),
+                    )
+                    .route(
+                        "/migrations/{id}/finalize",
+                        web::post().to(finalize::finalize),
                     )
                     .route("/audit-logs", web::get().to(audit_logs::list))
                     // Fixed paths before `/shards/{name}`, which would match them too.

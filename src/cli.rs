@@ -5,6 +5,7 @@ mod bench;
 mod bench_api;
 mod bench_fence;
 mod demo;
+mod fences;
 mod migrate;
 mod progress_bar;
 mod report;
@@ -40,7 +41,8 @@ pub struct Cli {
 pub enum Command {
     /// Move one website to another shard (resumes an unfinished move of it).
     Migrate(migrate::MigrateArgs),
-    /// Delete the source rows a `--keep-source` move left behind.
+    /// Finish a move past cutover: resume its pending cleanup, or delete the
+    /// source rows a `--keep-source` move kept.
     Finalize {
         #[arg(long)]
         website: WebsiteId,
@@ -86,6 +88,8 @@ pub enum Command {
     Shards(shards::ShardsArgs),
     /// Where a website lives; assign websites without rows to a shard.
     Websites(websites::WebsitesArgs),
+    /// Which websites each shard refuses writes for; lift a fence by hand.
+    Fences(fences::FencesArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -127,6 +131,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::BenchApi(args) => bench_api::run(settings, args).await,
         Command::Shards(args) => shards::run(&connect(settings).await?, args).await,
         Command::Websites(args) => websites::run(&connect(settings).await?, args).await,
+        Command::Fences(args) => fences::run(&connect(settings).await?, args).await,
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub(crate) mod catalog;
 mod checkpoint;
+mod cleanup;
 mod collisions;
 mod conclude;
 mod copy;
@@ -12,6 +13,7 @@ mod cutover;
 mod delete;
 mod error;
 mod fence;
+mod fence_admin;
 mod finalize;
 mod lock;
 pub(crate) mod plan;
@@ -35,6 +37,7 @@ use sqlx::PgPool;
 pub use catalog::TenantTable;
 pub use copy::SEND_BYTES;
 pub use error::MoveError;
+pub use fence_admin::{FenceEntry, LiftRefused};
 pub use preflight::{PreflightReport, TableReport};
 pub use progress::{ProgressSink, Silent, Snapshot};
 pub use raw_pipe::raw_pipe;

@@ -5,9 +5,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::control::migrations::MigrationRecord;
-use crate::control::notifications::Notification;
-use crate::control::tables::TableProgress;
+use sqlx::PgConnection;
+
+use crate::control::migrations::{self, MigrationRecord};
+use crate::control::notifications::{self, Notification};
+use crate::control::tables::{self, TableProgress};
+use crate::control::{Phase, Status};
+use crate::ids::MigrationId;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MigrationView {
@@ -15,11 +19,15 @@ pub struct MigrationView {
     pub website_id: i64,
     pub source_shard: String,
     pub target_shard: String,
-    /// pending | in_progress | completed | failed | cancelled
+    /// pending | in_progress | cleanup_pending | completed | failed | cancelled.
+    /// `cleanup_pending`: past cutover, the website lives on the target and its
+    /// cleanup stopped; `POST /api/v1/migrations/{id}/finalize` resumes it.
     pub status: String,
     /// queued | preflight | copying | verifying | cutover | cleanup | done
     pub phase: String,
     pub progress: ProgressView,
+    /// Set once the cutover committed: from then on the move only goes forward.
+    pub after_cutover: Option<AfterCutoverView>,
     pub attempts: i32,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub error: Option<ErrorBody>,
@@ -42,6 +50,20 @@ pub struct ProgressView {
     pub current_table: Option<String>,
     pub eta_seconds: Option<i64>,
     pub tables: Vec<TableProgress>,
+}
+
+/// Where a website lives after its cutover, and what of the cleanup is left.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AfterCutoverView {
+    /// The shard the registry names: the target.
+    pub lives_on: String,
+    /// False while a fence an earlier move left on the target may still refuse
+    /// the website's writes there (the cleanup lifts it first).
+    pub target_writable: bool,
+    /// The website's rows are deleted from the source (false with `keep_source`).
+    pub source_rows_deleted: bool,
+    /// The cleanup has steps left: it is running or waits for `finalize`.
+    pub cleanup_pending: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -90,6 +112,7 @@ pub fn render(
             eta_seconds: eta_seconds(r),
             tables: tables.to_vec(),
         },
+        after_cutover: after_cutover(r),
         attempts: r.attempts,
         next_attempt_at: r.next_attempt_at,
         error: r.error_code.as_ref().map(|code| ErrorBody {
@@ -105,6 +128,33 @@ pub fn render(
         updated_at: r.updated_at,
         notifications,
     }
+}
+
+fn after_cutover(r: &MigrationRecord) -> Option<AfterCutoverView> {
+    if r.phase < Phase::Cleanup {
+        return None;
+    }
+    let done = r.status == Status::Completed;
+    let source_cleaned = done || r.source_cleaned_at.is_some();
+    Some(AfterCutoverView {
+        lives_on: r.target.to_string(),
+        target_writable: done || r.target_unfenced_at.is_some(),
+        source_rows_deleted: source_cleaned && !r.keep_source,
+        cleanup_pending: !done,
+    })
+}
+
+/// The view of move `id` as `GET /api/v1/migrations/{id}` shows it.
+pub async fn load(
+    conn: &mut PgConnection,
+    id: MigrationId,
+) -> Result<Option<MigrationView>, sqlx::Error> {
+    let Some(record) = migrations::find(conn, id).await? else {
+        return Ok(None);
+    };
+    let tables = tables::list(conn, id).await?;
+    let notices = notifications::list_for_migration(conn, id).await?;
+    Ok(Some(render(&record, &tables, notices)))
 }
 
 /// Remaining rows at the rate seen so far, while copying.

@@ -6,12 +6,14 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::access::{Feature, require};
-use super::{ApiError, AppState, audit_logs, migration_view, migrations, shards, websites};
+use super::{
+    ApiError, AppState, audit_logs, finalize, migration_view, migrations, shards, websites,
+};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "shardmover", description = "Move a tenant between PostgreSQL shards, safely."),
-    paths(migrations::create, migrations::list, migrations::show, migrations::cancel, audit_logs::list),
+    paths(migrations::create, migrations::list, migrations::show, migrations::cancel, finalize::finalize, audit_logs::list),
     nest((path = "/api/v1", api = ShardOpsDoc)),
     components(schemas(
         migrations::CreateMigration,

@@ -1,8 +1,9 @@
 //! What the fence costs the application: pgbench-style single-row updates and
-//! inserts of a website that is not moving, by several clients at once, on a
-//! shard whose tenant tables carry the fence's triggers (a website fenced there)
-//! against a shard with the same schema and no triggers. Rounds alternate
-//! between the two so drift in the machine's speed hits both alike.
+//! inserts of a website that is not moving, by several clients at once, on the
+//! old shard of a move (its tenant tables carry the fence's triggers) with the
+//! triggers enabled against the same tables with them disabled. Rounds
+//! alternate between the two so drift in the machine's speed hits both alike;
+//! toggling the triggers takes the tables' owner (the bench runs as superuser).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,31 +21,43 @@ pub(super) struct FenceCost {
     pub plain_tps: f64,
 }
 
-/// `fenced` and `plain` both hold rows of `website`, which is not fenced on either.
+/// `shard` fences some website and holds rows of `website`, which it does not fence.
 pub(super) async fn measure(
-    fenced: (&PgPool, &str),
-    plain: (&PgPool, &str),
+    shard: &PgPool,
+    url: &str,
     website: WebsiteId,
     clients: usize,
 ) -> anyhow::Result<FenceCost> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT tgrelid::regclass::text FROM pg_trigger WHERE tgname LIKE 'shardmover%'",
+    )
+    .fetch_all(shard)
+    .await?;
+    anyhow::ensure!(!tables.is_empty(), "no fence triggers on the old shard");
+    let pages: Arc<Vec<i64>> = Arc::new(
+        sqlx::query_scalar("SELECT id FROM pages WHERE website_id = $1")
+            .bind(website.get())
+            .fetch_all(shard)
+            .await?,
+    );
+    anyhow::ensure!(
+        !pages.is_empty(),
+        "website {website} has no pages to update"
+    );
+    sqlx::raw_sql("VACUUM ANALYZE").execute(shard).await?;
     let (mut fenced_secs, mut plain_secs) = (0.0, 0.0);
     let (mut fenced_done, mut plain_done) = (0, 0);
     for round in 0..ROUNDS * 2 {
-        let ((pool, url), which) = if round % 2 == 0 {
-            (plain, false)
-        } else {
-            (fenced, true)
-        };
-        let pages: Vec<i64> = sqlx::query_scalar("SELECT id FROM pages WHERE website_id = $1")
-            .bind(website.get())
-            .fetch_all(pool)
-            .await?;
-        anyhow::ensure!(
-            !pages.is_empty(),
-            "website {website} has no pages to update"
-        );
-        let done = load(url, website, Arc::new(pages), clients, round).await?;
-        if which {
+        let fenced = round % 2 == 1;
+        let toggle = if fenced { "ENABLE" } else { "DISABLE" };
+        for table in &tables {
+            let sql = format!("ALTER TABLE {table} {toggle} TRIGGER USER");
+            sqlx::raw_sql(crate::sql::audited(&sql))
+                .execute(shard)
+                .await?;
+        }
+        let done = load(url, website, pages.clone(), clients, round).await?;
+        if fenced {
             (fenced_secs, fenced_done) = (fenced_secs + ROUND.as_secs_f64(), fenced_done + done);
         } else {
             (plain_secs, plain_done) = (plain_secs + ROUND.as_secs_f64(), plain_done + done);

@@ -87,6 +87,7 @@ pub async fn run(mover: &Mover, args: MigrateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Resumes a pending cleanup, or deletes the source rows a `--keep-source` move kept.
 pub async fn finalize(mover: &Mover, website: WebsiteId) -> anyhow::Result<()> {
     let (migration, rows) = mover.finalize(website).await?;
     println!("deleted {rows} source rows of website {website} left by move {migration}");

@@ -2,6 +2,8 @@
 
 use serde_json::{Value, json};
 
+use crate::control::migrations::MigrationRecord;
+use crate::control::{Phase, Status};
 use crate::mover::{MoveOutcome, PreflightReport};
 
 pub fn print_preflight(report: &PreflightReport) {
@@ -37,6 +39,9 @@ pub fn print_outcome(outcome: &MoveOutcome) {
         "move {}: website {} {} -> {}: {} (phase {}, attempt {})",
         r.id, r.website, r.source, r.target, r.status, r.phase, r.attempts
     );
+    if let Some(line) = after_cutover_line(r) {
+        println!("{line}");
+    }
     if let Some(message) = &r.error_message {
         println!(
             "error: {} ({})",
@@ -71,6 +76,35 @@ pub fn print_outcome(outcome: &MoveOutcome) {
     }
 }
 
+/// Past cutover, what is true and what is left, in one line.
+fn after_cutover_line(r: &MigrationRecord) -> Option<String> {
+    if r.phase < Phase::Cleanup || r.status == Status::Completed {
+        return None;
+    }
+    let writes = if r.target_unfenced_at.is_some() {
+        "takes writes there"
+    } else {
+        "may have its writes refused there until the cleanup lifts an earlier move's fence"
+    };
+    let rows = if r.source_cleaned_at.is_some() {
+        "its rows on the source are deleted"
+    } else {
+        "its old rows on the source are still there, fenced"
+    };
+    let next = if r.status == Status::CleanupPending {
+        format!(
+            "cleanup pending: resume it with `shardmover finalize --website {}` or POST /api/v1/migrations/{}/finalize",
+            r.website, r.id
+        )
+    } else {
+        "cleanup running".to_owned()
+    };
+    Some(format!(
+        "the website lives on {} and {writes}; {rows}; {next}",
+        r.target
+    ))
+}
+
 pub fn outcome_json(outcome: &MoveOutcome) -> Value {
     let r = &outcome.record;
     json!({
@@ -85,6 +119,8 @@ pub fn outcome_json(outcome: &MoveOutcome) -> Value {
         "rows_total": r.rows_total,
         "rows_copied": r.rows_copied,
         "tables": outcome.tables,
+        "target_unfenced_at": r.target_unfenced_at,
+        "source_cleaned_at": r.source_cleaned_at,
         "created_at": r.created_at,
         "started_at": r.started_at,
         "finished_at": r.finished_at,

@@ -8,6 +8,9 @@ use super::state::{Phase, Status};
 use crate::ids::{MigrationId, ShardName, WebsiteId};
 use crate::sql::audited;
 
+mod transitions;
+pub use transitions::*;
+
 #[derive(Debug, Clone)]
 pub struct MigrationRecord {
     pub id: MigrationId,
@@ -27,7 +30,14 @@ pub struct MigrationRecord {
     pub requested_by: Option<String>,
     pub notes: Option<String>,
     pub current_table: Option<String>,
+    /// Attempts started so far; the newest one owns the move (see `start_attempt`).
     pub attempts: i32,
+    /// Attempts before this one do not count against the retry budget.
+    pub retry_from: i32,
+    /// Cleanup step 1 done: no fence an earlier move left refuses writes on the target.
+    pub target_unfenced_at: Option<DateTime<Utc>>,
+    /// Cleanup step 2 done: the source's rows are deleted (or kept, with `keep_source`).
+    pub source_cleaned_at: Option<DateTime<Utc>>,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
@@ -47,8 +57,8 @@ pub struct NewMigration<'a> {
 
 const COLUMNS: &str = "id, website_id, source_shard, target_shard, status, phase, keep_source,
     batch_rows, rows_total, rows_copied, rollback_required, cancel_requested, error_code,
-    error_message, requested_by, notes, current_table, attempts, next_attempt_at, updated_at,
-    created_at, started_at, finished_at";
+    error_message, requested_by, notes, current_table, attempts, retry_from, target_unfenced_at,
+    source_cleaned_at, next_attempt_at, updated_at, created_at, started_at, finished_at";
 
 fn from_row(row: &PgRow) -> Result<MigrationRecord, sqlx::Error> {
     let decode = |col: &str, e: String| sqlx::Error::ColumnDecode {
@@ -82,6 +92,9 @@ fn from_row(row: &PgRow) -> Result<MigrationRecord, sqlx::Error> {
         notes: row.try_get("notes")?,
         current_table: row.try_get("current_table")?,
         attempts: row.try_get("attempts")?,
+        retry_from: row.try_get("retry_from")?,
+        target_unfenced_at: row.try_get("target_unfenced_at")?,
+        source_cleaned_at: row.try_get("source_cleaned_at")?,
         next_attempt_at: row.try_get("next_attempt_at")?,
         updated_at: row.try_get("updated_at")?,
         created_at: row.try_get("created_at")?,
@@ -133,14 +146,14 @@ pub async fn find(
     row.as_ref().map(from_row).transpose()
 }
 
-/// The website's pending or in-progress move, if any.
+/// The website's unfinished move (pending, in progress or cleanup pending), if any.
 pub async fn find_active(
     conn: &mut PgConnection,
     website: WebsiteId,
 ) -> Result<Option<MigrationRecord>, sqlx::Error> {
     let row = sqlx::query(audited(&format!(
         "SELECT {COLUMNS} FROM shardmover.migrations
-          WHERE website_id = $1 AND status IN ('pending', 'in_progress')"
+          WHERE website_id = $1 AND status IN ('pending', 'in_progress', 'cleanup_pending')"
     )))
     .bind(website.get())
     .fetch_optional(conn)
@@ -149,7 +162,8 @@ pub async fn find_active(
 }
 
 /// The newest move of the website whose source rows are still to be deleted:
-/// completed with `keep_source`, or failed after cutover.
+/// completed with `keep_source`, cleanup pending, or (recorded before
+/// `cleanup_pending` existed) failed after cutover.
 pub async fn find_unfinalized(
     conn: &mut PgConnection,
     website: WebsiteId,
@@ -157,7 +171,8 @@ pub async fn find_unfinalized(
     let row = sqlx::query(audited(&format!(
         "SELECT {COLUMNS} FROM shardmover.migrations
           WHERE website_id = $1 AND source_finalized_at IS NULL
-            AND ((status = 'completed' AND keep_source) OR (status = 'failed' AND phase = 'cleanup'))
+            AND ((status = 'completed' AND keep_source) OR status = 'cleanup_pending'
+                 OR (status = 'failed' AND phase = 'cleanup'))
           ORDER BY id DESC LIMIT 1"
     )))
     .bind(website.get())
@@ -174,88 +189,6 @@ pub async fn mark_finalized(conn: &mut PgConnection, id: MigrationId) -> Result<
     Ok(())
 }
 
-/// Counts an attempt; false when the move already ended (e.g. cancelled while queued).
-pub async fn start_attempt(conn: &mut PgConnection, id: MigrationId) -> Result<bool, sqlx::Error> {
-    let started: Option<i64> = sqlx::query_scalar(
-        "WITH m AS (
-            UPDATE shardmover.migrations
-               SET status = 'in_progress', attempts = attempts + 1,
-                   started_at = coalesce(started_at, now()), next_attempt_at = NULL
-             WHERE id = $1 AND status IN ('pending', 'in_progress') RETURNING id),
-         audit AS (
-            UPDATE shardmover.audit_logs SET status = 'in_progress'
-             WHERE migration_id IN (SELECT id FROM m) AND status <> 'in_progress')
-         SELECT id FROM m",
-    )
-    .bind(id.0)
-    .fetch_optional(conn)
-    .await?;
-    Ok(started.is_some())
-}
-
-pub async fn set_phase(
-    conn: &mut PgConnection,
-    id: MigrationId,
-    phase: Phase,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE shardmover.migrations SET phase = $2 WHERE id = $1")
-        .bind(id.0)
-        .bind(phase.as_str())
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Records an error without ending the move. With `rollback`, also records that
-/// a rollback must happen, before any of it is done, so a crash mid-rollback
-/// finishes it on resume; transient faults record without it and stay resumable.
-pub async fn record_error(
-    conn: &mut PgConnection,
-    id: MigrationId,
-    code: &str,
-    message: &str,
-    rollback: bool,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE shardmover.migrations
-            SET error_code = $2, error_message = $3, rollback_required = rollback_required OR $4
-          WHERE id = $1",
-    )
-    .bind(id.0)
-    .bind(code)
-    .bind(message)
-    .bind(rollback)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Records the final status (and the audit entry's); returns the ended move,
-/// or `None` if it had ended already: a move ends once, with one outcome.
-pub async fn finish(
-    conn: &mut PgConnection,
-    id: MigrationId,
-    status: Status,
-) -> Result<Option<MigrationRecord>, sqlx::Error> {
-    let row = sqlx::query(audited(&format!(
-        "WITH m AS (
-            UPDATE shardmover.migrations
-               SET status = $2, rollback_required = false, finished_at = now(),
-                   phase = CASE WHEN $2 = 'completed' THEN 'done' ELSE phase END,
-                   error_code = CASE WHEN $2 = 'completed' THEN NULL ELSE error_code END,
-                   error_message = CASE WHEN $2 = 'completed' THEN NULL ELSE error_message END
-             WHERE id = $1 AND status IN ('pending', 'in_progress') RETURNING *),
-         audit AS (
-            UPDATE shardmover.audit_logs SET status = $2 WHERE migration_id IN (SELECT id FROM m))
-         SELECT {COLUMNS} FROM m"
-    )))
-    .bind(id.0)
-    .bind(status.as_str())
-    .fetch_optional(conn)
-    .await?;
-    row.as_ref().map(from_row).transpose()
-}
-
 /// Pending or running moves into `shard`: websites it has promised room to.
 pub async fn count_arriving(
     conn: &mut PgConnection,
@@ -268,66 +201,6 @@ pub async fn count_arriving(
     .bind(shard.as_str())
     .fetch_one(conn)
     .await
-}
-
-pub async fn cancel_requested(
-    conn: &mut PgConnection,
-    id: MigrationId,
-) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT cancel_requested FROM shardmover.migrations WHERE id = $1")
-        .bind(id.0)
-        .fetch_one(conn)
-        .await
-}
-
-/// Cancels a move still waiting in the queue; `None` if it has started or ended.
-pub async fn cancel_pending(
-    conn: &mut PgConnection,
-    id: MigrationId,
-) -> Result<Option<MigrationRecord>, sqlx::Error> {
-    let row = sqlx::query(audited(&format!(
-        "WITH m AS (
-            UPDATE shardmover.migrations
-               SET status = 'cancelled', cancel_requested = true, finished_at = now(),
-                   error_code = 'cancelled', error_message = 'cancelled before it started'
-             WHERE id = $1 AND status = 'pending' RETURNING *),
-         audit AS (
-            UPDATE shardmover.audit_logs SET status = 'cancelled' WHERE migration_id IN (SELECT id FROM m))
-         SELECT {COLUMNS} FROM m"
-    )))
-    .bind(id.0)
-    .fetch_optional(conn)
-    .await?;
-    row.as_ref().map(from_row).transpose()
-}
-
-pub async fn request_cancel(conn: &mut PgConnection, id: MigrationId) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query(
-        "UPDATE shardmover.migrations SET cancel_requested = true
-          WHERE id = $1 AND status IN ('pending', 'in_progress')
-            AND phase IN ('queued', 'preflight', 'copying', 'verifying')",
-    )
-    .bind(id.0)
-    .execute(conn)
-    .await?;
-    Ok(result.rows_affected() == 1)
-}
-
-/// Records when the next attempt of a transiently failed move will run.
-pub async fn schedule_retry(
-    conn: &mut PgConnection,
-    id: MigrationId,
-    delay: std::time::Duration,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE shardmover.migrations
-            SET next_attempt_at = now() + make_interval(secs => $2) WHERE id = $1",
-    )
-    .bind(id.0)
-    .bind(delay.as_secs_f64())
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 #[derive(Debug, Clone, Default)]

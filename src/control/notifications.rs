@@ -14,7 +14,7 @@ pub struct Notification {
     pub id: i64,
     #[serde(skip)]
     pub migration_id: i64,
-    /// completed | failed | cancelled: the final event this notice is about.
+    /// completed | failed | cancelled | cleanup_pending: the event this notice is about.
     pub event: String,
     pub recipient: String,
     /// pending | sent | failed (given up)
@@ -52,7 +52,7 @@ pub async fn insert(
             (migration_id, event, recipient, message_id, next_attempt_at, give_up_at)
          SELECT $1, $2, r, $4, now(), now() + make_interval(secs => $5)
            FROM unnest($3::text[]) AS r
-         ON CONFLICT (migration_id, recipient) DO NOTHING RETURNING id",
+         ON CONFLICT (migration_id, event, recipient) DO NOTHING RETURNING id",
     )
     .bind(new.migration.0)
     .bind(new.event)

@@ -1,4 +1,10 @@
 //! A move's status and phase, as stored in `shardmover.migrations`.
+//!
+//! `pending` → `in_progress` → `completed`, or before cutover `failed` /
+//! `cancelled` (rolled back). Past cutover a move only goes forward: a cleanup
+//! that stops on a permanent error or exhausted retries leaves it
+//! `cleanup_pending` (the website lives on the target; `finalize` resumes the
+//! cleanup, which runs `in_progress` again and ends `completed`).
 
 use serde::{Deserialize, Serialize};
 
@@ -7,6 +13,8 @@ use serde::{Deserialize, Serialize};
 pub enum Status {
     Pending,
     InProgress,
+    /// Past cutover, the cleanup stopped: the website lives on the target.
+    CleanupPending,
     Completed,
     Failed,
     Cancelled,
@@ -51,6 +59,7 @@ macro_rules! text_enum {
 text_enum!(Status {
     Pending => "pending",
     InProgress => "in_progress",
+    CleanupPending => "cleanup_pending",
     Completed => "completed",
     Failed => "failed",
     Cancelled => "cancelled",
@@ -67,7 +76,14 @@ text_enum!(Phase {
 });
 
 impl Status {
+    /// Ended for good: nothing will run again.
     pub fn is_final(self) -> bool {
         matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+    }
+
+    /// Worth a notice: the final statuses, and a cleanup left pending (the
+    /// website moved, but someone must resume its cleanup).
+    pub fn is_announced(self) -> bool {
+        self.is_final() || self == Self::CleanupPending
     }
 }

@@ -1,4 +1,6 @@
 //! Repository for `shardmover.migration_tables`: per-table progress and checksums.
+//! Writes are conditional on the attempt that owns the move (see
+//! `migrations::start_attempt`) and say whether they happened.
 
 use std::collections::HashMap;
 
@@ -21,8 +23,24 @@ pub struct TableProgress {
 pub async fn plan(
     conn: &mut PgConnection,
     id: MigrationId,
+    attempt: i32,
     tables: &[(String, i64)],
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
+    let total: i64 = tables.iter().map(|(_, rows)| rows).sum();
+    let owned = sqlx::query(
+        "UPDATE shardmover.migrations SET rows_total = $3
+          WHERE id = $1 AND attempts = $2 AND status = 'in_progress'",
+    )
+    .bind(id.0)
+    .bind(attempt)
+    .bind(total)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    if !owned {
+        return Ok(false);
+    }
     for (position, (name, rows)) in tables.iter().enumerate() {
         sqlx::query(
             "INSERT INTO shardmover.migration_tables (migration_id, table_name, position, rows_total)
@@ -36,56 +54,59 @@ pub async fn plan(
         .execute(&mut *conn)
         .await?;
     }
-    let total: i64 = tables.iter().map(|(_, rows)| rows).sum();
-    sqlx::query("UPDATE shardmover.migrations SET rows_total = $2 WHERE id = $1")
-        .bind(id.0)
-        .bind(total)
-        .execute(conn)
-        .await?;
-    Ok(())
+    Ok(true)
 }
 
 /// Writes copy progress for one table and the move as a whole.
 pub async fn record_copied(
     conn: &mut PgConnection,
     id: MigrationId,
+    attempt: i32,
     table: &str,
     table_rows: i64,
     all_rows: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "WITH t AS (UPDATE shardmover.migration_tables SET rows_copied = $3
-                     WHERE migration_id = $1 AND table_name = $2)
-         UPDATE shardmover.migrations SET rows_copied = $4, current_table = $2 WHERE id = $1",
+) -> Result<bool, sqlx::Error> {
+    let owned: bool = sqlx::query_scalar(
+        "WITH m AS (UPDATE shardmover.migrations SET rows_copied = $4, current_table = $2
+                     WHERE id = $1 AND attempts = $5 AND status = 'in_progress' RETURNING id),
+              t AS (UPDATE shardmover.migration_tables SET rows_copied = $3
+                     WHERE migration_id IN (SELECT id FROM m) AND table_name = $2)
+         SELECT EXISTS (SELECT 1 FROM m)",
     )
     .bind(id.0)
     .bind(table)
     .bind(table_rows)
     .bind(all_rows)
-    .execute(conn)
+    .bind(attempt)
+    .fetch_one(conn)
     .await?;
-    Ok(())
+    Ok(owned)
 }
 
 pub async fn record_checksums(
     conn: &mut PgConnection,
     id: MigrationId,
+    attempt: i32,
     table: &str,
     source: &str,
     target: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE shardmover.migration_tables
-            SET source_checksum = $3, target_checksum = $4, verified = ($3 = $4)
-          WHERE migration_id = $1 AND table_name = $2",
+) -> Result<bool, sqlx::Error> {
+    let owned: bool = sqlx::query_scalar(
+        "WITH m AS (SELECT id FROM shardmover.migrations
+                     WHERE id = $1 AND attempts = $5 AND status = 'in_progress'),
+              t AS (UPDATE shardmover.migration_tables
+                       SET source_checksum = $3, target_checksum = $4, verified = ($3 = $4)
+                     WHERE migration_id IN (SELECT id FROM m) AND table_name = $2)
+         SELECT EXISTS (SELECT 1 FROM m)",
     )
     .bind(id.0)
     .bind(table)
     .bind(source)
     .bind(target)
-    .execute(conn)
+    .bind(attempt)
+    .fetch_one(conn)
     .await?;
-    Ok(())
+    Ok(owned)
 }
 
 pub async fn list(

@@ -9,10 +9,10 @@ use std::time::Duration;
 use apalis::prelude::{BoxDynError, Data, TaskBuilder};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
-use tracing::{info, warn};
+use tracing::{Instrument, info, warn};
 
 use super::backoff::backoff;
-use crate::control::migrations;
+use crate::control::{Phase, migrations};
 use crate::ids::MigrationId;
 use crate::mover::{MoveError, Mover, Silent};
 
@@ -52,15 +52,24 @@ pub async fn run_move(job: MoveJob, mover: Data<Arc<Mover>>) -> Result<(), BoxDy
         migration_id = job.migration_id,
         request_id = job.request_id.as_deref().unwrap_or("")
     );
-    let _entered = span.enter();
+    handle(job, &mover).instrument(span).await
+}
+
+async fn handle(job: MoveJob, mover: &Mover) -> Result<(), BoxDynError> {
     let id = MigrationId(job.migration_id);
     match mover.run(id, &Silent).await {
         Ok(outcome) => {
             info!(status = %outcome.record.status, "move job finished");
             Ok(())
         }
-        Err(error) if error.is_transient() => retry_later(&mover, &job, &error).await,
-        // Already rolled back and recorded as failed or cancelled by the engine.
+        // A newer attempt owns the move (and has a live job): nothing to do.
+        Err(error @ MoveError::LostOwnership { .. }) => {
+            info!(error = %error, "move job stands down");
+            Ok(())
+        }
+        Err(error) if error.is_transient() => retry_later(mover, &job, &error).await,
+        // Already rolled back and recorded as failed or cancelled by the engine,
+        // or (past cutover) left cleanup_pending.
         Err(error) => {
             warn!(error = %error, "move failed permanently");
             Ok(())
@@ -70,19 +79,32 @@ pub async fn run_move(job: MoveJob, mover: Data<Arc<Mover>>) -> Result<(), BoxDy
 
 async fn retry_later(mover: &Mover, job: &MoveJob, error: &MoveError) -> Result<(), BoxDynError> {
     let id = MigrationId(job.migration_id);
-    let mut tx = mover.control_pool().begin().await?;
-    let attempts = migrations::find(&mut tx, id)
-        .await?
-        .map_or(0, |m| m.attempts);
+    let Some(record) = migrations::find(&mut *mover.control_pool().acquire().await?, id).await?
+    else {
+        return Ok(());
+    };
+    let attempts = record.attempts - record.retry_from;
     // A shutdown is no failure of the move: the next worker takes it at once.
     let interrupted = matches!(error, MoveError::Interrupted);
-    if !interrupted && attempts >= mover.settings().worker.max_attempts as i32 {
-        // The next run rolls the move back (or, past cutover, stops forward);
-        // if the shards are still down that run is retried like any other.
-        let message = format!("gave up after {attempts} attempts: {}", error.one_line());
-        migrations::record_error(&mut tx, id, "retries_exhausted", &message, true).await?;
-        warn!(attempts, error = %error, "giving up: the move will be rolled back");
+    // Another process holds the website: its attempt owns the move, and this
+    // job, which started no attempt, must not give up on the owner's behalf.
+    let busy = matches!(error, MoveError::Busy { .. });
+    if !interrupted && !busy && attempts >= mover.settings().worker.max_attempts as i32 {
+        // Before cutover the next run rolls the move back; if the shards are
+        // still down that run is retried like any other. Past cutover the
+        // cleanup is left pending, told about, and waits for `finalize`.
+        match mover.give_up(&record, error).await {
+            Ok(()) if record.phase >= Phase::Cleanup => {
+                warn!(attempts, error = %error, "giving up: the cleanup waits for finalize");
+                return Ok(());
+            }
+            Ok(()) => warn!(attempts, error = %error, "giving up: the move will be rolled back"),
+            // A newer attempt runs the move: its job is live.
+            Err(MoveError::LostOwnership { .. }) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
     }
+    let mut tx = mover.control_pool().begin().await?;
     let delay = if interrupted {
         Duration::ZERO
     } else {

@@ -124,7 +124,8 @@ impl Notifier {
             .map_err(db)?
             .ok_or(NotifyError::MoveMissing(notice.id))?;
         let tables = tables::list(conn, id).await.map_err(db)?;
-        let content = Notice::new(&record, &tables, &self.settings.api.public_url);
+        let event = notice.event.parse().unwrap_or(record.status);
+        let content = Notice::new(&record, event, &tables, &self.settings.api.public_url);
         let recipient = EmailAddress::parse(&notice.recipient).map_err(MailError::Build);
         Ok(recipient
             .and_then(|to| compose(&content, self.mailer.sender(), &[to], &notice.message_id)))

@@ -2,6 +2,11 @@
 //! for good (say the control database was down when the retry was being
 //! recorded). Every worker sweeps; row locks keep two sweepers from queueing the
 //! same thing twice. Also purges finished jobs, which apalis keeps forever.
+//!
+//! Only `pending` and `in_progress` moves are swept. A move that cannot go on
+//! by itself is never one of them, so it is not queued again every minute: a
+//! refused rollback ends `failed`, a stopped cleanup past cutover is
+//! `cleanup_pending` and waits for `finalize`.
 
 use std::time::Duration;
 

@@ -61,7 +61,7 @@ mod tests {
 
     fn failed_after_cutover() -> Notice {
         Notice {
-            outcome: "failed",
+            outcome: "cleanup_pending",
             migration_id: 9,
             website_id: 42,
             source: "shard_1".into(),
@@ -78,6 +78,8 @@ mod tests {
             error_code: Some("database_error".into()),
             error_message: Some("deleting <script>alert(1)</script> rows".into()),
             after_cutover: true,
+            target_fenced: false,
+            left_for_operator: false,
             keep_source: false,
         }
     }
@@ -88,6 +90,11 @@ mod tests {
 
     #[test]
     fn a_failure_after_cutover_says_the_website_moved_and_how_to_finish() {
+        let subject = templates::render(SUBJECT, failed_after_cutover()).unwrap();
+        assert_eq!(
+            subject.trim(),
+            "[shardmover] website 42 moved to shard_2 — cleanup pending"
+        );
         let from: Mailbox = "shardmover <noreply@ops.example.com>".parse().unwrap();
         let to = [EmailAddress::parse("ops@example.com").unwrap()];
         let notice = failed_after_cutover();
@@ -97,6 +104,14 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("shardmover finalize --website 42"), "{text}");
+        assert!(
+            text.contains("POST https://moves.example.com/api/v1/migrations/9/finalize"),
+            "{text}"
+        );
+        assert!(
+            text.contains("cleanup after its move from shard_1 stopped and is pending"),
+            "{text}"
+        );
         assert!(!text.contains("rolled back"), "{text}");
         let message = compose(&notice, &from, &to, "<move-9.failed@ops.example.com>").unwrap();
         let raw = parts(&message);

@@ -11,7 +11,7 @@ use crate::control::{Phase, Status};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Notice {
-    /// completed | failed | cancelled
+    /// completed | failed | cancelled | cleanup_pending
     pub outcome: &'static str,
     pub migration_id: i64,
     pub website_id: i64,
@@ -31,16 +31,31 @@ pub struct Notice {
     pub error_message: Option<String>,
     /// A failure after cutover: the website lives on the target, old rows stay fenced.
     pub after_cutover: bool,
+    /// After cutover, whether the target may still refuse the website's writes
+    /// (a fence an earlier move left there is not lifted yet).
+    pub target_fenced: bool,
+    /// The rollback was refused (the registry changed under the move): the
+    /// copied rows and the source's fence were left for an operator.
+    pub left_for_operator: bool,
     pub keep_source: bool,
 }
 
 impl Notice {
-    pub fn new(record: &MigrationRecord, tables: &[TableProgress], public_url: &str) -> Self {
-        let outcome = match record.status {
+    /// The notice of `event` (the status it announces; the move may have moved
+    /// on since, as a pending cleanup that was resumed and completed).
+    pub fn new(
+        record: &MigrationRecord,
+        event: Status,
+        tables: &[TableProgress],
+        public_url: &str,
+    ) -> Self {
+        let outcome = match event {
             Status::Completed => "completed",
             Status::Cancelled => "cancelled",
+            Status::CleanupPending => "cleanup_pending",
             _ => "failed",
         };
+        let after_cutover = event != Status::Completed && record.phase >= Phase::Cleanup;
         let duration = record
             .started_at
             .zip(record.finished_at)
@@ -66,7 +81,9 @@ impl Notice {
             phase: record.phase.as_str(),
             error_code: record.error_code.clone(),
             error_message: record.error_message.clone(),
-            after_cutover: record.status == Status::Failed && record.phase >= Phase::Cleanup,
+            after_cutover,
+            target_fenced: after_cutover && record.target_unfenced_at.is_none(),
+            left_for_operator: record.error_code.as_deref() == Some("rollback_refused"),
             keep_source: record.keep_source,
         }
     }

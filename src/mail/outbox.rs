@@ -34,7 +34,7 @@ pub async fn record_final_event(
     record: &MigrationRecord,
 ) -> Result<Vec<i64>, sqlx::Error> {
     let mail = &settings.mail;
-    if !mail.enabled() || !record.status.is_final() {
+    if !mail.enabled() || !record.status.is_announced() {
         return Ok(Vec::new());
     }
     let recipients = recipients(settings, record.requested_by.as_deref());

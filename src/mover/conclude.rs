@@ -18,19 +18,20 @@ type Ending<'c> =
     Pin<Box<dyn Future<Output = Result<Option<MigrationRecord>, sqlx::Error>> + Send + 'c>>;
 
 impl Mover {
-    /// Records `status` as the move's final one, with its notice.
+    /// Records `status` as the move's final one, with its notice, if
+    /// `attempt` still owns the move; false if it does not (or it had ended).
     pub(crate) async fn conclude(
         &self,
         id: MigrationId,
+        attempt: i32,
         status: Status,
-    ) -> Result<(), sqlx::Error> {
-        self.conclude_if(|tx| Box::pin(migrations::finish(tx, id, status)))
+    ) -> Result<bool, sqlx::Error> {
+        self.conclude_if(|tx| Box::pin(migrations::finish(tx, id, attempt, status)))
             .await
-            .map(drop)
     }
 
-    /// Runs `end` on a control transaction; if it ended a move, records the
-    /// notice on the same transaction. True when a move ended.
+    /// Runs `end` on a control transaction; if it ended a move (or left its
+    /// cleanup pending), records the notice on the same transaction. True when it did.
     pub(crate) async fn conclude_if<F>(&self, end: F) -> Result<bool, sqlx::Error>
     where
         F: for<'c> FnOnce(&'c mut PgConnection) -> Ending<'c>,

@@ -1,12 +1,15 @@
 //! Phases 5 and 6: sequences, then the registry flip. After cutover commits,
-//! a move only goes forward.
+//! a move only goes forward. The flip commits only if this attempt still owns
+//! the move and no cancel was accepted: both are read under the move row's lock
+//! in the same transaction, so a cancel request (one conditional update of that
+//! row) either lands first and is honoured, or finds the cutover done and is refused.
 
 use sqlx::PgPool;
 use tracing::info;
 
 use super::error::{Context, MoveError};
 use super::run::Attempt;
-use super::{Mover, checkpoint, fence, sequences};
+use super::{Mover, sequences};
 use crate::control::{Phase, migrations, registry};
 
 impl Mover {
@@ -32,6 +35,13 @@ impl Mover {
             .begin()
             .await
             .context(|| "opening the cutover transaction".into())?;
+        let claim = migrations::claim(&mut tx, record.id, attempt.token, true)
+            .await
+            .context(|| "locking the move for cutover".into())?;
+        attempt.owned(claim.owned)?;
+        if claim.cancel_requested {
+            return Err(MoveError::Cancelled);
+        }
         let tenancy = &self.settings.tenancy;
         let flipped = registry::move_website(
             &mut tx,
@@ -54,22 +64,16 @@ impl Mover {
                 });
             }
         }
-        migrations::set_phase(&mut tx, record.id, Phase::Cleanup)
+        let moved = migrations::set_phase(&mut tx, record.id, attempt.token, Phase::Cleanup)
             .await
             .context(|| "recording cutover".into())?;
+        attempt.owned(moved)?;
         tx.commit().await.context(|| "committing cutover".into())?;
         attempt.record.phase = Phase::Cleanup;
         attempt.tracker.set_phase(Phase::Cleanup);
         info!(website_id = %record.website, target = %record.target, "registry now points at the target");
-        // The website lives on the target now: lift any fence an older move left there.
-        fence::lift(
-            target,
-            &record.target,
-            record.website,
-            None,
-            &self.fence_options(),
-        )
-        .await?;
-        checkpoint::clear(target, record.id).await
+        // Lifting any fence an older move left on the target is the cleanup's
+        // first step: recorded, so a crash right here is finished on resume.
+        Ok(())
     }
 }

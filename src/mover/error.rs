@@ -67,6 +67,17 @@ pub enum MoveError {
     MissingPrivileges(String),
     #[error("the source rows cannot be deleted: {0}")]
     CleanupRefused(String),
+    #[error("the move cannot be rolled back: {0}")]
+    RollbackRefused(String),
+    /// A newer attempt owns the move (this one's lock session died, say): this
+    /// attempt must stop touching both shards and the move's record.
+    #[error(
+        "attempt {attempt} of migration {migration} no longer owns the move; a newer attempt does"
+    )]
+    LostOwnership {
+        migration: MigrationId,
+        attempt: i32,
+    },
     #[error("unexpected COPY data from {0}: {1}")]
     CopyFormat(String, String),
     /// An error recorded by an earlier attempt, replayed when resuming its rollback.
@@ -102,6 +113,8 @@ impl MoveError {
             Self::FenceDrainTimeout { .. } => "fence_drain_timeout",
             Self::MissingPrivileges(_) => "missing_privileges",
             Self::CleanupRefused(_) => "cleanup_refused",
+            Self::RollbackRefused(_) => "rollback_refused",
+            Self::LostOwnership { .. } => "lost_ownership",
             Self::CopyFormat(..) => "copy_format",
             Self::Previously { .. } => "failed",
             Self::Database { source, .. } if crate::db::is_transient(source) => {
@@ -112,10 +125,14 @@ impl MoveError {
     }
 
     /// Transient failures leave the move resumable; permanent ones roll it back.
+    /// Losing ownership is benign: the move goes on under its newer attempt.
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Database { source, .. } => crate::db::is_transient(source),
-            Self::FenceDrainTimeout { .. } | Self::Busy { .. } | Self::Interrupted => true,
+            Self::FenceDrainTimeout { .. }
+            | Self::Busy { .. }
+            | Self::Interrupted
+            | Self::LostOwnership { .. } => true,
             _ => false,
         }
     }

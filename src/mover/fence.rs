@@ -19,13 +19,17 @@ use super::shard_schema::{DDL_LOCK, FENCE_SQLSTATE};
 use crate::ids::{MigrationId, ShardName, WebsiteId};
 use crate::sql::{audited, ident};
 
-/// The four triggers every fenced table carries. `shardmover_fence` is the
-/// name older releases used for one unconditional trigger; replacing it keeps
+/// The four triggers every fenced table carries. Row triggers fire `AFTER`:
+/// a `BEFORE UPDATE`/`DELETE` trigger makes Postgres fetch and lock the old row
+/// once more for every write, fenced website or not, and any `BEFORE INSERT`
+/// trigger turns off `COPY`'s batched inserts; an error raised after the row is
+/// written undoes the statement all the same. `shardmover_fence` is the name
+/// older releases used for one unconditional trigger; replacing it keeps
 /// upgrades free of `DROP TRIGGER`, which only a table's owner may run.
 const TRIGGERS: [(&str, &str, When); 4] = [
-    ("shardmover_fence", "BEFORE UPDATE", When::OldOrNew),
-    ("shardmover_fence_insert", "BEFORE INSERT", When::New),
-    ("shardmover_fence_delete", "BEFORE DELETE", When::Old),
+    ("shardmover_fence", "AFTER UPDATE", When::OldOrNew),
+    ("shardmover_fence_insert", "AFTER INSERT", When::New),
+    ("shardmover_fence_delete", "AFTER DELETE", When::Old),
     (
         "shardmover_fence_truncate",
         "BEFORE TRUNCATE",

@@ -1,9 +1,12 @@
-//! `finalize`: deletes the source rows a move left behind (`--keep-source`, or a
-//! cleanup that failed after cutover), once the registry confirms the website left.
+//! `finalize`: finishes what a move left behind past cutover. A pending
+//! cleanup is resumed by the engine (as the API's `finalize` does through a
+//! job); the fenced source rows of a `--keep-source` move are deleted, once the
+//! registry confirms the website left.
 
 use super::error::{Context, MoveError};
+use super::progress::Silent;
 use super::{Mover, delete};
-use crate::control::{migrations, registry};
+use crate::control::{Status, migrations, registry};
 use crate::ids::{MigrationId, WebsiteId};
 
 impl Mover {
@@ -15,9 +18,18 @@ impl Mover {
             .context(|| "reading moves".into())?
             .ok_or_else(|| {
                 MoveError::CleanupRefused(format!(
-                    "website {website} has no completed move that left source rows behind"
+                    "website {website} has no move that left source rows behind"
                 ))
             })?;
+        if record.status == Status::CleanupPending {
+            // A fresh retry budget, as `POST .../finalize` gives.
+            migrations::resume_cleanup(&mut conn, record.id)
+                .await
+                .context(|| "resuming the cleanup".into())?;
+            drop(conn);
+            let outcome = self.run(record.id, &Silent).await?;
+            return Ok((record.id, outcome.source_rows_deleted));
+        }
         let now = registry::shard_of(&mut conn, &self.settings.tenancy, website)
             .await
             .context(|| "reading the registry".into())?;

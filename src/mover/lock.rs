@@ -1,5 +1,12 @@
 //! A per-website lock held by whoever runs a move, in the control database, so
-//! two processes can never drive the same website's move at once.
+//! two processes normally never drive the same website's move at once.
+//!
+//! It is an advisory lock on one idle session, which can die under it
+//! (idle_session_timeout, a failover, a pooler) without the holder noticing.
+//! So it only keeps attempts from colliding; safety does not rest on it: every
+//! write of an attempt is conditional on its number (see
+//! `control::migrations::start_attempt`), and an attempt that finds a newer one
+//! owns the move stops with `LostOwnership` before touching either shard again.
 
 use sqlx::{Connection, PgConnection, PgPool};
 

@@ -35,6 +35,8 @@ const PERSIST_EVERY: Duration = Duration::from_millis(500);
 pub struct Tracker<'a> {
     control: &'a PgPool,
     migration: MigrationId,
+    /// The attempt's ownership token: every write here is conditional on it.
+    attempt: i32,
     sink: &'a dyn ProgressSink,
     stopping: &'a AtomicBool,
     snapshot: Snapshot,
@@ -46,6 +48,7 @@ impl<'a> Tracker<'a> {
     pub fn new(
         control: &'a PgPool,
         migration: MigrationId,
+        attempt: i32,
         sink: &'a dyn ProgressSink,
         stopping: &'a AtomicBool,
     ) -> Self {
@@ -53,6 +56,7 @@ impl<'a> Tracker<'a> {
             control,
             stopping,
             migration,
+            attempt,
             sink,
             snapshot: Snapshot {
                 phase: Phase::Queued,
@@ -103,21 +107,26 @@ impl<'a> Tracker<'a> {
             .acquire()
             .await
             .context(|| "connecting to the control database".into())?;
-        tables::record_copied(
+        let owned = tables::record_copied(
             &mut conn,
             self.migration,
+            self.attempt,
             &table,
             self.table_rows,
             self.snapshot.rows_copied as i64,
         )
         .await
         .context(|| "recording copy progress".into())?;
+        if !owned {
+            return Err(self.lost());
+        }
         self.last_persist = Instant::now();
         Ok(())
     }
 
-    /// Fails with `Interrupted` when the process is shutting down, and with
-    /// `Cancelled` once someone has asked for this move to stop.
+    /// Fails with `Interrupted` when the process is shutting down, with
+    /// `LostOwnership` once a newer attempt owns the move, and with `Cancelled`
+    /// once someone has asked for this move to stop.
     pub async fn check_cancel(&self) -> Result<(), MoveError> {
         if self.stopping.load(Ordering::SeqCst) {
             return Err(MoveError::Interrupted);
@@ -127,12 +136,22 @@ impl<'a> Tracker<'a> {
             .acquire()
             .await
             .context(|| "connecting to the control database".into())?;
-        if migrations::cancel_requested(&mut conn, self.migration)
+        let claim = migrations::claim(&mut conn, self.migration, self.attempt, false)
             .await
-            .context(|| "reading the cancel flag".into())?
-        {
+            .context(|| "reading the cancel flag".into())?;
+        if !claim.owned {
+            return Err(self.lost());
+        }
+        if claim.cancel_requested {
             return Err(MoveError::Cancelled);
         }
         Ok(())
+    }
+
+    fn lost(&self) -> MoveError {
+        MoveError::LostOwnership {
+            migration: self.migration,
+            attempt: self.attempt,
+        }
     }
 }

@@ -1,8 +1,10 @@
 //! Failure before cutover: the target loses every row this move wrote and its
 //! checkpoints, the source's fence is lifted, the registry is untouched. The
 //! need to roll back is recorded first, so a crash mid-rollback finishes it later.
+//! Failure after cutover never goes back: the cleanup is left pending. Only the
+//! attempt that owns the move may do either.
 
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use super::error::{Context, MoveError};
 use super::{Mover, checkpoint, delete, fence};
@@ -10,19 +12,30 @@ use crate::control::{Phase, Status, migrations, migrations::MigrationRecord, reg
 
 impl Mover {
     /// Ends a move that hit a permanent error; returns the error to report.
-    pub(crate) async fn fail(&self, record: &MigrationRecord, cause: MoveError) -> MoveError {
+    pub(crate) async fn fail(
+        &self,
+        record: &MigrationRecord,
+        attempt: i32,
+        cause: MoveError,
+    ) -> MoveError {
         let status = if matches!(cause, MoveError::Cancelled) {
             Status::Cancelled
         } else {
             Status::Failed
         };
         let result = if record.phase >= Phase::Cleanup {
-            self.stop_after_cutover(record, &cause).await
+            self.leave_cleanup_pending(record, attempt, cause.code(), &cause.one_line())
+                .await
         } else {
-            self.roll_back(record, &cause, status).await
+            self.roll_back(record, attempt, &cause, status).await
         };
         match result {
             Ok(()) => cause,
+            Err(lost @ MoveError::LostOwnership { .. }) => {
+                warn!(error = %lost, cause = %cause, "a newer attempt owns the move; it decides what happens");
+                lost
+            }
+            Err(refused @ MoveError::RollbackRefused(_)) => refused,
             Err(rollback_error) => {
                 error!(error = %rollback_error, cause = %cause, "rollback incomplete; it is retried when the move resumes");
                 rollback_error
@@ -30,29 +43,67 @@ impl Mover {
         }
     }
 
+    /// Called by the job layer when a move's retries are used up: before
+    /// cutover its rollback is recorded (the next run does it); after, its
+    /// cleanup is left pending. Conditional on `record.attempts` still owning it.
+    pub async fn give_up(
+        &self,
+        record: &MigrationRecord,
+        cause: &MoveError,
+    ) -> Result<(), MoveError> {
+        let message = format!(
+            "gave up after {} attempts: {}",
+            record.attempts - record.retry_from,
+            cause.one_line()
+        );
+        if record.phase >= Phase::Cleanup {
+            return self
+                .leave_cleanup_pending(record, record.attempts, "retries_exhausted", &message)
+                .await;
+        }
+        let mut conn = self.control_conn().await?;
+        let id = record.id;
+        let recorded = migrations::record_error(
+            &mut conn,
+            id,
+            record.attempts,
+            "retries_exhausted",
+            &message,
+            true,
+        )
+        .await
+        .context(|| "recording the rollback".into())?;
+        lost_unless(recorded, record, record.attempts)
+    }
+
     async fn roll_back(
         &self,
         record: &MigrationRecord,
+        attempt: i32,
         cause: &MoveError,
         status: Status,
     ) -> Result<(), MoveError> {
         let mut conn = self.control_conn().await?;
         // A resumed rollback keeps the error its first attempt recorded.
-        if !matches!(cause, MoveError::Previously { .. }) {
-            migrations::record_error(&mut conn, record.id, cause.code(), &cause.one_line(), true)
-                .await
-                .context(|| "recording the rollback".into())?;
-        }
+        let owned = if matches!(cause, MoveError::Previously { .. }) {
+            migrations::owns(&mut conn, record.id, attempt).await
+        } else {
+            let (code, message) = (cause.code(), cause.one_line());
+            migrations::record_error(&mut conn, record.id, attempt, code, &message, true).await
+        };
+        lost_unless(
+            owned.context(|| "recording the rollback".into())?,
+            record,
+            attempt,
+        )?;
         // Before the copy phase nothing was fenced or written: nothing to undo.
         if record.phase >= Phase::Copying {
             let now = registry::shard_of(&mut conn, &self.settings.tenancy, record.website)
                 .await
                 .context(|| "reading the registry".into())?;
             if now.as_deref() != Some(record.source.as_str()) {
-                return Err(MoveError::CleanupRefused(format!(
-                    "website {} is registered on {:?}, not {}; its target rows were left for an operator",
-                    record.website, now, record.source
-                )));
+                drop(conn);
+                return self.refuse_rollback(record, attempt, cause, now).await;
             }
             let (source, target) = (
                 self.shard_pool(&record.source)?,
@@ -93,33 +144,91 @@ impl Mover {
             .await?;
         }
         drop(conn);
-        self.conclude(record.id, status)
+        let ended = self
+            .conclude(record.id, attempt, status)
             .await
             .context(|| "recording the failure".into())?;
+        lost_unless(ended, record, attempt)?;
         info!(website_id = %record.website, status = %status, "move rolled back; the source is as it was");
         Ok(())
     }
 
-    async fn stop_after_cutover(
+    /// Someone else changed the registry mid-move: undoing our writes could
+    /// destroy live data, so nothing is touched and the move ends `failed`
+    /// (code `rollback_refused`) saying what was left where, with its notice.
+    async fn refuse_rollback(
         &self,
         record: &MigrationRecord,
+        attempt: i32,
         cause: &MoveError,
+        registered: Option<String>,
     ) -> Result<(), MoveError> {
-        let mut conn = self.control_conn().await?;
-        let message = format!(
-            "{}; the website already lives on {} and its old rows on {} stay fenced; fix the cause, then run `shardmover finalize --website {}`",
+        let refusal = MoveError::RollbackRefused(format!(
+            "{}; website {} is registered on {} now, not on {} where this move started, so someone \
+             else changed the registry; nothing was rolled back: the rows this move copied to {} \
+             and the write fence on {} were left for an operator",
             cause.one_line(),
-            record.target,
+            record.website,
+            registered.as_deref().unwrap_or("no shard"),
             record.source,
-            record.website
-        );
-        migrations::record_error(&mut conn, record.id, cause.code(), &message, false)
-            .await
-            .context(|| "recording the failure".into())?;
+            record.target,
+            record.source
+        ));
+        let mut conn = self.control_conn().await?;
+        let (code, message) = (refusal.code(), refusal.one_line());
+        let recorded =
+            migrations::record_error(&mut conn, record.id, attempt, code, &message, false)
+                .await
+                .context(|| "recording the refused rollback".into())?;
+        lost_unless(recorded, record, attempt)?;
         drop(conn);
-        self.conclude(record.id, Status::Failed)
+        let ended = self
+            .conclude(record.id, attempt, Status::Failed)
             .await
-            .context(|| "recording the failure".into())
+            .context(|| "recording the refused rollback".into())?;
+        lost_unless(ended, record, attempt)?;
+        error!(website_id = %record.website, error = %refusal, "rollback refused; the move ended failed");
+        Err(refusal)
+    }
+
+    /// Past cutover: the move becomes `cleanup_pending`, saying plainly where
+    /// the website lives and what is left, with its notice.
+    async fn leave_cleanup_pending(
+        &self,
+        record: &MigrationRecord,
+        attempt: i32,
+        code: &str,
+        cause: &str,
+    ) -> Result<(), MoveError> {
+        let writes = if record.target_unfenced_at.is_none() {
+            format!(
+                "; its writes there stay refused while a fence an earlier move left on {} is not lifted",
+                record.target
+            )
+        } else {
+            String::new()
+        };
+        let message = format!(
+            "{cause}; the website lives on {target} (the registry was switched after every checksum matched){writes}; \
+             its old rows on {source} are still there, fenced; fix the cause, then resume the cleanup: \
+             POST /api/v1/migrations/{id}/finalize or `shardmover finalize --website {website}`",
+            target = record.target,
+            source = record.source,
+            id = record.id,
+            website = record.website,
+        );
+        let (id, code_owned) = (record.id, code.to_owned());
+        let left = self
+            .conclude_if(move |tx| {
+                Box::pin(async move {
+                    migrations::leave_cleanup_pending(tx, id, attempt, &code_owned, &message).await
+                })
+            })
+            .await
+            .context(|| "recording the pending cleanup".into())?;
+        lost_unless(left, record, attempt)?;
+        warn!(website_id = %record.website, code, "cleanup stopped; the website lives on the target and the cleanup waits for finalize");
+        Ok(())
     }
 
     pub(crate) fn shard_pool(
@@ -150,4 +259,15 @@ async fn table_exists(pool: &sqlx::PgPool, name: &str) -> Result<bool, MoveError
         .fetch_one(pool)
         .await
         .context(|| format!("looking for {name}"))
+}
+
+fn lost_unless(written: bool, record: &MigrationRecord, attempt: i32) -> Result<(), MoveError> {
+    if written {
+        Ok(())
+    } else {
+        Err(MoveError::LostOwnership {
+            migration: record.id,
+            attempt,
+        })
+    }
 }

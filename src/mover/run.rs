@@ -1,5 +1,7 @@
 //! Drives one move through its phases. Every transition is written to the
-//! control database first, so any attempt can pick up where the last one stopped.
+//! control database first, so any attempt can pick up where the last one stopped;
+//! and every write is conditional on the attempt's number, so only the newest
+//! attempt can change anything (a stale one gets `LostOwnership` and stops).
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +12,7 @@ use super::catalog::TenantTable;
 use super::error::{Context, MoveError};
 use super::preflight::Admission;
 use super::progress::{ProgressSink, Tracker};
-use super::{Mover, delete, lock, verify};
+use super::{Mover, lock, verify};
 use crate::control::tables::{self, TableProgress};
 use crate::control::{Phase, Status, migrations, migrations::MigrationRecord};
 use crate::ids::MigrationId;
@@ -30,14 +32,33 @@ pub struct MoveOutcome {
     pub record: MigrationRecord,
     pub tables: Vec<TableProgress>,
     pub timings: Timings,
+    /// Source rows this attempt's cleanup deleted.
+    pub source_rows_deleted: u64,
 }
 
 /// What one attempt has learned so far.
 pub(super) struct Attempt<'a> {
+    /// This attempt's number: the token every write of it is conditional on.
+    pub(super) token: i32,
     pub(super) record: MigrationRecord,
     plan: Option<Vec<TenantTable>>,
     pub(super) tracker: Tracker<'a>,
     timings: Timings,
+    pub(super) source_rows_deleted: u64,
+}
+
+impl Attempt<'_> {
+    /// `Ok` if a conditional write happened, `LostOwnership` if it did not.
+    pub(super) fn owned(&self, written: bool) -> Result<(), MoveError> {
+        if written {
+            Ok(())
+        } else {
+            Err(MoveError::LostOwnership {
+                migration: self.record.id,
+                attempt: self.token,
+            })
+        }
+    }
 }
 
 impl Mover {
@@ -73,31 +94,41 @@ impl Mover {
     ) -> Result<MoveOutcome, MoveError> {
         let id = record.id;
         let mut conn = self.control_conn().await?;
-        let started = migrations::start_attempt(&mut conn, id)
+        let token = migrations::start_attempt(&mut conn, id)
             .await
             .context(|| "starting the attempt".into())?;
         drop(conn);
-        if !started {
+        let Some(token) = token else {
             // Ended while we waited for the lock (cancelled in the queue, say).
             return self.outcome(self.load(id).await?, Timings::default()).await;
-        }
+        };
         let mut attempt = Attempt {
+            token,
             record: self.load(id).await?,
             plan: None,
-            tracker: Tracker::new(&self.control, id, sink, self.stop_flag()),
+            tracker: Tracker::new(&self.control, id, token, sink, self.stop_flag()),
             timings: Timings::default(),
+            source_rows_deleted: 0,
         };
-        if attempt.record.rollback_required {
+        // Past cutover nothing is rolled back, whatever an older version recorded.
+        if attempt.record.rollback_required && attempt.record.phase < Phase::Cleanup {
             let error = MoveError::Previously {
                 code: attempt.record.error_code.clone().unwrap_or_default(),
                 message: attempt.record.error_message.clone().unwrap_or_default(),
             };
-            return Err(self.fail(&attempt.record, error).await);
+            return Err(self.fail(&attempt.record, token, error).await);
         }
         match self.drive(&mut attempt).await {
             Ok(()) => {
                 info!(website_id = %attempt.record.website, "move completed");
-                self.outcome(self.load(id).await?, attempt.timings).await
+                let mut outcome = self.outcome(self.load(id).await?, attempt.timings).await?;
+                outcome.source_rows_deleted = attempt.source_rows_deleted;
+                Ok(outcome)
+            }
+            Err(error @ MoveError::LostOwnership { .. }) => {
+                // Benign: the newer attempt carries the move on; touch nothing more.
+                warn!(error = %error, "a newer attempt owns the move; this one stops");
+                Err(error)
             }
             Err(error) if error.is_transient() => {
                 warn!(error = %error, "move interrupted; it resumes from its last checkpoint");
@@ -105,6 +136,7 @@ impl Mover {
                     let _ = migrations::record_error(
                         &mut conn,
                         id,
+                        token,
                         error.code(),
                         &error.one_line(),
                         false,
@@ -114,13 +146,9 @@ impl Mover {
                 Err(error)
             }
             Err(error) => {
-                let phase = self
-                    .load(id)
-                    .await
-                    .map(|r| r.phase)
-                    .unwrap_or(attempt.record.phase);
-                attempt.record.phase = phase;
-                Err(self.fail(&attempt.record, error).await)
+                // The phase and cleanup steps this attempt reached.
+                let record = self.load(id).await.unwrap_or(attempt.record);
+                Err(self.fail(&record, token, error).await)
             }
         }
     }
@@ -147,9 +175,10 @@ impl Mover {
                 .map(|t| (t.name.clone(), t.rows))
                 .collect();
             let mut conn = self.control_conn().await?;
-            tables::plan(&mut conn, record.id, &sizes)
+            let planned = tables::plan(&mut conn, record.id, attempt.token, &sizes)
                 .await
                 .context(|| "recording the plan".into())?;
+            attempt.owned(planned)?;
             attempt.plan = Some(report.plan);
             attempt.timings.preflight = started.elapsed();
             self.set_phase(attempt, Phase::Copying).await?;
@@ -174,22 +203,14 @@ impl Mover {
         }
         if attempt.record.phase == Phase::Cleanup {
             let started = Instant::now();
-            if !record.keep_source {
-                let plan = self.plan(attempt, source, target).await?;
-                delete::delete_website_rows(
-                    source,
-                    &plan,
-                    &self.settings.tenancy.key_column,
-                    record.website,
-                    self.settings.engine.delete_batch_rows,
-                )
-                .await?;
-            }
+            self.clean_up(attempt, source, target).await?;
             attempt.timings.cleanup = started.elapsed();
         }
-        self.conclude(record.id, Status::Completed)
+        let ended = self
+            .conclude(record.id, attempt.token, Status::Completed)
             .await
             .context(|| "recording completion".into())?;
+        attempt.owned(ended)?;
         attempt.tracker.set_phase(Phase::Done);
         Ok(())
     }
@@ -213,15 +234,17 @@ impl Mover {
             )
             .await?;
             let mut conn = self.control_conn().await?;
-            tables::record_checksums(
+            let recorded = tables::record_checksums(
                 &mut conn,
                 record.id,
+                attempt.token,
                 &table.name.to_string(),
                 &src.display(),
                 &dst.display(),
             )
             .await
             .context(|| "recording checksums".into())?;
+            attempt.owned(recorded)?;
         }
         Ok(())
     }
@@ -241,9 +264,10 @@ impl Mover {
 
     async fn set_phase(&self, attempt: &mut Attempt<'_>, phase: Phase) -> Result<(), MoveError> {
         let mut conn = self.control_conn().await?;
-        migrations::set_phase(&mut conn, attempt.record.id, phase)
+        let moved = migrations::set_phase(&mut conn, attempt.record.id, attempt.token, phase)
             .await
             .context(|| "recording the phase".into())?;
+        attempt.owned(moved)?;
         attempt.record.phase = phase;
         attempt.tracker.set_phase(phase);
         Ok(())
@@ -270,6 +294,7 @@ impl Mover {
             record,
             tables,
             timings,
+            source_rows_deleted: 0,
         })
     }
 }

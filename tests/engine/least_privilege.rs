@@ -245,3 +245,49 @@ async fn preflight_names_every_missing_privilege_and_touches_nothing() {
             .unwrap();
     assert_eq!(schema, None, "preflight created nothing on the source");
 }
+
+#[tokio::test]
+async fn an_operator_lists_fences_and_lifts_one_only_where_the_website_lives() {
+    let env = TestEnv::new().await;
+    env.seed(7, "shard_1", 300).await;
+    let mover = env.mover();
+    let id = env.request(&mover, 7, "shard_2", 200).await;
+    mover.run(id, &Silent).await.unwrap();
+
+    let (ok, out, _) = crate::helpers::shardmover_cli(&env, &["fences"]);
+    assert!(
+        ok && out.contains("shard_1") && out.contains("website 7"),
+        "{out}"
+    );
+    assert!(!out.contains("FENCED WHERE IT LIVES"), "{out}");
+    let (ok, _, err) = crate::helpers::shardmover_cli(
+        &env,
+        &["fences", "lift", "--website", "7", "--shard", "shard_1"],
+    );
+    assert!(
+        !ok && err.contains("lives on shard_2") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert_eq!(fences(&env, "shard_1").await, vec![7]);
+
+    // The broken state the runbook covers: the registry names the fenced shard.
+    sqlx::query("UPDATE pwb_websites SET shard_name = 'shard_1' WHERE id = 7")
+        .execute(&env.app_control)
+        .await
+        .unwrap();
+    let (ok, out, _) = crate::helpers::shardmover_cli(&env, &["fences", "--json"]);
+    let listed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(ok && listed[0]["fenced_where_it_lives"] == true, "{out}");
+    let (ok, out, err) = crate::helpers::shardmover_cli(
+        &env,
+        &["fences", "lift", "--website", "7", "--shard", "shard_1"],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("no longer fenced"), "{out}");
+    assert!(fences(&env, "shard_1").await.is_empty());
+    let app = AppSession::open(&env.app_urls[0]);
+    assert_eq!(
+        app.run("INSERT INTO website_settings (website_id, key) VALUES (7, 'writable again')"),
+        Ok(1)
+    );
+}

@@ -176,10 +176,19 @@ async fn a_completed_move_mails_the_requester_and_the_ops_list_once_with_its_che
     }
     // Nor does an attempt to end the move again, with another outcome.
     let mut conn = env.control.acquire().await.unwrap();
-    let again =
-        shardmover::control::migrations::finish(&mut conn, id, shardmover::control::Status::Failed)
-            .await
-            .unwrap();
+    let attempt = shardmover::control::migrations::find(&mut conn, id)
+        .await
+        .unwrap()
+        .unwrap()
+        .attempts;
+    let again = shardmover::control::migrations::finish(
+        &mut conn,
+        id,
+        attempt,
+        shardmover::control::Status::Failed,
+    )
+    .await
+    .unwrap();
     assert!(again.is_none(), "a move ends once");
 }
 

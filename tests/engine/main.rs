@@ -1,6 +1,7 @@
 //! Integration tests of the move engine against real PostgreSQL databases,
 //! one fresh set of databases per test. One binary keeps link time down.
 
+mod after_cutover;
 mod alert_rules;
 mod api;
 mod app;
@@ -17,6 +18,7 @@ mod mail;
 mod metrics;
 mod moves;
 mod operator;
+mod ownership;
 mod refusals;
 mod shards;
 mod smtp;

@@ -1,0 +1,61 @@
+//! Phase 7, past cutover: the website lives on the target. First any fence an
+//! earlier move off the target left there is lifted (until then the website's
+//! writes are refused on its own shard) and the copy's checkpoints forgotten,
+//! then the source's rows are deleted. Each step is recorded when done, so a
+//! resumed attempt does only what is left; nothing here ever goes back.
+
+use sqlx::PgPool;
+use tracing::info;
+
+use super::error::{Context, MoveError};
+use super::run::Attempt;
+use super::{Mover, checkpoint, delete, fence};
+use crate::control::migrations::{self, CleanupStep};
+
+impl Mover {
+    pub(super) async fn clean_up(
+        &self,
+        attempt: &mut Attempt<'_>,
+        source: &PgPool,
+        target: &PgPool,
+    ) -> Result<(), MoveError> {
+        let record = attempt.record.clone();
+        if record.target_unfenced_at.is_none() {
+            let options = self.fence_options();
+            fence::lift(target, &record.target, record.website, None, &options).await?;
+            checkpoint::clear(target, record.id).await?;
+            self.record_step(attempt, CleanupStep::TargetUnfenced)
+                .await?;
+            info!(website_id = %record.website, target = %record.target, "the website takes writes on the target");
+        }
+        if record.source_cleaned_at.is_none() {
+            if !record.keep_source {
+                let plan = self.plan(attempt, source, target).await?;
+                attempt.source_rows_deleted = delete::delete_website_rows(
+                    source,
+                    &plan,
+                    &self.settings.tenancy.key_column,
+                    record.website,
+                    self.settings.engine.delete_batch_rows,
+                )
+                .await?;
+            }
+            self.record_step(attempt, CleanupStep::SourceCleaned)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn record_step(
+        &self,
+        attempt: &mut Attempt<'_>,
+        step: CleanupStep,
+    ) -> Result<(), MoveError> {
+        let mut conn = self.control_conn().await?;
+        let recorded =
+            migrations::record_cleanup_step(&mut conn, attempt.record.id, attempt.token, step)
+                .await
+                .context(|| "recording a cleanup step".into())?;
+        attempt.owned(recorded)
+    }
+}
