@@ -68,6 +68,10 @@ fn routes() -> impl actix_web::dev::HttpServiceFactory {
         .route("/moves/{id}", web::get().to(move_page::page))
         .route("/moves/{id}/live", web::get().to(move_live::fragment))
         .route("/moves/{id}/cancel", web::post().to(move_actions::cancel))
+        .route(
+            "/moves/{id}/finalize",
+            web::post().to(move_actions::finalize),
+        )
         .route("/websites/{id}", web::get().to(website::page))
         .route(
             "/websites/{id}/preview",

@@ -307,3 +307,57 @@ async fn errors_show_the_api_codes_in_the_page_and_start_needs_a_clean_preview()
     );
     assert!(again.body.contains("move_in_progress"), "{}", again.body);
 }
+
+#[tokio::test]
+async fn a_pending_cleanup_is_resumed_from_its_page_and_nothing_else_is() {
+    let app = spawn_app().await;
+    app.env.seed(7, "shard_1", 300).await;
+    let queued = crate::app::request_move(&app.mover, 7, "shard_2")
+        .await
+        .unwrap();
+    let id = queued.id.0;
+    // Where a cleanup stopped past cutover leaves a move (the engine's tests get there for real).
+    sqlx::query("UPDATE shardmover.migrations SET status = 'cleanup_pending', phase = 'cleanup' WHERE id = $1")
+        .bind(id)
+        .execute(&app.env.control)
+        .await
+        .unwrap();
+    let jobs = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM apalis.jobs")
+            .fetch_one(&app.env.control)
+            .await
+            .unwrap()
+    };
+    let before = jobs().await;
+    let operator = Operator::sign_in(&app).await;
+    let page = operator.get(&format!("/ui/moves/{id}")).await;
+    assert!(
+        page.body.contains("Cut over, cleanup stopped") && page.body.contains("id=\"finalize\""),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("id=\"cancel\""),
+        "past cutover a move cannot be cancelled"
+    );
+    let path = format!("/ui/moves/{id}/finalize");
+    assert_eq!(
+        operator.post(&path, &[]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(jobs().await, before, "no CSRF token, no job");
+    let resumed = operator.post(&path, &[("csrf", &page.csrf())]).await;
+    assert_eq!(resumed.status, StatusCode::SEE_OTHER, "{}", resumed.body);
+    assert_eq!(jobs().await, before + 1, "the cleanup's job is queued");
+
+    sqlx::query(
+        "UPDATE shardmover.migrations SET status = 'completed', phase = 'done' WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&app.env.control)
+    .await
+    .unwrap();
+    let refused = operator.post(&path, &[("csrf", &page.csrf())]).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert!(refused.body.contains("cannot_finalize"), "{}", refused.body);
+}
