@@ -30,10 +30,18 @@ impl ProgressSink for Leisurely {
     }
 }
 
+/// Under the target directory; into `docs/screenshots/` (the README's) with
+/// `SHARDMOVER_UPDATE_SCREENSHOTS=1`, so a test run leaves the tree clean.
 fn screenshot(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("docs/screenshots")
-        .join(name)
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = if std::env::var_os("SHARDMOVER_UPDATE_SCREENSHOTS").is_some() {
+        root.join("docs/screenshots")
+    } else {
+        std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| root.join("target"), PathBuf::from)
+            .join("screenshots")
+    };
+    dir.join(name)
 }
 
 async fn read(browser: &Browser, css: &str) -> String {
