@@ -8,10 +8,12 @@ mod auth;
 mod error;
 mod finalize;
 mod health;
+mod idempotency;
 mod metrics;
 mod migration_view;
 mod migrations;
 mod openapi;
+mod outage;
 mod request_id;
 mod shards;
 mod websites;
@@ -25,12 +27,19 @@ use actix_web::{App, HttpServer, web};
 pub use error::ApiError;
 pub use openapi::ApiDoc;
 
+use crate::jobs::worker::Workers;
 use crate::mover::Mover;
 
 /// Shared by every request; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub mover: Arc<Mover>,
+    /// The workers running in this process (`serve`), shown by `/ready` and `/metrics`.
+    pub workers: Option<Arc<Workers>>,
+}
+
+async fn no_such_route() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::not_found("not_found", "no such route"))
 }
 
 /// Builds the server on an already bound listener (port 0 in tests).
@@ -59,6 +68,7 @@ pub fn server(listener: TcpListener, state: AppState) -> std::io::Result<Server>
             .route("/metrics", web::get().to(metrics::metrics))
             .service(
                 web::scope("/api/v1")
+                    .wrap(actix_web::middleware::from_fn(auth::require_token))
                     .route("/migrations", web::post().to(migrations::create))
                     .route("/migrations", web::get().to(migrations::list))
                     .route("/migrations/{id}", web::get().to(migrations::show))
@@ -89,11 +99,10 @@ pub fn server(listener: TcpListener, state: AppState) -> std::io::Result<Server>
                     )
                     .route("/websites/{id}", web::get().to(websites::show))
                     .route("/websites/{id}/shard", web::put().to(websites::assign))
-                    .route("/openapi.json", web::get().to(openapi::document)),
+                    .route("/openapi.json", web::get().to(openapi::document))
+                    .default_service(web::to(no_such_route)),
             )
-            .default_service(web::to(|| async {
-                Err::<actix_web::HttpResponse, _>(ApiError::not_found("not_found", "no such route"))
-            }))
+            .default_service(web::to(no_such_route))
     })
     .shutdown_timeout(30)
     .listen(listener)?

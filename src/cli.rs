@@ -157,7 +157,15 @@ pub async fn connect(settings: Settings) -> anyhow::Result<Mover> {
 pub fn one_line(error: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     for cause in error.chain() {
-        let text = cause.to_string().replace('\n', "; ");
+        // sqlx's texts end in "at line N" (of PostgreSQL's C source): not for people.
+        let text = if let Some(sqlx) = cause.downcast_ref::<sqlx::Error>() {
+            crate::db::error_message(sqlx)
+        } else if let Some(server) = cause.downcast_ref::<Box<dyn sqlx::error::DatabaseError>>() {
+            server.message().to_owned()
+        } else {
+            cause.to_string()
+        };
+        let text = text.replace('\n', "; ");
         if !parts.iter().any(|p| p.contains(&text)) {
             parts.push(text);
         }

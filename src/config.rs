@@ -12,6 +12,8 @@ use sqlx::postgres::PgConnectOptions;
 use crate::ids::ShardName;
 use crate::shard_status::ShardStatus;
 
+mod validate;
+
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
 #[derive(Debug, Clone, Deserialize)]
@@ -48,6 +50,24 @@ pub struct WorkerSettings {
     pub concurrency: usize,
     /// Attempts per move before a transient failure becomes final.
     pub max_attempts: u32,
+    /// The workers' own control-database pool, apart from the API's
+    /// (`database.max_connections`), so neither starves the other.
+    pub control_connections: u32,
+    /// How often a worker says it is alive.
+    pub heartbeat_secs: u64,
+    /// Beats a worker may miss before its jobs go back to the queue.
+    pub missed_heartbeats: usize,
+}
+
+impl WorkerSettings {
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_secs(self.heartbeat_secs)
+    }
+
+    /// How long after a worker's death its jobs return to the queue.
+    pub fn orphan_window(&self) -> Duration {
+        self.heartbeat() * self.missed_heartbeats as u32
+    }
 }
 
 /// The rollout flags of the seed plan; each defaults to enabled.
@@ -225,6 +245,8 @@ pub enum ConfigError {
     Url { key: String },
     #[error("configuration: {0}={1:?} is not a number")]
     Env(&'static str, String),
+    #[error("configuration: {key} {reason}")]
+    Invalid { key: String, reason: String },
 }
 
 impl Settings {
@@ -258,20 +280,6 @@ impl Settings {
         settings.shard_ops.apply_env()?;
         settings.validate()?;
         Ok(settings)
-    }
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        connect_options(&self.database.url, "database.url")?;
-        for (name, shard) in &self.shards {
-            ShardName::parse(name).map_err(|e| ConfigError::ShardName(name.clone(), e))?;
-            connect_options(&shard.url, &format!("shards.{name}.url"))?;
-        }
-        if self.mail.enabled() {
-            self.mail
-                .sender()
-                .map_err(|e| ConfigError::Mail(e.to_string()))?;
-        }
-        Ok(())
     }
 
     pub fn shard(&self, name: &ShardName) -> Option<&ShardSettings> {

@@ -31,6 +31,17 @@ pub async fn control_pool(settings: &Settings) -> Result<PgPool, sqlx::Error> {
     Ok(pool)
 }
 
+/// The workers' own pool of control connections (`worker.control_connections`),
+/// apart from the API's, so a burst of requests cannot starve a running move
+/// nor a busy worker the requests.
+pub fn worker_pool(settings: &Settings) -> PgPool {
+    lazy_pool(
+        settings.control_options(),
+        settings.worker.control_connections.max(1),
+        settings.connect_timeout(),
+    )
+}
+
 /// Applies the control database's migrations: ours (schema `shardmover`) and
 /// the job queue's (schema `apalis`); each keeps its own migrations table.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
@@ -39,11 +50,23 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// An error's text for people: a server error's own message, without the
+/// "at line N" sqlx appends (a line of PostgreSQL's C source, of no use to them).
+pub fn error_message(err: &sqlx::Error) -> String {
+    match err {
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        other => other.to_string(),
+    }
+}
+
 /// Whether retrying the same work later may succeed: lost connections, a server
 /// starting or shutting down, serialization failures, exhausted pools.
 pub fn is_transient(err: &sqlx::Error) -> bool {
     match err {
+        // A connection cut mid-handshake reads as a protocol error (e.g. "unexpected
+        // response from SSLRequest: 0x00" on EOF): the peer went away, not a bug.
         sqlx::Error::Io(_)
+        | sqlx::Error::Protocol(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed

@@ -5,6 +5,7 @@
 mod backoff;
 pub mod move_job;
 pub mod notify_job;
+pub mod supervisor;
 pub mod sweeper;
 pub mod worker;
 

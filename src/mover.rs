@@ -80,6 +80,17 @@ impl Mover {
         }
     }
 
+    /// This mover with another control pool (the API's or the workers'), sharing
+    /// settings, shard pools and the stop flag.
+    pub fn with_control_pool(&self, control: PgPool) -> Self {
+        Self {
+            settings: self.settings.clone(),
+            control,
+            shards: self.shards.clone(),
+            stopping: self.stopping.clone(),
+        }
+    }
+
     /// A pooled connection to the control database.
     pub(crate) async fn control_conn(
         &self,
@@ -153,25 +164,7 @@ impl Mover {
             requested_by: request.requested_by.as_deref(),
             notes: request.notes.as_deref(),
         };
-        match migrations::insert(conn, &new).await {
-            Ok(record) => Ok(record),
-            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-                match self.active_move(request.website).await? {
-                    Some(existing) => Err(MoveError::Busy {
-                        website: request.website,
-                        existing: existing.id,
-                    }),
-                    None => Err(MoveError::Database {
-                        context: "recording the move".into(),
-                        source: sqlx::Error::Database(db),
-                    }),
-                }
-            }
-            Err(e) => Err(MoveError::Database {
-                context: "recording the move".into(),
-                source: e,
-            }),
-        }
+        insert_unless_busy(conn, &new).await
     }
 
     /// The website's unfinished move, if one exists.
@@ -210,5 +203,45 @@ impl Mover {
         migrations::request_cancel(&mut conn, id)
             .await
             .context(|| "requesting cancel".into())
+    }
+}
+
+/// Inserts the move, or refuses with `Busy` naming the website's unfinished
+/// move. The insert runs under a savepoint so the caller's transaction
+/// survives the unique violation and the existing move is read on the same
+/// connection: a request never waits for a second pooled connection.
+async fn insert_unless_busy(
+    conn: &mut sqlx::PgConnection,
+    new: &NewMigration<'_>,
+) -> Result<MigrationRecord, MoveError> {
+    use sqlx::Connection;
+    let context = || "recording the move".to_owned();
+    let mut savepoint = conn.begin().await.context(context)?;
+    let error = match migrations::insert(&mut savepoint, new).await {
+        Ok(record) => {
+            savepoint.commit().await.context(context)?;
+            return Ok(record);
+        }
+        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => sqlx::Error::Database(db),
+        Err(source) => {
+            return Err(MoveError::Database {
+                context: context(),
+                source,
+            });
+        }
+    };
+    savepoint.rollback().await.context(context)?;
+    match migrations::find_active(conn, new.website)
+        .await
+        .context(|| "reading the active move".into())?
+    {
+        Some(existing) => Err(MoveError::Busy {
+            website: new.website,
+            existing: existing.id,
+        }),
+        None => Err(MoveError::Database {
+            context: context(),
+            source: error,
+        }),
     }
 }

@@ -1,7 +1,9 @@
 //! Structured logs via `tracing`: human-readable or JSON, filtered by
 //! `RUST_LOG` when set, else by `log.level` (sqlx's slow-statement warnings are
 //! muted: a COPY of a large table is slow by nature). Logs go to stderr so command
-//! output on stdout stays clean for scripts.
+//! output on stdout stays clean for scripts; colours only when stderr is a terminal.
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -12,7 +14,8 @@ pub fn init(format: LogFormat, level: &str) {
         .unwrap_or_else(|_| EnvFilter::new(format!("{level},sqlx=error")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     // A second init (tests) is harmless; ignore it.
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),

@@ -1,11 +1,28 @@
 //! Bearer-token check for every `/api/v1` route, compared in constant time.
+//! `require_token` runs as middleware on the whole scope, so an unauthenticated
+//! request is 401 before its path, query or body is looked at.
 
-use actix_web::HttpRequest;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
+use actix_web::{HttpRequest, web};
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
+use super::AppState;
 use super::error::ApiError;
+
+pub async fn require_token(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let token = request
+        .app_data::<web::Data<AppState>>()
+        .and_then(|state| state.mover.settings().api.token.clone());
+    check(request.request(), token.as_ref())?;
+    next.call(request).await
+}
 
 pub fn check(request: &HttpRequest, token: Option<&SecretString>) -> Result<(), ApiError> {
     let Some(expected) = token else {

@@ -5,13 +5,51 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{ApiError, AppState, auth};
-use crate::shard_ops::{ShardOps, metrics::CONTENT_TYPE};
+use crate::jobs::supervisor::WorkerState;
+use crate::jobs::worker::Workers;
+use crate::shard_ops::ShardOps;
+use crate::shard_ops::metrics::{CONTENT_TYPE, Exposition};
 
 pub async fn metrics(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     auth::check(&request, state.mover.settings().api.token.as_ref())?;
-    let text = ShardOps::new(&state.mover).metrics().await?;
+    let mut text = ShardOps::new(&state.mover).metrics().await?;
+    if let Some(workers) = &state.workers {
+        text.push_str(&worker_families(workers));
+    }
     Ok(HttpResponse::Ok().content_type(CONTENT_TYPE).body(text))
+}
+
+/// This process's workers: whether each polls, and how often it was restarted.
+fn worker_families(workers: &Workers) -> String {
+    let mut out = Exposition::default();
+    let all = [&workers.moves, &workers.mail];
+    out.family(
+        "shardmover_worker_up",
+        "gauge",
+        "1 while the worker polls its queue, 0 while it restarts after a backend error.",
+    );
+    for worker in all {
+        let up = worker.state() == WorkerState::Running;
+        out.sample(
+            "shardmover_worker_up",
+            &[("worker", worker.name)],
+            f64::from(u8::from(up)),
+        );
+    }
+    out.family(
+        "shardmover_worker_restarts_total",
+        "counter",
+        "Times a worker stopped on a backend error and was started again.",
+    );
+    for worker in all {
+        out.sample(
+            "shardmover_worker_restarts_total",
+            &[("worker", worker.name)],
+            worker.restarts() as f64,
+        );
+    }
+    out.finish()
 }

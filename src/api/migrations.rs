@@ -12,6 +12,7 @@ use super::access::{Feature, check_requester, require};
 use super::migration_view::{self, ErrorResponse, MigrationList, MigrationView};
 use super::request_id::RequestId;
 use super::{ApiError, AppState};
+use super::{idempotency, outage};
 use crate::control::migrations::{self, MigrationFilter, MigrationRecord};
 use crate::control::{Status, notifications, tables};
 use crate::ids::{MigrationId, ShardName, WebsiteId};
@@ -56,17 +57,20 @@ pub async fn create(
     let requested_by = check_requester(&state, &body.requested_by)?;
     let mover = &state.mover;
     if body.dry_run {
-        return Ok(HttpResponse::Ok().json(mover.preflight(website, &target).await?));
+        return match mover.preflight(website, &target).await {
+            Ok(report) => Ok(HttpResponse::Ok().json(report)),
+            Err(e) if e.is_transient() => {
+                Err(outage::name_the_shard(mover, website, &target, e).await)
+            }
+            Err(e) => Err(e.into()),
+        };
     }
     // Set for every request by the request-id middleware.
     let request_id = request
         .extensions()
         .get::<RequestId>()
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), |id| id.0.clone());
-    let key = header(&request, "idempotency-key");
-    if let Some(existing) = by_key(&state, key.as_deref()).await? {
-        return accepted(&state, existing, &request_id).await;
-    }
+    let key = idempotency::key(&request);
     let move_request = MoveRequest {
         website,
         target,
@@ -75,6 +79,10 @@ pub async fn create(
         requested_by: Some(requested_by),
         notes: body.notes,
     };
+    if let Some(existing) = idempotency::earlier_move(&state, key.as_deref(), &move_request).await?
+    {
+        return accepted(&state, existing, &request_id).await;
+    }
     // The audit entry, the move and its job commit together or not at all.
     let mut tx = mover.control_pool().begin().await?;
     let record = match mover.request_in(&mut tx, &move_request).await {
@@ -82,7 +90,9 @@ pub async fn create(
         Err(busy @ MoveError::Busy { .. }) => {
             drop(tx);
             // A concurrent POST with the same key won the race: answer as it did.
-            if let Some(existing) = by_key(&state, key.as_deref()).await? {
+            if let Some(existing) =
+                idempotency::earlier_move(&state, key.as_deref(), &move_request).await?
+            {
                 return accepted(&state, existing, &request_id).await;
             }
             return Err(busy.into());
@@ -100,13 +110,6 @@ pub async fn create(
     tx.commit().await?;
     tracing::info!(migration_id = %record.id, website_id = %website, request_id, "move requested");
     accepted(&state, record, &request_id).await
-}
-
-/// The move an earlier request with this Idempotency-Key created.
-async fn by_key(state: &AppState, key: Option<&str>) -> Result<Option<MigrationRecord>, ApiError> {
-    let Some(key) = key else { return Ok(None) };
-    let mut conn = state.mover.control_pool().acquire().await?;
-    Ok(migrations::find_by_idempotency_key(&mut conn, key).await?)
 }
 
 async fn accepted(
@@ -223,11 +226,6 @@ async fn view(state: &AppState, id: MigrationId) -> Result<MigrationView, ApiErr
     let tables = tables::list(&mut conn, id).await?;
     let notices = notifications::list_for_migration(&mut conn, id).await?;
     Ok(migration_view::render(&record, &tables, notices))
-}
-
-fn header(request: &HttpRequest, name: &str) -> Option<String> {
-    let value = request.headers().get(name)?.to_str().ok()?.trim();
-    (!value.is_empty() && value.len() <= 200).then(|| value.to_owned())
 }
 
 fn queue_error(error: apalis_postgres::Error) -> ApiError {

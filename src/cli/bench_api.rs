@@ -20,11 +20,19 @@ use crate::scratch::{Server, settings_with};
 #[derive(Debug, Args)]
 pub struct BenchApiArgs {
     /// POST requests (one per website) and as many GETs.
-    #[arg(long, default_value_t = 2_000)]
+    #[arg(long, default_value_t = 2_000, value_parser = at_least_one)]
     pub requests: usize,
     /// Requests in flight at once.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = at_least_one)]
     pub concurrency: usize,
+}
+
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 const DATABASES: [&str; 3] = [
@@ -56,7 +64,13 @@ pub async fn run(base: Settings, args: BenchApiArgs) -> anyhow::Result<()> {
     let mover = Arc::new(Mover::new(Arc::new(settings), control.clone()));
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let address = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(api::server(listener, AppState { mover })?);
+    tokio::spawn(api::server(
+        listener,
+        AppState {
+            mover,
+            workers: None,
+        },
+    )?);
 
     let client = reqwest::Client::new();
     let post = measure(args.requests, args.concurrency, |i| {

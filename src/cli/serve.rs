@@ -1,6 +1,8 @@
 //! `serve`, `api` and `worker`: the long-running service, whole or in parts.
 //! Ctrl-C or SIGTERM stops taking work, drains in-flight requests and lets
 //! running moves reach a checkpoint (they resume wherever a worker next runs).
+//! The API and the workers draw on separate control pools; a worker that loses
+//! the control database restarts under its supervisor and never ends the process.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -9,11 +11,12 @@ use anyhow::Context;
 use tokio::sync::watch;
 
 use crate::api::{self, AppState};
-use crate::jobs::worker;
+use crate::jobs::worker::{self, Workers};
 use crate::mover::Mover;
 
 pub async fn run(mover: Mover, with_api: bool, with_worker: bool) -> anyhow::Result<()> {
     let mover = Arc::new(mover);
+    let workers = with_worker.then(|| Arc::new(Workers::default()));
     let (stop, stopped) = watch::channel(false);
     let stopping = mover.clone();
     tokio::spawn(async move {
@@ -34,12 +37,11 @@ pub async fn run(mover: Mover, with_api: bool, with_worker: bool) -> anyhow::Res
         let listener =
             TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
         tracing::info!(address = %listener.local_addr()?, "API listening");
-        let server = api::server(
-            listener,
-            AppState {
-                mover: mover.clone(),
-            },
-        )?;
+        let state = AppState {
+            mover: mover.clone(),
+            workers: workers.clone(),
+        };
+        let server = api::server(listener, state)?;
         let handle = server.handle();
         let mut stopped = stopped.clone();
         tokio::spawn(async move {
@@ -50,11 +52,10 @@ pub async fn run(mover: Mover, with_api: bool, with_worker: bool) -> anyhow::Res
             server.await.map_err(anyhow::Error::from)
         }));
     }
-    if with_worker {
-        tokio::spawn(crate::jobs::sweeper::run(
-            mover.control_pool().clone(),
-            stopped.clone(),
-        ));
+    if let Some(workers) = workers {
+        let pool = crate::db::worker_pool(mover.settings());
+        let working = Arc::new(mover.with_control_pool(pool.clone()));
+        tokio::spawn(crate::jobs::sweeper::run(pool.clone(), stopped.clone()));
         // Runs on this task: apalis's worker future is not `Send`-friendly enough to spawn.
         // apalis refuses a second live worker of the same name: unique across hosts.
         let name = format!(
@@ -63,10 +64,10 @@ pub async fn run(mover: Mover, with_api: bool, with_worker: bool) -> anyhow::Res
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
         let mut stopped = stopped.clone();
-        worker::run(mover.control_pool(), mover.clone(), &name, async move {
+        let shutdown = async move {
             let _ = stopped.wait_for(|s| *s).await;
-        })
-        .await?;
+        };
+        worker::run_watched(&pool, working, &name, shutdown, &workers).await?;
     }
     for task in tasks {
         task.await??;

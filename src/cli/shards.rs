@@ -79,9 +79,11 @@ pub async fn run(mover: &Mover, args: ShardsArgs) -> anyhow::Result<()> {
                     s.status.as_str(),
                     s.websites,
                     s.capacity.map_or("-".into(), |c| c.to_string()),
-                    s.health
-                        .as_ref()
-                        .map_or("unknown", |h| h.report.state.as_str()),
+                    match &s.health {
+                        _ if !s.configured => "unconfigured",
+                        Some(h) => h.report.state.as_str(),
+                        None => "unknown",
+                    },
                     if s.accepts_websites { "yes" } else { "no" },
                     s.location
                 );

@@ -1,25 +1,22 @@
 //! Runs the move workers: apalis consumers of the move queue. Nothing here is
 //! needed for correctness across processes: the queue, the per-website lock and
-//! the move's state all live in Postgres.
+//! the move's state all live in Postgres. Each worker runs under `supervisor`,
+//! so a database blip restarts it instead of ending the process.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::prelude::*;
 use apalis_postgres::{Config, PostgresStorage};
-use sqlx::PgPool;
-
 use futures_util::FutureExt;
-use futures_util::future::Shared;
+use sqlx::PgPool;
 
 use super::move_job::{MoveJob, QUEUE, run_move};
 use super::notify_job::{Notifier, run_notify};
+use super::supervisor::{Shutdown, WorkerHealth, supervise};
+use crate::config::WorkerSettings;
 use crate::mail::outbox::{self, NotifyJob};
 use crate::mover::Mover;
-
-/// A dead worker's jobs return to the queue after heartbeat × missed beats.
-pub const HEARTBEAT: Duration = Duration::from_secs(5);
-pub const MISSED_HEARTBEATS: usize = 3;
 
 /// Creates apalis's tables (schema `apalis`, its own migrations table).
 pub async fn setup(pool: &PgPool) -> Result<(), apalis_postgres::Error> {
@@ -30,20 +27,37 @@ pub async fn setup(pool: &PgPool) -> Result<(), apalis_postgres::Error> {
 /// polls on its heartbeat, and retries scheduled with `run_at` get no NOTIFY.
 pub const POLL: Duration = Duration::from_millis(500);
 
-pub fn storage(pool: &PgPool) -> PostgresStorage<MoveJob> {
-    let config = Config::default()
-        .queue(QUEUE)
-        .heartbeat_interval(HEARTBEAT)
-        .missed_heartbeats(MISSED_HEARTBEATS);
-    PostgresStorage::new(pool).with_config(config)
+/// A dead worker's jobs return to the queue after heartbeat × missed beats
+/// (`worker.heartbeat_secs`, `worker.missed_heartbeats`).
+fn queue_config(queue: &str, settings: &WorkerSettings) -> Config {
+    Config::default()
+        .queue(queue)
+        .heartbeat_interval(settings.heartbeat())
+        .missed_heartbeats(settings.missed_heartbeats)
 }
 
-pub fn notice_storage(pool: &PgPool) -> PostgresStorage<NotifyJob> {
-    let config = Config::default()
-        .queue(outbox::QUEUE)
-        .heartbeat_interval(HEARTBEAT)
-        .missed_heartbeats(MISSED_HEARTBEATS);
-    PostgresStorage::new(pool).with_config(config)
+pub fn storage(pool: &PgPool, settings: &WorkerSettings) -> PostgresStorage<MoveJob> {
+    PostgresStorage::new(pool).with_config(queue_config(QUEUE, settings))
+}
+
+pub fn notice_storage(pool: &PgPool, settings: &WorkerSettings) -> PostgresStorage<NotifyJob> {
+    PostgresStorage::new(pool).with_config(queue_config(outbox::QUEUE, settings))
+}
+
+/// The health of the workers one process runs, for `/ready` and `/metrics`.
+#[derive(Debug)]
+pub struct Workers {
+    pub moves: WorkerHealth,
+    pub mail: WorkerHealth,
+}
+
+impl Default for Workers {
+    fn default() -> Self {
+        Self {
+            moves: WorkerHealth::new("moves"),
+            mail: WorkerHealth::new("mail"),
+        }
+    }
 }
 
 /// Runs the move worker and, when mail is on, the notice worker, until
@@ -54,48 +68,71 @@ pub async fn run(
     name: &str,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let shutdown = Box::pin(shutdown).shared();
-    let until = |shutdown: Shared<_>| async move {
-        shutdown.await;
-        Ok::<(), std::io::Error>(())
-    };
+    run_watched(pool, mover, name, shutdown, &Workers::default()).await
+}
+
+/// `run`, reporting each worker's health into `workers`.
+pub async fn run_watched(
+    pool: &PgPool,
+    mover: Arc<Mover>,
+    name: &str,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    workers: &Workers,
+) -> anyhow::Result<()> {
+    let shutdown: Shutdown = shutdown.boxed().shared();
     let notifier = Notifier::new(pool.clone(), mover.settings.clone())?;
-    let concurrency = mover.settings().worker.concurrency.max(1);
-    let moves = WorkerBuilder::new(name)
-        .backend(storage(pool).poll_with_interval(POLL))
-        .data(mover)
-        .concurrency(concurrency)
-        .parallelize(tokio::spawn)
-        .build(run_move)
-        .run_until(until(shutdown.clone()));
+    let settings = mover.settings().worker.clone();
+    let moves = supervise(&workers.moves, shutdown.clone(), |attempt| {
+        WorkerBuilder::new(format!("{name}-{attempt}"))
+            .backend(storage(pool, &settings).poll_with_interval(POLL))
+            .data(mover.clone())
+            .concurrency(settings.concurrency.max(1))
+            .parallelize(tokio::spawn)
+            .build(run_move)
+            .run_until(until(shutdown.clone()))
+            .boxed()
+    });
     let Some(notifier) = notifier else {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM shardmover.notifications WHERE status = 'pending'",
-        )
-        .fetch_one(pool)
-        .await
-        .unwrap_or(0);
-        if waiting > 0 {
-            // Another process recorded them with mail on: configs differ.
-            tracing::warn!(
-                waiting,
-                "mail is off here (mail.smtp_host is empty) but notices wait in the outbox; workers with mail on will send them"
-            );
-        } else {
-            tracing::info!("mail is off (mail.smtp_host is empty): no notices are sent");
-        }
-        moves.await?;
+        warn_if_notices_wait(pool).await;
+        moves.await;
         return Ok(());
     };
     tracing::info!(
         smtp = notifier.mailer().server(),
         "notices go out through SMTP"
     );
-    let notices = WorkerBuilder::new(format!("{name}-mail"))
-        .backend(notice_storage(pool).poll_with_interval(POLL))
-        .data(Arc::new(notifier))
-        .build(run_notify)
-        .run_until(until(shutdown));
-    tokio::try_join!(moves, notices)?;
+    let notifier = Arc::new(notifier);
+    let notices = supervise(&workers.mail, shutdown.clone(), |attempt| {
+        WorkerBuilder::new(format!("{name}-mail-{attempt}"))
+            .backend(notice_storage(pool, &settings).poll_with_interval(POLL))
+            .data(notifier.clone())
+            .build(run_notify)
+            .run_until(until(shutdown.clone()))
+            .boxed()
+    });
+    tokio::join!(moves, notices);
     Ok(())
+}
+
+async fn until(shutdown: Shutdown) -> Result<(), std::io::Error> {
+    shutdown.await;
+    Ok(())
+}
+
+async fn warn_if_notices_wait(pool: &PgPool) {
+    let waiting: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM shardmover.notifications WHERE status = 'pending'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap_or(0);
+    if waiting > 0 {
+        // Another process recorded them with mail on: configs differ.
+        tracing::warn!(
+            waiting,
+            "mail is off here (mail.smtp_host is empty) but notices wait in the outbox; workers with mail on will send them"
+        );
+    } else {
+        tracing::info!("mail is off (mail.smtp_host is empty): no notices are sent");
+    }
 }

@@ -83,7 +83,7 @@ pub enum MoveError {
     /// An error recorded by an earlier attempt, replayed when resuming its rollback.
     #[error("{message}")]
     Previously { code: String, message: String },
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", crate::db::error_message(source))]
     Database {
         context: String,
         #[source]

@@ -1,5 +1,7 @@
 //! The catalogue: configured shards with their stored state (status, capacity,
-//! labels), website counts and latest health; changes are audited.
+//! labels), website counts and latest health; changes are audited. A stored
+//! shard that left the configuration is listed as such (`configured: false`):
+//! never probed, never a placement candidate, never silently dropped.
 
 use std::collections::BTreeMap;
 
@@ -31,6 +33,8 @@ pub struct ShardView {
     pub labels: Map<String, Value>,
     /// Available, with room and not UNHEALTHY: placement and moves may pick it.
     pub accepts_websites: bool,
+    /// False for a catalogue row whose shard is no longer in the configuration.
+    pub configured: bool,
     pub health: Option<HealthView>,
 }
 
@@ -80,6 +84,17 @@ pub(crate) async fn states(
         .collect())
 }
 
+/// Stored shards that are not (or no longer) configured, by name.
+async fn unconfigured(
+    conn: &mut PgConnection,
+    settings: &Settings,
+) -> Result<Vec<(String, ShardState)>, sqlx::Error> {
+    let mut stored = shard_catalogue::all(conn).await?;
+    stored.retain(|(name, _)| !settings.shards.contains_key(name));
+    stored.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(stored)
+}
+
 /// One configured shard's current state; `None` when not configured.
 pub(crate) async fn state_of(
     conn: &mut PgConnection,
@@ -97,6 +112,22 @@ pub(crate) async fn state_of(
     Ok(shard_catalogue::find(conn, name.as_str(), for_update)
         .await?
         .or_else(|| configured_state(settings, name)))
+}
+
+/// A stored shard outside the configuration: no location, no health, no websites accepted.
+fn unconfigured_view(name: String, state: ShardState, websites: i64) -> ShardView {
+    ShardView {
+        name,
+        location: String::new(),
+        status: state.status,
+        capacity: state.capacity,
+        websites,
+        free_capacity: state.capacity.map(|c| (c - websites).max(0)),
+        labels: state.labels,
+        accepts_websites: false,
+        configured: false,
+        health: None,
+    }
 }
 
 impl ShardOps<'_> {
@@ -120,14 +151,22 @@ impl ShardOps<'_> {
                 .into_iter()
                 .collect();
         let health = self.stored_health(&mut conn).await?;
-        Ok(states
+        let leftovers = unconfigured(&mut conn, self.settings())
+            .await
+            .map_err(ShardOpsError::control("reading the shard catalogue"))?;
+        let mut views: Vec<ShardView> = states
             .into_iter()
             .map(|(name, state)| {
                 let websites = counts.get(name.as_str()).copied().unwrap_or(0);
                 let health = health.get(&name).cloned();
                 self.view(name, state, websites, health)
             })
-            .collect())
+            .collect();
+        views.extend(leftovers.into_iter().map(|(name, state)| {
+            let websites = counts.get(&name).copied().unwrap_or(0);
+            unconfigured_view(name, state, websites)
+        }));
+        Ok(views)
     }
 
     fn view(
@@ -150,6 +189,7 @@ impl ShardOps<'_> {
             accepts_websites: state.status.accepts_websites()
                 && free_capacity != Some(0)
                 && !unhealthy,
+            configured: true,
             health,
         }
     }

@@ -48,7 +48,7 @@ pub enum ShardOpsError {
     PlanHasRefusals(usize),
     #[error("{0}")]
     Invalid(String),
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", crate::db::error_message(source))]
     Database {
         context: String,
         #[source]

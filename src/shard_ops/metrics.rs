@@ -7,8 +7,7 @@ mod shard_families;
 
 use sqlx::{PgConnection, Row};
 
-pub use exposition::CONTENT_TYPE;
-use exposition::Exposition;
+pub use exposition::{CONTENT_TYPE, Exposition};
 
 use super::{ShardOps, ShardOpsError};
 

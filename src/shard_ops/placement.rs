@@ -1,7 +1,7 @@
 //! Placement: the recommended shard for a new website is the `available` shard
 //! with the most free capacity (no limit counts as most); ties are broken by a
 //! jump consistent hash of the website id, so the answer is stable. Never a
-//! shard that is full, not available, or last probed UNHEALTHY.
+//! shard that is full, not available, not configured, or last probed UNHEALTHY.
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -32,6 +32,9 @@ pub struct Candidate {
 }
 
 fn ineligibility(shard: &ShardView) -> Option<String> {
+    if !shard.configured {
+        return Some("not configured".into());
+    }
     if !shard.status.accepts_websites() {
         return Some(format!("status {}", shard.status));
     }

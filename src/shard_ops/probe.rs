@@ -39,7 +39,7 @@ pub(crate) async fn measure(
         Ok(Err(e)) => Err(Failure {
             status: "error",
             // sqlx's messages name host and port at most, never the password.
-            message: e.to_string(),
+            message: crate::db::error_message(&e),
         }),
         Err(_) => Err(Failure {
             status: "timeout",
@@ -96,5 +96,10 @@ async fn slow_queries(conn: &mut PgConnection, slow_query_ms: f64) -> Result<i64
     .bind(slow_query_ms)
     .fetch_one(conn)
     .await
-    .map_err(|e| format!("pg_stat_statements cannot be read: {e}"))
+    .map_err(|e| {
+        format!(
+            "pg_stat_statements cannot be read: {}",
+            crate::db::error_message(&e)
+        )
+    })
 }

@@ -93,7 +93,7 @@ async fn measure(
     pool: &sqlx::PgPool,
     tenancy: &crate::config::TenancySettings,
 ) -> Result<Measured, String> {
-    let text = |e: sqlx::Error| e.to_string();
+    let text = |e: sqlx::Error| crate::db::error_message(&e);
     let mut tx = pool.begin().await.map_err(text)?;
     let timeout = format!(
         "SET LOCAL statement_timeout = '{}s'",

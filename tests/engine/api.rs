@@ -557,7 +557,16 @@ async fn a_control_database_that_is_down_gives_503_not_500() {
     let mover = Arc::new(Mover::new(Arc::new(settings), down));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(api::server(listener, AppState { mover }).unwrap());
+    tokio::spawn(
+        api::server(
+            listener,
+            AppState {
+                mover,
+                workers: None,
+            },
+        )
+        .unwrap(),
+    );
     let client = reqwest::Client::new();
 
     let ready = client.get(format!("{address}/ready")).send().await.unwrap();

@@ -72,6 +72,7 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
     let address = format!("http://{}", listener.local_addr().unwrap());
     let state = AppState {
         mover: mover.clone(),
+        workers: None,
     };
     tokio::spawn(api::server(listener, state).unwrap());
     TestApp {

@@ -64,3 +64,125 @@ async fn a_dry_run_prints_the_plan_and_the_move_prints_verified_checksums() {
     assert_eq!(entries[0]["status"], "completed");
     assert_eq!(entries[0]["new_shard_name"], "shard_2");
 }
+
+/// The binary with these environment overrides, no database needed: (success, stderr).
+fn run_with_env(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_shardmover"))
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn settings_that_would_loop_or_hang_are_refused_at_start_up_naming_their_key() {
+    let cases = [
+        (
+            "SHARDMOVER__ENGINE__DELETE_BATCH_ROWS",
+            "0",
+            "engine.delete_batch_rows must be at least 1",
+        ),
+        (
+            "SHARDMOVER__ENGINE__BATCH_ROWS",
+            "0",
+            "engine.batch_rows must be at least 1",
+        ),
+        (
+            "SHARDMOVER__DATABASE__MAX_CONNECTIONS",
+            "0",
+            "database.max_connections must be at least 1",
+        ),
+        (
+            "SHARDMOVER__WORKER__HEARTBEAT_SECS",
+            "0",
+            "worker.heartbeat_secs must be at least 1",
+        ),
+        (
+            "SHARDMOVER__WORKER__MISSED_HEARTBEATS",
+            "0",
+            "worker.missed_heartbeats must be at least 1",
+        ),
+        (
+            "SHARDMOVER__SHARD_OPS__UNHEALTHY_ERROR_RATE",
+            "1.5",
+            "shard_ops.unhealthy_error_rate must be a fraction",
+        ),
+        (
+            "SHARDMOVER__TENANCY__DEFAULT_SHARD",
+            "shard_9",
+            "tenancy.default_shard names \"shard_9\"",
+        ),
+    ];
+    for (key, value, refusal) in cases {
+        let (ok, stderr) = run_with_env(&["setup"], &[(key, value)]);
+        assert!(!ok, "{key}={value} was accepted");
+        assert!(stderr.contains(refusal), "{key}={value}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn bench_api_refuses_zero_requests_instead_of_panicking() {
+    for flag in ["--requests", "--concurrency"] {
+        let (ok, stderr) = run_with_env(&["bench-api", flag, "0"], &[]);
+        assert!(!ok);
+        assert!(stderr.contains("must be at least 1"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[tokio::test]
+async fn a_postgres_error_reaches_people_without_the_servers_source_line() {
+    let env = TestEnv::new().await;
+    let error = sqlx::query("SELECT 1/0")
+        .execute(&env.control)
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains(" at line "),
+        "sqlx's own text: {error}"
+    );
+    let error = shardmover::mover::MoveError::Database {
+        context: "dividing".into(),
+        source: error,
+    };
+    assert_eq!(error.to_string(), "dividing: division by zero");
+    let chained = anyhow::Error::from(error).context("running the move");
+    assert_eq!(
+        shardmover::cli::one_line(&chained),
+        "running the move: dividing: division by zero"
+    );
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_without_colour_codes() {
+    use secrecy::ExposeSecret;
+    let env = TestEnv::new().await;
+    let (ok, stderr) = run_with_env(
+        &["setup"],
+        &[
+            (
+                "SHARDMOVER__DATABASE__URL",
+                env.settings.database.url.expose_secret(),
+            ),
+            ("SHARDMOVER__LOG__FORMAT", "json"),
+            ("SHARDMOVER__LOG__LEVEL", "debug"),
+        ],
+    );
+    assert!(ok, "{stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.is_empty()).collect();
+    assert!(!lines.is_empty(), "debug logging said nothing");
+    for line in lines {
+        let entry: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(
+            entry["level"].is_string() && entry["timestamp"].is_string(),
+            "{line}"
+        );
+        assert!(!line.contains('\u{1b}'), "{line}");
+    }
+}

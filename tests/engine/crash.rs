@@ -154,6 +154,13 @@ async fn progress(env: &TestEnv) -> Option<(String, String, i64)> {
         .unwrap_or(None)
 }
 
+async fn attempts(env: &TestEnv) -> i32 {
+    sqlx::query_scalar("SELECT attempts FROM shardmover.migrations")
+        .fetch_one(&env.control)
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_worker_killed_mid_copy_is_replaced_and_the_move_completes_exactly() {
     let env = TestEnv::new().await;
@@ -183,6 +190,25 @@ async fn a_worker_killed_mid_copy_is_replaced_and_the_move_completes_exactly() {
     assert_eq!(progress(&env).await.unwrap().0, "in_progress");
 
     let mut second = worker(config.path());
+    // Recovery: the dead worker's job returns to the queue after the orphan
+    // window (worker.heartbeat_secs x worker.missed_heartbeats) and the second
+    // worker resumes the move (its second attempt).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while attempts(&env).await < 2 {
+        assert!(Instant::now() < deadline, "the move was never resumed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let resumed_in = killed_at.elapsed();
+    eprintln!("a killed worker's move was resumed {resumed_in:?} after the kill");
+    let window = shardmover::config::Settings::load(Some(config.path()))
+        .unwrap()
+        .worker
+        .orphan_window();
+    // The window, plus at most one heartbeat of the dead worker and a poll.
+    assert!(
+        resumed_in < window * 2 + Duration::from_secs(5),
+        "resumed after {resumed_in:?} (orphan window {window:?})"
+    );
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let (status, _, _) = progress(&env).await.unwrap();
@@ -207,11 +233,7 @@ async fn a_worker_killed_mid_copy_is_replaced_and_the_move_completes_exactly() {
     );
     assert_eq!(dump(&env.shard_2, 7).await, original);
     assert!(dump(&env.shard_1, 7).await.is_empty());
-    let attempts: i32 = sqlx::query_scalar("SELECT attempts FROM shardmover.migrations")
-        .fetch_one(&env.control)
-        .await
-        .unwrap();
-    assert_eq!(attempts, 2);
+    assert_eq!(attempts(&env).await, 2);
 }
 
 #[tokio::test]

@@ -28,6 +28,7 @@ async fn every_page_says_503_database_unavailable_while_the_control_database_is_
     let address = format!("http://{}", listener.local_addr().unwrap());
     let state = AppState {
         mover: mover.clone(),
+        workers: None,
     };
     tokio::spawn(api::server(listener, state).unwrap());
     let app = TestApp {

@@ -28,6 +28,19 @@ pub(super) fn render(shards: &[ShardView], out: &mut Exposition) {
         out.sample("shardmover_shard_capacity", &[("shard", &s.name)], capacity);
     }
     out.family(
+        "shardmover_shard_configured",
+        "gauge",
+        "1 when the shard is configured; 0 for a catalogue row whose shard left the configuration.",
+    );
+    for s in shards {
+        let configured = f64::from(u8::from(s.configured));
+        out.sample(
+            "shardmover_shard_configured",
+            &[("shard", &s.name)],
+            configured,
+        );
+    }
+    out.family(
         "shardmover_shard_status",
         "gauge",
         "1 for the shard's catalogue status.",
