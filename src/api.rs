@@ -44,9 +44,11 @@ async fn no_such_route() -> Result<actix_web::HttpResponse, ApiError> {
 
 /// Builds the server on an already bound listener (port 0 in tests).
 pub fn server(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
+    let dashboard = crate::dashboard::Dashboard::new(state.mover.clone());
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
+            .configure(|cfg| dashboard.mount(cfg))
             .wrap(actix_web::middleware::from_fn(request_id::assign))
             .app_data(data.clone())
             .app_data(

@@ -1,11 +1,17 @@
 //! The control database: the tenant registry and shardmover's own records.
 
 pub mod audit_logs;
+pub mod audit_search;
 pub mod migrations;
+pub mod move_search;
 pub mod notifications;
+pub mod phase_history;
+pub mod probe_history;
 pub mod registry;
 pub mod shard_catalogue;
 pub mod shard_health;
+pub mod shard_websites;
+pub mod sign_outs;
 pub mod state;
 pub mod tables;
 

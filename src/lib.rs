@@ -6,6 +6,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod dashboard;
 pub mod db;
 pub mod ids;
 pub mod jobs;

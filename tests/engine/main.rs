@@ -2,11 +2,16 @@
 //! one fresh set of databases per test. One binary keeps link time down.
 
 mod after_cutover;
+mod alert_rules;
 mod api;
 mod app;
 mod catalogue;
 mod cli;
 mod crash;
+mod dashboard;
+mod dashboard_browser;
+mod dashboard_outage;
+mod dashboard_render;
 mod edges;
 mod helpers;
 mod interruptions;
@@ -14,10 +19,12 @@ mod least_privilege;
 mod mail;
 mod metrics;
 mod moves;
+mod operator;
 mod ownership;
 mod proxy;
 mod refusals;
 mod service;
 mod shards;
 mod smtp;
+mod webdriver;
 mod websites;

@@ -1,0 +1,94 @@
+//! The operator dashboard under `/ui`: server-rendered pages (minijinja
+//! templates compiled into the binary) over the same library calls the API
+//! makes, a signed session cookie from the API token, a CSRF token on every
+//! form, and one small vendored script that polls a move's live fragment.
+
+mod access;
+mod assets;
+mod audit;
+mod data_state;
+mod error;
+mod error_mapping;
+mod move_actions;
+mod move_live;
+mod move_page;
+mod moves;
+mod overview;
+mod render;
+mod session;
+mod session_guard;
+mod shard;
+mod sign_in;
+mod website;
+mod website_move;
+
+use std::sync::Arc;
+
+use actix_web::{HttpResponse, web};
+
+use crate::mover::Mover;
+
+pub(crate) use error::PageError;
+pub(crate) use session::Session;
+
+/// Everything a dashboard request needs; cheap to clone.
+#[derive(Clone)]
+pub struct Dashboard {
+    mover: Arc<Mover>,
+}
+
+impl Dashboard {
+    pub fn new(mover: Arc<Mover>) -> Self {
+        Self { mover }
+    }
+
+    /// Registers `/` (a redirect) and every `/ui` route on an app.
+    pub fn mount(&self, cfg: &mut web::ServiceConfig) {
+        cfg.app_data(web::Data::new(self.clone()))
+            .route("/", web::get().to(|| async { see_other("/ui") }))
+            .service(routes());
+    }
+}
+
+fn routes() -> impl actix_web::dev::HttpServiceFactory {
+    web::scope("/ui")
+        .app_data(web::FormConfig::default().error_handler(|e, _| PageError::bad_request(e).into()))
+        .app_data(
+            web::QueryConfig::default().error_handler(|e, _| PageError::bad_request(e).into()),
+        )
+        .app_data(web::PathConfig::default().error_handler(|e, _| PageError::bad_request(e).into()))
+        .wrap(actix_web::middleware::from_fn(render::security_headers))
+        .route("", web::get().to(overview::page))
+        .route("/static/{name}", web::get().to(assets::serve))
+        .route("/sign-in", web::get().to(sign_in::form))
+        .route("/sign-in", web::post().to(sign_in::submit))
+        .route("/sign-out", web::post().to(sign_in::sign_out))
+        .route("/search", web::get().to(website::search))
+        .route("/moves", web::get().to(moves::page))
+        .route("/moves/{id}", web::get().to(move_page::page))
+        .route("/moves/{id}/live", web::get().to(move_live::fragment))
+        .route("/moves/{id}/cancel", web::post().to(move_actions::cancel))
+        .route(
+            "/moves/{id}/finalize",
+            web::post().to(move_actions::finalize),
+        )
+        .route("/websites/{id}", web::get().to(website::page))
+        .route(
+            "/websites/{id}/preview",
+            web::post().to(website_move::preview),
+        )
+        .route("/websites/{id}/move", web::post().to(website_move::start))
+        .route("/shards/{name}", web::get().to(shard::page))
+        .route("/shards/{name}", web::post().to(shard::change))
+        .route("/audit", web::get().to(audit::page))
+        .default_service(web::to(|| async {
+            Err::<HttpResponse, _>(PageError::not_found("not_found", "no such page"))
+        }))
+}
+
+/// 303 to `location`: after a form, the browser GETs the result.
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .finish()
+}

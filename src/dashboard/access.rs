@@ -1,0 +1,66 @@
+//! The API's rollout flags and admin allow-list, applied to pages and forms:
+//! a disabled feature's routes answer 403 (and its controls are not drawn).
+
+use serde::Serialize;
+
+use super::{Dashboard, PageError};
+
+#[derive(Debug, Clone, Copy)]
+pub enum Feature {
+    /// Every page (`SHARD_ADMIN_ENABLED`).
+    Admin,
+    /// Previewing, starting and cancelling moves (`SHARD_MIGRATIONS_ENABLED`).
+    Migrations,
+}
+
+/// What the templates need to know to hide controls.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Enabled {
+    pub migrations: bool,
+}
+
+impl Dashboard {
+    pub fn require(&self, feature: Feature) -> Result<(), PageError> {
+        let flags = &self.mover.settings().flags;
+        let (enabled, flag) = match feature {
+            Feature::Admin => (flags.admin, "SHARD_ADMIN_ENABLED"),
+            Feature::Migrations => (flags.migrations, "SHARD_MIGRATIONS_ENABLED"),
+        };
+        if enabled {
+            Ok(())
+        } else {
+            Err(PageError::forbidden(
+                "feature_disabled",
+                format!("this route is disabled by {flag}=false"),
+            ))
+        }
+    }
+
+    pub fn enabled(&self) -> Enabled {
+        Enabled {
+            migrations: self.mover.settings().flags.migrations,
+        }
+    }
+
+    /// A change must name who asks, on `TENANT_ADMIN_EMAILS` when that is set.
+    pub fn requester(&self, requested_by: &str) -> Result<String, PageError> {
+        let email = requested_by.trim().to_lowercase();
+        let plausible = email.len() <= 254
+            && email
+                .split_once('@')
+                .is_some_and(|(user, host)| !user.is_empty() && host.contains('.'));
+        if !plausible {
+            return Err(PageError::unprocessable(
+                "invalid_requested_by",
+                "requested_by must be an email address",
+            ));
+        }
+        match &self.mover.settings().flags.admin_emails {
+            Some(allowed) if !allowed.contains(&email) => Err(PageError::forbidden(
+                "requester_not_allowed",
+                format!("{email} is not in TENANT_ADMIN_EMAILS"),
+            )),
+            _ => Ok(email),
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The audit log: every shard change of a website, by website, person and
+//! day (UTC), newest first, 50 to a page.
+
+use actix_web::{HttpResponse, web};
+use chrono::{NaiveDate, TimeZone, Utc};
+use minijinja::context;
+use serde::{Deserialize, Serialize};
+
+use super::access::Feature;
+use super::render::page as render_page;
+use super::{Dashboard, PageError, Session};
+use crate::control::audit_search::{self, AuditSearch};
+use crate::ids::WebsiteId;
+
+const PAGE: i64 = 50;
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct Filters {
+    #[serde(default)]
+    website: String,
+    #[serde(default)]
+    changed_by: String,
+    /// `YYYY-MM-DD`, UTC, inclusive.
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    until: String,
+    before: Option<i64>,
+}
+
+pub async fn page(
+    dashboard: web::Data<Dashboard>,
+    session: Session,
+    query: web::Query<Filters>,
+) -> Result<HttpResponse, PageError> {
+    dashboard.require(Feature::Admin)?;
+    let filters = query.into_inner();
+    let search = parse(&filters)?;
+    let mut conn = dashboard.mover.control_pool().acquire().await?;
+    let entries = audit_search::search(&mut conn, &search).await?;
+    let next_page = (entries.len() as i64 == PAGE)
+        .then(|| entries.last().map(|e| link(&filters, e.id)))
+        .flatten();
+    let values = context! { nav => "audit", entries, filters, next_page };
+    render_page(&dashboard, &session, "audit.html", values)
+}
+
+fn parse(f: &Filters) -> Result<AuditSearch, PageError> {
+    let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+    let day = |s: &str, days_after: i64| {
+        text(s)
+            .map(|d| {
+                NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+                    .map(|d| {
+                        Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"))
+                            + chrono::Duration::days(days_after)
+                    })
+                    .map_err(|_| PageError::bad_request(format!("dates are YYYY-MM-DD, got {d:?}")))
+            })
+            .transpose()
+    };
+    Ok(AuditSearch {
+        website: text(&f.website)
+            .map(|s| s.parse::<WebsiteId>())
+            .transpose()
+            .map_err(PageError::bad_request)?,
+        changed_by: text(&f.changed_by).map(|s| s.to_lowercase()),
+        from: day(&f.from, 0)?,
+        until: day(&f.until, 1)?,
+        before: f.before,
+        limit: PAGE,
+    })
+}
+
+fn link(f: &Filters, before: i64) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in [
+        ("website", &f.website),
+        ("changed_by", &f.changed_by),
+        ("from", &f.from),
+        ("until", &f.until),
+    ] {
+        if !value.is_empty() {
+            query.append_pair(key, value);
+        }
+    }
+    query.append_pair("before", &before.to_string());
+    format!("/ui/audit?{}", query.finish())
+}

@@ -1,0 +1,73 @@
+//! The overview: every shard with status, health, latency, connections, size,
+//! websites against capacity and labels; the distribution; the queue; moves
+//! running now with their progress.
+
+use actix_web::{HttpResponse, web};
+use minijinja::context;
+use serde::Serialize;
+
+use super::access::Feature;
+use super::{Dashboard, PageError, Session};
+use crate::control::move_search::{self, MoveLine};
+use crate::shard_ops::{ShardOps, ShardView};
+
+/// A shard as the overview draws it.
+#[derive(Debug, Serialize)]
+struct ShardRow {
+    #[serde(flatten)]
+    shard: ShardView,
+    /// Websites as a share of capacity, 0..100; null without a limit.
+    fill_percent: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+struct Running {
+    #[serde(flatten)]
+    line: MoveLine,
+    percent: f64,
+}
+
+pub async fn page(
+    dashboard: web::Data<Dashboard>,
+    session: Session,
+) -> Result<HttpResponse, PageError> {
+    dashboard.require(Feature::Admin)?;
+    let ops = ShardOps::new(&dashboard.mover);
+    // Probes only shards that were never probed; answers come from stored probes.
+    ops.health(false, true).await?;
+    let shards: Vec<ShardRow> = ops
+        .list()
+        .await?
+        .into_iter()
+        .map(|shard| ShardRow {
+            fill_percent: shard.capacity.map(|c| {
+                if c == 0 {
+                    100.0
+                } else {
+                    (shard.websites as f64 * 100.0 / c as f64).min(100.0)
+                }
+            }),
+            shard,
+        })
+        .collect();
+    let distribution = ops.distribution().await?;
+    let mut conn = dashboard.mover.control_pool().acquire().await?;
+    let queue = move_search::queue(&mut conn).await?;
+    let running: Vec<Running> = move_search::running(&mut conn)
+        .await?
+        .into_iter()
+        .map(|line| Running {
+            percent: percent(line.rows_copied, line.rows_total),
+            line,
+        })
+        .collect();
+    let values = context! { nav => "overview", shards, distribution, queue, running };
+    super::render::page(&dashboard, &session, "overview.html", values)
+}
+
+pub fn percent(copied: i64, total: i64) -> f64 {
+    if total <= 0 {
+        return 0.0;
+    }
+    ((copied as f64 * 1000.0 / total as f64).round() / 10.0).min(100.0)
+}

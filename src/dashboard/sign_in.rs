@@ -1,0 +1,97 @@
+//! Signing in with the API token (a session cookie comes back) and out.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::SET_COOKIE;
+use actix_web::{HttpRequest, HttpResponse, web};
+use minijinja::context;
+use serde::Deserialize;
+
+use super::render::{html, render};
+use super::{Dashboard, PageError, Session, see_other, session, session_guard};
+
+#[derive(Debug, Deserialize)]
+pub struct Next {
+    next: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SignIn {
+    token: String,
+    next: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SignOut {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn form(query: web::Query<Next>) -> Result<HttpResponse, PageError> {
+    show(StatusCode::OK, query.next.as_deref(), None)
+}
+
+pub async fn submit(
+    request: HttpRequest,
+    dashboard: web::Data<Dashboard>,
+    form: web::Form<SignIn>,
+) -> Result<HttpResponse, PageError> {
+    let next = form.next.as_deref();
+    let Some(token) = dashboard.mover.settings().api.token.clone() else {
+        let message = "the API has no token configured (SHARD_API_TOKEN)";
+        return show(StatusCode::UNAUTHORIZED, next, Some(message));
+    };
+    if !session::token_matches(form.token.trim(), &token) {
+        tracing::info!("dashboard sign-in refused");
+        return show(StatusCode::UNAUTHORIZED, next, Some("wrong token"));
+    }
+    let mut response = see_other(safe_next(next));
+    response.headers_mut().insert(
+        SET_COOKIE,
+        session::issue(&token, secure(&request))
+            .parse()
+            .expect("a cookie is a valid header value"),
+    );
+    Ok(response)
+}
+
+pub async fn sign_out(
+    request: HttpRequest,
+    dashboard: web::Data<Dashboard>,
+    session: Session,
+    form: web::Form<SignOut>,
+) -> Result<HttpResponse, PageError> {
+    session.check_csrf(&form.csrf)?;
+    session_guard::end(&dashboard, &session).await?;
+    let mut response = see_other("/ui/sign-in");
+    response.headers_mut().insert(
+        SET_COOKIE,
+        session::clear(secure(&request))
+            .parse()
+            .expect("a cookie is a valid header value"),
+    );
+    Ok(response)
+}
+
+fn show(
+    status: StatusCode,
+    next: Option<&str>,
+    error: Option<&str>,
+) -> Result<HttpResponse, PageError> {
+    let ctx = context! { next => safe_next(next), error, signed_in => false };
+    Ok(html(status).body(render("sign_in.html", ctx)?))
+}
+
+/// Only back into the dashboard: never an open redirect.
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(path) if path.starts_with("/ui") && !path.contains("//") && !path.contains('\\') => {
+            path
+        }
+        _ => "/ui",
+    }
+}
+
+/// `Secure` when the browser reached us over TLS (directly or via a proxy that says so).
+fn secure(request: &HttpRequest) -> bool {
+    request.connection_info().scheme() == "https"
+}

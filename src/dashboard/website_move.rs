@@ -1,0 +1,174 @@
+//! *Move this website*: **Preview** runs the dry run and shows the preflight
+//! report; **Start** needs a clean preview's ticket (a tag over website and
+//! target under this session) and the website id typed again, then records
+//! the move, its audit entry and its queue job in one transaction, as the API does.
+
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+use minijinja::{Value, context};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use super::access::Feature;
+use super::website::show;
+use super::{Dashboard, PageError, Session, see_other};
+use crate::control::migrations;
+use crate::ids::{MigrationId, ShardName, WebsiteId};
+use crate::jobs::{MoveJob, enqueue_move};
+use crate::mover::{MoveError, MoveRequest, PreflightReport};
+
+#[derive(Debug, Deserialize, Serialize)]
+pub struct MoveForm {
+    #[serde(default, skip_serializing)]
+    csrf: String,
+    target: String,
+    #[serde(default)]
+    requested_by: String,
+    #[serde(default)]
+    notes: String,
+    /// Start only: the clean preview's ticket and the retyped website id.
+    #[serde(default)]
+    ticket: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+pub async fn preview(
+    dashboard: web::Data<Dashboard>,
+    session: Session,
+    id: web::Path<String>,
+    form: web::Form<MoveForm>,
+) -> Result<HttpResponse, PageError> {
+    session.check_csrf(&form.csrf)?;
+    dashboard.require(Feature::Migrations)?;
+    let website: WebsiteId = id.parse().map_err(PageError::bad_request)?;
+    match dry_run(&dashboard, &session, website, &form).await {
+        Ok((report, ticket)) => {
+            let state = context! { values => &*form, report, ticket };
+            show(&dashboard, &session, website, state).await
+        }
+        Err(error) => refused(&dashboard, &session, website, &form, error).await,
+    }
+}
+
+pub async fn start(
+    dashboard: web::Data<Dashboard>,
+    session: Session,
+    id: web::Path<String>,
+    form: web::Form<MoveForm>,
+) -> Result<HttpResponse, PageError> {
+    session.check_csrf(&form.csrf)?;
+    dashboard.require(Feature::Migrations)?;
+    let website: WebsiteId = id.parse().map_err(PageError::bad_request)?;
+    match begin(&dashboard, &session, website, &form).await {
+        Ok(id) => Ok(see_other(&format!("/ui/moves/{id}"))),
+        Err(error) => refused(&dashboard, &session, website, &form, error).await,
+    }
+}
+
+/// The website's page with the form as filled in and the error in it, under the error's status.
+async fn refused(
+    dashboard: &Dashboard,
+    session: &Session,
+    website: WebsiteId,
+    form: &MoveForm,
+    error: PageError,
+) -> Result<HttpResponse, PageError> {
+    let state: Value = context! { values => form, error => error.shown() };
+    let mut response = show(dashboard, session, website, state).await?;
+    *response.status_mut() = error.status();
+    Ok(response)
+}
+
+async fn dry_run(
+    dashboard: &Dashboard,
+    session: &Session,
+    website: WebsiteId,
+    form: &MoveForm,
+) -> Result<(PreflightReport, String), PageError> {
+    let (target, _) = checked(dashboard, form)?;
+    let report = dashboard.mover.preflight(website, &target).await?;
+    Ok((report, ticket(dashboard, session, website, &target)?))
+}
+
+async fn begin(
+    dashboard: &Dashboard,
+    session: &Session,
+    website: WebsiteId,
+    form: &MoveForm,
+) -> Result<MigrationId, PageError> {
+    let (target, requested_by) = checked(dashboard, form)?;
+    let expected = ticket(dashboard, session, website, &target)?;
+    if !bool::from(form.ticket.as_bytes().ct_eq(expected.as_bytes())) {
+        return Err(PageError::unprocessable(
+            "preview_required",
+            "preview this move first: Start is possible only from a clean preview",
+        ));
+    }
+    if form.confirm.trim() != website.to_string() {
+        return Err(PageError::unprocessable(
+            "confirmation_mismatch",
+            format!("type the website id {website} to confirm the move"),
+        ));
+    }
+    let request = MoveRequest {
+        website,
+        target,
+        keep_source: false,
+        batch_rows: None,
+        requested_by: Some(requested_by),
+        notes: Some(form.notes.trim().to_owned()).filter(|n| !n.is_empty()),
+    };
+    record(dashboard, &request).await
+}
+
+/// The move, its audit entry and its job commit together or not at all.
+async fn record(dashboard: &Dashboard, request: &MoveRequest) -> Result<MigrationId, PageError> {
+    let mover = &dashboard.mover;
+    let request_id = format!("dashboard-{}", uuid::Uuid::new_v4());
+    let mut tx = mover.control_pool().begin().await?;
+    let record = mover.request_in(&mut tx, request).await?;
+    migrations::set_request(&mut tx, record.id, None, &request_id).await?;
+    let job = MoveJob {
+        migration_id: record.id.0,
+        request_id: Some(request_id.clone()),
+    };
+    enqueue_move(&mut tx, &job, Duration::ZERO)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = ?e, "enqueueing the move failed");
+            PageError::unavailable()
+        })?;
+    tx.commit().await?;
+    tracing::info!(migration_id = %record.id, website_id = %request.website, request_id, "move requested from the dashboard");
+    Ok(record.id)
+}
+
+fn checked(dashboard: &Dashboard, form: &MoveForm) -> Result<(ShardName, String), PageError> {
+    let target = ShardName::parse(form.target.trim())
+        .map_err(|_| MoveError::UnknownShard(form.target.clone()))?;
+    Ok((target, dashboard.requester(&form.requested_by)?))
+}
+
+fn ticket(
+    dashboard: &Dashboard,
+    session: &Session,
+    website: WebsiteId,
+    target: &ShardName,
+) -> Result<String, PageError> {
+    let token = dashboard
+        .mover
+        .settings()
+        .api
+        .token
+        .as_ref()
+        .ok_or_else(|| {
+            PageError::new(
+                actix_web::http::StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "the API has no token configured (SHARD_API_TOKEN)",
+            )
+        })?;
+    Ok(session.tag(token, &format!("preview {website} {target}")))
+}
