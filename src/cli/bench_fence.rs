@@ -13,12 +13,15 @@ use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::ids::WebsiteId;
 
-const ROUNDS: usize = 3;
-const ROUND: Duration = Duration::from_secs(3);
+const ROUNDS: usize = 9;
+const ROUND: Duration = Duration::from_secs(1);
 
 pub(super) struct FenceCost {
     pub fenced_tps: f64,
     pub plain_tps: f64,
+    /// Of the rounds' fenced/unfenced ratios: one round hit by a checkpoint or
+    /// another process on the machine moves it less than the means.
+    pub median_ratio: f64,
 }
 
 /// `shard` fences some website and holds rows of `website`, which it does not fence.
@@ -44,28 +47,31 @@ pub(super) async fn measure(
         !pages.is_empty(),
         "website {website} has no pages to update"
     );
+    // Settle the old shard after the move's deletes, and warm it, before timing.
     sqlx::raw_sql("VACUUM ANALYZE").execute(shard).await?;
-    let (mut fenced_secs, mut plain_secs) = (0.0, 0.0);
-    let (mut fenced_done, mut plain_done) = (0, 0);
-    for round in 0..ROUNDS * 2 {
-        let fenced = round % 2 == 1;
-        let toggle = if fenced { "ENABLE" } else { "DISABLE" };
-        for table in &tables {
-            let sql = format!("ALTER TABLE {table} {toggle} TRIGGER USER");
-            sqlx::raw_sql(crate::sql::audited(&sql))
-                .execute(shard)
-                .await?;
+    sqlx::raw_sql("CHECKPOINT").execute(shard).await?;
+    load(url, website, pages.clone(), clients, usize::MAX).await?;
+    let mut pairs = Vec::with_capacity(ROUNDS);
+    for round in 0..ROUNDS {
+        let mut done = [0u64; 2];
+        for (fenced, toggle) in [(0, "DISABLE"), (1, "ENABLE")] {
+            for table in &tables {
+                let sql = format!("ALTER TABLE {table} {toggle} TRIGGER USER");
+                sqlx::raw_sql(crate::sql::audited(&sql))
+                    .execute(shard)
+                    .await?;
+            }
+            done[fenced] = load(url, website, pages.clone(), clients, round * 2 + fenced).await?;
         }
-        let done = load(url, website, pages.clone(), clients, round).await?;
-        if fenced {
-            (fenced_secs, fenced_done) = (fenced_secs + ROUND.as_secs_f64(), fenced_done + done);
-        } else {
-            (plain_secs, plain_done) = (plain_secs + ROUND.as_secs_f64(), plain_done + done);
-        }
+        pairs.push(done);
     }
+    let tps = |n: u64| n as f64 / ROUND.as_secs_f64();
+    let mut ratios: Vec<f64> = pairs.iter().map(|[p, f]| tps(*f) / tps(*p)).collect();
+    ratios.sort_by(f64::total_cmp);
     Ok(FenceCost {
-        fenced_tps: fenced_done as f64 / fenced_secs,
-        plain_tps: plain_done as f64 / plain_secs,
+        fenced_tps: tps(pairs.iter().map(|[_, f]| f).sum::<u64>()) / ROUNDS as f64,
+        plain_tps: tps(pairs.iter().map(|[p, _]| p).sum::<u64>()) / ROUNDS as f64,
+        median_ratio: ratios[ROUNDS / 2],
     })
 }
 
