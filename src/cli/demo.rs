@@ -117,7 +117,13 @@ pub async fn run(base: Settings, args: DemoArgs) -> anyhow::Result<()> {
     .execute(&shards[0])
     .await;
     match refused {
-        Err(e) => println!("   a stale write to website {tenant} on shard_1 is refused: {e}"),
+        Err(e) => println!(
+            "   a stale write to website {tenant} on shard_1 is refused ({}): {}",
+            e.as_database_error()
+                .and_then(|db| db.code())
+                .unwrap_or_default(),
+            crate::db::error_message(&e)
+        ),
         Ok(_) => anyhow::bail!("the fence let a stale write through"),
     }
     println!("6. the notice to {DEMO_ADMIN}:");
