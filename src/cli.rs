@@ -137,11 +137,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Connects to the control database and brings its schema up to date.
 pub async fn connect(settings: Settings) -> anyhow::Result<Mover> {
-    let location = crate::config::describe(&settings.control_options());
+    let location = crate::db::describe(&crate::db::control_options(&settings));
     let control = crate::db::control_pool(&settings)
         .await
         .with_context(|| format!("cannot connect to the control database at {location}"))?;
-    crate::db::migrate(&control).await.with_context(|| {
+    crate::startup::migrate(&control).await.with_context(|| {
         format!("cannot apply migrations to the control database at {location}")
     })?;
     let mover = Mover::new(Arc::new(settings), control);

@@ -12,7 +12,10 @@ use sqlx::postgres::PgConnectOptions;
 use crate::ids::ShardName;
 use crate::shard_status::ShardStatus;
 
+mod mail;
 mod validate;
+
+pub use mail::{MailSettings, TlsMode};
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
@@ -29,7 +32,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub api: ApiSettings,
     pub worker: WorkerSettings,
-    pub mail: crate::mail::MailSettings,
+    pub mail: MailSettings,
     /// Read from the environment (`SHARD_*_ENABLED`, `TENANT_ADMIN_EMAILS`), not files.
     #[serde(skip)]
     pub flags: FeatureFlags,
@@ -273,7 +276,7 @@ impl Settings {
             settings.api.token = Some(SecretString::from(token));
         }
         if let Ok(list) = std::env::var("SHARD_NOTIFY_EMAILS") {
-            settings.mail.notify = crate::mail::EmailAddress::parse_list(&list)
+            settings.mail.notify = crate::ids::EmailAddress::parse_list(&list)
                 .map_err(|e| ConfigError::Mail(format!("SHARD_NOTIFY_EMAILS: {e}")))?;
         }
         settings.flags = FeatureFlags::from_env();
@@ -286,36 +289,14 @@ impl Settings {
         self.shards.get(name.as_str())
     }
 
-    pub fn control_options(&self) -> PgConnectOptions {
-        connect_options(&self.database.url, "database.url").expect("validated at load")
-    }
-
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_secs(self.database.connect_timeout_secs)
     }
 }
 
-impl ShardSettings {
-    pub fn connect_options(&self, name: &ShardName) -> PgConnectOptions {
-        connect_options(&self.url, &format!("shards.{name}.url")).expect("validated at load")
-    }
-}
-
-/// Parses a URL into options tagged with our application name, so operators
-/// (and `pg_stat_activity`) can tell shardmover's sessions from the application's.
-pub fn connect_options(url: &SecretString, key: &str) -> Result<PgConnectOptions, ConfigError> {
-    let options: PgConnectOptions = url.expose_secret().parse().map_err(|_| ConfigError::Url {
+/// Parses a Postgres URL; `db` adds what every connection of ours carries.
+pub fn parse_url(url: &SecretString, key: &str) -> Result<PgConnectOptions, ConfigError> {
+    url.expose_secret().parse().map_err(|_| ConfigError::Url {
         key: key.to_owned(),
-    })?;
-    Ok(options.application_name(crate::db::APPLICATION_NAME))
-}
-
-/// `host:port/database` without user or password, for reports and logs.
-pub fn describe(options: &PgConnectOptions) -> String {
-    format!(
-        "{}:{}/{}",
-        options.get_host(),
-        options.get_port(),
-        options.get_database().unwrap_or("")
-    )
+    })
 }

@@ -15,7 +15,7 @@ use super::{ApiError, AppState};
 use crate::control::migrations::{self, MigrationRecord};
 use crate::control::{Phase, Status};
 use crate::ids::MigrationId;
-use crate::jobs::{MoveJob, enqueue_move};
+use crate::queue::MoveJob;
 
 #[utoipa::path(post, path = "/api/v1/migrations/{id}/finalize", tag = "migrations",
     params(("id" = i64, Path, description = "migration id")),
@@ -40,7 +40,7 @@ pub async fn finalize(
             migration_id: id.0,
             request_id: request.extensions().get::<RequestId>().map(|r| r.0.clone()),
         };
-        enqueue_move(&mut tx, &job, Duration::ZERO)
+        job.enqueue(&mut tx, Duration::ZERO)
             .await
             .map_err(queue_error)?;
         tx.commit().await?;

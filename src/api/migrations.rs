@@ -16,8 +16,8 @@ use super::{idempotency, outage};
 use crate::control::migrations::{self, MigrationFilter, MigrationRecord};
 use crate::control::{Status, notifications, tables};
 use crate::ids::{MigrationId, ShardName, WebsiteId};
-use crate::jobs::{MoveJob, enqueue_move};
 use crate::mover::{MoveError, MoveRequest};
+use crate::queue::MoveJob;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -104,7 +104,7 @@ pub async fn create(
         migration_id: record.id.0,
         request_id: Some(request_id.clone()),
     };
-    enqueue_move(&mut tx, &job, Duration::ZERO)
+    job.enqueue(&mut tx, Duration::ZERO)
         .await
         .map_err(queue_error)?;
     tx.commit().await?;

@@ -49,7 +49,7 @@ pub async fn run(base: Settings, args: DemoArgs) -> anyhow::Result<()> {
     );
 
     let control = crate::db::control_pool(&settings).await?;
-    crate::db::migrate(&control).await?;
+    crate::startup::migrate(&control).await?;
     sample_tenant::create_registry(&control).await?;
     let shards = [pool(&shard_urls[0]).await?, pool(&shard_urls[1]).await?];
     for shard in &shards {

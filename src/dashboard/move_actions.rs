@@ -11,7 +11,7 @@ use super::access::Feature;
 use super::{Dashboard, PageError, Session, see_other};
 use crate::control::migrations;
 use crate::ids::MigrationId;
-use crate::jobs::{MoveJob, enqueue_move};
+use crate::queue::MoveJob;
 
 #[derive(Debug, Deserialize)]
 /// A button's form: only the CSRF token.
@@ -70,12 +70,10 @@ pub async fn finalize(
         migration_id: id.0,
         request_id: Some(format!("dashboard-{}", uuid::Uuid::new_v4())),
     };
-    enqueue_move(&mut tx, &job, Duration::ZERO)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = ?e, "enqueueing the cleanup failed");
-            PageError::unavailable()
-        })?;
+    job.enqueue(&mut tx, Duration::ZERO).await.map_err(|e| {
+        tracing::error!(error = ?e, "enqueueing the cleanup failed");
+        PageError::unavailable()
+    })?;
     tx.commit().await?;
     tracing::info!(migration_id = %id, website_id = %record.website, "cleanup resumed from the dashboard");
     Ok(see_other(&format!("/ui/moves/{id}")))

@@ -15,8 +15,8 @@ use super::website::show;
 use super::{Dashboard, PageError, Session, see_other};
 use crate::control::migrations;
 use crate::ids::{MigrationId, ShardName, WebsiteId};
-use crate::jobs::{MoveJob, enqueue_move};
 use crate::mover::{MoveError, MoveRequest, PreflightReport};
+use crate::queue::MoveJob;
 
 #[derive(Debug, Deserialize, Serialize)]
 pub struct MoveForm {
@@ -134,12 +134,10 @@ async fn record(dashboard: &Dashboard, request: &MoveRequest) -> Result<Migratio
         migration_id: record.id.0,
         request_id: Some(request_id.clone()),
     };
-    enqueue_move(&mut tx, &job, Duration::ZERO)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = ?e, "enqueueing the move failed");
-            PageError::unavailable()
-        })?;
+    job.enqueue(&mut tx, Duration::ZERO).await.map_err(|e| {
+        tracing::error!(error = ?e, "enqueueing the move failed");
+        PageError::unavailable()
+    })?;
     tx.commit().await?;
     tracing::info!(migration_id = %record.id, website_id = %request.website, request_id, "move requested from the dashboard");
     Ok(record.id)

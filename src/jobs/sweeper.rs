@@ -12,8 +12,7 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
-use super::move_job::{MoveJob, QUEUE, enqueue_move};
-use crate::mail::outbox;
+use crate::queue::{MoveJob, NotifyJob, move_job, notify_job};
 
 /// How often each worker sweeps, and how quiet a move must have been to count as lost.
 pub const EVERY: Duration = Duration::from_secs(30);
@@ -37,7 +36,7 @@ pub async fn sweep(pool: &PgPool, quiet_for_secs: f64) -> Result<usize, anyhow::
           ORDER BY m.id
           FOR UPDATE OF m SKIP LOCKED"
     )))
-    .bind(QUEUE)
+    .bind(move_job::QUEUE)
     .bind(quiet_for_secs)
     .fetch_all(&mut *tx)
     .await?;
@@ -46,7 +45,7 @@ pub async fn sweep(pool: &PgPool, quiet_for_secs: f64) -> Result<usize, anyhow::
             migration_id: *id,
             request_id: None,
         };
-        enqueue_move(&mut tx, &job, Duration::ZERO).await?;
+        job.enqueue(&mut tx, Duration::ZERO).await?;
         // Touch the move so a concurrent sweeper that waited on the lock sees it as fresh.
         sqlx::query("UPDATE shardmover.migrations SET next_attempt_at = now() WHERE id = $1")
             .bind(id)
@@ -88,12 +87,12 @@ pub async fn sweep_notices(pool: &PgPool, quiet_for_secs: f64) -> Result<usize, 
           ORDER BY n.id
           FOR UPDATE OF n SKIP LOCKED"
     )))
-    .bind(outbox::QUEUE)
+    .bind(notify_job::QUEUE)
     .bind(quiet_for_secs)
     .fetch_all(&mut *tx)
     .await?;
     for id in &lost {
-        outbox::enqueue(&mut tx, &[*id], Duration::ZERO).await?;
+        NotifyJob::enqueue_all(&mut tx, &[*id], Duration::ZERO).await?;
         sqlx::query("UPDATE shardmover.notifications SET next_attempt_at = now() WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -110,8 +109,8 @@ pub async fn purge_done_jobs(pool: &PgPool, days: i32) -> Result<u64, anyhow::Er
         "DELETE FROM apalis.jobs
           WHERE job_type IN ($1, $2) AND status = 'Done' AND done_at < now() - make_interval(days => $3)",
     )
-    .bind(QUEUE)
-    .bind(outbox::QUEUE)
+    .bind(move_job::QUEUE)
+    .bind(notify_job::QUEUE)
     .bind(days)
     .execute(pool)
     .await?

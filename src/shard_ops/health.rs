@@ -80,11 +80,8 @@ impl ShardOps<'_> {
     pub async fn probe(&self, names: &[ShardName]) -> Result<Vec<HealthView>, ShardOpsError> {
         let settings = &self.settings().shard_ops;
         let probes = names.iter().map(|name| {
-            let options = self
-                .settings()
-                .shard(name)
-                .expect("configured")
-                .connect_options(name);
+            let shard = self.settings().shard(name).expect("configured");
+            let options = crate::db::shard_options(shard, name);
             probe::measure(options, settings.probe_timeout(), settings.slow_query_ms)
         });
         let results = join_all(probes).await;

@@ -11,8 +11,9 @@ use serde_json::Value;
 use shardmover::control::migrations::{self, MigrationRecord};
 use shardmover::control::{Phase, Status};
 use shardmover::ids::MigrationId;
-use shardmover::jobs::{self, MoveJob};
+use shardmover::jobs;
 use shardmover::mover::{FENCE_SQLSTATE, Silent};
+use shardmover::queue::MoveJob;
 use sqlx::PgPool;
 
 use crate::app::{TestApp, error_code, request_move, spawn_app_with};
@@ -216,7 +217,7 @@ async fn run_queued_moves(app: &TestApp) -> usize {
                 SELECT id FROM apalis.jobs WHERE job_type = $1 AND status = 'Pending' ORDER BY run_at LIMIT 1)
              RETURNING job",
         )
-        .bind(jobs::move_job::QUEUE)
+        .bind(shardmover::queue::move_job::QUEUE)
         .fetch_optional(&app.env.control)
         .await
         .unwrap();

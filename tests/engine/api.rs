@@ -9,8 +9,9 @@ use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use shardmover::api::{self, AppState};
-use shardmover::jobs::{self, MoveJob};
+use shardmover::jobs;
 use shardmover::mover::Mover;
+use shardmover::queue::MoveJob;
 
 use crate::app::{TOKEN, TestApp, error_code, spawn_app, spawn_app_with};
 use crate::helpers::{TestEnv, block_on, dump, pool};
@@ -26,7 +27,7 @@ impl TestApp {
                     SELECT id FROM apalis.jobs WHERE job_type = $1 AND status = 'Pending' ORDER BY run_at LIMIT 1)
                  RETURNING id, job",
             )
-            .bind(jobs::move_job::QUEUE)
+            .bind(shardmover::queue::move_job::QUEUE)
             .fetch_optional(&self.env.control)
             .await
             .unwrap();
