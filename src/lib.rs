@@ -2,6 +2,7 @@
 //! PostgreSQL shard to another: fenced, streamed with binary COPY,
 //! checksum-verified, resumable, and only then cut over in the registry.
 
+pub mod admission;
 pub mod api;
 pub mod cli;
 pub mod config;
@@ -21,3 +22,4 @@ pub mod shards;
 pub mod sql;
 pub mod startup;
 pub mod telemetry;
+pub mod tenancy;

@@ -2,7 +2,6 @@
 //! `Mover::request` records a move; `Mover::run` drives it to an end, resuming
 //! from whatever phase and checkpoint an earlier attempt reached.
 
-pub(crate) mod catalog;
 mod checkpoint;
 mod cleanup;
 mod collisions;
@@ -16,7 +15,6 @@ mod fence;
 mod fence_admin;
 mod finalize;
 mod lock;
-pub(crate) mod plan;
 pub(crate) mod preflight;
 pub mod privileges;
 pub mod progress;
@@ -24,7 +22,6 @@ mod raw_pipe;
 mod rollback;
 mod row_reader;
 mod run;
-mod schema_diff;
 mod sequences;
 mod shard_schema;
 mod verify;
@@ -34,7 +31,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use sqlx::PgPool;
 
-pub use catalog::TenantTable;
 pub use copy::SEND_BYTES;
 pub use error::MoveError;
 pub use fence_admin::{FenceEntry, LiftRefused};

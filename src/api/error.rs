@@ -116,7 +116,6 @@ impl From<ShardOpsError> for ApiError {
         use ShardOpsError as E;
         // Database failures answer exactly as the move engine's do (503 or 500).
         let error = match error {
-            E::Move(e) => return e.into(),
             E::Database { context, source } => {
                 return MoveError::Database { context, source }.into();
             }

@@ -36,7 +36,6 @@ impl From<ShardOpsError> for PageError {
     fn from(error: ShardOpsError) -> Self {
         use ShardOpsError as E;
         let error = match error {
-            E::Move(e) => return e.into(),
             E::Database { context, source } => {
                 return MoveError::Database { context, source }.into();
             }

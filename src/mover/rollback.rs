@@ -243,13 +243,13 @@ impl Mover {
     async fn source_tables(
         &self,
         source: &sqlx::PgPool,
-    ) -> Result<Vec<super::TenantTable>, MoveError> {
+    ) -> Result<Vec<crate::tenancy::TenantTable>, MoveError> {
         let mut conn = source
             .acquire()
             .await
             .context(|| "connecting to the source shard".into())?;
-        let tables = super::catalog::discover(&mut conn, &self.settings.tenancy).await?;
-        super::plan::order_by_foreign_keys(tables)
+        let tables = crate::tenancy::discover(&mut conn, &self.settings.tenancy).await?;
+        Ok(crate::tenancy::order_by_foreign_keys(tables)?)
     }
 }
 

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use sqlx::PgPool;
 use tracing::{info, instrument, warn};
 
-use super::catalog::TenantTable;
 use super::error::{Context, MoveError};
 use super::preflight::Admission;
 use super::progress::{ProgressSink, Tracker};
@@ -16,6 +15,7 @@ use super::{Mover, lock, verify};
 use crate::control::tables::{self, TableProgress};
 use crate::control::{Phase, Status, migrations, migrations::MigrationRecord};
 use crate::ids::MigrationId;
+use crate::tenancy::TenantTable;
 
 /// Wall time per phase of this attempt (phases skipped on resume stay zero).
 #[derive(Debug, Clone, Default)]

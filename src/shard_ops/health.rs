@@ -61,12 +61,9 @@ impl ShardOps<'_> {
     }
 
     fn health_view(&self, report: HealthReport) -> HealthView {
-        let age = (Utc::now() - report.checked_at)
-            .to_std()
-            .unwrap_or_default();
         HealthView {
             location: self.location(&ShardName::parse(&report.shard).expect("stored by us")),
-            stale: age > self.settings().shard_ops.stale_after(),
+            stale: report.is_stale(self.settings().shard_ops.stale_after()),
             report,
         }
     }
