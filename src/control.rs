@@ -13,6 +13,7 @@ pub mod shard_health;
 pub mod shard_websites;
 pub mod sign_outs;
 pub mod state;
+pub mod sweeps;
 pub mod tables;
 
 pub use state::{Phase, Status};

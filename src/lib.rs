@@ -4,6 +4,7 @@
 
 pub mod admission;
 pub mod api;
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod control;
@@ -17,8 +18,8 @@ pub mod queue;
 pub mod sample_tenant;
 pub mod scratch;
 pub mod shard_ops;
+pub mod shard_pools;
 pub mod shard_status;
-pub mod shards;
 pub mod sql;
 pub mod startup;
 pub mod telemetry;

@@ -19,6 +19,7 @@ pub(crate) mod preflight;
 pub mod privileges;
 pub mod progress;
 mod raw_pipe;
+mod request;
 mod rollback;
 mod row_reader;
 mod run;
@@ -27,7 +28,6 @@ mod shard_schema;
 mod verify;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use sqlx::PgPool;
 
@@ -37,22 +37,34 @@ pub use fence_admin::{FenceEntry, LiftRefused};
 pub use preflight::{PreflightReport, TableReport};
 pub use progress::{ProgressSink, Silent, Snapshot};
 pub use raw_pipe::raw_pipe;
+pub use request::{Origin, RequestMoveError};
 pub use run::{MoveOutcome, Timings};
 pub use shard_schema::FENCE_SQLSTATE;
 
+use crate::app::App;
 use crate::config::Settings;
 use crate::control::migrations::{self, MigrationRecord, NewMigration};
 use crate::ids::{ShardName, WebsiteId};
-use crate::shards::ShardPools;
 pub(crate) use error::Context;
 
+/// The move engine over the application context (its settings, control pool,
+/// shard pools and stop flag, reached through `Deref`).
 pub struct Mover {
-    pub(crate) settings: Arc<Settings>,
-    pub(crate) control: PgPool,
-    pub(crate) shards: ShardPools,
-    /// Set when the process is shutting down: running moves stop at their next
-    /// checkpoint and stay resumable.
-    stopping: Arc<AtomicBool>,
+    app: App,
+}
+
+impl std::ops::Deref for Mover {
+    type Target = App;
+
+    fn deref(&self) -> &App {
+        &self.app
+    }
+}
+
+impl From<App> for Mover {
+    fn from(app: App) -> Self {
+        Self { app }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -67,24 +79,18 @@ pub struct MoveRequest {
 
 impl Mover {
     pub fn new(settings: Arc<Settings>, control: PgPool) -> Self {
-        let shards = ShardPools::new(&settings);
-        Self {
-            settings,
-            control,
-            shards,
-            stopping: Arc::default(),
-        }
+        App::new(settings, control).into()
     }
 
     /// This mover with another control pool (the API's or the workers'), sharing
     /// settings, shard pools and the stop flag.
     pub fn with_control_pool(&self, control: PgPool) -> Self {
-        Self {
-            settings: self.settings.clone(),
-            control,
-            shards: self.shards.clone(),
-            stopping: self.stopping.clone(),
-        }
+        self.app.with_control_pool(control).into()
+    }
+
+    /// The context this mover runs in.
+    pub fn app(&self) -> &App {
+        &self.app
     }
 
     /// A pooled connection to the control database.
@@ -95,23 +101,6 @@ impl Mover {
             .acquire()
             .await
             .context(|| "connecting to the control database".into())
-    }
-
-    /// Asks every move this process runs to stop at its next checkpoint.
-    pub fn request_stop(&self) {
-        self.stopping.store(true, Ordering::SeqCst);
-    }
-
-    pub(crate) fn stop_flag(&self) -> &AtomicBool {
-        &self.stopping
-    }
-
-    pub fn control_pool(&self) -> &PgPool {
-        &self.control
-    }
-
-    pub fn settings(&self) -> &Settings {
-        &self.settings
     }
 
     pub(crate) fn fence_options(&self) -> fence::FenceOptions {

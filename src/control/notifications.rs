@@ -135,3 +135,10 @@ pub async fn list_many(
     }
     Ok(by_move)
 }
+
+/// Notices waiting to be sent.
+pub async fn count_pending(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM shardmover.notifications WHERE status = 'pending'")
+        .fetch_one(conn)
+        .await
+}

@@ -91,12 +91,12 @@ async fn until(shutdown: Shutdown) -> Result<(), std::io::Error> {
 }
 
 async fn warn_if_notices_wait(pool: &PgPool) {
-    let waiting: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM shardmover.notifications WHERE status = 'pending'",
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap_or(0);
+    let waiting = match pool.acquire().await {
+        Ok(mut conn) => crate::control::notifications::count_pending(&mut conn)
+            .await
+            .unwrap_or(0),
+        Err(_) => 0,
+    };
     if waiting > 0 {
         // Another process recorded them with mail on: configs differ.
         tracing::warn!(

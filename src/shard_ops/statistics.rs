@@ -49,7 +49,7 @@ impl ShardOps<'_> {
                 .map_err(ShardOpsError::control("counting websites"))?
         };
         let pool = self
-            .mover
+            .app
             .shards
             .get(&name)
             .expect("configured shards have pools");

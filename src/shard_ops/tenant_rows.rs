@@ -77,7 +77,7 @@ impl ShardOps<'_> {
         let names = self.configured();
         let counts = names.iter().map(|name| async move {
             let pool = self
-                .mover
+                .app
                 .shards
                 .get(name)
                 .expect("configured shards have pools");
