@@ -10,6 +10,7 @@ pub mod config;
 pub mod control;
 pub mod dashboard;
 pub mod db;
+pub mod error_status;
 pub mod ids;
 pub mod jobs;
 pub mod mail;

@@ -2,6 +2,7 @@
 //! `Mover::request` records a move; `Mover::run` drives it to an end, resuming
 //! from whatever phase and checkpoint an earlier attempt reached.
 
+mod attempt;
 mod checkpoint;
 mod cleanup;
 mod collisions;
@@ -31,6 +32,7 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
+pub use attempt::{MoveOutcome, Timings};
 pub use copy::SEND_BYTES;
 pub use error::MoveError;
 pub use fence_admin::{FenceEntry, LiftRefused};
@@ -38,7 +40,6 @@ pub use preflight::{PreflightReport, TableReport};
 pub use progress::{ProgressSink, Silent, Snapshot};
 pub use raw_pipe::raw_pipe;
 pub use request::{Origin, RequestMoveError};
-pub use run::{MoveOutcome, Timings};
 pub use shard_schema::FENCE_SQLSTATE;
 
 use crate::app::App;

@@ -4,6 +4,7 @@
 
 use sqlx::PgConnection;
 
+use super::{NoticeStatus, Status};
 use crate::sql::audited;
 
 /// A job of `$1` that is waiting, running or will be retried by apalis.
@@ -19,7 +20,7 @@ pub async fn lost_moves(
 ) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar(audited(&format!(
         "SELECT m.id FROM shardmover.migrations m
-          WHERE m.status IN ('pending', 'in_progress')
+          WHERE m.status = ANY($3)
             AND m.updated_at < now() - make_interval(secs => $2)
             AND NOT EXISTS (SELECT 1 FROM apalis.jobs j WHERE {LIVE_JOB}
                    AND convert_from(j.job, 'UTF8')::jsonb ->> 'migration_id' = m.id::text)
@@ -28,6 +29,7 @@ pub async fn lost_moves(
     )))
     .bind(queue)
     .bind(quiet_for_secs)
+    .bind([Status::Pending.as_str(), Status::InProgress.as_str()])
     .fetch_all(conn)
     .await
 }
@@ -50,7 +52,7 @@ pub async fn lost_notices(
 ) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar(audited(&format!(
         "SELECT n.id FROM shardmover.notifications n
-          WHERE n.status = 'pending' AND n.next_attempt_at < now() - make_interval(secs => $2)
+          WHERE n.status = $3 AND n.next_attempt_at < now() - make_interval(secs => $2)
             AND NOT EXISTS (SELECT 1 FROM apalis.jobs j WHERE {LIVE_JOB}
                    AND convert_from(j.job, 'UTF8')::jsonb ->> 'notification_id' = n.id::text)
           ORDER BY n.id
@@ -58,6 +60,7 @@ pub async fn lost_notices(
     )))
     .bind(queue)
     .bind(quiet_for_secs)
+    .bind(NoticeStatus::Pending.as_str())
     .fetch_all(conn)
     .await
 }

@@ -60,7 +60,7 @@ pub async fn page(
     let values = context! {
         nav => "moves", rows, filters, next_page,
         first_page => filters.before.is_some().then(|| page_link(&filters, 0)),
-        statuses => ["pending", "in_progress", "cleanup_pending", "completed", "failed", "cancelled"],
+        statuses => Status::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
     };
     render_page(&dashboard, &session, "moves.html", values)
 }

@@ -7,12 +7,12 @@ use futures_util::StreamExt;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::mpsc;
 
+use super::attempt::Attempt;
 use super::checkpoint::{self, Checkpoint};
 use super::copy_format::{HEADER, TRAILER};
 use super::error::{Context, MoveError};
 use super::progress::Tracker;
 use super::row_reader::RowReader;
-use super::run::Attempt;
 use super::{Mover, fence, shard_schema};
 use crate::control::tables;
 use crate::db::bypass_fence;
