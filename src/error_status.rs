@@ -57,3 +57,31 @@ pub fn of_shard_ops(error: &ShardOpsError) -> Answer {
     };
     Answer::Status(status)
 }
+
+/// An error body a handler can answer with: the API's JSON error, the dashboard's page.
+pub trait Answers: Sized {
+    fn with_status(status: StatusCode, code: &'static str, message: String) -> Self;
+    fn unavailable() -> Self;
+    fn internal() -> Self;
+}
+
+/// The body for `answer`; 5xx causes go to the log, saying what `failed`.
+pub fn body<T: Answers>(
+    answer: Answer,
+    error: &(dyn std::error::Error + 'static),
+    code: &'static str,
+    message: String,
+    failed: &'static str,
+) -> T {
+    match answer {
+        Answer::Unavailable => {
+            tracing::warn!(error = %error, "service unavailable");
+            T::unavailable()
+        }
+        Answer::Internal => {
+            tracing::error!(error = ?error, "{failed}");
+            T::internal()
+        }
+        Answer::Status(status) => T::with_status(status, code, message),
+    }
+}

@@ -6,11 +6,11 @@ mod attempt;
 mod checkpoint;
 mod cleanup;
 mod collisions;
-mod conclude;
 mod copy;
 pub mod copy_format;
 mod cutover;
 mod delete;
+mod ending;
 mod error;
 mod fence;
 mod fence_admin;
@@ -179,7 +179,7 @@ impl Mover {
     /// checkpoint and roll back; false once it has ended or passed cutover.
     pub async fn cancel(&self, id: crate::ids::MigrationId) -> Result<bool, MoveError> {
         if self
-            .conclude_if(|tx| Box::pin(migrations::cancel_pending(tx, id)))
+            .record_ending_if(|tx| Box::pin(migrations::cancel_pending(tx, id)))
             .await
             .context(|| "cancelling".into())?
         {

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
-use crate::error_status::{self, Answer};
+use crate::error_status::{self, Answers};
 use crate::mover::MoveError;
 use crate::shard_ops::ShardOpsError;
 
@@ -70,7 +70,13 @@ impl ResponseError for ApiError {
 impl From<MoveError> for ApiError {
     fn from(error: MoveError) -> Self {
         let answer = error_status::of_move(&error);
-        Self::answer(answer, &error, error.code(), error.one_line())
+        error_status::body(
+            answer,
+            &error,
+            error.code(),
+            error.one_line(),
+            "request failed",
+        )
     }
 }
 
@@ -98,28 +104,26 @@ impl From<sqlx::Error> for ApiError {
 impl From<ShardOpsError> for ApiError {
     fn from(error: ShardOpsError) -> Self {
         let answer = error_status::of_shard_ops(&error);
-        Self::answer(answer, &error, error.code(), error.one_line())
+        error_status::body(
+            answer,
+            &error,
+            error.code(),
+            error.one_line(),
+            "request failed",
+        )
     }
 }
 
-impl ApiError {
-    /// The answer for an engine or shard-operations error; 5xx causes go to the log.
-    fn answer(
-        answer: Answer,
-        error: &(dyn std::error::Error + 'static),
-        code: &'static str,
-        message: String,
-    ) -> Self {
-        match answer {
-            Answer::Unavailable => {
-                tracing::warn!(error = %error, "service unavailable");
-                Self::unavailable()
-            }
-            Answer::Internal => {
-                tracing::error!(error = ?error, "request failed");
-                Self::internal()
-            }
-            Answer::Status(status) => Self::new(status, code, message),
-        }
+impl Answers for ApiError {
+    fn with_status(status: StatusCode, code: &'static str, message: String) -> Self {
+        Self::new(status, code, message)
+    }
+
+    fn unavailable() -> Self {
+        Self::unavailable()
+    }
+
+    fn internal() -> Self {
+        Self::internal()
     }
 }

@@ -1,8 +1,10 @@
 //! The engine's, shard operations' and the database's errors as pages: the
 //! same status and `code` the API answers (`api::error`), 5xx without the cause.
 
+use actix_web::http::StatusCode;
+
 use super::PageError;
-use crate::error_status::{self, Answer};
+use crate::error_status::{self, Answers};
 use crate::mover::MoveError;
 use crate::shard_ops::ShardOpsError;
 
@@ -10,36 +12,40 @@ use crate::shard_ops::ShardOpsError;
 impl From<MoveError> for PageError {
     fn from(error: MoveError) -> Self {
         let answer = error_status::of_move(&error);
-        Self::answer(answer, &error, error.code(), error.one_line())
+        error_status::body(
+            answer,
+            &error,
+            error.code(),
+            error.one_line(),
+            "page failed",
+        )
     }
 }
 
 impl From<ShardOpsError> for PageError {
     fn from(error: ShardOpsError) -> Self {
         let answer = error_status::of_shard_ops(&error);
-        Self::answer(answer, &error, error.code(), error.one_line())
+        error_status::body(
+            answer,
+            &error,
+            error.code(),
+            error.one_line(),
+            "page failed",
+        )
     }
 }
 
-impl PageError {
-    /// The page for an engine or shard-operations error; 5xx causes go to the log.
-    fn answer(
-        answer: Answer,
-        error: &(dyn std::error::Error + 'static),
-        code: &'static str,
-        message: String,
-    ) -> Self {
-        match answer {
-            Answer::Unavailable => {
-                tracing::warn!(error = %error, "service unavailable");
-                Self::unavailable()
-            }
-            Answer::Internal => {
-                tracing::error!(error = ?error, "page failed");
-                Self::internal()
-            }
-            Answer::Status(status) => Self::new(status, code, message),
-        }
+impl Answers for PageError {
+    fn with_status(status: StatusCode, code: &'static str, message: String) -> Self {
+        Self::new(status, code, message)
+    }
+
+    fn unavailable() -> Self {
+        Self::unavailable()
+    }
+
+    fn internal() -> Self {
+        Self::internal()
     }
 }
 

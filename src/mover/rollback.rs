@@ -145,7 +145,7 @@ impl Mover {
         }
         drop(conn);
         let ended = self
-            .conclude(record.id, attempt, status)
+            .record_ending(record.id, attempt, status)
             .await
             .context(|| "recording the failure".into())?;
         lost_unless(ended, record, attempt)?;
@@ -183,7 +183,7 @@ impl Mover {
         lost_unless(recorded, record, attempt)?;
         drop(conn);
         let ended = self
-            .conclude(record.id, attempt, Status::Failed)
+            .record_ending(record.id, attempt, Status::Failed)
             .await
             .context(|| "recording the refused rollback".into())?;
         lost_unless(ended, record, attempt)?;
@@ -219,7 +219,7 @@ impl Mover {
         );
         let (id, code_owned) = (record.id, code.to_owned());
         let left = self
-            .conclude_if(move |tx| {
+            .record_ending_if(move |tx| {
                 Box::pin(async move {
                     migrations::leave_cleanup_pending(tx, id, attempt, &code_owned, &message).await
                 })

@@ -164,7 +164,7 @@ impl Mover {
             attempt.timings.cleanup = started.elapsed();
         }
         let ended = self
-            .conclude(record.id, attempt.token, Status::Completed)
+            .record_ending(record.id, attempt.token, Status::Completed)
             .await
             .context(|| "recording completion".into())?;
         attempt.owned(ended)?;
