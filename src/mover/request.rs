@@ -1,7 +1,8 @@
 //! Requesting a move: on the caller's transaction, the move and its audit
 //! entry are recorded, tied to the request that asked for it, and its first job
 //! is queued — all three commit together or not at all. The API's POST and the
-//! dashboard's Start both come through here.
+//! dashboard's Start both come through here; so do their Finalize buttons,
+//! which queue a pending cleanup again.
 
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use sqlx::PgConnection;
 
 use super::{MoveError, MoveRequest, Mover};
 use crate::control::migrations::{self, MigrationRecord};
+use crate::ids::MigrationId;
 use crate::queue::MoveJob;
 
 /// Who asked: the request id carried into the job's logs, and the caller's
@@ -52,5 +54,29 @@ impl Mover {
             .await
             .map_err(RequestMoveError::Enqueue)?;
         Ok(record)
+    }
+
+    /// Queues the cleanup of a `cleanup_pending` move again with a fresh retry
+    /// budget, on `tx` (the caller commits); `None` when it has no pending cleanup.
+    pub async fn resume_cleanup(
+        &self,
+        tx: &mut PgConnection,
+        id: MigrationId,
+        request_id: Option<String>,
+    ) -> Result<Option<MigrationRecord>, RequestMoveError> {
+        let Some(record) = migrations::resume_cleanup(tx, id)
+            .await
+            .map_err(RequestMoveError::Record)?
+        else {
+            return Ok(None);
+        };
+        let job = MoveJob {
+            migration_id: id.0,
+            request_id,
+        };
+        job.enqueue(tx, Duration::ZERO)
+            .await
+            .map_err(RequestMoveError::Enqueue)?;
+        Ok(Some(record))
     }
 }
