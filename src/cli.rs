@@ -14,9 +14,7 @@ mod shards;
 mod websites;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::config::Settings;
@@ -123,34 +121,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve::run(connect(settings).await?, true, true).await,
         Command::Api => serve::run(connect(settings).await?, true, false).await,
         Command::Worker => serve::run(connect(settings).await?, false, true).await,
-        Command::Setup => connect(settings)
+        Command::Setup => crate::startup::build(settings)
             .await
             .map(|_| println!("control database is up to date")),
         Command::Demo(args) => demo::run(settings, args).await,
         Command::Bench(args) => bench::run(settings, args).await,
         Command::BenchApi(args) => bench_api::run(settings, args).await,
-        Command::Shards(args) => shards::run(&connect(settings).await?, args).await,
-        Command::Websites(args) => websites::run(&connect(settings).await?, args).await,
+        Command::Shards(args) => shards::run(&crate::startup::build(settings).await?, args).await,
+        Command::Websites(args) => {
+            websites::run(&crate::startup::build(settings).await?, args).await
+        }
         Command::Fences(args) => fences::run(&connect(settings).await?, args).await,
     }
 }
 
-/// Connects to the control database and brings its schema up to date.
-pub async fn connect(settings: Settings) -> anyhow::Result<Mover> {
-    let location = crate::config::describe(&settings.control_options());
-    let control = crate::db::control_pool(&settings)
-        .await
-        .with_context(|| format!("cannot connect to the control database at {location}"))?;
-    crate::db::migrate(&control).await.with_context(|| {
-        format!("cannot apply migrations to the control database at {location}")
-    })?;
-    let mover = Mover::new(Arc::new(settings), control);
-    // Configured shards missing from the catalogue are added; run-time changes stay.
-    crate::shard_ops::ShardOps::new(&mover)
-        .seed()
-        .await
-        .with_context(|| format!("cannot seed the shard catalogue at {location}"))?;
-    Ok(mover)
+/// The move engine over a freshly built application context.
+async fn connect(settings: Settings) -> anyhow::Result<Mover> {
+    Ok(crate::startup::build(settings).await?.into())
 }
 
 /// An error and its causes on one line: `error: a: b: c`.

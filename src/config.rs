@@ -12,7 +12,14 @@ use sqlx::postgres::PgConnectOptions;
 use crate::ids::ShardName;
 use crate::shard_status::ShardStatus;
 
+mod flags;
+mod mail;
+mod shard_ops;
 mod validate;
+
+pub use flags::FeatureFlags;
+pub use mail::{MailSettings, TlsMode};
+pub use shard_ops::ShardOpsSettings;
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
@@ -29,7 +36,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub api: ApiSettings,
     pub worker: WorkerSettings,
-    pub mail: crate::mail::MailSettings,
+    pub mail: MailSettings,
     /// Read from the environment (`SHARD_*_ENABLED`, `TENANT_ADMIN_EMAILS`), not files.
     #[serde(skip)]
     pub flags: FeatureFlags,
@@ -67,120 +74,6 @@ impl WorkerSettings {
     /// How long after a worker's death its jobs return to the queue.
     pub fn orphan_window(&self) -> Duration {
         self.heartbeat() * self.missed_heartbeats as u32
-    }
-}
-
-/// The rollout flags of the seed plan; each defaults to enabled.
-#[derive(Debug, Clone)]
-pub struct FeatureFlags {
-    pub admin: bool,
-    pub assignment: bool,
-    pub migrations: bool,
-    pub bulk_ops: bool,
-    /// When set, only these addresses may ask for changes.
-    pub admin_emails: Option<Vec<String>>,
-}
-
-impl Default for FeatureFlags {
-    fn default() -> Self {
-        Self {
-            admin: true,
-            assignment: true,
-            migrations: true,
-            bulk_ops: true,
-            admin_emails: None,
-        }
-    }
-}
-
-impl FeatureFlags {
-    pub fn from_env() -> Self {
-        let flag = |name: &str| {
-            std::env::var(name)
-                .map(|v| !v.trim().eq_ignore_ascii_case("false"))
-                .unwrap_or(true)
-        };
-        let admin_emails = std::env::var("TENANT_ADMIN_EMAILS").ok().map(|list| {
-            list.split(',')
-                .map(|e| e.trim().to_lowercase())
-                .filter(|e| !e.is_empty())
-                .collect()
-        });
-        Self {
-            admin: flag("SHARD_ADMIN_ENABLED"),
-            assignment: flag("SHARD_ASSIGNMENT_ENABLED"),
-            migrations: flag("SHARD_MIGRATIONS_ENABLED"),
-            bulk_ops: flag("SHARD_BULK_OPS_ENABLED"),
-            admin_emails,
-        }
-    }
-}
-
-/// Health-probe thresholds, placement and distribution settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-pub struct ShardOpsSettings {
-    /// Seconds between background probes (`SHARD_HEALTH_CHECK_INTERVAL`).
-    pub health_check_interval_secs: u64,
-    /// Hard limit on one shard's probe, connect and queries included.
-    pub probe_timeout_ms: u64,
-    pub degraded_latency_ms: f64,
-    pub unhealthy_latency_ms: f64,
-    pub degraded_error_rate: f64,
-    pub unhealthy_error_rate: f64,
-    /// Recent probes the error rate is computed over.
-    pub error_window: i64,
-    /// A statement slower than this on average counts as slow (pg_stat_statements).
-    pub slow_query_ms: f64,
-    /// Largest spread of website shares before `imbalanced` (`SHARD_IMBALANCE_THRESHOLD`).
-    pub imbalance_threshold: f64,
-}
-
-impl Default for ShardOpsSettings {
-    fn default() -> Self {
-        Self {
-            health_check_interval_secs: 30,
-            probe_timeout_ms: 5000,
-            degraded_latency_ms: 500.0,
-            unhealthy_latency_ms: 2000.0,
-            degraded_error_rate: 0.05,
-            unhealthy_error_rate: 0.10,
-            error_window: 20,
-            slow_query_ms: 1000.0,
-            imbalance_threshold: 0.2,
-        }
-    }
-}
-
-impl ShardOpsSettings {
-    pub fn interval(&self) -> Duration {
-        Duration::from_secs(self.health_check_interval_secs.max(1))
-    }
-
-    pub fn probe_timeout(&self) -> Duration {
-        Duration::from_millis(self.probe_timeout_ms.max(1))
-    }
-
-    /// A stored probe older than this no longer vouches for a shard.
-    pub fn stale_after(&self) -> Duration {
-        self.interval() * 3
-    }
-
-    /// `SHARD_HEALTH_CHECK_INTERVAL` (seconds) and `SHARD_IMBALANCE_THRESHOLD` (a fraction).
-    fn apply_env(&mut self) -> Result<(), ConfigError> {
-        if let Ok(value) = std::env::var("SHARD_HEALTH_CHECK_INTERVAL") {
-            self.health_check_interval_secs = value
-                .trim()
-                .parse()
-                .map_err(|_| ConfigError::Env("SHARD_HEALTH_CHECK_INTERVAL", value))?;
-        }
-        if let Ok(value) = std::env::var("SHARD_IMBALANCE_THRESHOLD") {
-            self.imbalance_threshold = value
-                .trim()
-                .parse()
-                .map_err(|_| ConfigError::Env("SHARD_IMBALANCE_THRESHOLD", value))?;
-        }
-        Ok(())
     }
 }
 
@@ -273,7 +166,7 @@ impl Settings {
             settings.api.token = Some(SecretString::from(token));
         }
         if let Ok(list) = std::env::var("SHARD_NOTIFY_EMAILS") {
-            settings.mail.notify = crate::mail::EmailAddress::parse_list(&list)
+            settings.mail.notify = crate::ids::EmailAddress::parse_list(&list)
                 .map_err(|e| ConfigError::Mail(format!("SHARD_NOTIFY_EMAILS: {e}")))?;
         }
         settings.flags = FeatureFlags::from_env();
@@ -286,36 +179,14 @@ impl Settings {
         self.shards.get(name.as_str())
     }
 
-    pub fn control_options(&self) -> PgConnectOptions {
-        connect_options(&self.database.url, "database.url").expect("validated at load")
-    }
-
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_secs(self.database.connect_timeout_secs)
     }
 }
 
-impl ShardSettings {
-    pub fn connect_options(&self, name: &ShardName) -> PgConnectOptions {
-        connect_options(&self.url, &format!("shards.{name}.url")).expect("validated at load")
-    }
-}
-
-/// Parses a URL into options tagged with our application name, so operators
-/// (and `pg_stat_activity`) can tell shardmover's sessions from the application's.
-pub fn connect_options(url: &SecretString, key: &str) -> Result<PgConnectOptions, ConfigError> {
-    let options: PgConnectOptions = url.expose_secret().parse().map_err(|_| ConfigError::Url {
+/// Parses a Postgres URL; `db` adds what every connection of ours carries.
+pub fn parse_url(url: &SecretString, key: &str) -> Result<PgConnectOptions, ConfigError> {
+    url.expose_secret().parse().map_err(|_| ConfigError::Url {
         key: key.to_owned(),
-    })?;
-    Ok(options.application_name(crate::db::APPLICATION_NAME))
-}
-
-/// `host:port/database` without user or password, for reports and logs.
-pub fn describe(options: &PgConnectOptions) -> String {
-    format!(
-        "{}:{}/{}",
-        options.get_host(),
-        options.get_port(),
-        options.get_database().unwrap_or("")
-    )
+    })
 }

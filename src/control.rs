@@ -2,6 +2,7 @@
 
 pub mod audit_logs;
 pub mod audit_search;
+pub mod metrics;
 pub mod migrations;
 pub mod move_search;
 pub mod notifications;
@@ -13,6 +14,7 @@ pub mod shard_health;
 pub mod shard_websites;
 pub mod sign_outs;
 pub mod state;
+pub mod sweeps;
 pub mod tables;
 
-pub use state::{Phase, Status};
+pub use state::{NoticeStatus, Phase, Status};

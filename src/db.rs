@@ -5,7 +5,8 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgConnection, PgPool, Postgres};
 
-use crate::config::Settings;
+use crate::config::{Settings, ShardSettings, parse_url};
+use crate::ids::ShardName;
 
 /// Every connection we open says who it is (in `pg_stat_activity`, to operators).
 pub const APPLICATION_NAME: &str = "shardmover";
@@ -22,11 +23,36 @@ pub fn lazy_pool(options: PgConnectOptions, max: u32, timeout: Duration) -> PgPo
         .connect_lazy_with(options)
 }
 
+/// The control database's options, tagged with our application name so operators
+/// (and `pg_stat_activity`) can tell shardmover's sessions from the application's.
+pub fn control_options(settings: &Settings) -> PgConnectOptions {
+    parse_url(&settings.database.url, "database.url")
+        .expect("validated at load")
+        .application_name(APPLICATION_NAME)
+}
+
+/// A shard's options, tagged like the control database's.
+pub fn shard_options(shard: &ShardSettings, name: &ShardName) -> PgConnectOptions {
+    parse_url(&shard.url, &format!("shards.{name}.url"))
+        .expect("validated at load")
+        .application_name(APPLICATION_NAME)
+}
+
+/// `host:port/database` without user or password, for reports and logs.
+pub fn describe(options: &PgConnectOptions) -> String {
+    format!(
+        "{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or("")
+    )
+}
+
 pub async fn control_pool(settings: &Settings) -> Result<PgPool, sqlx::Error> {
     let pool = PgPoolOptions::new()
         .max_connections(settings.database.max_connections)
         .acquire_timeout(settings.connect_timeout())
-        .connect_with(settings.control_options())
+        .connect_with(control_options(settings))
         .await?;
     Ok(pool)
 }
@@ -36,18 +62,10 @@ pub async fn control_pool(settings: &Settings) -> Result<PgPool, sqlx::Error> {
 /// nor a busy worker the requests.
 pub fn worker_pool(settings: &Settings) -> PgPool {
     lazy_pool(
-        settings.control_options(),
+        control_options(settings),
         settings.worker.control_connections.max(1),
         settings.connect_timeout(),
     )
-}
-
-/// Applies the control database's migrations: ours (schema `shardmover`) and
-/// the job queue's (schema `apalis`); each keeps its own migrations table.
-pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    MIGRATOR.run(pool).await?;
-    crate::jobs::worker::setup(pool).await?;
-    Ok(())
 }
 
 /// An error's text for people: a server error's own message, without the

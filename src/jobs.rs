@@ -10,5 +10,5 @@ pub mod sweeper;
 pub mod worker;
 
 pub use backoff::backoff;
-pub use move_job::{MoveJob, enqueue_move, run_move};
+pub use move_job::run_move;
 pub use notify_job::{Delivery, Notifier, run_notify};

@@ -2,20 +2,26 @@
 //! PostgreSQL shard to another: fenced, streamed with binary COPY,
 //! checksum-verified, resumable, and only then cut over in the registry.
 
+pub mod admission;
 pub mod api;
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod control;
 pub mod dashboard;
 pub mod db;
+pub mod error_status;
 pub mod ids;
 pub mod jobs;
 pub mod mail;
 pub mod mover;
+pub mod queue;
 pub mod sample_tenant;
 pub mod scratch;
 pub mod shard_ops;
+pub mod shard_pools;
 pub mod shard_status;
-pub mod shards;
 pub mod sql;
+pub mod startup;
 pub mod telemetry;
+pub mod tenancy;

@@ -1,10 +1,9 @@
 //! Email about moves: who hears about a final event, what the notice says, and
 //! how it travels over SMTP. Notices are written to an outbox in the same
 //! transaction that records a move's final status (`outbox`) and delivered by
-//! their own job (`crate::jobs::notify_job`), so an SMTP outage delays a notice
+//! their own job (`jobs::notify_job`), so an SMTP outage delays a notice
 //! but never loses it, and a retried move never mails twice.
 
-mod address;
 mod compose;
 mod mailer;
 mod notice;
@@ -12,11 +11,11 @@ pub mod outbox;
 mod settings;
 mod templates;
 
-pub use address::EmailAddress;
+pub use crate::config::{MailSettings, TlsMode};
+pub use crate::ids::EmailAddress;
 pub use compose::compose;
 pub use mailer::{Mailer, SendError};
 pub use notice::Notice;
-pub use settings::{MailSettings, TlsMode};
 
 /// Mail failures that are not about delivery (those are `SendError`).
 #[derive(Debug, thiserror::Error)]

@@ -2,61 +2,70 @@
 //! `Mover::request` records a move; `Mover::run` drives it to an end, resuming
 //! from whatever phase and checkpoint an earlier attempt reached.
 
-pub(crate) mod catalog;
+mod attempt;
 mod checkpoint;
 mod cleanup;
 mod collisions;
-mod conclude;
 mod copy;
 pub mod copy_format;
 mod cutover;
 mod delete;
+mod ending;
 mod error;
 mod fence;
 mod fence_admin;
 mod finalize;
 mod lock;
-pub(crate) mod plan;
 pub(crate) mod preflight;
 pub mod privileges;
 pub mod progress;
 mod raw_pipe;
+mod request;
 mod rollback;
 mod row_reader;
 mod run;
-mod schema_diff;
 mod sequences;
 mod shard_schema;
 mod verify;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use sqlx::PgPool;
 
-pub use catalog::TenantTable;
+pub use attempt::{MoveOutcome, Timings};
 pub use copy::SEND_BYTES;
 pub use error::MoveError;
 pub use fence_admin::{FenceEntry, LiftRefused};
 pub use preflight::{PreflightReport, TableReport};
 pub use progress::{ProgressSink, Silent, Snapshot};
 pub use raw_pipe::raw_pipe;
-pub use run::{MoveOutcome, Timings};
+pub use request::{Origin, RequestMoveError};
 pub use shard_schema::FENCE_SQLSTATE;
 
+use crate::app::App;
 use crate::config::Settings;
 use crate::control::migrations::{self, MigrationRecord, NewMigration};
 use crate::ids::{ShardName, WebsiteId};
-use crate::shards::ShardPools;
 pub(crate) use error::Context;
 
+/// The move engine over the application context (its settings, control pool,
+/// shard pools and stop flag, reached through `Deref`).
 pub struct Mover {
-    pub(crate) settings: Arc<Settings>,
-    pub(crate) control: PgPool,
-    pub(crate) shards: ShardPools,
-    /// Set when the process is shutting down: running moves stop at their next
-    /// checkpoint and stay resumable.
-    stopping: Arc<AtomicBool>,
+    app: App,
+}
+
+impl std::ops::Deref for Mover {
+    type Target = App;
+
+    fn deref(&self) -> &App {
+        &self.app
+    }
+}
+
+impl From<App> for Mover {
+    fn from(app: App) -> Self {
+        Self { app }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -71,24 +80,18 @@ pub struct MoveRequest {
 
 impl Mover {
     pub fn new(settings: Arc<Settings>, control: PgPool) -> Self {
-        let shards = ShardPools::new(&settings);
-        Self {
-            settings,
-            control,
-            shards,
-            stopping: Arc::default(),
-        }
+        App::new(settings, control).into()
     }
 
     /// This mover with another control pool (the API's or the workers'), sharing
     /// settings, shard pools and the stop flag.
     pub fn with_control_pool(&self, control: PgPool) -> Self {
-        Self {
-            settings: self.settings.clone(),
-            control,
-            shards: self.shards.clone(),
-            stopping: self.stopping.clone(),
-        }
+        self.app.with_control_pool(control).into()
+    }
+
+    /// The context this mover runs in.
+    pub fn app(&self) -> &App {
+        &self.app
     }
 
     /// A pooled connection to the control database.
@@ -99,23 +102,6 @@ impl Mover {
             .acquire()
             .await
             .context(|| "connecting to the control database".into())
-    }
-
-    /// Asks every move this process runs to stop at its next checkpoint.
-    pub fn request_stop(&self) {
-        self.stopping.store(true, Ordering::SeqCst);
-    }
-
-    pub(crate) fn stop_flag(&self) -> &AtomicBool {
-        &self.stopping
-    }
-
-    pub fn control_pool(&self) -> &PgPool {
-        &self.control
-    }
-
-    pub fn settings(&self) -> &Settings {
-        &self.settings
     }
 
     pub(crate) fn fence_options(&self) -> fence::FenceOptions {
@@ -193,7 +179,7 @@ impl Mover {
     /// checkpoint and roll back; false once it has ended or passed cutover.
     pub async fn cancel(&self, id: crate::ids::MigrationId) -> Result<bool, MoveError> {
         if self
-            .conclude_if(|tx| Box::pin(migrations::cancel_pending(tx, id)))
+            .record_ending_if(|tx| Box::pin(migrations::cancel_pending(tx, id)))
             .await
             .context(|| "cancelling".into())?
         {

@@ -31,26 +31,26 @@ pub use placement::{Candidate, Recommendation};
 pub use statistics::{ShardStatistics, TableRows, TableSize};
 pub use website::WebsiteView;
 
+use crate::app::App;
 use crate::config::Settings;
 use crate::ids::ShardName;
-use crate::mover::Mover;
 
-/// Shard operations over the mover's settings, control pool and shard pools.
+/// Shard operations over the application's settings, control pool and shard pools.
 pub struct ShardOps<'a> {
-    mover: &'a Mover,
+    app: &'a App,
 }
 
 impl<'a> ShardOps<'a> {
-    pub fn new(mover: &'a Mover) -> Self {
-        Self { mover }
+    pub fn new(app: &'a App) -> Self {
+        Self { app }
     }
 
     fn settings(&self) -> &Settings {
-        &self.mover.settings
+        &self.app.settings
     }
 
     fn control(&self) -> &PgPool {
-        &self.mover.control
+        &self.app.control
     }
 
     /// Configured shards, by name.
@@ -72,7 +72,7 @@ impl<'a> ShardOps<'a> {
 
     /// `host:port/database` of a configured shard, never credentials.
     fn location(&self, name: &ShardName) -> String {
-        self.mover.shards.location(name).unwrap_or("").to_owned()
+        self.app.shards.location(name).unwrap_or("").to_owned()
     }
 
     async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, ShardOpsError> {

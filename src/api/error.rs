@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
+use crate::error_status::{self, Answers};
 use crate::mover::MoveError;
 use crate::shard_ops::ShardOpsError;
 
@@ -68,25 +69,14 @@ impl ResponseError for ApiError {
 
 impl From<MoveError> for ApiError {
     fn from(error: MoveError) -> Self {
-        let status = match &error {
-            MoveError::UnknownWebsite(_) | MoveError::UnknownMigration(_) => StatusCode::NOT_FOUND,
-            MoveError::Busy { .. } => StatusCode::CONFLICT,
-            MoveError::Database { .. } | MoveError::FenceDrainTimeout { .. }
-                if error.is_transient() =>
-            {
-                tracing::warn!(error = %error, "service unavailable");
-                return Self::unavailable();
-            }
-            MoveError::Database { .. }
-            | MoveError::CopyFormat(..)
-            | MoveError::CleanupRefused(_)
-            | MoveError::Previously { .. } => {
-                tracing::error!(error = ?error, "request failed");
-                return Self::internal();
-            }
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
-        };
-        Self::new(status, error.code(), error.one_line())
+        let answer = error_status::of_move(&error);
+        error_status::body(
+            answer,
+            &error,
+            error.code(),
+            error.one_line(),
+            "request failed",
+        )
     }
 }
 
@@ -113,26 +103,27 @@ impl From<sqlx::Error> for ApiError {
 
 impl From<ShardOpsError> for ApiError {
     fn from(error: ShardOpsError) -> Self {
-        use ShardOpsError as E;
-        // Database failures answer exactly as the move engine's do (503 or 500).
-        let error = match error {
-            E::Move(e) => return e.into(),
-            E::Database { context, source } => {
-                return MoveError::Database { context, source }.into();
-            }
-            other => other,
-        };
-        let status = match &error {
-            E::UnknownShard(_) | E::UnknownWebsite(_) => StatusCode::NOT_FOUND,
-            E::HasRows { .. }
-            | E::MoveInProgress { .. }
-            | E::Changed(_)
-            | E::PlanChanged
-            | E::NoShardAvailable => StatusCode::CONFLICT,
-            E::BulkDisabled => StatusCode::FORBIDDEN,
-            E::ShardUnreachable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
-        };
-        Self::new(status, error.code(), error.one_line())
+        let answer = error_status::of_shard_ops(&error);
+        error_status::body(
+            answer,
+            &error,
+            error.code(),
+            error.one_line(),
+            "request failed",
+        )
+    }
+}
+
+impl Answers for ApiError {
+    fn with_status(status: StatusCode, code: &'static str, message: String) -> Self {
+        Self::new(status, code, message)
+    }
+
+    fn unavailable() -> Self {
+        Self::unavailable()
+    }
+
+    fn internal() -> Self {
+        Self::internal()
     }
 }

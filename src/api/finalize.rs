@@ -3,8 +3,6 @@
 //! that lifts what fences the target and deletes the source's rows. It never
 //! goes back, so it is only for moves whose cutover committed.
 
-use std::time::Duration;
-
 use actix_web::http::StatusCode;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 
@@ -15,7 +13,7 @@ use super::{ApiError, AppState};
 use crate::control::migrations::{self, MigrationRecord};
 use crate::control::{Phase, Status};
 use crate::ids::MigrationId;
-use crate::jobs::{MoveJob, enqueue_move};
+use crate::mover::RequestMoveError;
 
 #[utoipa::path(post, path = "/api/v1/migrations/{id}/finalize", tag = "migrations",
     params(("id" = i64, Path, description = "migration id")),
@@ -35,14 +33,14 @@ pub async fn finalize(
     let id = MigrationId(id.into_inner());
     let mut tx = state.mover.control_pool().begin().await?;
     // The queued job and the restarted retry budget commit together.
-    if let Some(record) = migrations::resume_cleanup(&mut tx, id).await? {
-        let job = MoveJob {
-            migration_id: id.0,
-            request_id: request.extensions().get::<RequestId>().map(|r| r.0.clone()),
-        };
-        enqueue_move(&mut tx, &job, Duration::ZERO)
-            .await
-            .map_err(queue_error)?;
+    let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone());
+    let resumed = match state.mover.resume_cleanup(&mut tx, id, request_id).await {
+        Ok(resumed) => resumed,
+        Err(RequestMoveError::Refused(e)) => return Err(e.into()),
+        Err(RequestMoveError::Record(e)) => return Err(e.into()),
+        Err(RequestMoveError::Enqueue(e)) => return Err(queue_error(e)),
+    };
+    if let Some(record) = resumed {
         tx.commit().await?;
         tracing::info!(migration_id = %id, website_id = %record.website, "cleanup resumed");
         return accepted(&state, id).await;

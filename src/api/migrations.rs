@@ -1,8 +1,6 @@
 //! `/api/v1/migrations`: request a move (audit entry + queue job in one
 //! transaction), read progress, list, cancel.
 
-use std::time::Duration;
-
 use actix_web::http::StatusCode;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde::Deserialize;
@@ -16,8 +14,7 @@ use super::{idempotency, outage};
 use crate::control::migrations::{self, MigrationFilter, MigrationRecord};
 use crate::control::{Status, notifications, tables};
 use crate::ids::{MigrationId, ShardName, WebsiteId};
-use crate::jobs::{MoveJob, enqueue_move};
-use crate::mover::{MoveError, MoveRequest};
+use crate::mover::{MoveError, MoveRequest, Origin, RequestMoveError};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -85,9 +82,13 @@ pub async fn create(
     }
     // The audit entry, the move and its job commit together or not at all.
     let mut tx = mover.control_pool().begin().await?;
-    let record = match mover.request_in(&mut tx, &move_request).await {
+    let origin = Origin {
+        request_id: &request_id,
+        idempotency_key: key.as_deref(),
+    };
+    let record = match mover.request_move(&mut tx, &move_request, origin).await {
         Ok(record) => record,
-        Err(busy @ MoveError::Busy { .. }) => {
+        Err(RequestMoveError::Refused(busy @ MoveError::Busy { .. })) => {
             drop(tx);
             // A concurrent POST with the same key won the race: answer as it did.
             if let Some(existing) =
@@ -97,16 +98,10 @@ pub async fn create(
             }
             return Err(busy.into());
         }
-        Err(e) => return Err(e.into()),
+        Err(RequestMoveError::Refused(e)) => return Err(e.into()),
+        Err(RequestMoveError::Record(e)) => return Err(e.into()),
+        Err(RequestMoveError::Enqueue(e)) => return Err(queue_error(e)),
     };
-    migrations::set_request(&mut tx, record.id, key.as_deref(), &request_id).await?;
-    let job = MoveJob {
-        migration_id: record.id.0,
-        request_id: Some(request_id.clone()),
-    };
-    enqueue_move(&mut tx, &job, Duration::ZERO)
-        .await
-        .map_err(queue_error)?;
     tx.commit().await?;
     tracing::info!(migration_id = %record.id, website_id = %website, request_id, "move requested");
     accepted(&state, record, &request_id).await

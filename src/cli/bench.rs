@@ -43,7 +43,7 @@ pub async fn run(base: Settings, args: BenchArgs) -> anyhow::Result<()> {
         &[("source", urls[1].clone()), ("target", urls[3].clone())],
     );
     let control = crate::db::control_pool(&settings).await?;
-    crate::db::migrate(&control).await?;
+    crate::startup::migrate(&control).await?;
     sample_tenant::create_registry(&control).await?;
     let pools = [
         pool(&urls[1]).await?,

@@ -55,7 +55,7 @@ pub async fn run(base: Settings, args: BenchApiArgs) -> anyhow::Result<()> {
     );
     settings.api.token = Some(SecretString::from(TOKEN));
     let control = crate::db::control_pool(&settings).await?;
-    crate::db::migrate(&control).await?;
+    crate::startup::migrate(&control).await?;
     sample_tenant::create_registry(&control).await?;
     sqlx::query("INSERT INTO pwb_websites (id, name, shard_name) SELECT g, 'w' || g, 'shard_1' FROM generate_series(1, $1) g")
         .bind(args.requests as i64)

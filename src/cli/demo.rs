@@ -49,7 +49,7 @@ pub async fn run(base: Settings, args: DemoArgs) -> anyhow::Result<()> {
     );
 
     let control = crate::db::control_pool(&settings).await?;
-    crate::db::migrate(&control).await?;
+    crate::startup::migrate(&control).await?;
     sample_tenant::create_registry(&control).await?;
     let shards = [pool(&shard_urls[0]).await?, pool(&shard_urls[1]).await?];
     for shard in &shards {
@@ -98,12 +98,26 @@ pub async fn run(base: Settings, args: DemoArgs) -> anyhow::Result<()> {
     println!("   copied {rows} rows at {:.0} rows/s", rows as f64 / secs);
 
     println!("5. what the shards say now:");
+    show_the_shards(&control, &shards, tenant).await?;
+    println!("6. the notice to {DEMO_ADMIN}:");
+    mail_the_notice(&control, settings, outcome.record.id).await?;
+    println!("done. The databases stay for you to look at; `shardmover demo` again starts afresh.");
+    Ok(())
+}
+
+/// The registry's answer, each shard's orders per website, and a stale write
+/// to the moved website refused by the fence on its old shard.
+async fn show_the_shards(
+    control: &sqlx::PgPool,
+    shards: &[sqlx::PgPool; 2],
+    tenant: WebsiteId,
+) -> anyhow::Result<()> {
     let registry: String = sqlx::query_scalar("SELECT shard_name FROM pwb_websites WHERE id = $1")
         .bind(tenant.get())
-        .fetch_one(&control)
+        .fetch_one(control)
         .await?;
     println!("   registry: website {tenant} -> {registry}");
-    for (name, shard) in ["shard_1", "shard_2"].iter().zip(&shards) {
+    for (name, shard) in ["shard_1", "shard_2"].iter().zip(shards) {
         let counts: Vec<(i64, i64)> =
             sqlx::query_as("SELECT website_id, count(*) FROM orders GROUP BY 1 ORDER BY 1")
                 .fetch_all(shard)
@@ -126,9 +140,6 @@ pub async fn run(base: Settings, args: DemoArgs) -> anyhow::Result<()> {
         ),
         Ok(_) => anyhow::bail!("the fence let a stale write through"),
     }
-    println!("6. the notice to {DEMO_ADMIN}:");
-    mail_the_notice(&control, settings, outcome.record.id).await?;
-    println!("done. The databases stay for you to look at; `shardmover demo` again starts afresh.");
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::control::migrations::MigrationRecord;
-use crate::control::{Phase, Status};
+use crate::control::{NoticeStatus, Phase, Status};
 use crate::mover::{MoveOutcome, PreflightReport};
 
 pub fn print_preflight(report: &PreflightReport) {
@@ -131,15 +131,15 @@ pub fn outcome_json(outcome: &MoveOutcome) -> Value {
 pub fn print_notices(notices: &[crate::control::notifications::Notification]) {
     let at = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
     for n in notices {
-        let state = match (n.status.as_str(), n.sent_at, n.next_attempt_at) {
-            ("sent", Some(sent), _) => format!("sent {}", at(sent)),
-            ("pending", _, Some(next)) if n.attempts > 0 => format!(
+        let state = match (n.notice_status(), n.sent_at, n.next_attempt_at) {
+            (NoticeStatus::Sent, Some(sent), _) => format!("sent {}", at(sent)),
+            (NoticeStatus::Pending, _, Some(next)) if n.attempts > 0 => format!(
                 "not sent yet ({} attempts; next {}): {}",
                 n.attempts,
                 at(next),
                 n.last_error.as_deref().unwrap_or("")
             ),
-            ("pending", _, _) => "waiting to be sent".to_owned(),
+            (NoticeStatus::Pending, _, _) => "waiting to be sent".to_owned(),
             (_, _, _) => format!("given up: {}", n.last_error.as_deref().unwrap_or("")),
         };
         println!("notice ({}) to {}: {state}", n.event, n.recipient);

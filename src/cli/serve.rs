@@ -28,7 +28,7 @@ pub async fn run(mover: Mover, with_api: bool, with_worker: bool) -> anyhow::Res
     // Every process probes (skipping turns another process just took) so
     // health stays fresh as long as any of them runs.
     tokio::spawn(crate::shard_ops::checker::run(
-        mover.clone(),
+        mover.app().clone(),
         stopped.clone(),
     ));
     let mut tasks = Vec::new();

@@ -4,8 +4,11 @@
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use crate::mover::Mover;
-use crate::shard_ops::{ShardOps, ShardUpdate};
+use crate::app::App;
+use crate::shard_ops::{
+    Distribution, HealthView, Recommendation, ShardDetail, ShardOps, ShardStatistics, ShardUpdate,
+    ShardView,
+};
 use crate::shard_status::ShardStatus;
 
 #[derive(Debug, Args)]
@@ -54,123 +57,24 @@ fn parse_status(text: &str) -> Result<ShardStatus, String> {
     })
 }
 
-fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
+fn print_json(value: &(impl Serialize + ?Sized)) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
-pub async fn run(mover: &Mover, args: ShardsArgs) -> anyhow::Result<()> {
-    let ops = ShardOps::new(mover);
+pub async fn run(app: &App, args: ShardsArgs) -> anyhow::Result<()> {
+    let ops = ShardOps::new(app);
     let json = args.json;
     match args.command {
-        ShardsCommand::List => {
-            let shards = ops.list().await?;
-            if json {
-                return print_json(&shards);
-            }
-            println!(
-                "{:<16} {:<15} {:>9} {:>9} {:<10} {:<9} location",
-                "shard", "status", "websites", "capacity", "health", "accepts"
-            );
-            for s in &shards {
-                println!(
-                    "{:<16} {:<15} {:>9} {:>9} {:<10} {:<9} {}",
-                    s.name,
-                    s.status.as_str(),
-                    s.websites,
-                    s.capacity.map_or("-".into(), |c| c.to_string()),
-                    match &s.health {
-                        _ if !s.configured => "unconfigured",
-                        Some(h) => h.report.state.as_str(),
-                        None => "unknown",
-                    },
-                    if s.accepts_websites { "yes" } else { "no" },
-                    s.location
-                );
-            }
-        }
+        ShardsCommand::List => show(ops.list().await?.as_slice(), json, print_list),
         ShardsCommand::Health { refresh } => {
-            let health = ops.health(refresh, false).await?;
-            if json {
-                return print_json(&health.values().collect::<Vec<_>>());
-            }
-            println!(
-                "{:<16} {:<10} {:<10} {:>9} {:>7} {:>12}  error",
-                "shard", "state", "connection", "query ms", "conns", "size"
-            );
-            for h in health.values() {
-                let r = &h.report;
-                println!(
-                    "{:<16} {:<10} {:<10} {:>9} {:>7} {:>12}  {}",
-                    r.shard,
-                    r.state.as_str(),
-                    r.connection_status,
-                    r.avg_query_ms.map_or("-".into(), |ms| format!("{ms:.1}")),
-                    r.active_connections.map_or("-".into(), |c| c.to_string()),
-                    r.database_size.map_or("-".into(), human_bytes),
-                    r.error_message.as_deref().unwrap_or("")
-                );
-            }
+            let health: Vec<HealthView> = ops.health(refresh, false).await?.into_values().collect();
+            show(health.as_slice(), json, print_health)
         }
-        ShardsCommand::Stats { name } => {
-            let stats = ops.statistics(&name).await?;
-            if json {
-                return print_json(&stats);
-            }
-            println!("shard {} ({})", stats.shard, stats.location);
-            println!(
-                "websites {}, database {}, {} tables, indexes {}",
-                stats.websites,
-                human_bytes(stats.database_size),
-                stats.table_count,
-                human_bytes(stats.index_size)
-            );
-            println!("{:<32} {:>12}", "tenant table", "rows");
-            for t in &stats.tenant_tables {
-                println!("{:<32} {:>12}", t.name, t.rows);
-            }
-            println!("{:<32} {:>12}", "largest tables", "size");
-            for t in &stats.largest_tables {
-                println!("{:<32} {:>12}", t.name, human_bytes(t.total_bytes));
-            }
-        }
-        ShardsCommand::Distribution => {
-            let d = ops.distribution().await?;
-            if json {
-                return print_json(&d);
-            }
-            println!(
-                "{:<16} {:<15} {:>9} {:>8}",
-                "shard", "status", "websites", "percent"
-            );
-            for s in &d.shards {
-                let status = s.status.as_deref().unwrap_or("unconfigured");
-                println!(
-                    "{:<16} {:<15} {:>9} {:>7.1}%",
-                    s.name, status, s.websites, s.percent
-                );
-            }
-            println!(
-                "{} websites; spread {:.2} (threshold {:.2}){}",
-                d.total_websites,
-                d.spread,
-                d.threshold,
-                if d.imbalanced { ": IMBALANCED" } else { "" }
-            );
-        }
+        ShardsCommand::Stats { name } => show(&ops.statistics(&name).await?, json, print_stats),
+        ShardsCommand::Distribution => show(&ops.distribution().await?, json, print_distribution),
         ShardsCommand::Recommend { website } => {
-            let r = ops.recommend(website).await?;
-            if json {
-                return print_json(&r);
-            }
-            println!("{} ({})", r.shard, r.location);
-            for c in &r.candidates {
-                println!(
-                    "  {:<16} {}",
-                    c.shard,
-                    c.reason.as_deref().unwrap_or("eligible")
-                );
-            }
+            show(&ops.recommend(website).await?, json, print_recommendation)
         }
         ShardsCommand::SetStatus {
             name,
@@ -185,13 +89,118 @@ pub async fn run(mover: &Mover, args: ShardsArgs) -> anyhow::Result<()> {
             let detail = ops
                 .update(&name, &update, requested_by.as_deref(), notes.as_deref())
                 .await?;
-            if json {
-                return print_json(&detail);
-            }
-            println!("shard {} is now {}", detail.shard.name, detail.shard.status);
+            show(&detail, json, |detail: &ShardDetail| {
+                println!("shard {} is now {}", detail.shard.name, detail.shard.status);
+            })
         }
     }
+}
+
+/// `--json` prints the answer as the API gives it; otherwise `print` lays it out.
+fn show<T: Serialize + ?Sized>(
+    value: &T,
+    json: bool,
+    print: impl FnOnce(&T),
+) -> anyhow::Result<()> {
+    if json {
+        return print_json(value);
+    }
+    print(value);
     Ok(())
+}
+
+fn print_list(shards: &[ShardView]) {
+    println!(
+        "{:<16} {:<15} {:>9} {:>9} {:<10} {:<9} location",
+        "shard", "status", "websites", "capacity", "health", "accepts"
+    );
+    for s in shards {
+        println!(
+            "{:<16} {:<15} {:>9} {:>9} {:<10} {:<9} {}",
+            s.name,
+            s.status.as_str(),
+            s.websites,
+            s.capacity.map_or("-".into(), |c| c.to_string()),
+            match &s.health {
+                _ if !s.configured => "unconfigured",
+                Some(h) => h.report.state.as_str(),
+                None => "unknown",
+            },
+            if s.accepts_websites { "yes" } else { "no" },
+            s.location
+        );
+    }
+}
+
+fn print_health(health: &[HealthView]) {
+    println!(
+        "{:<16} {:<10} {:<10} {:>9} {:>7} {:>12}  error",
+        "shard", "state", "connection", "query ms", "conns", "size"
+    );
+    for h in health {
+        let r = &h.report;
+        println!(
+            "{:<16} {:<10} {:<10} {:>9} {:>7} {:>12}  {}",
+            r.shard,
+            r.state.as_str(),
+            r.connection_status,
+            r.avg_query_ms.map_or("-".into(), |ms| format!("{ms:.1}")),
+            r.active_connections.map_or("-".into(), |c| c.to_string()),
+            r.database_size.map_or("-".into(), human_bytes),
+            r.error_message.as_deref().unwrap_or("")
+        );
+    }
+}
+
+fn print_stats(stats: &ShardStatistics) {
+    println!("shard {} ({})", stats.shard, stats.location);
+    println!(
+        "websites {}, database {}, {} tables, indexes {}",
+        stats.websites,
+        human_bytes(stats.database_size),
+        stats.table_count,
+        human_bytes(stats.index_size)
+    );
+    println!("{:<32} {:>12}", "tenant table", "rows");
+    for t in &stats.tenant_tables {
+        println!("{:<32} {:>12}", t.name, t.rows);
+    }
+    println!("{:<32} {:>12}", "largest tables", "size");
+    for t in &stats.largest_tables {
+        println!("{:<32} {:>12}", t.name, human_bytes(t.total_bytes));
+    }
+}
+
+fn print_distribution(d: &Distribution) {
+    println!(
+        "{:<16} {:<15} {:>9} {:>8}",
+        "shard", "status", "websites", "percent"
+    );
+    for s in &d.shards {
+        let status = s.status.as_deref().unwrap_or("unconfigured");
+        println!(
+            "{:<16} {:<15} {:>9} {:>7.1}%",
+            s.name, status, s.websites, s.percent
+        );
+    }
+    println!(
+        "{} websites; spread {:.2} (threshold {:.2}){}",
+        d.total_websites,
+        d.spread,
+        d.threshold,
+        if d.imbalanced { ": IMBALANCED" } else { "" }
+    );
+}
+
+fn print_recommendation(r: &Recommendation) {
+    println!("{} ({})", r.shard, r.location);
+    for c in &r.candidates {
+        println!(
+            "  {:<16} {}",
+            c.shard,
+            c.reason.as_deref().unwrap_or("eligible")
+        );
+    }
 }
 
 /// Sizes for people: 9.2 MiB rather than 9674087 (`--json` keeps bytes).

@@ -5,8 +5,9 @@
 
 use clap::{Args, Subcommand};
 
+use crate::app::App;
 use crate::ids::WebsiteId;
-use crate::mover::Mover;
+use crate::shard_ops::WebsiteView;
 use crate::shard_ops::{AssignRequest, BulkPlan, BulkRequest, ShardOps};
 
 #[derive(Debug, Args)]
@@ -44,8 +45,8 @@ pub enum WebsitesCommand {
     },
 }
 
-pub async fn run(mover: &Mover, args: WebsitesArgs) -> anyhow::Result<()> {
-    let ops = ShardOps::new(mover);
+pub async fn run(app: &App, args: WebsitesArgs) -> anyhow::Result<()> {
+    let ops = ShardOps::new(app);
     match args.command {
         WebsitesCommand::Show { id } => {
             let w = ops.website(id).await?;
@@ -53,30 +54,7 @@ pub async fn run(mover: &Mover, args: WebsitesArgs) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&w)?);
                 return Ok(());
             }
-            let shard = w.shard.as_deref().unwrap_or("(none)");
-            println!(
-                "website {} on {shard} ({})",
-                w.website_id,
-                w.location.as_deref().unwrap_or("-")
-            );
-            match (&w.rows, &w.rows_error) {
-                (Some(rows), _) if rows.is_empty() => println!("no rows on {shard}"),
-                (Some(rows), _) => rows
-                    .iter()
-                    .for_each(|t| println!("  {:<32} {:>10}", t.name, t.rows)),
-                (None, error) => println!("rows unknown: {}", error.as_deref().unwrap_or("")),
-            }
-            for e in &w.history {
-                println!(
-                    "  {} {} -> {} {} {}",
-                    e.created_at.format("%Y-%m-%d %H:%M:%S"),
-                    e.old_shard_name.as_deref().unwrap_or("-"),
-                    e.new_shard_name,
-                    e.status,
-                    e.migration_id
-                        .map_or("assignment".into(), |m| format!("move {m}"))
-                );
-            }
+            print_website(&w);
         }
         WebsitesCommand::Assign { id, shard } => {
             let request = AssignRequest {
@@ -172,6 +150,34 @@ fn print_plan(plan: &BulkPlan) {
         println!(
             "preview only: {} to assign, {} refused; to execute it run again with --token {}",
             plan.to_assign, plan.refused, plan.confirmation_token
+        );
+    }
+}
+
+/// A website's shard, rows and shard history, for people.
+fn print_website(w: &WebsiteView) {
+    let shard = w.shard.as_deref().unwrap_or("(none)");
+    println!(
+        "website {} on {shard} ({})",
+        w.website_id,
+        w.location.as_deref().unwrap_or("-")
+    );
+    match (&w.rows, &w.rows_error) {
+        (Some(rows), _) if rows.is_empty() => println!("no rows on {shard}"),
+        (Some(rows), _) => rows
+            .iter()
+            .for_each(|t| println!("  {:<32} {:>10}", t.name, t.rows)),
+        (None, error) => println!("rows unknown: {}", error.as_deref().unwrap_or("")),
+    }
+    for e in &w.history {
+        println!(
+            "  {} {} -> {} {} {}",
+            e.created_at.format("%Y-%m-%d %H:%M:%S"),
+            e.old_shard_name.as_deref().unwrap_or("-"),
+            e.new_shard_name,
+            e.status,
+            e.migration_id
+                .map_or("assignment".into(), |m| format!("move {m}"))
         );
     }
 }

@@ -2,15 +2,15 @@
 //! would make cleanup loop forever, a zero pool would wait forever, a default
 //! shard nobody configured would send new websites nowhere.
 
-use super::{ConfigError, Settings, connect_options};
+use super::{ConfigError, Settings, parse_url};
 use crate::ids::ShardName;
 
 impl Settings {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        connect_options(&self.database.url, "database.url")?;
+        parse_url(&self.database.url, "database.url")?;
         for (name, shard) in &self.shards {
             ShardName::parse(name).map_err(|e| ConfigError::ShardName(name.clone(), e))?;
-            connect_options(&shard.url, &format!("shards.{name}.url"))?;
+            parse_url(&shard.url, &format!("shards.{name}.url"))?;
         }
         if self.mail.enabled() {
             self.mail

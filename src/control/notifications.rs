@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
+use super::NoticeStatus;
 use crate::ids::MigrationId;
 
 /// Also the API's `notifications` item (field names are a contract).
@@ -17,7 +18,7 @@ pub struct Notification {
     /// completed | failed | cancelled | cleanup_pending: the event this notice is about.
     pub event: String,
     pub recipient: String,
-    /// pending | sent | failed (given up)
+    /// pending | sent | failed (given up): a `NoticeStatus` (`notice_status()`).
     pub status: String,
     pub attempts: i32,
     pub next_attempt_at: Option<DateTime<Utc>>,
@@ -27,6 +28,13 @@ pub struct Notification {
     /// The Message-ID header: a resent notice carries the same one.
     pub message_id: String,
     pub created_at: DateTime<Utc>,
+}
+
+impl Notification {
+    /// The delivery state, typed.
+    pub fn notice_status(&self) -> NoticeStatus {
+        self.status.parse().unwrap_or(NoticeStatus::Failed)
+    }
 }
 
 const COLUMNS: &str = "id, migration_id, event, recipient, status, attempts, next_attempt_at,
@@ -68,9 +76,10 @@ pub async fn insert(
 pub async fn claim(conn: &mut PgConnection, id: i64) -> Result<Option<Notification>, sqlx::Error> {
     sqlx::query_as(crate::sql::audited(&format!(
         "SELECT {COLUMNS} FROM shardmover.notifications
-          WHERE id = $1 AND status = 'pending' FOR UPDATE SKIP LOCKED"
+          WHERE id = $1 AND status = $2 FOR UPDATE SKIP LOCKED"
     )))
     .bind(id)
+    .bind(NoticeStatus::Pending.as_str())
     .fetch_optional(conn)
     .await
 }
@@ -78,10 +87,11 @@ pub async fn claim(conn: &mut PgConnection, id: i64) -> Result<Option<Notificati
 pub async fn mark_sent(conn: &mut PgConnection, id: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE shardmover.notifications
-            SET status = 'sent', sent_at = now(), attempts = attempts + 1, next_attempt_at = NULL
+            SET status = $2, sent_at = now(), attempts = attempts + 1, next_attempt_at = NULL
           WHERE id = $1",
     )
     .bind(id)
+    .bind(NoticeStatus::Sent.as_str())
     .execute(conn)
     .await?;
     Ok(())
@@ -97,13 +107,15 @@ pub async fn mark_failed_attempt(
     sqlx::query(
         "UPDATE shardmover.notifications
             SET attempts = attempts + 1, last_error = $2,
-                status = CASE WHEN $3::float8 IS NULL THEN 'failed' ELSE 'pending' END,
+                status = CASE WHEN $3::float8 IS NULL THEN $4 ELSE $5 END,
                 next_attempt_at = now() + make_interval(secs => $3)
           WHERE id = $1",
     )
     .bind(id)
     .bind(error)
     .bind(retry_in.map(|d| d.as_secs_f64()))
+    .bind(NoticeStatus::Failed.as_str())
+    .bind(NoticeStatus::Pending.as_str())
     .execute(conn)
     .await?;
     Ok(())
@@ -134,4 +146,12 @@ pub async fn list_many(
         by_move.entry(notice.migration_id).or_default().push(notice);
     }
     Ok(by_move)
+}
+
+/// Notices waiting to be sent.
+pub async fn count_pending(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM shardmover.notifications WHERE status = $1")
+        .bind(NoticeStatus::Pending.as_str())
+        .fetch_one(conn)
+        .await
 }

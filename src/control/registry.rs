@@ -7,6 +7,30 @@ use crate::config::TenancySettings;
 use crate::ids::{ShardName, WebsiteId};
 use crate::sql::{QualifiedName, audited, ident};
 
+/// A registered website's row: on a shard (its shard column, or the default
+/// shard when NULL), or not yet on any (NULL and no default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registration {
+    Unassigned,
+    On(String),
+}
+
+impl Registration {
+    pub fn shard(&self) -> Option<&str> {
+        match self {
+            Self::Unassigned => None,
+            Self::On(shard) => Some(shard),
+        }
+    }
+
+    pub fn into_shard(self) -> Option<String> {
+        match self {
+            Self::Unassigned => None,
+            Self::On(shard) => Some(shard),
+        }
+    }
+}
+
 /// Where the website lives: its shard column, or the default shard when NULL.
 /// `None` when the website is not in the registry.
 pub async fn shard_of(
@@ -14,16 +38,17 @@ pub async fn shard_of(
     tenancy: &TenancySettings,
     website: WebsiteId,
 ) -> Result<Option<String>, sqlx::Error> {
-    lookup(conn, tenancy, website).await.map(Option::flatten)
+    Ok(lookup(conn, tenancy, website)
+        .await?
+        .and_then(Registration::into_shard))
 }
 
-/// The website's registry row: `None` when it is not registered, `Some(None)`
-/// when it has no shard (and there is no default).
+/// The website's registry row: `None` when it is not registered.
 pub async fn lookup(
     conn: &mut PgConnection,
     tenancy: &TenancySettings,
     website: WebsiteId,
-) -> Result<Option<Option<String>>, sqlx::Error> {
+) -> Result<Option<Registration>, sqlx::Error> {
     registry_row(conn, tenancy, website, "").await
 }
 
@@ -33,7 +58,7 @@ async fn registry_row(
     tenancy: &TenancySettings,
     website: WebsiteId,
     lock: &str,
-) -> Result<Option<Option<String>>, sqlx::Error> {
+) -> Result<Option<Registration>, sqlx::Error> {
     let sql = format!(
         "SELECT coalesce({shard}, $2) FROM {table} WHERE {id} = $1 {lock}",
         shard = ident(&tenancy.registry_shard_column),
@@ -45,6 +70,7 @@ async fn registry_row(
         .bind(tenancy.default_shard.as_deref())
         .fetch_optional(conn)
         .await
+        .map(|row| row.map(|shard| shard.map_or(Registration::Unassigned, Registration::On)))
 }
 
 /// Points the website at `to` if it still points at `from`; returns whether it did.
@@ -107,13 +133,12 @@ pub async fn count_on(
         .await
 }
 
-/// `shard_of`, locking the registry row until the transaction ends: `None` when
-/// the website is not registered, `Some(None)` when it has no shard yet.
+/// `lookup`, locking the registry row until the transaction ends.
 pub async fn lock_shard_of(
     conn: &mut PgConnection,
     tenancy: &TenancySettings,
     website: WebsiteId,
-) -> Result<Option<Option<String>>, sqlx::Error> {
+) -> Result<Option<Registration>, sqlx::Error> {
     registry_row(conn, tenancy, website, "FOR UPDATE").await
 }
 

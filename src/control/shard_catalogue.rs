@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use sqlx::{PgConnection, Row, postgres::PgRow};
 
 use crate::config::Settings;
+use crate::ids::ShardName;
 use crate::shard_status::ShardStatus;
 
 /// A shard's operational state as stored (or as configured, before the first write).
@@ -140,4 +141,32 @@ pub async fn changes(
     .bind(limit)
     .fetch_all(conn)
     .await
+}
+
+/// The configured state of a shard that has no stored row yet.
+pub(crate) fn configured_state(settings: &Settings, name: &ShardName) -> Option<ShardState> {
+    settings.shard(name).map(|s| ShardState {
+        status: s.status,
+        capacity: s.capacity.map(|c| c.min(i64::MAX as u64) as i64),
+        labels: Map::new(),
+    })
+}
+
+/// One configured shard's current state; `None` when not configured.
+pub(crate) async fn current_state(
+    conn: &mut PgConnection,
+    settings: &Settings,
+    name: &ShardName,
+    for_update: bool,
+) -> Result<Option<ShardState>, sqlx::Error> {
+    if settings.shard(name).is_none() {
+        return Ok(None);
+    }
+    if for_update {
+        // Materialise the row so concurrent writers serialise on its lock.
+        seed(conn, settings).await?;
+    }
+    Ok(find(conn, name.as_str(), for_update)
+        .await?
+        .or_else(|| configured_state(settings, name)))
 }

@@ -60,6 +60,12 @@ impl HealthReport {
     pub fn reachable(&self) -> bool {
         self.connection_status == "connected"
     }
+
+    /// Older than `stale_after`: no longer vouches for the shard's state.
+    pub fn is_stale(&self, stale_after: std::time::Duration) -> bool {
+        let age = (Utc::now() - self.checked_at).to_std().unwrap_or_default();
+        age > stale_after
+    }
 }
 
 #[derive(sqlx::FromRow)]

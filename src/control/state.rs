@@ -20,6 +20,16 @@ pub enum Status {
     Cancelled,
 }
 
+/// An email notice's delivery state in `shardmover.notifications`:
+/// `pending` → `sent`, or `failed` once given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeStatus {
+    Pending,
+    Sent,
+    Failed,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
@@ -66,6 +76,12 @@ text_enum!(Status {
     Completed => "completed",
     Failed => "failed",
     Cancelled => "cancelled",
+});
+
+text_enum!(NoticeStatus {
+    Pending => "pending",
+    Sent => "sent",
+    Failed => "failed",
 });
 
 text_enum!(Phase {

@@ -7,7 +7,7 @@ use minijinja::context;
 use serde::{Deserialize, Serialize};
 
 use super::access::Feature;
-use super::render::page as render_page;
+use super::render::{filtered_link, page as render_page};
 use super::{Dashboard, PageError, Session};
 use crate::control::audit_search::{self, AuditSearch};
 use crate::ids::WebsiteId;
@@ -73,17 +73,11 @@ fn parse(f: &Filters) -> Result<AuditSearch, PageError> {
 }
 
 fn link(f: &Filters, before: i64) -> String {
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
-    for (key, value) in [
-        ("website", &f.website),
+    let filters = [
+        ("website", f.website.as_str()),
         ("changed_by", &f.changed_by),
         ("from", &f.from),
         ("until", &f.until),
-    ] {
-        if !value.is_empty() {
-            query.append_pair(key, value);
-        }
-    }
-    query.append_pair("before", &before.to_string());
-    format!("/ui/audit?{}", query.finish())
+    ];
+    filtered_link("/ui/audit", &filters, before)
 }

@@ -4,56 +4,48 @@
 use actix_web::http::StatusCode;
 
 use super::PageError;
+use crate::error_status::{self, Answers};
 use crate::mover::MoveError;
 use crate::shard_ops::ShardOpsError;
 
-/// The API's mapping (`api::error`), so a page shows the code a client would get.
+/// The API's mapping (`error_status`), so a page shows the code a client would get.
 impl From<MoveError> for PageError {
     fn from(error: MoveError) -> Self {
-        let status = match &error {
-            MoveError::UnknownWebsite(_) | MoveError::UnknownMigration(_) => StatusCode::NOT_FOUND,
-            MoveError::Busy { .. } => StatusCode::CONFLICT,
-            MoveError::Database { .. } | MoveError::FenceDrainTimeout { .. }
-                if error.is_transient() =>
-            {
-                tracing::warn!(error = %error, "service unavailable");
-                return Self::unavailable();
-            }
-            MoveError::Database { .. }
-            | MoveError::CopyFormat(..)
-            | MoveError::CleanupRefused(_)
-            | MoveError::Previously { .. } => {
-                tracing::error!(error = ?error, "page failed");
-                return Self::internal();
-            }
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
-        };
-        Self::new(status, error.code(), error.one_line())
+        let answer = error_status::of_move(&error);
+        error_status::body(
+            answer,
+            &error,
+            error.code(),
+            error.one_line(),
+            "page failed",
+        )
     }
 }
 
 impl From<ShardOpsError> for PageError {
     fn from(error: ShardOpsError) -> Self {
-        use ShardOpsError as E;
-        let error = match error {
-            E::Move(e) => return e.into(),
-            E::Database { context, source } => {
-                return MoveError::Database { context, source }.into();
-            }
-            other => other,
-        };
-        let status = match &error {
-            E::UnknownShard(_) | E::UnknownWebsite(_) => StatusCode::NOT_FOUND,
-            E::HasRows { .. }
-            | E::MoveInProgress { .. }
-            | E::Changed(_)
-            | E::PlanChanged
-            | E::NoShardAvailable => StatusCode::CONFLICT,
-            E::BulkDisabled => StatusCode::FORBIDDEN,
-            E::ShardUnreachable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
-        };
-        Self::new(status, error.code(), error.one_line())
+        let answer = error_status::of_shard_ops(&error);
+        error_status::body(
+            answer,
+            &error,
+            error.code(),
+            error.one_line(),
+            "page failed",
+        )
+    }
+}
+
+impl Answers for PageError {
+    fn with_status(status: StatusCode, code: &'static str, message: String) -> Self {
+        Self::new(status, code, message)
+    }
+
+    fn unavailable() -> Self {
+        Self::unavailable()
+    }
+
+    fn internal() -> Self {
+        Self::internal()
     }
 }
 

@@ -1,17 +1,14 @@
 //! A move page's buttons: cancel a move (before cutover), resume a pending
 //! cleanup (after it), as `POST …/cancel` and `POST …/finalize` do in the API.
 
-use std::time::Duration;
-
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use super::access::Feature;
 use super::{Dashboard, PageError, Session, see_other};
-use crate::control::migrations;
 use crate::ids::MigrationId;
-use crate::jobs::{MoveJob, enqueue_move};
+use crate::mover::RequestMoveError;
 
 #[derive(Debug, Deserialize)]
 /// A button's form: only the CSRF token.
@@ -54,7 +51,21 @@ pub async fn finalize(
     let id = MigrationId(id.into_inner());
     let mut tx = dashboard.mover.control_pool().begin().await?;
     // The queued job and the restarted retry budget commit together.
-    let Some(record) = migrations::resume_cleanup(&mut tx, id).await? else {
+    let request_id = Some(format!("dashboard-{}", uuid::Uuid::new_v4()));
+    let resumed = match dashboard
+        .mover
+        .resume_cleanup(&mut tx, id, request_id)
+        .await
+    {
+        Ok(resumed) => resumed,
+        Err(RequestMoveError::Refused(e)) => return Err(e.into()),
+        Err(RequestMoveError::Record(e)) => return Err(e.into()),
+        Err(RequestMoveError::Enqueue(e)) => {
+            tracing::error!(error = ?e, "enqueueing the cleanup failed");
+            return Err(PageError::unavailable());
+        }
+    };
+    let Some(record) = resumed else {
         drop(tx);
         let details = super::move_page::load(&dashboard, id).await?; // 404 for an unknown move
         return Err(PageError::new(
@@ -66,16 +77,6 @@ pub async fn finalize(
             ),
         ));
     };
-    let job = MoveJob {
-        migration_id: id.0,
-        request_id: Some(format!("dashboard-{}", uuid::Uuid::new_v4())),
-    };
-    enqueue_move(&mut tx, &job, Duration::ZERO)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = ?e, "enqueueing the cleanup failed");
-            PageError::unavailable()
-        })?;
     tx.commit().await?;
     tracing::info!(migration_id = %id, website_id = %record.website, "cleanup resumed from the dashboard");
     Ok(see_other(&format!("/ui/moves/{id}")))

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::access::Feature;
 use super::overview::percent;
-use super::render::page as render_page;
+use super::render::{filtered_link, page as render_page};
 use super::{Dashboard, PageError, Session};
 use crate::control::Status;
 use crate::control::move_search::{self, MoveLine, MoveSearch};
@@ -60,7 +60,7 @@ pub async fn page(
     let values = context! {
         nav => "moves", rows, filters, next_page,
         first_page => filters.before.is_some().then(|| page_link(&filters, 0)),
-        statuses => ["pending", "in_progress", "cleanup_pending", "completed", "failed", "cancelled"],
+        statuses => Status::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
     };
     render_page(&dashboard, &session, "moves.html", values)
 }
@@ -88,19 +88,11 @@ fn parse(f: &Filters) -> Result<MoveSearch, PageError> {
 
 /// The same filters, another page (`before` 0: the first).
 fn page_link(f: &Filters, before: i64) -> String {
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
-    for (key, value) in [
-        ("status", &f.status),
+    let filters = [
+        ("status", f.status.as_str()),
         ("website", &f.website),
         ("shard", &f.shard),
         ("requested_by", &f.requested_by),
-    ] {
-        if !value.is_empty() {
-            query.append_pair(key, value);
-        }
-    }
-    if before > 0 {
-        query.append_pair("before", &before.to_string());
-    }
-    format!("/ui/moves?{}", query.finish())
+    ];
+    filtered_link("/ui/moves", &filters, before)
 }

@@ -165,6 +165,21 @@ fn bytes(value: f64) -> String {
     }
 }
 
+/// A list page's link with the same filters (empty ones left out) and
+/// `before` the given id (0: the first page).
+pub(super) fn filtered_link(path: &str, filters: &[(&str, &str)], before: i64) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in filters {
+        if !value.is_empty() {
+            query.append_pair(key, value);
+        }
+    }
+    if before > 0 {
+        query.append_pair("before", &before.to_string());
+    }
+    format!("{path}?{}", query.finish())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,8 +3,6 @@
 //! target under this session) and the website id typed again, then records
 //! the move, its audit entry and its queue job in one transaction, as the API does.
 
-use std::time::Duration;
-
 use actix_web::{HttpResponse, web};
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
@@ -13,10 +11,8 @@ use subtle::ConstantTimeEq;
 use super::access::Feature;
 use super::website::show;
 use super::{Dashboard, PageError, Session, see_other};
-use crate::control::migrations;
 use crate::ids::{MigrationId, ShardName, WebsiteId};
-use crate::jobs::{MoveJob, enqueue_move};
-use crate::mover::{MoveError, MoveRequest, PreflightReport};
+use crate::mover::{MoveError, MoveRequest, Origin, PreflightReport, RequestMoveError};
 
 #[derive(Debug, Deserialize, Serialize)]
 pub struct MoveForm {
@@ -128,18 +124,19 @@ async fn record(dashboard: &Dashboard, request: &MoveRequest) -> Result<Migratio
     let mover = &dashboard.mover;
     let request_id = format!("dashboard-{}", uuid::Uuid::new_v4());
     let mut tx = mover.control_pool().begin().await?;
-    let record = mover.request_in(&mut tx, request).await?;
-    migrations::set_request(&mut tx, record.id, None, &request_id).await?;
-    let job = MoveJob {
-        migration_id: record.id.0,
-        request_id: Some(request_id.clone()),
+    let origin = Origin {
+        request_id: &request_id,
+        idempotency_key: None,
     };
-    enqueue_move(&mut tx, &job, Duration::ZERO)
-        .await
-        .map_err(|e| {
+    let record = match mover.request_move(&mut tx, request, origin).await {
+        Ok(record) => record,
+        Err(RequestMoveError::Refused(e)) => return Err(e.into()),
+        Err(RequestMoveError::Record(e)) => return Err(e.into()),
+        Err(RequestMoveError::Enqueue(e)) => {
             tracing::error!(error = ?e, "enqueueing the move failed");
-            PageError::unavailable()
-        })?;
+            return Err(PageError::unavailable());
+        }
+    };
     tx.commit().await?;
     tracing::info!(migration_id = %record.id, website_id = %request.website, request_id, "move requested from the dashboard");
     Ok(record.id)

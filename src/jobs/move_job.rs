@@ -6,44 +6,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use apalis::prelude::{BoxDynError, Data, TaskBuilder};
-use serde::{Deserialize, Serialize};
-use sqlx::PgConnection;
+use apalis::prelude::{BoxDynError, Data};
 use tracing::{Instrument, info, warn};
 
 use super::backoff::backoff;
 use crate::control::{Phase, migrations};
 use crate::ids::MigrationId;
 use crate::mover::{MoveError, Mover, Silent};
-
-/// apalis re-delivers a job whose worker died or stopped, counting an attempt each time.
-const REDELIVERIES: usize = 20;
-
-/// The queue (apalis `job_type`) that holds moves.
-pub const QUEUE: &str = "shardmover::move";
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct MoveJob {
-    pub migration_id: i64,
-    /// The HTTP request that asked for the move, for the logs.
-    pub request_id: Option<String>,
-}
-
-/// Enqueues a move on the caller's connection or transaction.
-pub async fn enqueue_move(
-    conn: &mut PgConnection,
-    job: &MoveJob,
-    delay: Duration,
-) -> Result<(), apalis_postgres::Error> {
-    let payload = serde_json::to_vec(job).expect("a MoveJob always serialises");
-    // Our own retries enqueue a new job with a backoff; apalis's attempts only
-    // count re-deliveries (a dead or stopped worker), so leave room for those.
-    let task = TaskBuilder::new(payload)
-        .run_after(delay)
-        .max_attempts(REDELIVERIES)
-        .build();
-    apalis_postgres::queries::push_tasks(conn, QUEUE, vec![task]).await
-}
+use crate::queue::MoveJob;
 
 /// The worker's handler.
 pub async fn run_move(job: MoveJob, mover: Data<Arc<Mover>>) -> Result<(), BoxDynError> {
@@ -111,7 +81,7 @@ async fn retry_later(mover: &Mover, job: &MoveJob, error: &MoveError) -> Result<
         backoff(attempts as u32)
     };
     migrations::schedule_retry(&mut tx, id, delay).await?;
-    enqueue_move(&mut tx, job, delay).await?;
+    job.enqueue(&mut tx, delay).await?;
     tx.commit().await?;
     warn!(attempts, retry_in_secs = delay.as_secs_f64(), error = %error, "transient failure; retrying");
     Ok(())

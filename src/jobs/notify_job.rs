@@ -18,8 +18,8 @@ use crate::config::Settings;
 use crate::control::notifications::{self, Notification};
 use crate::control::{migrations, tables};
 use crate::ids::MigrationId;
-use crate::mail::outbox::{self, NotifyJob};
 use crate::mail::{EmailAddress, MailError, Mailer, Notice, compose};
+use crate::queue::NotifyJob;
 
 /// What a notice job needs: the control database, settings and an SMTP client.
 pub struct Notifier {
@@ -150,7 +150,7 @@ impl Notifier {
         notifications::mark_failed_attempt(conn, notice.id, &error, Some(delay))
             .await
             .map_err(db)?;
-        outbox::enqueue(conn, &[notice.id], delay)
+        NotifyJob::enqueue_all(conn, &[notice.id], delay)
             .await
             .map_err(db)?;
         Ok(Delivery::Retrying { error })

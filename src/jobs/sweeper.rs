@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
-use super::move_job::{MoveJob, QUEUE, enqueue_move};
-use crate::mail::outbox;
+use crate::control::sweeps;
+use crate::queue::{MoveJob, NotifyJob, move_job, notify_job};
 
 /// How often each worker sweeps, and how quiet a move must have been to count as lost.
 pub const EVERY: Duration = Duration::from_secs(30);
@@ -21,37 +21,17 @@ const QUIET_FOR_SECS: f64 = 60.0;
 /// Finished jobs are kept this long (the move and notice rows keep the history).
 const KEEP_DONE_JOBS_DAYS: i32 = 7;
 
-/// A job of `$1` that is waiting, running or will be retried by apalis.
-const LIVE_JOB: &str = "j.job_type = $1
-    AND (j.status IN ('Pending', 'Queued', 'Running') OR (j.status = 'Failed' AND j.attempts < j.max_attempts))";
-
 /// Re-queues every unfinished move without a live job; returns how many.
 pub async fn sweep(pool: &PgPool, quiet_for_secs: f64) -> Result<usize, anyhow::Error> {
     let mut tx = pool.begin().await?;
-    let lost: Vec<i64> = sqlx::query_scalar(crate::sql::audited(&format!(
-        "SELECT m.id FROM shardmover.migrations m
-          WHERE m.status IN ('pending', 'in_progress')
-            AND m.updated_at < now() - make_interval(secs => $2)
-            AND NOT EXISTS (SELECT 1 FROM apalis.jobs j WHERE {LIVE_JOB}
-                   AND convert_from(j.job, 'UTF8')::jsonb ->> 'migration_id' = m.id::text)
-          ORDER BY m.id
-          FOR UPDATE OF m SKIP LOCKED"
-    )))
-    .bind(QUEUE)
-    .bind(quiet_for_secs)
-    .fetch_all(&mut *tx)
-    .await?;
+    let lost = sweeps::lost_moves(&mut tx, move_job::QUEUE, quiet_for_secs).await?;
     for id in &lost {
         let job = MoveJob {
             migration_id: *id,
             request_id: None,
         };
-        enqueue_move(&mut tx, &job, Duration::ZERO).await?;
-        // Touch the move so a concurrent sweeper that waited on the lock sees it as fresh.
-        sqlx::query("UPDATE shardmover.migrations SET next_attempt_at = now() WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        job.enqueue(&mut tx, Duration::ZERO).await?;
+        sweeps::touch_move(&mut tx, *id).await?;
         tracing::warn!(migration_id = id, "move had no job; queued it again");
     }
     tx.commit().await?;
@@ -79,25 +59,10 @@ pub async fn run(pool: PgPool, mut stop: tokio::sync::watch::Receiver<bool>) {
 /// Re-queues every pending notice that is overdue and has no live job; returns how many.
 pub async fn sweep_notices(pool: &PgPool, quiet_for_secs: f64) -> Result<usize, anyhow::Error> {
     let mut tx = pool.begin().await?;
-    // A notice being sent is locked by its sender: SKIP LOCKED passes it by.
-    let lost: Vec<i64> = sqlx::query_scalar(crate::sql::audited(&format!(
-        "SELECT n.id FROM shardmover.notifications n
-          WHERE n.status = 'pending' AND n.next_attempt_at < now() - make_interval(secs => $2)
-            AND NOT EXISTS (SELECT 1 FROM apalis.jobs j WHERE {LIVE_JOB}
-                   AND convert_from(j.job, 'UTF8')::jsonb ->> 'notification_id' = n.id::text)
-          ORDER BY n.id
-          FOR UPDATE OF n SKIP LOCKED"
-    )))
-    .bind(outbox::QUEUE)
-    .bind(quiet_for_secs)
-    .fetch_all(&mut *tx)
-    .await?;
+    let lost = sweeps::lost_notices(&mut tx, notify_job::QUEUE, quiet_for_secs).await?;
     for id in &lost {
-        outbox::enqueue(&mut tx, &[*id], Duration::ZERO).await?;
-        sqlx::query("UPDATE shardmover.notifications SET next_attempt_at = now() WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        NotifyJob::enqueue_all(&mut tx, &[*id], Duration::ZERO).await?;
+        sweeps::touch_notice(&mut tx, *id).await?;
         tracing::warn!(notification_id = id, "notice had no job; queued it again");
     }
     tx.commit().await?;
@@ -106,15 +71,7 @@ pub async fn sweep_notices(pool: &PgPool, quiet_for_secs: f64) -> Result<usize, 
 
 /// Deletes our queues' jobs that finished more than `days` ago; returns how many.
 pub async fn purge_done_jobs(pool: &PgPool, days: i32) -> Result<u64, anyhow::Error> {
-    let purged = sqlx::query(
-        "DELETE FROM apalis.jobs
-          WHERE job_type IN ($1, $2) AND status = 'Done' AND done_at < now() - make_interval(days => $3)",
-    )
-    .bind(QUEUE)
-    .bind(outbox::QUEUE)
-    .bind(days)
-    .execute(pool)
-    .await?
-    .rows_affected();
-    Ok(purged)
+    let mut conn = pool.acquire().await?;
+    let queues = [move_job::QUEUE, notify_job::QUEUE];
+    Ok(sweeps::purge_done_jobs(&mut conn, &queues, days).await?)
 }

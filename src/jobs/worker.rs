@@ -4,45 +4,16 @@
 //! so a database blip restarts it instead of ending the process.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use apalis::prelude::*;
-use apalis_postgres::{Config, PostgresStorage};
 use futures_util::FutureExt;
 use sqlx::PgPool;
 
-use super::move_job::{MoveJob, QUEUE, run_move};
+use super::move_job::run_move;
 use super::notify_job::{Notifier, run_notify};
 use super::supervisor::{Shutdown, WorkerHealth, supervise};
-use crate::config::WorkerSettings;
-use crate::mail::outbox::{self, NotifyJob};
 use crate::mover::Mover;
-
-/// Creates apalis's tables (schema `apalis`, its own migrations table).
-pub async fn setup(pool: &PgPool) -> Result<(), apalis_postgres::Error> {
-    PostgresStorage::<()>::setup(pool).await
-}
-
-/// How often an idle worker looks for due jobs; without it an idle worker only
-/// polls on its heartbeat, and retries scheduled with `run_at` get no NOTIFY.
-pub const POLL: Duration = Duration::from_millis(500);
-
-/// A dead worker's jobs return to the queue after heartbeat × missed beats
-/// (`worker.heartbeat_secs`, `worker.missed_heartbeats`).
-fn queue_config(queue: &str, settings: &WorkerSettings) -> Config {
-    Config::default()
-        .queue(queue)
-        .heartbeat_interval(settings.heartbeat())
-        .missed_heartbeats(settings.missed_heartbeats)
-}
-
-pub fn storage(pool: &PgPool, settings: &WorkerSettings) -> PostgresStorage<MoveJob> {
-    PostgresStorage::new(pool).with_config(queue_config(QUEUE, settings))
-}
-
-pub fn notice_storage(pool: &PgPool, settings: &WorkerSettings) -> PostgresStorage<NotifyJob> {
-    PostgresStorage::new(pool).with_config(queue_config(outbox::QUEUE, settings))
-}
+use crate::queue::{POLL, notice_storage, storage};
 
 /// The health of the workers one process runs, for `/ready` and `/metrics`.
 #[derive(Debug)]
@@ -120,12 +91,12 @@ async fn until(shutdown: Shutdown) -> Result<(), std::io::Error> {
 }
 
 async fn warn_if_notices_wait(pool: &PgPool) {
-    let waiting: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM shardmover.notifications WHERE status = 'pending'",
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap_or(0);
+    let waiting = match pool.acquire().await {
+        Ok(mut conn) => crate::control::notifications::count_pending(&mut conn)
+            .await
+            .unwrap_or(0),
+        Err(_) => 0,
+    };
     if waiting > 0 {
         // Another process recorded them with mail on: configs differ.
         tracing::warn!(

@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use apalis::prelude::TaskBuilder;
-use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use tracing::{info, warn};
 
@@ -13,17 +11,7 @@ use super::{EmailAddress, compose};
 use crate::config::Settings;
 use crate::control::migrations::MigrationRecord;
 use crate::control::notifications::{self, NewNotification};
-
-/// The queue (apalis `job_type`) that holds notices to deliver.
-pub const QUEUE: &str = "shardmover::notify";
-
-/// apalis re-delivers a job whose worker died; our own retries are new jobs.
-const REDELIVERIES: usize = 20;
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct NotifyJob {
-    pub notification_id: i64,
-}
+use crate::queue::NotifyJob;
 
 /// Records the notice of `record`'s final event, one per recipient, and queues
 /// their delivery; returns the new notices' ids. Nothing is recorded when mail
@@ -59,7 +47,7 @@ pub async fn record_final_event(
         give_up_after: mail.give_up_after(),
     };
     let ids = notifications::insert(conn, &new).await?;
-    enqueue(conn, &ids, Duration::ZERO).await?;
+    NotifyJob::enqueue_all(conn, &ids, Duration::ZERO).await?;
     Ok(ids)
 }
 
@@ -77,34 +65,4 @@ fn recipients(settings: &Settings, requested_by: Option<&str>) -> Vec<EmailAddre
             .into_iter()
             .chain(settings.mail.notify.iter().cloned()),
     )
-}
-
-/// Queues a delivery attempt of each notice on the caller's connection or transaction.
-pub async fn enqueue(
-    conn: &mut PgConnection,
-    ids: &[i64],
-    delay: Duration,
-) -> Result<(), sqlx::Error> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let tasks = ids
-        .iter()
-        .map(|&id| {
-            let job = NotifyJob {
-                notification_id: id,
-            };
-            let payload = serde_json::to_vec(&job).expect("a NotifyJob always serialises");
-            TaskBuilder::new(payload)
-                .run_after(delay)
-                .max_attempts(REDELIVERIES)
-                .build()
-        })
-        .collect();
-    apalis_postgres::queries::push_tasks(conn, QUEUE, tasks)
-        .await
-        .map_err(|e| match e {
-            apalis_postgres::Error::Database(e) => e,
-            other => sqlx::Error::Protocol(format!("enqueueing a notice: {other}")),
-        })
 }

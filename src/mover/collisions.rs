@@ -5,10 +5,10 @@
 use futures_util::StreamExt;
 use sqlx::{PgPool, Row};
 
-use super::catalog::{TenantTable, tenant_filter};
 use super::error::{Context, MoveError};
 use crate::ids::WebsiteId;
 use crate::sql::audited;
+use crate::tenancy::{TenantTable, tenant_filter};
 
 const SAMPLE: i64 = 5;
 

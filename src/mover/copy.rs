@@ -7,17 +7,17 @@ use futures_util::StreamExt;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::mpsc;
 
-use super::catalog::{TenantTable, tenant_filter};
+use super::attempt::Attempt;
 use super::checkpoint::{self, Checkpoint};
 use super::copy_format::{HEADER, TRAILER};
 use super::error::{Context, MoveError};
 use super::progress::Tracker;
 use super::row_reader::RowReader;
-use super::run::Attempt;
 use super::{Mover, fence, shard_schema};
 use crate::control::tables;
 use crate::db::bypass_fence;
 use crate::ids::{MigrationId, WebsiteId};
+use crate::tenancy::{TenantTable, tenant_filter};
 
 /// Bytes gathered before handing them to the target socket: COPY OUT sends one
 /// message per row, and forwarding each alone costs a syscall per row.

@@ -7,8 +7,8 @@
 use sqlx::PgPool;
 use tracing::info;
 
+use super::attempt::Attempt;
 use super::error::{Context, MoveError};
-use super::run::Attempt;
 use super::{Mover, sequences};
 use crate::control::{Phase, migrations, registry};
 

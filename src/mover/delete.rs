@@ -3,11 +3,11 @@
 
 use sqlx::PgPool;
 
-use super::catalog::TenantTable;
 use super::error::{Context, MoveError};
 use crate::db::begin_bypassing_fence;
 use crate::ids::WebsiteId;
 use crate::sql::{audited, ident};
+use crate::tenancy::TenantTable;
 
 /// `tables` in copy order (parents first); they are deleted in reverse.
 pub async fn delete_website_rows(

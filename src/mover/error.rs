@@ -144,6 +144,50 @@ impl MoveError {
 }
 
 /// Attaches what we were doing to a database error.
+impl From<crate::tenancy::TenancyError> for MoveError {
+    fn from(error: crate::tenancy::TenancyError) -> Self {
+        use crate::tenancy::TenancyError as E;
+        match error {
+            E::ForeignKeyCycle(tables) => Self::ForeignKeyCycle(tables),
+            E::Database { context, source } => Self::Database { context, source },
+        }
+    }
+}
+
+/// A target's refusal, worded as the move's reason (the API's `shard_not_available`).
+impl From<crate::admission::Refusal> for MoveError {
+    fn from(refusal: crate::admission::Refusal) -> Self {
+        use crate::admission::Refusal as R;
+        let refused = |shard: crate::ids::ShardName, status: String| Self::ShardNotAvailable {
+            shard,
+            status,
+        };
+        match refusal {
+            R::UnknownShard(name) => Self::UnknownShard(name),
+            R::NotAvailable { shard, status } => refused(shard, status.to_string()),
+            R::Full {
+                shard,
+                websites,
+                capacity,
+            } => refused(
+                shard,
+                format!("full ({websites} websites with those moving in, capacity {capacity})"),
+            ),
+            R::Unhealthy { shard, detail } => refused(
+                shard,
+                format!(
+                    "UNHEALTHY{}",
+                    detail.map(|d| format!(" ({d})")).unwrap_or_default()
+                ),
+            ),
+            R::Database { context, source } => Self::Database {
+                context: context.to_owned(),
+                source,
+            },
+        }
+    }
+}
+
 pub trait Context<T> {
     fn context(self, what: impl FnOnce() -> String) -> Result<T, MoveError>;
 }

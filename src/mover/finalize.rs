@@ -45,8 +45,8 @@ impl Mover {
                 .acquire()
                 .await
                 .context(|| "connecting to the source shard".into())?;
-            super::plan::order_by_foreign_keys(
-                super::catalog::discover(&mut shard, &self.settings.tenancy).await?,
+            crate::tenancy::order_by_foreign_keys(
+                crate::tenancy::discover(&mut shard, &self.settings.tenancy).await?,
             )?
         };
         let key = &self.settings.tenancy.key_column;

@@ -4,13 +4,14 @@
 use serde::Serialize;
 use sqlx::PgPool;
 
-use super::catalog::{self, TenantTable, tenant_filter};
 use super::error::{Context, MoveError};
-use super::{Mover, collisions, plan, privileges, schema_diff};
+use super::{Mover, collisions, privileges};
+use crate::admission::{self, Ask};
 use crate::control::registry;
 use crate::ids::{ShardName, WebsiteId};
-use crate::shard_ops::{ShardOps, ShardOpsError};
 use crate::sql::audited;
+use crate::tenancy::schema_diff;
+use crate::tenancy::{self, TenantTable, tenant_filter};
 
 /// Which move the capacity and health checks are for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,32 +142,14 @@ impl Mover {
             Admission::DryRun => (1, true, false),
             Admission::Recorded => (0, false, false),
         };
-        let refused = |status: String| MoveError::ShardNotAvailable {
-            shard: target.clone(),
-            status,
+        let ask = Ask {
+            extra,
+            check_health,
+            lock,
         };
-        match ShardOps::new(self)
-            .admit(conn, target, extra, check_health, lock)
+        admission::admit(conn, &self.settings, target, ask)
             .await
-        {
-            Ok(()) => Ok(()),
-            Err(ShardOpsError::ShardNotAvailable { status, .. }) => Err(refused(status)),
-            Err(ShardOpsError::ShardFull {
-                websites, capacity, ..
-            }) => Err(refused(format!(
-                "full ({websites} websites with those moving in, capacity {capacity})"
-            ))),
-            Err(ShardOpsError::ShardUnhealthy { detail, .. }) => Err(refused(format!(
-                "UNHEALTHY{}",
-                detail.map(|d| format!(" ({d})")).unwrap_or_default()
-            ))),
-            Err(ShardOpsError::UnknownShard(name)) => Err(MoveError::UnknownShard(name)),
-            Err(ShardOpsError::Database { context, source }) => {
-                Err(MoveError::Database { context, source })
-            }
-            Err(ShardOpsError::Move(e)) => Err(e),
-            Err(other) => Err(refused(other.one_line())),
-        }
+            .map_err(MoveError::from)
     }
 
     /// Source and target configured and distinct (status and capacity: `check_admission`).
@@ -206,11 +189,11 @@ impl Mover {
             .acquire()
             .await
             .context(|| "connecting to the source shard".into())?;
-        let tables = catalog::discover(&mut conn, &self.settings.tenancy).await?;
+        let tables = tenancy::discover(&mut conn, &self.settings.tenancy).await?;
         if let Some(table) = tables.iter().find(|t| t.primary_key.is_empty()) {
             return Err(MoveError::NoPrimaryKey(table.name.to_string()));
         }
-        let plan = plan::order_by_foreign_keys(tables)?;
+        let plan = tenancy::order_by_foreign_keys(tables)?;
         let mut conn = target
             .acquire()
             .await

@@ -4,9 +4,9 @@
 
 use sqlx::PgConnection;
 
-use super::catalog::TenantTable;
 use crate::config::TenancySettings;
 use crate::sql::{QualifiedName, ident};
+use crate::tenancy::TenantTable;
 
 /// Table privileges on every tenant table of every shard: read and verify
 /// (`SELECT`), copy in (`INSERT`), clean up and roll back (`DELETE`, which also

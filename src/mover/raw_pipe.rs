@@ -5,11 +5,11 @@
 use futures_util::StreamExt;
 use sqlx::PgPool;
 
-use super::catalog::{self, tenant_filter};
+use super::SEND_BYTES;
 use super::error::{Context, MoveError};
-use super::{SEND_BYTES, plan};
 use crate::config::TenancySettings;
 use crate::ids::WebsiteId;
+use crate::tenancy::{self, tenant_filter};
 
 /// Copies every tenant table's rows of `website` in one target transaction; returns rows.
 pub async fn raw_pipe(
@@ -22,7 +22,7 @@ pub async fn raw_pipe(
         .acquire()
         .await
         .context(|| "connecting to the source".into())?;
-    let tables = plan::order_by_foreign_keys(catalog::discover(&mut conn, tenancy).await?)?;
+    let tables = tenancy::order_by_foreign_keys(tenancy::discover(&mut conn, tenancy).await?)?;
     let mut tx = target
         .begin()
         .await

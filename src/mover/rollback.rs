@@ -145,7 +145,7 @@ impl Mover {
         }
         drop(conn);
         let ended = self
-            .conclude(record.id, attempt, status)
+            .record_ending(record.id, attempt, status)
             .await
             .context(|| "recording the failure".into())?;
         lost_unless(ended, record, attempt)?;
@@ -183,7 +183,7 @@ impl Mover {
         lost_unless(recorded, record, attempt)?;
         drop(conn);
         let ended = self
-            .conclude(record.id, attempt, Status::Failed)
+            .record_ending(record.id, attempt, Status::Failed)
             .await
             .context(|| "recording the refused rollback".into())?;
         lost_unless(ended, record, attempt)?;
@@ -219,7 +219,7 @@ impl Mover {
         );
         let (id, code_owned) = (record.id, code.to_owned());
         let left = self
-            .conclude_if(move |tx| {
+            .record_ending_if(move |tx| {
                 Box::pin(async move {
                     migrations::leave_cleanup_pending(tx, id, attempt, &code_owned, &message).await
                 })
@@ -243,13 +243,13 @@ impl Mover {
     async fn source_tables(
         &self,
         source: &sqlx::PgPool,
-    ) -> Result<Vec<super::TenantTable>, MoveError> {
+    ) -> Result<Vec<crate::tenancy::TenantTable>, MoveError> {
         let mut conn = source
             .acquire()
             .await
             .context(|| "connecting to the source shard".into())?;
-        let tables = super::catalog::discover(&mut conn, &self.settings.tenancy).await?;
-        super::plan::order_by_foreign_keys(tables)
+        let tables = crate::tenancy::discover(&mut conn, &self.settings.tenancy).await?;
+        Ok(crate::tenancy::order_by_foreign_keys(tables)?)
     }
 }
 

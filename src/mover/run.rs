@@ -3,63 +3,20 @@
 //! and every write is conditional on the attempt's number, so only the newest
 //! attempt can change anything (a stale one gets `LostOwnership` and stops).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use sqlx::PgPool;
 use tracing::{info, instrument, warn};
 
-use super::catalog::TenantTable;
+use super::attempt::{Attempt, MoveOutcome, Timings};
 use super::error::{Context, MoveError};
 use super::preflight::Admission;
 use super::progress::{ProgressSink, Tracker};
 use super::{Mover, lock, verify};
-use crate::control::tables::{self, TableProgress};
+use crate::control::tables;
 use crate::control::{Phase, Status, migrations, migrations::MigrationRecord};
 use crate::ids::MigrationId;
-
-/// Wall time per phase of this attempt (phases skipped on resume stay zero).
-#[derive(Debug, Clone, Default)]
-pub struct Timings {
-    pub preflight: Duration,
-    pub copy: Duration,
-    pub verify: Duration,
-    pub cutover: Duration,
-    pub cleanup: Duration,
-}
-
-#[derive(Debug, Clone)]
-pub struct MoveOutcome {
-    pub record: MigrationRecord,
-    pub tables: Vec<TableProgress>,
-    pub timings: Timings,
-    /// Source rows this attempt's cleanup deleted.
-    pub source_rows_deleted: u64,
-}
-
-/// What one attempt has learned so far.
-pub(super) struct Attempt<'a> {
-    /// This attempt's number: the token every write of it is conditional on.
-    pub(super) token: i32,
-    pub(super) record: MigrationRecord,
-    plan: Option<Vec<TenantTable>>,
-    pub(super) tracker: Tracker<'a>,
-    timings: Timings,
-    pub(super) source_rows_deleted: u64,
-}
-
-impl Attempt<'_> {
-    /// `Ok` if a conditional write happened, `LostOwnership` if it did not.
-    pub(super) fn owned(&self, written: bool) -> Result<(), MoveError> {
-        if written {
-            Ok(())
-        } else {
-            Err(MoveError::LostOwnership {
-                migration: self.record.id,
-                attempt: self.token,
-            })
-        }
-    }
-}
+use crate::tenancy::TenantTable;
 
 impl Mover {
     /// Runs (or resumes) a move to its end. Transient errors leave it resumable;
@@ -207,7 +164,7 @@ impl Mover {
             attempt.timings.cleanup = started.elapsed();
         }
         let ended = self
-            .conclude(record.id, attempt.token, Status::Completed)
+            .record_ending(record.id, attempt.token, Status::Completed)
             .await
             .context(|| "recording completion".into())?;
         attempt.owned(ended)?;

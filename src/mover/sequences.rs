@@ -3,10 +3,10 @@
 
 use sqlx::{PgPool, Row};
 
-use super::catalog::TenantTable;
 use super::error::{Context, MoveError};
 use crate::ids::WebsiteId;
 use crate::sql::{audited, ident};
+use crate::tenancy::TenantTable;
 
 pub async fn advance(
     target: &PgPool,

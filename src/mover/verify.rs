@@ -9,10 +9,10 @@
 
 use sqlx::{PgPool, Row};
 
-use super::catalog::TenantTable;
 use super::error::{Context, MoveError};
 use crate::ids::WebsiteId;
 use crate::sql::audited;
+use crate::tenancy::TenantTable;
 
 /// Output settings that make `row::text` identical on both servers.
 const CANONICAL: &[(&str, &str)] = &[

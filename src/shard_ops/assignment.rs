@@ -85,7 +85,7 @@ impl ShardOps<'_> {
             .await
             .map_err(ShardOpsError::control("reading the tenant registry"))?
             .ok_or(ShardOpsError::UnknownWebsite(website))?;
-        if locked.as_deref() != expected {
+        if locked.shard() != expected {
             return Err(ShardOpsError::Changed(website));
         }
         if let Some(active) = migrations::find_active(tx, website)
@@ -125,6 +125,7 @@ impl ShardOps<'_> {
         registry::lookup(&mut conn, &self.settings().tenancy, website)
             .await
             .map_err(ShardOpsError::control("reading the tenant registry"))?
+            .map(registry::Registration::into_shard)
             .ok_or(ShardOpsError::UnknownWebsite(website))
     }
 }

@@ -55,15 +55,6 @@ pub struct ShardUpdate {
     pub labels: Option<BTreeMap<String, String>>,
 }
 
-/// The configured state of a shard that has no stored row yet.
-fn configured_state(settings: &Settings, name: &ShardName) -> Option<ShardState> {
-    settings.shard(name).map(|s| ShardState {
-        status: s.status,
-        capacity: s.capacity.map(|c| c.min(i64::MAX as u64) as i64),
-        labels: Map::new(),
-    })
-}
-
 /// Every configured shard's current state: stored, else as configured.
 pub(crate) async fn states(
     conn: &mut PgConnection,
@@ -78,7 +69,7 @@ pub(crate) async fn states(
             let shard = ShardName::parse(name).ok()?;
             let state = stored
                 .remove(name)
-                .or_else(|| configured_state(settings, &shard))?;
+                .or_else(|| shard_catalogue::configured_state(settings, &shard))?;
             Some((shard, state))
         })
         .collect())
@@ -93,25 +84,6 @@ async fn unconfigured(
     stored.retain(|(name, _)| !settings.shards.contains_key(name));
     stored.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(stored)
-}
-
-/// One configured shard's current state; `None` when not configured.
-pub(crate) async fn state_of(
-    conn: &mut PgConnection,
-    settings: &Settings,
-    name: &ShardName,
-    for_update: bool,
-) -> Result<Option<ShardState>, sqlx::Error> {
-    if settings.shard(name).is_none() {
-        return Ok(None);
-    }
-    if for_update {
-        // Materialise the row so concurrent writers serialise on its lock.
-        shard_catalogue::seed(conn, settings).await?;
-    }
-    Ok(shard_catalogue::find(conn, name.as_str(), for_update)
-        .await?
-        .or_else(|| configured_state(settings, name)))
 }
 
 /// A stored shard outside the configuration: no location, no health, no websites accepted.
@@ -230,7 +202,7 @@ impl ShardOps<'_> {
             .begin()
             .await
             .map_err(ShardOpsError::control("connecting to the control database"))?;
-        let before = state_of(&mut tx, self.settings(), &name, true)
+        let before = shard_catalogue::current_state(&mut tx, self.settings(), &name, true)
             .await
             .map_err(ShardOpsError::control("reading the shard catalogue"))?
             .ok_or_else(|| ShardOpsError::UnknownShard(name.to_string()))?;

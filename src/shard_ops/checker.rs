@@ -2,18 +2,16 @@
 //! the results for every process. Several processes may run it; one that finds
 //! fresh probes from another skips its turn.
 
-use std::sync::Arc;
-
 use chrono::Utc;
 use tokio::sync::watch;
 
 use super::ShardOps;
-use crate::mover::Mover;
+use crate::app::App;
 
-pub async fn run(mover: Arc<Mover>, mut stopped: watch::Receiver<bool>) {
-    let interval = mover.settings().shard_ops.interval();
+pub async fn run(app: App, mut stopped: watch::Receiver<bool>) {
+    let interval = app.settings().shard_ops.interval();
     loop {
-        let ops = ShardOps::new(&mover);
+        let ops = ShardOps::new(&app);
         if let Err(e) = probe_if_due(&ops).await {
             tracing::warn!(error = %e.one_line(), "shard health check failed");
         }

@@ -54,8 +54,18 @@ pub enum ShardOpsError {
         #[source]
         source: sqlx::Error,
     },
-    #[error("{0}")]
-    Move(#[from] crate::mover::MoveError),
+}
+
+/// Shard operations only read the tenant's tables; their failures are the
+/// control-or-shard database failures they already know.
+impl From<crate::tenancy::TenancyError> for ShardOpsError {
+    fn from(error: crate::tenancy::TenancyError) -> Self {
+        use crate::tenancy::TenancyError as E;
+        match error {
+            E::Database { context, source } => Self::Database { context, source },
+            other @ E::ForeignKeyCycle(_) => Self::Invalid(other.one_line()),
+        }
+    }
 }
 
 impl ShardOpsError {
@@ -80,7 +90,6 @@ impl ShardOpsError {
                 "database_unavailable"
             }
             Self::Database { .. } => "database_error",
-            Self::Move(e) => e.code(),
         }
     }
 

@@ -61,12 +61,9 @@ impl ShardOps<'_> {
     }
 
     fn health_view(&self, report: HealthReport) -> HealthView {
-        let age = (Utc::now() - report.checked_at)
-            .to_std()
-            .unwrap_or_default();
         HealthView {
             location: self.location(&ShardName::parse(&report.shard).expect("stored by us")),
-            stale: age > self.settings().shard_ops.stale_after(),
+            stale: report.is_stale(self.settings().shard_ops.stale_after()),
             report,
         }
     }
@@ -80,11 +77,8 @@ impl ShardOps<'_> {
     pub async fn probe(&self, names: &[ShardName]) -> Result<Vec<HealthView>, ShardOpsError> {
         let settings = &self.settings().shard_ops;
         let probes = names.iter().map(|name| {
-            let options = self
-                .settings()
-                .shard(name)
-                .expect("configured")
-                .connect_options(name);
+            let shard = self.settings().shard(name).expect("configured");
+            let options = crate::db::shard_options(shard, name);
             probe::measure(options, settings.probe_timeout(), settings.slow_query_ms)
         });
         let results = join_all(probes).await;

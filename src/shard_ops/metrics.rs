@@ -5,12 +5,13 @@
 mod exposition;
 mod shard_families;
 
-use sqlx::{PgConnection, Row};
+use sqlx::PgConnection;
 
 pub use exposition::{CONTENT_TYPE, Exposition};
 
 use super::{ShardOps, ShardOpsError};
 use crate::control::Status;
+use crate::control::metrics::{self, QueueRow};
 
 /// Upper bounds (seconds) of the move-duration histogram's buckets.
 const DURATION_BUCKETS: [f64; 9] = [1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 10800.0, 43200.0];
@@ -38,30 +39,20 @@ impl ShardOps<'_> {
 }
 
 async fn moves(conn: &mut PgConnection, out: &mut Exposition) -> Result<(), sqlx::Error> {
-    let by_status: Vec<(String, i64)> =
-        sqlx::query_as("SELECT status, count(*)::int8 FROM shardmover.migrations GROUP BY status")
-            .fetch_all(&mut *conn)
-            .await?;
+    let by_status = metrics::moves_by_status(conn).await?;
     let count = |status: Status| {
         by_status
             .iter()
             .find(|(s, _)| s == status.as_str())
             .map_or(0.0, |(_, n)| *n as f64)
     };
-    let row = sqlx::query(
-        "SELECT count(*) FILTER (WHERE started_at IS NOT NULL)::int8 AS started,
-                (SELECT coalesce(sum(rows_copied), 0)::int8 FROM shardmover.migration_tables) AS rows
-           FROM shardmover.migrations",
-    )
-    .fetch_one(conn)
-    .await?;
-    let get = |col: &str| row.try_get::<i64, _>(col).map(|v| v as f64);
+    let (started, rows_copied) = metrics::started_and_rows_copied(conn).await?;
     out.family(
         "shardmover_moves_started_total",
         "counter",
         "Moves that began running.",
     );
-    out.sample("shardmover_moves_started_total", &[], get("started")?);
+    out.sample("shardmover_moves_started_total", &[], started as f64);
     for (name, status) in [
         ("shardmover_moves_completed_total", Status::Completed),
         ("shardmover_moves_failed_total", Status::Failed),
@@ -83,27 +74,12 @@ async fn moves(conn: &mut PgConnection, out: &mut Exposition) -> Result<(), sqlx
         "counter",
         "Rows copied by all moves.",
     );
-    out.sample("shardmover_rows_copied_total", &[], get("rows")?);
+    out.sample("shardmover_rows_copied_total", &[], rows_copied as f64);
     Ok(())
 }
 
 async fn durations(conn: &mut PgConnection, out: &mut Exposition) -> Result<(), sqlx::Error> {
-    let rows = sqlx::query(
-        "WITH d AS (SELECT status, extract(epoch FROM finished_at - started_at)::float8 AS secs
-                      FROM shardmover.migrations
-                     WHERE finished_at IS NOT NULL AND started_at IS NOT NULL),
-              per AS (SELECT status, count(*)::int8 AS n, coalesce(sum(secs), 0)::float8 AS total
-                        FROM d GROUP BY status),
-              cum AS (SELECT d.status, u.i, count(*) FILTER (WHERE d.secs <= u.b)::int8 AS c
-                        FROM d CROSS JOIN unnest($1::float8[]) WITH ORDINALITY AS u(b, i)
-                       GROUP BY d.status, u.i)
-         SELECT per.status, per.n, per.total, array_agg(cum.c ORDER BY cum.i) AS buckets
-           FROM per JOIN cum USING (status)
-          GROUP BY per.status, per.n, per.total ORDER BY per.status",
-    )
-    .bind(DURATION_BUCKETS.to_vec())
-    .fetch_all(conn)
-    .await?;
+    let rows = metrics::durations(conn, &DURATION_BUCKETS).await?;
     let name = "shardmover_move_duration_seconds";
     out.family(
         name,
@@ -111,10 +87,9 @@ async fn durations(conn: &mut PgConnection, out: &mut Exposition) -> Result<(), 
         "Run time of finished moves, by final status.",
     );
     for row in rows {
-        let status: String = row.try_get("status")?;
-        let buckets: Vec<i64> = row.try_get("buckets")?;
-        let count = row.try_get::<i64, _>("n")?;
-        for (le, n) in DURATION_BUCKETS.iter().zip(&buckets) {
+        let status = row.status;
+        let count = row.count;
+        for (le, n) in DURATION_BUCKETS.iter().zip(&row.buckets) {
             let le = le.to_string();
             out.sample(
                 &format!("{name}_bucket"),
@@ -128,28 +103,17 @@ async fn durations(conn: &mut PgConnection, out: &mut Exposition) -> Result<(), 
             &[labels[0], ("le", "+Inf")],
             count as f64,
         );
-        out.sample(&format!("{name}_sum"), &labels, row.try_get("total")?);
+        out.sample(&format!("{name}_sum"), &labels, row.total_secs);
         out.sample(&format!("{name}_count"), &labels, count as f64);
     }
     Ok(())
 }
 
-/// Queue, waiting, running, age of the oldest due waiting job.
-type QueueRow = (String, i64, i64, f64);
 /// Name, help, and the value of one row.
 type QueueFamily = (&'static str, &'static str, fn(&QueueRow) -> f64);
 
 async fn queue(conn: &mut PgConnection, out: &mut Exposition) -> Result<(), sqlx::Error> {
-    let rows: Vec<QueueRow> = sqlx::query_as(
-        "SELECT job_type,
-                count(*) FILTER (WHERE status IN ('Pending', 'Queued'))::int8,
-                count(*) FILTER (WHERE status = 'Running')::int8,
-                coalesce(extract(epoch FROM now() - min(run_at)
-                    FILTER (WHERE status IN ('Pending', 'Queued') AND run_at <= now())), 0)::float8
-           FROM apalis.jobs GROUP BY job_type ORDER BY job_type",
-    )
-    .fetch_all(conn)
-    .await?;
+    let rows = metrics::queues(conn).await?;
     let families: [QueueFamily; 3] = [
         (
             "shardmover_queue_depth",
@@ -176,14 +140,7 @@ async fn queue(conn: &mut PgConnection, out: &mut Exposition) -> Result<(), sqlx
 
 /// Email notices by delivery status: `failed` ones were given up and need a person.
 async fn notices(conn: &mut PgConnection, out: &mut Exposition) -> Result<(), sqlx::Error> {
-    let counts: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT s.status, count(n.id)::int8
-           FROM unnest(ARRAY['pending', 'sent', 'failed']) AS s(status)
-           LEFT JOIN shardmover.notifications n USING (status)
-          GROUP BY s.status ORDER BY s.status",
-    )
-    .fetch_all(conn)
-    .await?;
+    let counts = metrics::notices_by_status(conn).await?;
     let name = "shardmover_notifications";
     out.family(name, "gauge", "Move notices by delivery status.");
     for (status, count) in counts {

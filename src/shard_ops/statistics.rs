@@ -7,8 +7,8 @@ use utoipa::ToSchema;
 
 use super::{ShardOps, ShardOpsError};
 use crate::control::registry;
-use crate::mover::catalog;
 use crate::sql::audited;
+use crate::tenancy;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ShardStatistics {
@@ -49,7 +49,7 @@ impl ShardOps<'_> {
                 .map_err(ShardOpsError::control("counting websites"))?
         };
         let pool = self
-            .mover
+            .app
             .shards
             .get(&name)
             .expect("configured shards have pools");
@@ -103,7 +103,7 @@ async fn measure(
         .execute(&mut *tx)
         .await
         .map_err(text)?;
-    let tables = catalog::discover(&mut tx, tenancy)
+    let tables = tenancy::discover(&mut tx, tenancy)
         .await
         .map_err(|e| e.one_line())?;
     let mut tenant_tables = Vec::with_capacity(tables.len());

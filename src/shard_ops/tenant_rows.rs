@@ -8,15 +8,15 @@ use sqlx::PgPool;
 
 use super::{ShardOps, ShardOpsError};
 use crate::ids::{ShardName, WebsiteId};
-use crate::mover::{Context, MoveError, catalog};
 use crate::sql::{audited, ident};
+use crate::tenancy::{self, TenancyError};
 
 /// One website's rows per tenant table, on one shard (tables with none left out).
 pub(crate) async fn rows_on(
     pool: &PgPool,
     tenancy: &crate::config::TenancySettings,
     website: WebsiteId,
-) -> Result<Vec<(String, i64)>, MoveError> {
+) -> Result<Vec<(String, i64)>, TenancyError> {
     let mut found = rows_of_many_on(pool, tenancy, &[website]).await?;
     Ok(found.remove(&website).unwrap_or_default())
 }
@@ -27,13 +27,13 @@ pub(crate) async fn rows_of_many_on(
     pool: &PgPool,
     tenancy: &crate::config::TenancySettings,
     websites: &[WebsiteId],
-) -> Result<HashMap<WebsiteId, Vec<(String, i64)>>, MoveError> {
+) -> Result<HashMap<WebsiteId, Vec<(String, i64)>>, TenancyError> {
     let tables = {
         let mut conn = pool
             .acquire()
             .await
-            .context(|| "connecting to the shard".into())?;
-        catalog::discover(&mut conn, tenancy).await?
+            .map_err(TenancyError::database(|| "connecting to the shard".into()))?;
+        tenancy::discover(&mut conn, tenancy).await?
     };
     let ids: Vec<i64> = websites.iter().map(|w| w.get()).collect();
     let mut found: HashMap<WebsiteId, Vec<(String, i64)>> = HashMap::new();
@@ -47,7 +47,9 @@ pub(crate) async fn rows_of_many_on(
             .bind(&ids)
             .fetch_all(pool)
             .await
-            .context(|| format!("counting rows of {}", table.name))?;
+            .map_err(TenancyError::database(|| {
+                format!("counting rows of {}", table.name)
+            }))?;
         for (id, rows) in counts {
             if let Ok(website) = WebsiteId::new(id) {
                 found
@@ -75,7 +77,7 @@ impl ShardOps<'_> {
         let names = self.configured();
         let counts = names.iter().map(|name| async move {
             let pool = self
-                .mover
+                .app
                 .shards
                 .get(name)
                 .expect("configured shards have pools");

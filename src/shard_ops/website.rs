@@ -102,7 +102,7 @@ impl ShardOps<'_> {
         website: WebsiteId,
     ) -> (Option<Vec<TableRows>>, Option<String>) {
         let pool = self
-            .mover
+            .app
             .shards
             .get(shard)
             .expect("configured shards have pools");

@@ -11,11 +11,12 @@ use serde_json::Value;
 use shardmover::control::migrations::{self, MigrationRecord};
 use shardmover::control::{Phase, Status};
 use shardmover::ids::MigrationId;
-use shardmover::jobs::{self, MoveJob};
+use shardmover::jobs;
 use shardmover::mover::{FENCE_SQLSTATE, Silent};
+use shardmover::queue::MoveJob;
 use sqlx::PgPool;
 
-use crate::app::{TestApp, error_code, request_move, spawn_app_with};
+use crate::app::{error_code, request_move, spawn_app_with};
 use crate::helpers::{Interlude, TestEnv, block_on, dump, fences, pool, shardmover_cli, website};
 
 async fn record(control: &PgPool, id: MigrationId) -> MigrationRecord {
@@ -207,28 +208,6 @@ async fn a_fence_lift_timing_out_on_a_held_lock_keeps_the_cleanup_running_and_a_
     assert!(dump(&env.shard_2, 7).await.is_empty());
 }
 
-/// Runs every queued move job with the job's own handler.
-async fn run_queued_moves(app: &TestApp) -> usize {
-    let mut ran = 0;
-    loop {
-        let next: Option<Vec<u8>> = sqlx::query_scalar(
-            "UPDATE apalis.jobs SET status = 'Done' WHERE id = (
-                SELECT id FROM apalis.jobs WHERE job_type = $1 AND status = 'Pending' ORDER BY run_at LIMIT 1)
-             RETURNING job",
-        )
-        .bind(jobs::move_job::QUEUE)
-        .fetch_optional(&app.env.control)
-        .await
-        .unwrap();
-        let Some(payload) = next else { return ran };
-        let job: MoveJob = serde_json::from_slice(&payload).unwrap();
-        jobs::run_move(job, apalis::prelude::Data::new(app.mover.clone()))
-            .await
-            .unwrap();
-        ran += 1;
-    }
-}
-
 async fn events(control: &PgPool, id: i64) -> Vec<String> {
     sqlx::query_scalar(
         "SELECT event || ':' || recipient FROM shardmover.notifications
@@ -286,7 +265,7 @@ async fn a_cleanup_stopped_after_cutover_is_shown_plainly_and_finalize_over_the_
     allow_deletes(&app.env.shard_1, "public", "pages").await;
     let (status, body) = app.post(&format!("{path}/finalize"), Value::Null).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    assert_eq!(run_queued_moves(&app).await, 1);
+    assert_eq!(app.drain_queue().await, 1);
 
     let (_, done) = app.get(&path).await;
     assert_eq!(

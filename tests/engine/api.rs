@@ -9,36 +9,13 @@ use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use shardmover::api::{self, AppState};
-use shardmover::jobs::{self, MoveJob};
+use shardmover::jobs;
 use shardmover::mover::Mover;
+use shardmover::queue::MoveJob;
 
-use crate::app::{TOKEN, TestApp, error_code, spawn_app, spawn_app_with};
+use crate::app::{TOKEN, error_code, spawn_app, spawn_app_with};
 use crate::helpers::{TestEnv, block_on, dump, pool};
 use crate::smtp::{SmtpServer, mail_to};
-
-impl TestApp {
-    /// Runs every queued move job to its end with the job's own handler.
-    async fn drain_queue(&self) -> usize {
-        let mut ran = 0;
-        loop {
-            let next: Option<(String, Vec<u8>)> = sqlx::query_as(
-                "UPDATE apalis.jobs SET status = 'Done' WHERE id = (
-                    SELECT id FROM apalis.jobs WHERE job_type = $1 AND status = 'Pending' ORDER BY run_at LIMIT 1)
-                 RETURNING id, job",
-            )
-            .bind(jobs::move_job::QUEUE)
-            .fetch_optional(&self.env.control)
-            .await
-            .unwrap();
-            let Some((_, payload)) = next else { return ran };
-            let job: MoveJob = serde_json::from_slice(&payload).unwrap();
-            jobs::run_move(job, apalis::prelude::Data::new(self.mover.clone()))
-                .await
-                .unwrap();
-            ran += 1;
-        }
-    }
-}
 
 fn move_body(website: i64, target: &str) -> Value {
     json!({"website_id": website, "target_shard": target, "requested_by": "ops@example.com", "notes": "upgrade"})

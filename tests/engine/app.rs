@@ -26,6 +26,30 @@ pub struct TestApp {
     pub mover: Arc<Mover>,
 }
 
+impl TestApp {
+    /// Runs every queued move job to its end with the job's own handler.
+    pub async fn drain_queue(&self) -> usize {
+        let mut ran = 0;
+        loop {
+            let next: Option<(String, Vec<u8>)> = sqlx::query_as(
+                "UPDATE apalis.jobs SET status = 'Done' WHERE id = (
+                    SELECT id FROM apalis.jobs WHERE job_type = $1 AND status = 'Pending' ORDER BY run_at LIMIT 1)
+                 RETURNING id, job",
+            )
+            .bind(shardmover::queue::move_job::QUEUE)
+            .fetch_optional(&self.env.control)
+            .await
+            .unwrap();
+            let Some((_, payload)) = next else { return ran };
+            let job: shardmover::queue::MoveJob = serde_json::from_slice(&payload).unwrap();
+            shardmover::jobs::run_move(job, apalis::prelude::Data::new(self.mover.clone()))
+                .await
+                .unwrap();
+            ran += 1;
+        }
+    }
+}
+
 /// A port that accepts TCP connections and never answers them.
 pub fn black_hole() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -128,13 +128,11 @@ async fn request_and_enqueue(
         notes: None,
     };
     let record = mover.request_in(tx, &request).await.unwrap();
-    let job = shardmover::jobs::MoveJob {
+    let job = shardmover::queue::MoveJob {
         migration_id: record.id.0,
         request_id: None,
     };
-    shardmover::jobs::enqueue_move(tx, &job, Duration::ZERO)
-        .await
-        .unwrap();
+    job.enqueue(tx, Duration::ZERO).await.unwrap();
 }
 
 fn worker(config: &std::path::Path) -> std::process::Child {

@@ -261,7 +261,7 @@ async fn run_move(url: SecretString, settings: Settings, id: i64) {
     sqlx::query(
         "UPDATE apalis.jobs SET status = 'Done' WHERE job_type = $1 AND status = 'Pending'",
     )
-    .bind(shardmover::jobs::move_job::QUEUE)
+    .bind(shardmover::queue::move_job::QUEUE)
     .execute(&control)
     .await
     .unwrap();

@@ -114,7 +114,7 @@ impl TestEnv {
             .await;
         }
         let control = pool(&mover[0]).await;
-        shardmover::db::migrate(&control).await.unwrap();
+        shardmover::startup::migrate(&control).await.unwrap();
         Self {
             settings,
             control,

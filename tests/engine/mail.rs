@@ -7,8 +7,9 @@ use mail_parser::MessageParser;
 use shardmover::control::notifications::{self, Notification};
 use shardmover::control::tables;
 use shardmover::ids::MigrationId;
-use shardmover::jobs::{self, Delivery, MoveJob, Notifier};
+use shardmover::jobs::{self, Delivery, Notifier};
 use shardmover::mover::{Mover, Silent};
+use shardmover::queue::MoveJob;
 
 use crate::helpers::{TestEnv, dump, fences, rot_a_copied_row, shardmover_cli};
 use crate::smtp::{Received, SmtpServer, mail_to};
@@ -48,7 +49,7 @@ async fn drain_notices(env: &TestEnv, notifier: &Arc<Notifier>) -> usize {
         "UPDATE apalis.jobs SET status = 'Done'
           WHERE job_type = $1 AND status = 'Pending' RETURNING job",
     )
-    .bind(shardmover::mail::outbox::QUEUE)
+    .bind(shardmover::queue::notify_job::QUEUE)
     .fetch_all(&env.control)
     .await
     .unwrap();
@@ -293,7 +294,7 @@ async fn with_smtp_down_the_move_completes_and_its_notice_goes_out_once_smtp_is_
     let queued: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM apalis.jobs WHERE job_type = $1 AND status = 'Pending' AND run_at > now()",
     )
-    .bind(shardmover::mail::outbox::QUEUE)
+    .bind(shardmover::queue::notify_job::QUEUE)
     .fetch_one(&env.control)
     .await
     .unwrap();
@@ -350,7 +351,7 @@ async fn a_notice_whose_job_was_lost_is_queued_again_once_and_old_finished_jobs_
     mover.run(id, &Silent).await.unwrap();
     // The notice's job is gone (apalis gave up on it while the control DB was away).
     sqlx::query("DELETE FROM apalis.jobs WHERE job_type = $1")
-        .bind(shardmover::mail::outbox::QUEUE)
+        .bind(shardmover::queue::notify_job::QUEUE)
         .execute(&env.control)
         .await
         .unwrap();

@@ -5,41 +5,64 @@ use super::Exposition;
 use crate::control::shard_health::HealthState;
 use crate::shard_ops::ShardView;
 
-pub(super) fn render(shards: &[ShardView], out: &mut Exposition) {
-    out.family(
+/// A gauge with one sample per shard that has a value: name, help, value.
+type Gauge = (&'static str, &'static str, fn(&ShardView) -> Option<f64>);
+
+const CATALOGUE: [Gauge; 3] = [
+    (
         "shardmover_shard_websites",
-        "gauge",
         "Websites the registry places on the shard.",
-    );
-    for s in shards {
-        out.sample(
-            "shardmover_shard_websites",
-            &[("shard", &s.name)],
-            s.websites as f64,
-        );
-    }
-    out.family(
+        |s| Some(s.websites as f64),
+    ),
+    (
         "shardmover_shard_capacity",
-        "gauge",
         "Website capacity of the shard (absent: no limit).",
-    );
-    for s in shards.iter().filter(|s| s.capacity.is_some()) {
-        let capacity = s.capacity.unwrap_or_default() as f64;
-        out.sample("shardmover_shard_capacity", &[("shard", &s.name)], capacity);
-    }
-    out.family(
+        |s| s.capacity.map(|c| c as f64),
+    ),
+    (
         "shardmover_shard_configured",
-        "gauge",
         "1 when the shard is configured; 0 for a catalogue row whose shard left the configuration.",
-    );
-    for s in shards {
-        let configured = f64::from(u8::from(s.configured));
-        out.sample(
-            "shardmover_shard_configured",
-            &[("shard", &s.name)],
-            configured,
-        );
+        |s| Some(f64::from(u8::from(s.configured))),
+    ),
+];
+
+const PROBE: [Gauge; 3] = [
+    (
+        "shardmover_shard_query_latency_seconds",
+        "Average round trip at the latest probe.",
+        |s| Some(s.health.as_ref()?.report.avg_query_ms? / 1000.0),
+    ),
+    (
+        "shardmover_shard_database_size_bytes",
+        "Database size at the latest probe.",
+        |s| Some(s.health.as_ref()?.report.database_size? as f64),
+    ),
+    (
+        "shardmover_shard_last_probe_timestamp_seconds",
+        "When the shard was last probed.",
+        |s| Some(s.health.as_ref()?.report.checked_at.timestamp_millis() as f64 / 1000.0),
+    ),
+];
+
+pub(super) fn render(shards: &[ShardView], out: &mut Exposition) {
+    gauges(shards, &CATALOGUE, out);
+    status(shards, out);
+    health(shards, out);
+    gauges(shards, &PROBE, out);
+}
+
+fn gauges(shards: &[ShardView], gauges: &[Gauge], out: &mut Exposition) {
+    for (name, help, value) in gauges {
+        out.family(name, "gauge", help);
+        for s in shards {
+            if let Some(value) = value(s) {
+                out.sample(name, &[("shard", &s.name)], value);
+            }
+        }
     }
+}
+
+fn status(shards: &[ShardView], out: &mut Exposition) {
     out.family(
         "shardmover_shard_status",
         "gauge",
@@ -52,6 +75,9 @@ pub(super) fn render(shards: &[ShardView], out: &mut Exposition) {
             1.0,
         );
     }
+}
+
+fn health(shards: &[ShardView], out: &mut Exposition) {
     out.family(
         "shardmover_shard_health",
         "gauge",
@@ -71,47 +97,5 @@ pub(super) fn render(shards: &[ShardView], out: &mut Exposition) {
                 value,
             );
         }
-    }
-    let probed = || shards.iter().filter_map(|s| Some((s, s.health.as_ref()?)));
-    out.family(
-        "shardmover_shard_query_latency_seconds",
-        "gauge",
-        "Average round trip at the latest probe.",
-    );
-    for (s, h) in probed() {
-        if let Some(ms) = h.report.avg_query_ms {
-            out.sample(
-                "shardmover_shard_query_latency_seconds",
-                &[("shard", &s.name)],
-                ms / 1000.0,
-            );
-        }
-    }
-    out.family(
-        "shardmover_shard_database_size_bytes",
-        "gauge",
-        "Database size at the latest probe.",
-    );
-    for (s, h) in probed() {
-        if let Some(bytes) = h.report.database_size {
-            out.sample(
-                "shardmover_shard_database_size_bytes",
-                &[("shard", &s.name)],
-                bytes as f64,
-            );
-        }
-    }
-    out.family(
-        "shardmover_shard_last_probe_timestamp_seconds",
-        "gauge",
-        "When the shard was last probed.",
-    );
-    for (s, h) in probed() {
-        let at = h.report.checked_at.timestamp_millis() as f64 / 1000.0;
-        out.sample(
-            "shardmover_shard_last_probe_timestamp_seconds",
-            &[("shard", &s.name)],
-            at,
-        );
     }
 }

@@ -4,7 +4,7 @@
 
 use sqlx::{PgConnection, Row};
 
-use super::error::{Context, MoveError};
+use super::TenancyError;
 use crate::config::TenancySettings;
 use crate::sql::{QualifiedName, ident, ident_list};
 
@@ -51,7 +51,7 @@ impl TenantTable {
 pub async fn discover(
     conn: &mut PgConnection,
     tenancy: &TenancySettings,
-) -> Result<Vec<TenantTable>, MoveError> {
+) -> Result<Vec<TenantTable>, TenancyError> {
     let rows = sqlx::query(
         "SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -66,7 +66,7 @@ pub async fn discover(
     .bind(&tenancy.key_column)
     .fetch_all(&mut *conn)
     .await
-    .context(|| "listing tenant tables".into())?;
+    .map_err(TenancyError::database(|| "listing tenant tables".into()))?;
 
     let registry = QualifiedName::parse(&tenancy.registry_table, "public");
     let mut found = Vec::new();
@@ -112,7 +112,10 @@ fn is_excluded(name: &QualifiedName, excludes: &[String]) -> bool {
         .any(|e| *e == name.name || *e == name.to_string())
 }
 
-async fn foreign_keys(conn: &mut PgConnection, oids: &[i64]) -> Result<Vec<(i64, i64)>, MoveError> {
+async fn foreign_keys(
+    conn: &mut PgConnection,
+    oids: &[i64],
+) -> Result<Vec<(i64, i64)>, TenancyError> {
     let rows = sqlx::query(
         "SELECT conrelid::int8 AS child, confrelid::int8 AS parent FROM pg_constraint
           WHERE contype = 'f' AND conrelid::int8 = ANY($1) AND confrelid::int8 = ANY($1)",
@@ -120,7 +123,7 @@ async fn foreign_keys(conn: &mut PgConnection, oids: &[i64]) -> Result<Vec<(i64,
     .bind(oids)
     .fetch_all(conn)
     .await
-    .context(|| "reading foreign keys".into())?;
+    .map_err(TenancyError::database(|| "reading foreign keys".into()))?;
     Ok(rows
         .iter()
         .map(|r| (r.get("child"), r.get("parent")))
@@ -128,7 +131,7 @@ async fn foreign_keys(conn: &mut PgConnection, oids: &[i64]) -> Result<Vec<(i64,
 }
 
 /// Columns of `table` (quoted name), in table order; empty if the table is missing.
-pub async fn columns(conn: &mut PgConnection, table: &str) -> Result<Vec<Column>, MoveError> {
+pub async fn columns(conn: &mut PgConnection, table: &str) -> Result<Vec<Column>, TenancyError> {
     let rows = sqlx::query(
         "SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS data_type,
                 a.attnotnull AS not_null, a.attgenerated <> '' AS generated
@@ -139,7 +142,9 @@ pub async fn columns(conn: &mut PgConnection, table: &str) -> Result<Vec<Column>
     .bind(table)
     .fetch_all(conn)
     .await
-    .context(|| format!("reading the columns of {table}"))?;
+    .map_err(TenancyError::database(|| {
+        format!("reading the columns of {table}")
+    }))?;
     Ok(rows
         .iter()
         .map(|r| Column {
@@ -152,7 +157,10 @@ pub async fn columns(conn: &mut PgConnection, table: &str) -> Result<Vec<Column>
 }
 
 /// Primary-key columns of `table` in key order; empty when it has none.
-pub async fn primary_key(conn: &mut PgConnection, table: &str) -> Result<Vec<String>, MoveError> {
+pub async fn primary_key(
+    conn: &mut PgConnection,
+    table: &str,
+) -> Result<Vec<String>, TenancyError> {
     let rows = sqlx::query(
         "SELECT a.attname AS name
            FROM pg_index i
@@ -164,7 +172,9 @@ pub async fn primary_key(conn: &mut PgConnection, table: &str) -> Result<Vec<Str
     .bind(table)
     .fetch_all(conn)
     .await
-    .context(|| format!("reading the primary key of {table}"))?;
+    .map_err(TenancyError::database(|| {
+        format!("reading the primary key of {table}")
+    }))?;
     Ok(rows.iter().map(|r| r.get("name")).collect())
 }
 

@@ -4,24 +4,24 @@
 
 use sqlx::PgConnection;
 
-use super::catalog::{self, Column, TenantTable};
-use super::error::MoveError;
+use super::TenancyError;
+use super::tables::{self, Column, TenantTable};
 
 /// Every difference, one line each; empty when the shapes match.
 pub async fn differences(
     target: &mut PgConnection,
     tables: &[TenantTable],
-) -> Result<Vec<String>, MoveError> {
+) -> Result<Vec<String>, TenancyError> {
     let mut lines = Vec::new();
     for table in tables {
         let quoted = table.name.quoted();
-        let theirs = catalog::columns(target, &quoted).await?;
+        let theirs = tables::columns(target, &quoted).await?;
         if theirs.is_empty() {
             lines.push(format!("{}: table missing on target", table.name));
             continue;
         }
         compare_columns(&table.name.to_string(), &table.columns, &theirs, &mut lines);
-        let their_pk = catalog::primary_key(target, &quoted).await?;
+        let their_pk = tables::primary_key(target, &quoted).await?;
         if their_pk != table.primary_key {
             lines.push(format!(
                 "{}: primary key ({}) on source, ({}) on target",

@@ -1,11 +1,12 @@
 //! Orders tenant tables so parents are copied before children (and deleted after).
 
-use super::catalog::TenantTable;
-use super::error::MoveError;
+use super::{TenancyError, TenantTable};
 
 /// Kahn's algorithm over the foreign-key graph; ties keep name order, so the
 /// plan is the same on every run (resumes depend on that).
-pub fn order_by_foreign_keys(mut tables: Vec<TenantTable>) -> Result<Vec<TenantTable>, MoveError> {
+pub fn order_by_foreign_keys(
+    mut tables: Vec<TenantTable>,
+) -> Result<Vec<TenantTable>, TenancyError> {
     tables.sort_by(|a, b| a.name.cmp(&b.name));
     let mut ordered: Vec<TenantTable> = Vec::with_capacity(tables.len());
     while !tables.is_empty() {
@@ -18,7 +19,7 @@ pub fn order_by_foreign_keys(mut tables: Vec<TenantTable>) -> Result<Vec<TenantT
             Some(index) => ordered.push(tables.remove(index)),
             None => {
                 let names: Vec<String> = tables.iter().map(|t| t.name.to_string()).collect();
-                return Err(MoveError::ForeignKeyCycle(names.join(", ")));
+                return Err(TenancyError::ForeignKeyCycle(names.join(", ")));
             }
         }
     }

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use sqlx::PgPool;
 
-use crate::config::{Settings, ShardSettings, describe};
-use crate::db::lazy_pool;
+use crate::config::{Settings, ShardSettings};
+use crate::db::{describe, lazy_pool, shard_options};
 use crate::ids::ShardName;
 
 /// Connections per shard: a copy holds one on each side, plus verify and progress.
@@ -24,7 +24,7 @@ impl ShardPools {
             .iter()
             .map(|(name, shard): (&String, &ShardSettings)| {
                 let name = ShardName::parse(name).expect("validated at load");
-                let options = shard.connect_options(&name);
+                let options = shard_options(shard, &name);
                 let location = describe(&options);
                 let pool = lazy_pool(options, POOL_SIZE, settings.connect_timeout());
                 (name, (pool, location))

@@ -20,19 +20,19 @@ type Ending<'c> =
 impl Mover {
     /// Records `status` as the move's final one, with its notice, if
     /// `attempt` still owns the move; false if it does not (or it had ended).
-    pub(crate) async fn conclude(
+    pub(crate) async fn record_ending(
         &self,
         id: MigrationId,
         attempt: i32,
         status: Status,
     ) -> Result<bool, sqlx::Error> {
-        self.conclude_if(|tx| Box::pin(migrations::finish(tx, id, attempt, status)))
+        self.record_ending_if(|tx| Box::pin(migrations::finish(tx, id, attempt, status)))
             .await
     }
 
     /// Runs `end` on a control transaction; if it ended a move (or left its
     /// cleanup pending), records the notice on the same transaction. True when it did.
-    pub(crate) async fn conclude_if<F>(&self, end: F) -> Result<bool, sqlx::Error>
+    pub(crate) async fn record_ending_if<F>(&self, end: F) -> Result<bool, sqlx::Error>
     where
         F: for<'c> FnOnce(&'c mut PgConnection) -> Ending<'c>,
     {

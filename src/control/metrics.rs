@@ -1,0 +1,100 @@
+//! The queries behind `/metrics`: moves by status, rows copied, move
+//! durations, queue depth and age (apalis's `jobs`), notices by status.
+
+use sqlx::{PgConnection, Row};
+
+use super::NoticeStatus;
+
+/// Moves per stored status.
+pub async fn moves_by_status(conn: &mut PgConnection) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT status, count(*)::int8 FROM shardmover.migrations GROUP BY status")
+        .fetch_all(conn)
+        .await
+}
+
+/// Moves that began running, and rows copied by all moves.
+pub async fn started_and_rows_copied(conn: &mut PgConnection) -> Result<(i64, i64), sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT count(*) FILTER (WHERE started_at IS NOT NULL)::int8 AS started,
+                (SELECT coalesce(sum(rows_copied), 0)::int8 FROM shardmover.migration_tables) AS rows
+           FROM shardmover.migrations",
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok((row.try_get("started")?, row.try_get("rows")?))
+}
+
+/// Finished moves of one final status: how many, their total run time, and
+/// how many took at most each bucket's bound.
+pub struct Durations {
+    pub status: String,
+    pub count: i64,
+    pub total_secs: f64,
+    pub buckets: Vec<i64>,
+}
+
+pub async fn durations(
+    conn: &mut PgConnection,
+    bounds: &[f64],
+) -> Result<Vec<Durations>, sqlx::Error> {
+    let rows = sqlx::query(
+        "WITH d AS (SELECT status, extract(epoch FROM finished_at - started_at)::float8 AS secs
+                      FROM shardmover.migrations
+                     WHERE finished_at IS NOT NULL AND started_at IS NOT NULL),
+              per AS (SELECT status, count(*)::int8 AS n, coalesce(sum(secs), 0)::float8 AS total
+                        FROM d GROUP BY status),
+              cum AS (SELECT d.status, u.i, count(*) FILTER (WHERE d.secs <= u.b)::int8 AS c
+                        FROM d CROSS JOIN unnest($1::float8[]) WITH ORDINALITY AS u(b, i)
+                       GROUP BY d.status, u.i)
+         SELECT per.status, per.n, per.total, array_agg(cum.c ORDER BY cum.i) AS buckets
+           FROM per JOIN cum USING (status)
+          GROUP BY per.status, per.n, per.total ORDER BY per.status",
+    )
+    .bind(bounds.to_vec())
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Durations {
+                status: row.try_get("status")?,
+                count: row.try_get("n")?,
+                total_secs: row.try_get("total")?,
+                buckets: row.try_get("buckets")?,
+            })
+        })
+        .collect()
+}
+
+/// Queue, waiting, running, age of the oldest due waiting job.
+pub type QueueRow = (String, i64, i64, f64);
+
+pub async fn queues(conn: &mut PgConnection) -> Result<Vec<QueueRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT job_type,
+                count(*) FILTER (WHERE status IN ('Pending', 'Queued'))::int8,
+                count(*) FILTER (WHERE status = 'Running')::int8,
+                coalesce(extract(epoch FROM now() - min(run_at)
+                    FILTER (WHERE status IN ('Pending', 'Queued') AND run_at <= now())), 0)::float8
+           FROM apalis.jobs GROUP BY job_type ORDER BY job_type",
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Notices per delivery status, every status listed (zero when none).
+pub async fn notices_by_status(conn: &mut PgConnection) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT s.status, count(n.id)::int8
+           FROM unnest($1::text[]) AS s(status)
+           LEFT JOIN shardmover.notifications n USING (status)
+          GROUP BY s.status ORDER BY s.status",
+    )
+    .bind(
+        NoticeStatus::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .fetch_all(conn)
+    .await
+}

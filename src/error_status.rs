@@ -1,0 +1,87 @@
+//! How the move engine's and shard operations' errors answer over HTTP: one
+//! mapping for the API (`api::error`) and the dashboard, so a page shows the
+//! status and `code` a client would get.
+
+use actix_web::http::StatusCode;
+
+use crate::mover::MoveError;
+use crate::shard_ops::ShardOpsError;
+
+/// What to answer: a status with the error's own code and message, or one of
+/// the two 5xx answers that reveal nothing of the cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Status(StatusCode),
+    /// 503 `database_unavailable`: retrying later may succeed.
+    Unavailable,
+    /// 500 `internal_error`: the cause goes to the log only.
+    Internal,
+}
+
+pub fn of_move(error: &MoveError) -> Answer {
+    match error {
+        MoveError::UnknownWebsite(_) | MoveError::UnknownMigration(_) => {
+            Answer::Status(StatusCode::NOT_FOUND)
+        }
+        MoveError::Busy { .. } => Answer::Status(StatusCode::CONFLICT),
+        MoveError::Database { .. } | MoveError::FenceDrainTimeout { .. }
+            if error.is_transient() =>
+        {
+            Answer::Unavailable
+        }
+        MoveError::Database { .. }
+        | MoveError::CopyFormat(..)
+        | MoveError::CleanupRefused(_)
+        | MoveError::Previously { .. } => Answer::Internal,
+        _ => Answer::Status(StatusCode::UNPROCESSABLE_ENTITY),
+    }
+}
+
+/// Database failures answer exactly as the move engine's do (503 or 500).
+pub fn of_shard_ops(error: &ShardOpsError) -> Answer {
+    use ShardOpsError as E;
+    let status = match error {
+        E::Database { source, .. } if crate::db::is_transient(source) => {
+            return Answer::Unavailable;
+        }
+        E::Database { .. } => return Answer::Internal,
+        E::UnknownShard(_) | E::UnknownWebsite(_) => StatusCode::NOT_FOUND,
+        E::HasRows { .. }
+        | E::MoveInProgress { .. }
+        | E::Changed(_)
+        | E::PlanChanged
+        | E::NoShardAvailable => StatusCode::CONFLICT,
+        E::BulkDisabled => StatusCode::FORBIDDEN,
+        E::ShardUnreachable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    Answer::Status(status)
+}
+
+/// An error body a handler can answer with: the API's JSON error, the dashboard's page.
+pub trait Answers: Sized {
+    fn with_status(status: StatusCode, code: &'static str, message: String) -> Self;
+    fn unavailable() -> Self;
+    fn internal() -> Self;
+}
+
+/// The body for `answer`; 5xx causes go to the log, saying what `failed`.
+pub fn body<T: Answers>(
+    answer: Answer,
+    error: &(dyn std::error::Error + 'static),
+    code: &'static str,
+    message: String,
+    failed: &'static str,
+) -> T {
+    match answer {
+        Answer::Unavailable => {
+            tracing::warn!(error = %error, "service unavailable");
+            T::unavailable()
+        }
+        Answer::Internal => {
+            tracing::error!(error = ?error, "{failed}");
+            T::internal()
+        }
+        Answer::Status(status) => T::with_status(status, code, message),
+    }
+}

@@ -1,0 +1,55 @@
+//! One attempt at a move, as the phases see it: its ownership token, the move's
+//! record, the copy plan once known, progress, and what it measured. `run`
+//! creates it and hands it to each phase.
+
+use std::time::Duration;
+
+use super::error::MoveError;
+use super::progress::Tracker;
+use crate::control::migrations::MigrationRecord;
+use crate::control::tables::TableProgress;
+use crate::tenancy::TenantTable;
+
+/// Wall time per phase of this attempt (phases skipped on resume stay zero).
+#[derive(Debug, Clone, Default)]
+pub struct Timings {
+    pub preflight: Duration,
+    pub copy: Duration,
+    pub verify: Duration,
+    pub cutover: Duration,
+    pub cleanup: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct MoveOutcome {
+    pub record: MigrationRecord,
+    pub tables: Vec<TableProgress>,
+    pub timings: Timings,
+    /// Source rows this attempt's cleanup deleted.
+    pub source_rows_deleted: u64,
+}
+
+/// What one attempt has learned so far.
+pub(super) struct Attempt<'a> {
+    /// This attempt's number: the token every write of it is conditional on.
+    pub(super) token: i32,
+    pub(super) record: MigrationRecord,
+    pub(super) plan: Option<Vec<TenantTable>>,
+    pub(super) tracker: Tracker<'a>,
+    pub(super) timings: Timings,
+    pub(super) source_rows_deleted: u64,
+}
+
+impl Attempt<'_> {
+    /// `Ok` if a conditional write happened, `LostOwnership` if it did not.
+    pub(super) fn owned(&self, written: bool) -> Result<(), MoveError> {
+        if written {
+            Ok(())
+        } else {
+            Err(MoveError::LostOwnership {
+                migration: self.record.id,
+                attempt: self.token,
+            })
+        }
+    }
+}
