@@ -117,21 +117,7 @@ pub async fn run(base: Settings, args: BenchArgs) -> anyhow::Result<()> {
         "ratio move / raw pipe: {:.2}x (target <= 1.30x)",
         engine.as_secs_f64() / raw.as_secs_f64()
     );
-    // A neighbour that stays put on the old shard, which fences website 1 now.
-    let neighbour = WebsiteId::new(2).expect("positive");
-    sample_tenant::seed(&pools[0], neighbour, Scale::total_rows(20_000)).await?;
-    let clients = 4;
-    eprintln!("measuring the fence's cost to a neighbour's writes ({clients} clients) ...");
-    let cost =
-        super::bench_fence::measure(&pools[0], urls[1].expose_secret(), neighbour, clients).await?;
-    println!(
-        "neighbour writes, {clients} clients: {:.0} tps with the fence's triggers, {:.0} tps with them disabled",
-        cost.fenced_tps, cost.plain_tps
-    );
-    println!(
-        "ratio fenced / unfenced writes: {:.2}x (median of paired rounds; target >= 0.95x)",
-        cost.median_ratio
-    );
+    super::bench_fence::report(&pools[0], urls[1].expose_secret()).await?;
     for name in DATABASES {
         server.drop_database(name).await?;
     }

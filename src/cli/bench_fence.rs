@@ -12,20 +12,40 @@ use std::time::{Duration, Instant};
 use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::ids::WebsiteId;
+use crate::sample_tenant::{self, Scale};
 
 const ROUNDS: usize = 9;
 const ROUND: Duration = Duration::from_secs(1);
 
-pub(super) struct FenceCost {
-    pub fenced_tps: f64,
-    pub plain_tps: f64,
+struct FenceCost {
+    fenced_tps: f64,
+    plain_tps: f64,
     /// Of the rounds' fenced/unfenced ratios: one round hit by a checkpoint or
     /// another process on the machine moves it less than the means.
-    pub median_ratio: f64,
+    median_ratio: f64,
+}
+
+/// Seeds a neighbour that stays put on `shard` (the old shard of a move, which
+/// fences the moved website now), then measures and prints what the fence costs it.
+pub(super) async fn report(shard: &PgPool, url: &str) -> anyhow::Result<()> {
+    let neighbour = WebsiteId::new(2).expect("positive");
+    sample_tenant::seed(shard, neighbour, Scale::total_rows(20_000)).await?;
+    let clients = 4;
+    eprintln!("measuring the fence's cost to a neighbour's writes ({clients} clients) ...");
+    let cost = measure(shard, url, neighbour, clients).await?;
+    println!(
+        "neighbour writes, {clients} clients: {:.0} tps with the fence's triggers, {:.0} tps with them disabled",
+        cost.fenced_tps, cost.plain_tps
+    );
+    println!(
+        "ratio fenced / unfenced writes: {:.2}x (median of paired rounds; target >= 0.95x)",
+        cost.median_ratio
+    );
+    Ok(())
 }
 
 /// `shard` fences some website and holds rows of `website`, which it does not fence.
-pub(super) async fn measure(
+async fn measure(
     shard: &PgPool,
     url: &str,
     website: WebsiteId,

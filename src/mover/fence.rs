@@ -129,7 +129,40 @@ async fn apply(
     )))
     .execute(&mut *tx)
     .await?;
-    let changed = match what {
+    if !record(tx, what).await? {
+        return Ok(());
+    }
+    let tables = fenced_tables(tx, extra_tables).await?;
+    if tables.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(audited(&format!(
+        "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
+        tables.join(", ")
+    )))
+    .execute(&mut *tx)
+    .await?;
+    let fenced: Vec<i64> = sqlx::query_scalar(
+        "SELECT coalesce(array_agg(website_id ORDER BY website_id), '{}')
+           FROM shardmover.fenced_websites",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    // Under the locks, so no old-style trigger ever calls the new function.
+    sqlx::query(audited(&guard_function(&options.key_column)))
+        .execute(&mut *tx)
+        .await?;
+    for table in &tables {
+        for sql in trigger_statements(table, &options.key_column, &fenced) {
+            sqlx::query(audited(&sql)).execute(&mut *tx).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes the change to the fence list; false when there was nothing to lift.
+async fn record(tx: &mut PgConnection, what: &Change) -> Result<bool, sqlx::Error> {
+    Ok(match what {
         Change::Raise(website, migration) => {
             sqlx::query(
                 "INSERT INTO shardmover.fenced_websites (website_id, migration_id) VALUES ($1, $2)
@@ -159,36 +192,7 @@ async fn apply(
                 .rows_affected()
                     > 0
         }
-    };
-    if !changed {
-        return Ok(());
-    }
-    let tables = fenced_tables(tx, extra_tables).await?;
-    if tables.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(audited(&format!(
-        "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
-        tables.join(", ")
-    )))
-    .execute(&mut *tx)
-    .await?;
-    let fenced: Vec<i64> = sqlx::query_scalar(
-        "SELECT coalesce(array_agg(website_id ORDER BY website_id), '{}')
-           FROM shardmover.fenced_websites",
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    // Under the locks, so no old-style trigger ever calls the new function.
-    sqlx::query(audited(&guard_function(&options.key_column)))
-        .execute(&mut *tx)
-        .await?;
-    for table in &tables {
-        for sql in trigger_statements(table, &options.key_column, &fenced) {
-            sqlx::query(audited(&sql)).execute(&mut *tx).await?;
-        }
-    }
-    Ok(())
+    })
 }
 
 /// `extra` plus every table that already carries our triggers, quoted, in a
