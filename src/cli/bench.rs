@@ -3,14 +3,14 @@
 //! then what the fence left on the old shard costs other websites' writes.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use secrecy::ExposeSecret;
 
 use crate::config::Settings;
 use crate::ids::{ShardName, WebsiteId};
-use crate::mover::{MoveRequest, Mover, Silent, raw_pipe};
+use crate::mover::{MoveOutcome, MoveRequest, Mover, Silent, raw_pipe};
 use crate::sample_tenant::{self, Scale};
 use crate::scratch::{Server, settings_with};
 
@@ -85,22 +85,51 @@ pub async fn run(base: Settings, args: BenchArgs) -> anyhow::Result<()> {
     let (_, deleted) = mover.finalize(website).await?;
     let cleanup = started.elapsed();
 
-    let t = &outcome.timings;
-    let rate = |secs: f64| raw_rows as f64 / secs;
+    print_move(&Measured {
+        rows: raw_rows,
+        raw,
+        engine,
+        cleanup,
+        deleted,
+        batch_rows: record.batch_rows,
+        outcome: &outcome,
+    });
+    super::bench_fence::report(&pools[0], urls[1].expose_secret()).await?;
+    for name in DATABASES {
+        server.drop_database(name).await?;
+    }
+    Ok(())
+}
+
+/// One run of the move against the raw pipe, as `print_move` reports it.
+struct Measured<'a> {
+    rows: u64,
+    raw: Duration,
+    engine: Duration,
+    cleanup: Duration,
+    deleted: u64,
+    batch_rows: u32,
+    outcome: &'a MoveOutcome,
+}
+
+fn print_move(m: &Measured<'_>) {
+    let t = &m.outcome.timings;
+    let rate = |secs: f64| m.rows as f64 / secs;
     println!(
-        "tenant rows: {raw_rows} in {} tables, chunk {} rows",
-        outcome.tables.len(),
-        record.batch_rows
+        "tenant rows: {} in {} tables, chunk {} rows",
+        m.rows,
+        m.outcome.tables.len(),
+        m.batch_rows
     );
     println!(
         "raw binary COPY pipe:      {:>7.2}s  {:>9.0} rows/s",
-        raw.as_secs_f64(),
-        rate(raw.as_secs_f64())
+        m.raw.as_secs_f64(),
+        rate(m.raw.as_secs_f64())
     );
     println!(
         "shardmover move (no cleanup): {:>4.2}s  {:>9.0} rows/s",
-        engine.as_secs_f64(),
-        rate(engine.as_secs_f64())
+        m.engine.as_secs_f64(),
+        rate(m.engine.as_secs_f64())
     );
     println!(
         "  preflight {:.2}s, copy {:.2}s, verify {:.2}s, cutover {:.2}s",
@@ -110,18 +139,14 @@ pub async fn run(base: Settings, args: BenchArgs) -> anyhow::Result<()> {
         t.cutover.as_secs_f64()
     );
     println!(
-        "cleanup (delete {deleted} source rows): {:.2}s",
-        cleanup.as_secs_f64()
+        "cleanup (delete {} source rows): {:.2}s",
+        m.deleted,
+        m.cleanup.as_secs_f64()
     );
     println!(
         "ratio move / raw pipe: {:.2}x (target <= 1.30x)",
-        engine.as_secs_f64() / raw.as_secs_f64()
+        m.engine.as_secs_f64() / m.raw.as_secs_f64()
     );
-    super::bench_fence::report(&pools[0], urls[1].expose_secret()).await?;
-    for name in DATABASES {
-        server.drop_database(name).await?;
-    }
-    Ok(())
 }
 
 async fn pool(url: &secrecy::SecretString) -> anyhow::Result<sqlx::PgPool> {
