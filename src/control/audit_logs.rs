@@ -30,26 +30,19 @@ pub struct AuditFilter {
     pub limit: i64,
 }
 
-/// Newest first.
+/// Newest first (the dashboard's `audit_search` adds a date range).
 pub async fn list(
     conn: &mut PgConnection,
     filter: &AuditFilter,
 ) -> Result<Vec<AuditEntry>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, website_id, old_shard_name, new_shard_name, changed_by_email, status, notes,
-                migration_id, created_at, updated_at
-           FROM shardmover.audit_logs
-          WHERE ($1::int8 IS NULL OR website_id = $1)
-            AND ($2::text IS NULL OR changed_by_email = $2)
-            AND ($3::int8 IS NULL OR id < $3)
-          ORDER BY id DESC LIMIT $4",
-    )
-    .bind(filter.website.map(WebsiteId::get))
-    .bind(filter.changed_by.as_deref())
-    .bind(filter.before)
-    .bind(filter.limit)
-    .fetch_all(conn)
-    .await
+    let search = super::audit_search::AuditSearch {
+        website: filter.website,
+        changed_by: filter.changed_by.clone(),
+        before: filter.before,
+        limit: filter.limit,
+        ..Default::default()
+    };
+    super::audit_search::search(conn, &search).await
 }
 
 /// Records a plain assignment (no move, no rows): completed at once.
