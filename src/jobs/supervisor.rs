@@ -20,6 +20,11 @@ const HEALTHY_RUN: Duration = Duration::from_secs(60);
 /// A restarted worker counts as running again once it has lasted this long
 /// (registered and polled), so `/ready` does not flap during an outage.
 const SETTLED: Duration = Duration::from_secs(2);
+/// How long a worker may take to stop once shutdown is asked for. apalis waits
+/// for its poll stream and task tracker to wind down, and after a backend
+/// failure and restart that wait has been seen never to end; a move still in
+/// flight is resumable from its checkpoint, so past this the worker is left.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// A supervised worker's state, as `/ready` shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +106,7 @@ where
     health.set(WorkerState::Running);
     for attempt in 0.. {
         let started = Instant::now();
-        let run = start(attempt);
+        let run = bounded_by_shutdown(health.name, start(attempt), shutdown.clone());
         tokio::pin!(run);
         let result = tokio::select! {
             result = &mut run => result,
@@ -132,5 +137,28 @@ where
             _ = shutdown.clone() => return,
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// `run`, but ended `SHUTDOWN_GRACE` after `shutdown` resolves if it is still going.
+async fn bounded_by_shutdown(
+    name: &'static str,
+    run: BoxFuture<'static, Result<(), WorkerError>>,
+    shutdown: Shutdown,
+) -> Result<(), WorkerError> {
+    let overdue = async {
+        shutdown.await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        result = run => result,
+        () = overdue => {
+            tracing::warn!(
+                worker = name,
+                grace_secs = SHUTDOWN_GRACE.as_secs(),
+                "worker did not stop within its grace period after shutdown; leaving it"
+            );
+            Ok(())
+        }
     }
 }
