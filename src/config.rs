@@ -111,6 +111,12 @@ pub struct EngineSettings {
     pub fence_drain_timeout_secs: u64,
     pub fence_lock_timeout_ms: u64,
     pub sort_memory: String,
+    /// Longest the website's writes may be frozen at the end of an online move.
+    pub freeze_budget_ms: u64,
+    /// How long an online move may catch up before it gives up (transiently).
+    pub catch_up_timeout_secs: u64,
+    /// Captured changes replayed per target transaction.
+    pub catch_up_batch: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -17,4 +17,4 @@ pub mod state;
 pub mod sweeps;
 pub mod tables;
 
-pub use state::{NoticeStatus, Phase, Status};
+pub use state::{MoveMode, NoticeStatus, Phase, Status};

@@ -76,6 +76,7 @@ pub struct MoveRequest {
     pub batch_rows: Option<u32>,
     pub requested_by: Option<String>,
     pub notes: Option<String>,
+    pub mode: crate::control::MoveMode,
 }
 
 impl Mover {
@@ -149,6 +150,7 @@ impl Mover {
                 .max(1),
             requested_by: request.requested_by.as_deref(),
             notes: request.notes.as_deref(),
+            mode: request.mode,
         };
         insert_unless_busy(conn, &new).await
     }

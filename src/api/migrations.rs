@@ -75,6 +75,7 @@ pub async fn create(
         batch_rows: None,
         requested_by: Some(requested_by),
         notes: body.notes,
+        mode: Default::default(),
     };
     if let Some(existing) = idempotency::earlier_move(&state, key.as_deref(), &move_request).await?
     {

@@ -76,6 +76,7 @@ pub async fn run(base: Settings, args: BenchArgs) -> anyhow::Result<()> {
         batch_rows: args.batch_rows,
         requested_by: Some("bench".into()),
         notes: None,
+        mode: Default::default(),
     };
     let record = mover.request(&request).await?;
     let started = Instant::now();

@@ -86,6 +86,7 @@ pub async fn run(base: Settings, args: DemoArgs) -> anyhow::Result<()> {
         batch_rows: None,
         requested_by: Some(DEMO_ADMIN.into()),
         notes: None,
+        mode: Default::default(),
     };
     let record = mover.request(&request).await?;
     let progress = TerminalProgress::new();

@@ -67,6 +67,7 @@ pub async fn run(mover: &Mover, args: MigrateArgs) -> anyhow::Result<()> {
                 batch_rows: args.batch_rows,
                 requested_by: args.requested_by.clone(),
                 notes: None,
+                mode: Default::default(),
             };
             mover.request(&request).await?
         }

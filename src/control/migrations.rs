@@ -4,11 +4,13 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row, postgres::PgRow};
 
-use super::state::{Phase, Status};
+use super::state::{MoveMode, Phase, Status};
 use crate::ids::{MigrationId, ShardName, WebsiteId};
 use crate::sql::audited;
 
+mod online;
 mod transitions;
+pub use online::*;
 pub use transitions::*;
 
 #[derive(Debug, Clone)]
@@ -43,6 +45,23 @@ pub struct MigrationRecord {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    pub mode: MoveMode,
+    /// Online moves: the freeze (fence raised to registry switched).
+    pub freeze_started_at: Option<DateTime<Utc>>,
+    pub freeze_ended_at: Option<DateTime<Utc>>,
+    /// Captured changes replayed inside the freeze.
+    pub freeze_changes: Option<i64>,
+    /// Catch-up: changes replayed so far, changes waiting, and changes per second.
+    pub changes_applied: i64,
+    pub changes_waiting: i64,
+    pub catch_up_rate: Option<f64>,
+}
+
+impl MigrationRecord {
+    /// How long the website's writes were frozen, once the freeze is over.
+    pub fn freeze_ms(&self) -> Option<i64> {
+        Some((self.freeze_ended_at? - self.freeze_started_at?).num_milliseconds())
+    }
 }
 
 pub struct NewMigration<'a> {
@@ -53,12 +72,15 @@ pub struct NewMigration<'a> {
     pub batch_rows: u32,
     pub requested_by: Option<&'a str>,
     pub notes: Option<&'a str>,
+    pub mode: MoveMode,
 }
 
 const COLUMNS: &str = "id, website_id, source_shard, target_shard, status, phase, keep_source,
     batch_rows, rows_total, rows_copied, rollback_required, cancel_requested, error_code,
     error_message, requested_by, notes, current_table, attempts, retry_from, target_unfenced_at,
-    source_cleaned_at, next_attempt_at, updated_at, created_at, started_at, finished_at";
+    source_cleaned_at, next_attempt_at, updated_at, created_at, started_at, finished_at, mode,
+    freeze_started_at, freeze_ended_at, freeze_changes, changes_applied, changes_waiting,
+    catch_up_rate";
 
 fn from_row(row: &PgRow) -> Result<MigrationRecord, sqlx::Error> {
     let decode = |col: &str, e: String| sqlx::Error::ColumnDecode {
@@ -100,6 +122,16 @@ fn from_row(row: &PgRow) -> Result<MigrationRecord, sqlx::Error> {
         created_at: row.try_get("created_at")?,
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
+        mode: row
+            .try_get::<&str, _>("mode")?
+            .parse()
+            .map_err(|e| decode("mode", e))?,
+        freeze_started_at: row.try_get("freeze_started_at")?,
+        freeze_ended_at: row.try_get("freeze_ended_at")?,
+        freeze_changes: row.try_get("freeze_changes")?,
+        changes_applied: row.try_get("changes_applied")?,
+        changes_waiting: row.try_get("changes_waiting")?,
+        catch_up_rate: row.try_get("catch_up_rate")?,
     })
 }
 
@@ -113,8 +145,8 @@ pub async fn insert(
     let row = sqlx::query(audited(&format!(
         "WITH m AS (
             INSERT INTO shardmover.migrations
-                (website_id, source_shard, target_shard, keep_source, batch_rows, requested_by, notes)
-            VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *),
+                (website_id, source_shard, target_shard, keep_source, batch_rows, requested_by, notes, mode)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *),
          audit AS (
             INSERT INTO shardmover.audit_logs
                 (website_id, old_shard_name, new_shard_name, changed_by_email, status, notes, migration_id)
@@ -128,6 +160,7 @@ pub async fn insert(
     .bind(new.batch_rows as i32)
     .bind(new.requested_by)
     .bind(new.notes)
+    .bind(new.mode.as_str())
     .fetch_one(conn)
     .await?;
     from_row(&row)

@@ -35,11 +35,27 @@ pub enum NoticeStatus {
 pub enum Phase {
     Queued,
     Preflight,
+    /// Online moves: change capture is being installed on the source.
+    Capturing,
     Copying,
+    /// Online moves: captured changes are replayed until few enough wait.
+    CatchingUp,
+    /// Online moves: the website's writes are fenced and the last changes drained.
+    Freezing,
     Verifying,
     Cutover,
     Cleanup,
     Done,
+}
+
+/// How a move treats the website's writes: online keeps taking them until a
+/// short final freeze; offline fences them for the whole move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MoveMode {
+    #[default]
+    Online,
+    Offline,
 }
 
 macro_rules! text_enum {
@@ -87,11 +103,19 @@ text_enum!(NoticeStatus {
 text_enum!(Phase {
     Queued => "queued",
     Preflight => "preflight",
+    Capturing => "capturing",
     Copying => "copying",
+    CatchingUp => "catching_up",
+    Freezing => "freezing",
     Verifying => "verifying",
     Cutover => "cutover",
     Cleanup => "cleanup",
     Done => "done",
+});
+
+text_enum!(MoveMode {
+    Online => "online",
+    Offline => "offline",
 });
 
 impl Status {

@@ -115,6 +115,7 @@ async fn begin(
         batch_rows: None,
         requested_by: Some(requested_by),
         notes: Some(form.notes.trim().to_owned()).filter(|n| !n.is_empty()),
+        mode: Default::default(),
     };
     record(dashboard, &request).await
 }

@@ -182,6 +182,7 @@ pub async fn request_move(
         batch_rows: None,
         requested_by: Some("test@example.com".into()),
         notes: None,
+        mode: Default::default(),
     };
     mover.request(&request).await
 }

@@ -126,6 +126,7 @@ async fn request_and_enqueue(
         batch_rows: Some(batch_rows),
         requested_by: Some("ops@example.com".into()),
         notes: None,
+        mode: Default::default(),
     };
     let record = mover.request_in(tx, &request).await.unwrap();
     let job = shardmover::queue::MoveJob {

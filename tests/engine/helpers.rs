@@ -191,6 +191,7 @@ impl TestEnv {
             batch_rows: Some(batch_rows),
             requested_by: Some("test@example.com".into()),
             notes: None,
+            mode: Default::default(),
         };
         mover.request(&request).await.unwrap().id
     }

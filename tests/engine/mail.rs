@@ -396,6 +396,7 @@ async fn an_address_smtp_refuses_for_good_is_given_up_without_holding_up_the_oth
         batch_rows: None,
         requested_by: Some("typo@bounce.example.com".into()),
         notes: None,
+        mode: Default::default(),
     };
     let id = mover.request(&request).await.unwrap().id;
     mover.run(id, &Silent).await.unwrap();

@@ -115,6 +115,7 @@ async fn keep_source_leaves_fenced_rows_that_finalize_deletes() {
         batch_rows: None,
         requested_by: None,
         notes: None,
+        mode: Default::default(),
     };
     let id = mover.request(&request).await.unwrap().id;
     mover.run(id, &Silent).await.unwrap();

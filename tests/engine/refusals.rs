@@ -148,6 +148,7 @@ async fn bad_routes_are_refused_before_anything_is_recorded() {
         batch_rows: None,
         requested_by: None,
         notes: None,
+        mode: Default::default(),
     };
     let mover = env.mover();
     let cases = [
@@ -245,6 +246,7 @@ async fn a_second_move_of_the_same_website_is_refused_while_one_is_active() {
         batch_rows: None,
         requested_by: None,
         notes: None,
+        mode: Default::default(),
     };
     match mover.request(&request).await.unwrap_err() {
         MoveError::Busy { existing, .. } => assert_eq!(existing, first),

@@ -1,0 +1,70 @@
+//! The online move's own records: catch-up progress and the freeze. Like every
+//! write of a running move, each is conditional on the attempt that owns it.
+
+use sqlx::PgConnection;
+
+use crate::ids::MigrationId;
+
+/// Catch-up progress: changes replayed in total, changes waiting, and the
+/// replay rate (changes per second) the freeze decision is based on.
+pub async fn record_catch_up(
+    conn: &mut PgConnection,
+    id: MigrationId,
+    attempt: i32,
+    applied: i64,
+    waiting: i64,
+    rate: Option<f64>,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE shardmover.migrations
+            SET changes_applied = $3, changes_waiting = $4, catch_up_rate = coalesce($5, catch_up_rate)
+          WHERE id = $1 AND attempts = $2 AND status = 'in_progress'",
+    )
+    .bind(id.0)
+    .bind(attempt)
+    .bind(applied)
+    .bind(waiting)
+    .bind(rate)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// The freeze begins (kept as first recorded when a resumed attempt freezes again:
+/// the application's writes have been refused since then).
+pub async fn start_freeze(
+    conn: &mut PgConnection,
+    id: MigrationId,
+    attempt: i32,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE shardmover.migrations SET freeze_started_at = coalesce(freeze_started_at, clock_timestamp())
+          WHERE id = $1 AND attempts = $2 AND status = 'in_progress'",
+    )
+    .bind(id.0)
+    .bind(attempt)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// The freeze ends: called in the cutover transaction, so it ends exactly when
+/// the registry sends the website's writes to the target.
+pub async fn end_freeze(
+    conn: &mut PgConnection,
+    id: MigrationId,
+    attempt: i32,
+    drained: i64,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE shardmover.migrations
+            SET freeze_ended_at = clock_timestamp(), freeze_changes = coalesce(freeze_changes, 0) + $3
+          WHERE id = $1 AND attempts = $2 AND status = 'in_progress' AND freeze_started_at IS NOT NULL",
+    )
+    .bind(id.0)
+    .bind(attempt)
+    .bind(drained)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
