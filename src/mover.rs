@@ -3,6 +3,7 @@
 //! from whatever phase and checkpoint an earlier attempt reached.
 
 mod attempt;
+mod catch_up;
 mod checkpoint;
 mod cleanup;
 mod collisions;
@@ -15,11 +16,13 @@ mod error;
 mod fence;
 mod fence_admin;
 mod finalize;
+mod freeze;
 mod lock;
 pub(crate) mod preflight;
 pub mod privileges;
 pub mod progress;
 mod raw_pipe;
+mod replay;
 mod request;
 mod rollback;
 mod row_reader;
@@ -27,6 +30,7 @@ mod run;
 mod sequences;
 mod shard_schema;
 mod verify;
+mod verify_online;
 
 use std::sync::Arc;
 

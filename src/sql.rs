@@ -23,6 +23,12 @@ pub fn literal_i64(value: i64) -> String {
     value.to_string()
 }
 
+/// A string literal for places that take no bind parameters (`COPY`, trigger
+/// arguments). The `E''` form reads the same whatever `standard_conforming_strings` says.
+pub fn literal_str(value: &str) -> String {
+    format!("E'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
+}
+
 /// Marks SQL text built at run time as audited for sqlx: every identifier in it
 /// went through [`ident`] or [`QualifiedName::quoted`], every value is bound or
 /// an integer printed by Rust.

@@ -15,6 +15,9 @@ use crate::tenancy::TenantTable;
 pub struct Timings {
     pub preflight: Duration,
     pub copy: Duration,
+    /// Online moves: catching up, and the freeze (fence to registry switch).
+    pub catch_up: Duration,
+    pub freeze: Duration,
     pub verify: Duration,
     pub cutover: Duration,
     pub cleanup: Duration,
@@ -38,6 +41,8 @@ pub(super) struct Attempt<'a> {
     pub(super) tracker: Tracker<'a>,
     pub(super) timings: Timings,
     pub(super) source_rows_deleted: u64,
+    /// Online moves: captured changes this attempt replayed inside the freeze.
+    pub(super) freeze_drained: i64,
 }
 
 impl Attempt<'_> {

@@ -67,3 +67,21 @@ pub async fn clear(target: &PgPool, migration: MigrationId) -> Result<(), MoveEr
         .context(|| "clearing copy checkpoints".into())?;
     Ok(())
 }
+
+/// Forgets the keys an online move's catch-up touched on the target. The table
+/// may not exist on a shard no online move has reached.
+pub async fn clear_touched(target: &PgPool, migration: MigrationId) -> Result<(), MoveError> {
+    let present: bool =
+        sqlx::query_scalar("SELECT to_regclass('shardmover.touched_rows') IS NOT NULL")
+            .fetch_one(target)
+            .await
+            .context(|| "looking for touched rows".into())?;
+    if present {
+        sqlx::query("DELETE FROM shardmover.touched_rows WHERE migration_id = $1")
+            .bind(migration.0)
+            .execute(target)
+            .await
+            .context(|| "clearing touched rows".into())?;
+    }
+    Ok(())
+}

@@ -24,6 +24,16 @@ impl Mover {
             let options = self.fence_options();
             fence::lift(target, &record.target, record.website, None, &options).await?;
             checkpoint::clear(target, record.id).await?;
+            // An online move's capture: the source is fenced for the website now.
+            fence::release(
+                source,
+                &record.source,
+                record.website,
+                Some(record.id),
+                &options,
+            )
+            .await?;
+            checkpoint::clear_touched(target, record.id).await?;
             self.record_step(attempt, CleanupStep::TargetUnfenced)
                 .await?;
             info!(website_id = %record.website, target = %record.target, "the website takes writes on the target");

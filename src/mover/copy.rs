@@ -17,7 +17,8 @@ use super::{Mover, fence, shard_schema};
 use crate::control::tables;
 use crate::db::bypass_fence;
 use crate::ids::{MigrationId, WebsiteId};
-use crate::tenancy::{TenantTable, tenant_filter};
+use crate::sql::{audited, ident, literal_str};
+use crate::tenancy::{TenantTable, key_object, tenant_filter};
 
 /// Bytes gathered before handing them to the target socket: COPY OUT sends one
 /// message per row, and forwarding each alone costs a syscall per row.
@@ -53,8 +54,13 @@ pub async fn copy_table(
         .execute(&mut *source_conn)
         .await
         .context(|| "configuring the source session".into())?;
+    let after = if checkpoint.rows_done > 0 {
+        last_copied_key(target_conn, job).await?
+    } else {
+        None
+    };
     let mut stream = source_conn
-        .copy_out_raw(&read_sql(job, checkpoint.rows_done))
+        .copy_out_raw(&read_sql(job, after.as_deref()))
         .await
         .context(|| format!("reading {name} from the source"))?;
     // Reading the source and writing the target run concurrently, joined by a
@@ -170,16 +176,52 @@ fn rows_unreported(reader: &mut RowReader) -> u64 {
     std::mem::take(&mut reader.unreported)
 }
 
-fn read_sql(job: &TableCopy<'_>, offset: i64) -> String {
-    // ORDER BY the key makes OFFSET mean the same rows on every attempt; the
-    // fence guarantees the website's rows do not change in between.
+/// Rows in key order, after the last key a previous attempt copied (keyset, not
+/// OFFSET: in an online move rows come and go under the copy, and whatever
+/// changed is replayed from the change log anyway).
+fn read_sql(job: &TableCopy<'_>, after: Option<&str>) -> String {
+    let pk = job.table.primary_key_list();
+    let resume = after.map_or_else(String::new, |json| {
+        format!(
+            " AND ({pk}) > (SELECT {pk} FROM jsonb_populate_record(NULL::{table}, {json}::jsonb))",
+            table = job.table.name.quoted(),
+            json = literal_str(json),
+        )
+    });
     format!(
-        "COPY (SELECT {cols} FROM {table} WHERE {filter} ORDER BY {pk} OFFSET {offset}) TO STDOUT (FORMAT binary)",
+        "COPY (SELECT {cols} FROM {table} WHERE {filter}{resume} ORDER BY {pk}) TO STDOUT (FORMAT binary)",
         cols = job.table.copy_column_list(),
         table = job.table.name.quoted(),
         filter = tenant_filter(job.key_column, job.website.get()),
-        pk = job.table.primary_key_list(),
     )
+}
+
+/// The highest key of the website's rows the target holds: where the copy of a
+/// table goes on. Only the copy writes them until it finishes.
+async fn last_copied_key(
+    target: &mut PgConnection,
+    job: &TableCopy<'_>,
+) -> Result<Option<String>, MoveError> {
+    let sql = format!(
+        "SELECT {object}::text FROM {table} WHERE {filter} ORDER BY {pk} DESC LIMIT 1",
+        object = key_object(job.table, ""),
+        table = job.table.name.quoted(),
+        filter = tenant_filter(job.key_column, job.website.get()),
+        pk = desc_key(job.table),
+    );
+    sqlx::query_scalar(audited(&sql))
+        .fetch_optional(target)
+        .await
+        .context(|| format!("reading where the copy of {} stopped", job.table.name))
+}
+
+fn desc_key(table: &TenantTable) -> String {
+    table
+        .primary_key
+        .iter()
+        .map(|c| format!("{} DESC", ident(c)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn write_sql(table: &TenantTable) -> String {
@@ -209,12 +251,14 @@ pub async fn connect(
 }
 
 impl Mover {
-    /// Phases 2 and 3: fence the source, then copy every table from its checkpoint.
+    /// Copies every table from its checkpoint; an offline move fences the
+    /// source first (an online one captures changes instead, already).
     pub(super) async fn copy_all(
         &self,
         attempt: &mut Attempt<'_>,
         source: &PgPool,
         target: &PgPool,
+        fenced: bool,
     ) -> Result<(), MoveError> {
         let record = attempt.record.clone();
         let current = self.current_shard(record.website).await?;
@@ -230,16 +274,18 @@ impl Mover {
         let quoted: Vec<String> = plan.iter().map(|t| t.name.quoted()).collect();
         shard_schema::ensure(source).await?;
         shard_schema::ensure(target).await?;
-        fence::raise(
-            source,
-            &record.source,
-            record.website,
-            record.id,
-            &quoted,
-            &self.fence_options(),
-        )
-        .await?;
-        tracing::debug!("fenced; copying");
+        if fenced {
+            fence::raise(
+                source,
+                &record.source,
+                record.website,
+                record.id,
+                &quoted,
+                &self.fence_options(),
+            )
+            .await?;
+            tracing::debug!("fenced; copying");
+        }
         let already = {
             let mut conn = self.control_conn().await?;
             tables::list(&mut conn, record.id)

@@ -10,7 +10,7 @@ use tracing::info;
 use super::attempt::Attempt;
 use super::error::{Context, MoveError};
 use super::{Mover, sequences};
-use crate::control::{Phase, migrations, registry};
+use crate::control::{MoveMode, Phase, migrations, registry};
 
 impl Mover {
     /// Sequences, then the registry flip and the phase change in one control
@@ -63,6 +63,13 @@ impl Mover {
                     actual: now.unwrap_or_default(),
                 });
             }
+        }
+        if record.mode == MoveMode::Online {
+            let ended =
+                migrations::end_freeze(&mut tx, record.id, attempt.token, attempt.freeze_drained)
+                    .await
+                    .context(|| "recording the end of the freeze".into())?;
+            attempt.owned(ended)?;
         }
         let moved = migrations::set_phase(&mut tx, record.id, attempt.token, Phase::Cleanup)
             .await

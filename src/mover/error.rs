@@ -36,6 +36,16 @@ pub enum MoveError {
         count: i64,
         sample: String,
     },
+    #[error(
+        "catch-up did not converge in {seconds}s: {waiting} captured changes still wait and the \
+         freeze budget allows {fits}; the move stops for now and is retried (raise engine.freeze_budget_ms, \
+         move when writes are quieter, or use --mode offline)"
+    )]
+    CatchUpTimeout {
+        seconds: u64,
+        waiting: i64,
+        fits: i64,
+    },
     #[error("the target already holds rows of website {website}: {detail}")]
     TargetNotEmpty { website: WebsiteId, detail: String },
     #[error("checksum mismatch in {table}: {detail}")]
@@ -104,6 +114,7 @@ impl MoveError {
             Self::ForeignKeyCycle(_) => "foreign_key_cycle",
             Self::SchemaMismatch(_) => "schema_mismatch",
             Self::KeyCollision { .. } => "key_collision",
+            Self::CatchUpTimeout { .. } => "catch_up_timeout",
             Self::TargetNotEmpty { .. } => "target_not_empty",
             Self::ChecksumMismatch { .. } => "checksum_mismatch",
             Self::Busy { .. } => "move_in_progress",
@@ -130,6 +141,7 @@ impl MoveError {
         match self {
             Self::Database { source, .. } => crate::db::is_transient(source),
             Self::FenceDrainTimeout { .. }
+            | Self::CatchUpTimeout { .. }
             | Self::Busy { .. }
             | Self::Interrupted
             | Self::LostOwnership { .. } => true,

@@ -1,7 +1,9 @@
-//! The write fence. `shardmover.fenced_websites` on a shard lists the websites
-//! whose writes that shard refuses; the list is compiled into the `WHEN` clause
-//! of triggers on every tenant table, so a write of any other website costs one
-//! integer comparison in C and never calls a function or reads a table.
+//! The write fence and change capture. `shardmover.fenced_websites` on a shard
+//! lists the websites whose writes that shard refuses; `captured_websites` those
+//! whose changes it records for an online move's catch-up. Both lists are
+//! compiled into the `WHEN` clause of triggers on every tenant table, so a
+//! write of any other website costs one integer comparison in C and never calls
+//! a function or reads a table.
 //!
 //! Changing the list is DDL under `SHARE ROW EXCLUSIVE` locks on the tenant
 //! tables, which is also what makes the fence airtight: taking the locks waits
@@ -10,6 +12,7 @@
 //! snapshot (even a `REPEATABLE READ` one opened before the fence). No
 //! `pg_stat_activity` reading, so no extra privilege, is needed to drain.
 
+mod lists;
 mod sql;
 
 use std::time::{Duration, Instant};
@@ -20,6 +23,7 @@ use super::error::{Context, MoveError};
 use super::shard_schema::DDL_LOCK;
 use crate::ids::{MigrationId, ShardName, WebsiteId};
 use crate::sql::audited;
+use lists::{Change, record};
 use sql::{guard_function, trigger_statements};
 
 /// How the fence is changed on a shard.
@@ -31,11 +35,6 @@ pub struct FenceOptions {
     pub lock_timeout: Duration,
     /// Tries go on this long before the move gives up (transiently) for now.
     pub give_up_after: Duration,
-}
-
-enum Change {
-    Raise(WebsiteId, MigrationId),
-    Lift(WebsiteId, Option<MigrationId>),
 }
 
 /// Fences `website` on the shard (installing the triggers on `tables` first if
@@ -70,6 +69,37 @@ pub async fn lift(
     options: &FenceOptions,
 ) -> Result<(), MoveError> {
     change(pool, shard, &[], Change::Lift(website, only_for), options).await
+}
+
+/// Starts recording every change to `website`'s rows on the shard (installing
+/// the triggers on `tables` first if they lack them), forgetting changes an
+/// earlier move recorded. Returns once every transaction that wrote those
+/// tables without being recorded has ended: a copy started afterwards sees all
+/// it missed in the change log.
+pub async fn capture(
+    pool: &PgPool,
+    shard: &ShardName,
+    website: WebsiteId,
+    migration: MigrationId,
+    tables: &[String],
+    options: &FenceOptions,
+) -> Result<(), MoveError> {
+    let what = Change::Capture(website, migration);
+    change(pool, shard, tables, what, options).await
+}
+
+/// Stops recording `website`'s changes and deletes those still logged. With
+/// `only_for`, only a capture started by that move. Takes no lock when there is
+/// nothing to release.
+pub async fn release(
+    pool: &PgPool,
+    shard: &ShardName,
+    website: WebsiteId,
+    only_for: Option<MigrationId>,
+    options: &FenceOptions,
+) -> Result<(), MoveError> {
+    let what = Change::Release(website, only_for);
+    change(pool, shard, &[], what, options).await
 }
 
 /// Applies `what`, retrying lock timeouts until `give_up_after`.
@@ -142,57 +172,18 @@ async fn apply(
     )))
     .execute(&mut *tx)
     .await?;
-    let fenced: Vec<i64> = sqlx::query_scalar(
-        "SELECT coalesce(array_agg(website_id ORDER BY website_id), '{}')
-           FROM shardmover.fenced_websites",
-    )
-    .fetch_one(&mut *tx)
-    .await?;
+    let lists = lists::current(tx).await?;
     // Under the locks, so no old-style trigger ever calls the new function.
     sqlx::query(audited(&guard_function(&options.key_column)))
         .execute(&mut *tx)
         .await?;
     for table in &tables {
-        for sql in trigger_statements(table, &options.key_column, &fenced) {
+        let key = lists::primary_key(tx, table).await?;
+        for sql in trigger_statements(table, &options.key_column, &lists, &key) {
             sqlx::query(audited(&sql)).execute(&mut *tx).await?;
         }
     }
     Ok(())
-}
-
-/// Writes the change to the fence list; false when there was nothing to lift.
-async fn record(tx: &mut PgConnection, what: &Change) -> Result<bool, sqlx::Error> {
-    Ok(match what {
-        Change::Raise(website, migration) => {
-            sqlx::query(
-                "INSERT INTO shardmover.fenced_websites (website_id, migration_id) VALUES ($1, $2)
-                 ON CONFLICT (website_id) DO UPDATE
-                    SET migration_id = EXCLUDED.migration_id, updated_at = now()",
-            )
-            .bind(website.get())
-            .bind(migration.0)
-            .execute(&mut *tx)
-            .await?;
-            true
-        }
-        Change::Lift(website, only_for) => {
-            let present: bool =
-                sqlx::query_scalar("SELECT to_regclass('shardmover.fenced_websites') IS NOT NULL")
-                    .fetch_one(&mut *tx)
-                    .await?;
-            present
-                && sqlx::query(
-                    "DELETE FROM shardmover.fenced_websites
-                      WHERE website_id = $1 AND ($2::int8 IS NULL OR migration_id = $2)",
-                )
-                .bind(website.get())
-                .bind(only_for.map(|m| m.0))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                    > 0
-        }
-    })
 }
 
 /// `extra` plus every table that already carries our triggers, quoted, in a

@@ -9,9 +9,10 @@ use crate::sql::{QualifiedName, ident};
 use crate::tenancy::TenantTable;
 
 /// Table privileges on every tenant table of every shard: read and verify
-/// (`SELECT`), copy in (`INSERT`), clean up and roll back (`DELETE`, which also
+/// (`SELECT`), copy in (`INSERT`), replay an online move's changes (`UPDATE`),
+/// clean up and roll back (`DELETE`, which also
 /// allows the fence's `LOCK TABLE`), and the fence's triggers (`TRIGGER`).
-const TABLE_PRIVILEGES: [&str; 4] = ["SELECT", "INSERT", "DELETE", "TRIGGER"];
+const TABLE_PRIVILEGES: [&str; 5] = ["SELECT", "INSERT", "UPDATE", "DELETE", "TRIGGER"];
 /// On the sequences of tenant tables: read and advance them after a copy.
 const SEQUENCE_PRIVILEGES: [&str; 2] = ["SELECT", "UPDATE"];
 

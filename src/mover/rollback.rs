@@ -96,8 +96,8 @@ impl Mover {
             record,
             attempt,
         )?;
-        // Before the copy phase nothing was fenced or written: nothing to undo.
-        if record.phase >= Phase::Copying {
+        // Before capture or copy nothing was fenced, captured or written: nothing to undo.
+        if record.phase >= Phase::Capturing {
             let now = registry::shard_of(&mut conn, &self.settings.tenancy, record.website)
                 .await
                 .context(|| "reading the registry".into())?;
@@ -134,12 +134,22 @@ impl Mover {
             if table_exists(target, "shardmover.copy_checkpoints").await? {
                 checkpoint::clear(target, record.id).await?;
             }
+            checkpoint::clear_touched(target, record.id).await?;
+            let options = self.fence_options();
+            fence::release(
+                source,
+                &record.source,
+                record.website,
+                Some(record.id),
+                &options,
+            )
+            .await?;
             fence::lift(
                 source,
                 &record.source,
                 record.website,
                 Some(record.id),
-                &self.fence_options(),
+                &options,
             )
             .await?;
         }

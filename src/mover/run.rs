@@ -14,7 +14,7 @@ use super::preflight::Admission;
 use super::progress::{ProgressSink, Tracker};
 use super::{Mover, lock, verify};
 use crate::control::tables;
-use crate::control::{Phase, Status, migrations, migrations::MigrationRecord};
+use crate::control::{MoveMode, Phase, Status, migrations, migrations::MigrationRecord};
 use crate::ids::MigrationId;
 use crate::tenancy::TenantTable;
 
@@ -66,6 +66,7 @@ impl Mover {
             tracker: Tracker::new(&self.control, id, token, sink, self.stop_flag()),
             timings: Timings::default(),
             source_rows_deleted: 0,
+            freeze_drained: 0,
         };
         // Past cutover nothing is rolled back, whatever an older version recorded.
         if attempt.record.rollback_required && attempt.record.phase < Phase::Cleanup {
@@ -138,17 +139,46 @@ impl Mover {
             attempt.owned(planned)?;
             attempt.plan = Some(report.plan);
             attempt.timings.preflight = started.elapsed();
+            let next = match record.mode {
+                MoveMode::Online => Phase::Capturing,
+                MoveMode::Offline => Phase::Copying,
+            };
+            self.set_phase(attempt, next).await?;
+        }
+        if attempt.record.phase == Phase::Capturing {
+            self.capture(attempt, source, target).await?;
             self.set_phase(attempt, Phase::Copying).await?;
         }
+        let online = record.mode == MoveMode::Online;
         if attempt.record.phase == Phase::Copying {
             let started = Instant::now();
-            self.copy_all(attempt, source, target).await?;
+            self.copy_all(attempt, source, target, !online).await?;
             attempt.timings.copy = started.elapsed();
+            let next = if online {
+                Phase::CatchingUp
+            } else {
+                Phase::Verifying
+            };
+            self.set_phase(attempt, next).await?;
+        }
+        if attempt.record.phase == Phase::CatchingUp {
+            let started = Instant::now();
+            self.catch_up(attempt, source, target).await?;
+            attempt.timings.catch_up = started.elapsed();
+            self.set_phase(attempt, Phase::Freezing).await?;
+        }
+        let freeze_started = Instant::now();
+        if attempt.record.phase == Phase::Freezing {
+            self.freeze(attempt, source, target).await?;
             self.set_phase(attempt, Phase::Verifying).await?;
         }
         if attempt.record.phase == Phase::Verifying {
             let started = Instant::now();
-            self.verify_all(attempt, source, target).await?;
+            if online {
+                self.verify_frozen(attempt, source, target).await?;
+            } else {
+                self.verify_all(attempt, source, target).await?;
+            }
             attempt.timings.verify = started.elapsed();
             attempt.tracker.check_cancel().await?;
             self.set_phase(attempt, Phase::Cutover).await?;
@@ -157,6 +187,9 @@ impl Mover {
             let started = Instant::now();
             self.cutover(attempt, target).await?;
             attempt.timings.cutover = started.elapsed();
+            if online {
+                attempt.timings.freeze = freeze_started.elapsed();
+            }
         }
         if attempt.record.phase == Phase::Cleanup {
             let started = Instant::now();

@@ -1,6 +1,7 @@
 //! The only things shardmover keeps on a shard: schema `shardmover` with the
-//! fence list and the copy checkpoints (the fence's triggers and their function
-//! are `fence`'s).
+//! fence and capture lists, the change log of online moves (on the source), the
+//! copy checkpoints and the rows touched by catch-up (on the target). The
+//! triggers and their function are `fence`'s.
 
 use sqlx::PgPool;
 
@@ -28,6 +29,29 @@ pub async fn ensure(pool: &PgPool) -> Result<(), MoveError> {
             migration_id bigint NOT NULL,
             created_at   timestamptz NOT NULL DEFAULT now(),
             updated_at   timestamptz NOT NULL DEFAULT now())"
+            .into(),
+        "CREATE TABLE IF NOT EXISTS shardmover.captured_websites (
+            website_id   bigint PRIMARY KEY,
+            migration_id bigint NOT NULL,
+            created_at   timestamptz NOT NULL DEFAULT now(),
+            updated_at   timestamptz NOT NULL DEFAULT now())"
+            .into(),
+        // Append-only (rows are deleted once replayed), so no updated_at.
+        "CREATE TABLE IF NOT EXISTS shardmover.changes (
+            id         bigserial PRIMARY KEY,
+            website_id bigint NOT NULL,
+            relid      oid    NOT NULL,
+            pk         jsonb  NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now())"
+            .into(),
+        "CREATE INDEX IF NOT EXISTS changes_website ON shardmover.changes (website_id, id)".into(),
+        // Keys catch-up wrote on the target: verified again inside the freeze.
+        "CREATE TABLE IF NOT EXISTS shardmover.touched_rows (
+            migration_id bigint NOT NULL,
+            table_name   text   NOT NULL,
+            pk           jsonb  NOT NULL,
+            created_at   timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (migration_id, table_name, pk))"
             .into(),
         "CREATE TABLE IF NOT EXISTS shardmover.copy_checkpoints (
             migration_id bigint NOT NULL,

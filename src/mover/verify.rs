@@ -75,12 +75,12 @@ pub async fn compare(
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RowHash {
+pub(super) enum RowHash {
     Typed,
     Text,
 }
 
-fn row_hash(table: &TenantTable, hash: RowHash) -> String {
+pub(super) fn row_hash(table: &TenantTable, hash: RowHash) -> String {
     let cols = table.copy_column_list();
     match hash {
         RowHash::Typed => format!("hash_record_extended(ROW({cols}), 0)::numeric"),
@@ -89,7 +89,7 @@ fn row_hash(table: &TenantTable, hash: RowHash) -> String {
 }
 
 /// "could not identify an extended hash function for type …" (undefined_function).
-fn lacks_hash_function(error: &MoveError) -> bool {
+pub(super) fn lacks_hash_function(error: &MoveError) -> bool {
     match error {
         MoveError::Database {
             source: sqlx::Error::Database(db),
@@ -130,7 +130,7 @@ async fn fingerprint(
     })
 }
 
-async fn canonicalise(conn: &mut sqlx::PgConnection) -> Result<(), MoveError> {
+pub(super) async fn canonicalise(conn: &mut sqlx::PgConnection) -> Result<(), MoveError> {
     for (name, value) in CANONICAL {
         sqlx::query("SELECT set_config($1, $2, true)")
             .bind(name)

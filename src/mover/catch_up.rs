@@ -1,0 +1,225 @@
+//! Online moves, before the freeze. `capture` starts recording the website's
+//! changes on the source (so the copy may read at any snapshot); `catch_up`
+//! replays them onto the target in batches, verifies the bulk of the rows once
+//! while the application still writes, and returns when what still waits would
+//! drain within the freeze budget at the replay rate it measured.
+
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+use tracing::info;
+
+use super::attempt::Attempt;
+use super::error::{Context, MoveError};
+use super::replay::{Replay, replay_batch};
+use super::verify_online::{self, Scope};
+use super::{Mover, fence, shard_schema};
+use crate::control::{migrations, tables};
+use crate::ids::WebsiteId;
+
+/// Below this many waiting changes the freeze starts whatever the rate says:
+/// draining them costs a few milliseconds.
+const SMALL_BACKLOG: i64 = 50;
+/// Share of the freeze budget the drain may use; verification of the touched
+/// rows and the cutover need the rest.
+const DRAIN_SHARE: f64 = 0.5;
+/// Pause when a round found nothing to replay but changes still wait (rows of
+/// transactions not yet committed when counted).
+const IDLE: Duration = Duration::from_millis(20);
+
+impl Mover {
+    /// Capturing: the website's changes are recorded from here on.
+    pub(super) async fn capture(
+        &self,
+        attempt: &mut Attempt<'_>,
+        source: &PgPool,
+        target: &PgPool,
+    ) -> Result<(), MoveError> {
+        let record = attempt.record.clone();
+        let plan = self.plan(attempt, source, target).await?;
+        let quoted: Vec<String> = plan.iter().map(|t| t.name.quoted()).collect();
+        shard_schema::ensure(source).await?;
+        shard_schema::ensure(target).await?;
+        fence::capture(
+            source,
+            &record.source,
+            record.website,
+            record.id,
+            &quoted,
+            &self.fence_options(),
+        )
+        .await?;
+        info!(website_id = %record.website, "capturing the website's changes; copying while it takes writes");
+        Ok(())
+    }
+
+    /// CatchingUp: replays until the backlog fits the freeze budget.
+    pub(super) async fn catch_up(
+        &self,
+        attempt: &mut Attempt<'_>,
+        source: &PgPool,
+        target: &PgPool,
+    ) -> Result<(), MoveError> {
+        let record = attempt.record.clone();
+        let plan = self.plan(attempt, source, target).await?;
+        let engine = &self.settings.engine;
+        let job = Replay {
+            plan: &plan,
+            key_column: &self.settings.tenancy.key_column,
+            website: record.website,
+            migration: record.id,
+        };
+        let budget = Duration::from_millis(engine.freeze_budget_ms).as_secs_f64() * DRAIN_SHARE;
+        let timeout = Duration::from_secs(engine.catch_up_timeout_secs);
+        let started = Instant::now();
+        let mut rate = Rate::default();
+        let mut applied = record.changes_applied;
+        let mut verified = false;
+        loop {
+            let waiting = backlog(source, record.website).await?;
+            let fits = rate.fits(budget).max(SMALL_BACKLOG);
+            self.record_catch_up(attempt, applied, waiting, rate.per_second())
+                .await?;
+            if waiting <= fits {
+                if verified {
+                    return Ok(());
+                }
+                self.verify_bulk(attempt, source, target).await?;
+                verified = true;
+                continue;
+            }
+            if started.elapsed() > timeout {
+                return Err(MoveError::CatchUpTimeout {
+                    seconds: timeout.as_secs(),
+                    waiting,
+                    fits,
+                });
+            }
+            let round = Instant::now();
+            let replayed =
+                replay_batch(source, target, &job, Some(i64::from(engine.catch_up_batch))).await?;
+            rate.observe(replayed, round.elapsed());
+            applied += replayed as i64;
+            if replayed == 0 {
+                tokio::time::sleep(IDLE).await;
+            }
+            attempt.tracker.check_cancel().await?;
+        }
+    }
+
+    /// Every row no change touched, checksummed on both sides while writes go on.
+    async fn verify_bulk(
+        &self,
+        attempt: &mut Attempt<'_>,
+        source: &PgPool,
+        target: &PgPool,
+    ) -> Result<(), MoveError> {
+        let record = attempt.record.clone();
+        let plan = self.plan(attempt, source, target).await?;
+        for table in &plan {
+            let scope = Scope {
+                table,
+                key_column: &self.settings.tenancy.key_column,
+                website: record.website,
+                migration: record.id,
+            };
+            let (src, dst) = verify_online::bulk(source, target, &scope).await?;
+            let mut conn = self.control_conn().await?;
+            let recorded = tables::record_checksums(
+                &mut conn,
+                record.id,
+                attempt.token,
+                &table.name.to_string(),
+                &src.display(),
+                &dst.display(),
+            )
+            .await
+            .context(|| "recording checksums".into())?;
+            attempt.owned(recorded)?;
+        }
+        info!(website_id = %record.website, "rows untouched since the copy verified; catching up to the freeze");
+        Ok(())
+    }
+
+    pub(super) async fn record_catch_up(
+        &self,
+        attempt: &mut Attempt<'_>,
+        applied: i64,
+        waiting: i64,
+        rate: Option<f64>,
+    ) -> Result<(), MoveError> {
+        let mut conn = self.control_conn().await?;
+        let recorded = migrations::record_catch_up(
+            &mut conn,
+            attempt.record.id,
+            attempt.token,
+            applied,
+            waiting,
+            rate,
+        )
+        .await
+        .context(|| "recording catch-up progress".into())?;
+        attempt.owned(recorded)?;
+        attempt.record.changes_applied = applied;
+        attempt.record.changes_waiting = waiting;
+        Ok(())
+    }
+}
+
+/// Captured changes of the website still waiting on the source.
+pub(super) async fn backlog(source: &PgPool, website: WebsiteId) -> Result<i64, MoveError> {
+    sqlx::query_scalar("SELECT count(*)::int8 FROM shardmover.changes WHERE website_id = $1")
+        .bind(website.get())
+        .fetch_one(source)
+        .await
+        .context(|| "counting captured changes".into())
+}
+
+/// The replay rate, smoothed over recent rounds.
+#[derive(Debug, Default)]
+struct Rate {
+    per_second: Option<f64>,
+}
+
+impl Rate {
+    fn observe(&mut self, changes: u64, took: Duration) {
+        if changes == 0 {
+            return;
+        }
+        let now = changes as f64 / took.as_secs_f64().max(1e-6);
+        self.per_second = Some(match self.per_second {
+            Some(before) => 0.7 * before + 0.3 * now,
+            None => now,
+        });
+    }
+
+    fn per_second(&self) -> Option<f64> {
+        self.per_second
+    }
+
+    /// Changes that drain within `seconds` at this rate (none while unmeasured).
+    fn fits(&self, seconds: f64) -> i64 {
+        self.per_second.map_or(0, |rate| (rate * seconds) as i64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_fits_until_the_rate_is_measured_and_then_it_scales_with_the_budget() {
+        let mut rate = Rate::default();
+        assert_eq!(rate.fits(0.5), 0);
+        rate.observe(1000, Duration::from_millis(100));
+        assert_eq!(rate.fits(0.5), 5000);
+        rate.observe(0, Duration::from_secs(5));
+        assert_eq!(
+            rate.fits(0.5),
+            5000,
+            "an empty round says nothing about the rate"
+        );
+        rate.observe(100, Duration::from_millis(100));
+        assert!(rate.fits(0.5) < 5000);
+    }
+}

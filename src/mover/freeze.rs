@@ -1,0 +1,102 @@
+//! Online moves, the freeze: the website's writes are refused on the source
+//! (the fence, `SMF01`; applications retry against the shard the registry
+//! names), the last captured changes are drained, the rows they touched are
+//! verified, and the cutover follows. The freeze is recorded from the moment the
+//! fence goes up to the registry switch, which ends it.
+
+use sqlx::PgPool;
+use tracing::info;
+
+use super::attempt::Attempt;
+use super::catch_up::backlog;
+use super::error::{Context, MoveError};
+use super::replay::{Replay, replay_batch};
+use super::verify_online::{self, Scope};
+use super::{Mover, fence};
+use crate::control::migrations;
+
+impl Mover {
+    /// Freezing: fence the website and drain what the change log still holds.
+    pub(super) async fn freeze(
+        &self,
+        attempt: &mut Attempt<'_>,
+        source: &PgPool,
+        target: &PgPool,
+    ) -> Result<(), MoveError> {
+        let record = attempt.record.clone();
+        let plan = self.plan(attempt, source, target).await?;
+        let mut conn = self.control_conn().await?;
+        let started = migrations::start_freeze(&mut conn, record.id, attempt.token)
+            .await
+            .context(|| "recording the freeze".into())?;
+        attempt.owned(started)?;
+        drop(conn);
+        let quoted: Vec<String> = plan.iter().map(|t| t.name.quoted()).collect();
+        fence::raise(
+            source,
+            &record.source,
+            record.website,
+            record.id,
+            &quoted,
+            &self.fence_options(),
+        )
+        .await?;
+        self.drain(attempt, source, target).await
+    }
+
+    /// Replays every change left; with the fence up no new one arrives.
+    async fn drain(
+        &self,
+        attempt: &mut Attempt<'_>,
+        source: &PgPool,
+        target: &PgPool,
+    ) -> Result<(), MoveError> {
+        let record = attempt.record.clone();
+        let plan = self.plan(attempt, source, target).await?;
+        let job = Replay {
+            plan: &plan,
+            key_column: &self.settings.tenancy.key_column,
+            website: record.website,
+            migration: record.id,
+        };
+        loop {
+            let drained = replay_batch(source, target, &job, None).await?;
+            attempt.freeze_drained += drained as i64;
+            if drained == 0 && backlog(source, record.website).await? == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Verifying, online: drain again (a resumed attempt may find changes an
+    /// earlier one left), then compare every row any change touched.
+    pub(super) async fn verify_frozen(
+        &self,
+        attempt: &mut Attempt<'_>,
+        source: &PgPool,
+        target: &PgPool,
+    ) -> Result<(), MoveError> {
+        self.drain(attempt, source, target).await?;
+        let record = attempt.record.clone();
+        let plan = self.plan(attempt, source, target).await?;
+        let mut compared = 0;
+        for table in &plan {
+            let scope = Scope {
+                table,
+                key_column: &self.settings.tenancy.key_column,
+                website: record.website,
+                migration: record.id,
+            };
+            compared += verify_online::touched(source, target, &scope).await?;
+        }
+        let applied = record.changes_applied + attempt.freeze_drained;
+        self.record_catch_up(attempt, applied, 0, None).await?;
+        info!(
+            website_id = %record.website,
+            rows_compared = compared,
+            changes_drained = attempt.freeze_drained,
+            "frozen: changes drained and every changed row verified"
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,292 @@
+//! Catch-up's unit of work: a batch of captured changes replayed onto the
+//! target. For each changed key the source row as it is *now* is read (not the
+//! change itself), so replaying is idempotent: a batch applied twice, or an old
+//! change applied after a newer one, ends the same. A batch's writes and the
+//! keys it touched commit together on the target; only then are its change rows
+//! deleted from the source, so a crash in between replays them once more, harmlessly.
+
+use std::collections::BTreeMap;
+
+use sqlx::{PgConnection, PgPool};
+
+use super::error::{Context, MoveError};
+use super::verify::canonicalise;
+use crate::db::bypass_fence;
+use crate::ids::{MigrationId, WebsiteId};
+use crate::sql::{audited, ident};
+use crate::tenancy::TenantTable;
+
+pub struct Replay<'a> {
+    /// Tenant tables in copy order (parents first).
+    pub plan: &'a [TenantTable],
+    pub key_column: &'a str,
+    pub website: WebsiteId,
+    pub migration: MigrationId,
+}
+
+/// One table's part of a batch: rows that exist now (as text) with their keys,
+/// and keys whose rows are gone from the website.
+#[derive(Debug, Default)]
+struct TableChanges {
+    rows: Vec<String>,
+    present: Vec<String>,
+    gone: Vec<String>,
+}
+
+/// Replays up to `limit` captured changes (all of them with `None`); returns
+/// how many change rows it consumed.
+pub async fn replay_batch(
+    source: &PgPool,
+    target: &PgPool,
+    job: &Replay<'_>,
+    limit: Option<i64>,
+) -> Result<u64, MoveError> {
+    match replay_once(source, target, job, limit).await {
+        // A row's current state may reference a parent whose own change sits
+        // later in the log; the whole log, read from one snapshot, is consistent.
+        Err(e) if limit.is_some() && is_foreign_key_violation(&e) => {
+            replay_once(source, target, job, None).await
+        }
+        other => other,
+    }
+}
+
+async fn replay_once(
+    source: &PgPool,
+    target: &PgPool,
+    job: &Replay<'_>,
+    limit: Option<i64>,
+) -> Result<u64, MoveError> {
+    let (ids, changes) = read_batch(source, job, limit).await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    apply(target, job, &changes).await?;
+    sqlx::query("DELETE FROM shardmover.changes WHERE id = ANY($1)")
+        .bind(&ids)
+        .execute(source)
+        .await
+        .context(|| "forgetting replayed changes on the source".into())?;
+    Ok(ids.len() as u64)
+}
+
+fn is_foreign_key_violation(error: &MoveError) -> bool {
+    matches!(error, MoveError::Database { source: sqlx::Error::Database(db), .. }
+        if db.code().as_deref() == Some("23503"))
+}
+
+/// The batch's change ids and, per table (by plan index), the current rows.
+async fn read_batch(
+    source: &PgPool,
+    job: &Replay<'_>,
+    limit: Option<i64>,
+) -> Result<(Vec<i64>, BTreeMap<usize, TableChanges>), MoveError> {
+    let reading = || "reading captured changes on the source".to_owned();
+    let mut tx = source.begin().await.context(reading)?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await
+        .context(reading)?;
+    canonicalise(&mut tx).await?;
+    let names: Vec<String> = job.plan.iter().map(|t| t.name.quoted()).collect();
+    let logged: Vec<(i64, i64, String)> = sqlx::query_as(
+        "SELECT c.id, t.ord - 1, c.pk::text
+           FROM shardmover.changes c
+           JOIN (SELECT n::regclass::oid AS relid, ord
+                   FROM unnest($2::text[]) WITH ORDINALITY u(n, ord)) t ON t.relid = c.relid
+          WHERE c.website_id = $1
+          ORDER BY c.id LIMIT $3",
+    )
+    .bind(job.website.get())
+    .bind(&names)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await
+    .context(reading)?;
+    let ids = logged.iter().map(|(id, _, _)| *id).collect();
+    let mut keys: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for (_, index, pk) in logged {
+        keys.entry(index as usize).or_default().push(pk);
+    }
+    let mut changes = BTreeMap::new();
+    for (index, mut pks) in keys {
+        pks.sort_unstable();
+        pks.dedup();
+        let table = &job.plan[index];
+        changes.insert(index, current_rows(&mut tx, table, job, pks).await?);
+    }
+    tx.commit().await.context(reading)?;
+    Ok((ids, changes))
+}
+
+/// `(a.k1, a.k2) = (b.k1, b.k2)` over the table's primary key.
+fn key_equals(table: &TenantTable, a: &str, b: &str) -> String {
+    let side = |alias: &str| {
+        table
+            .primary_key
+            .iter()
+            .map(|c| format!("{alias}.{}", ident(c)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!("({}) = ({})", side(a), side(b))
+}
+
+/// `unnest($n::text[]) sm_k(pk)` with each key read back as a typed record `sm_p`.
+fn keys_from(table: &TenantTable, param: &str) -> String {
+    format!(
+        "unnest({param}::text[]) sm_k(pk)
+         CROSS JOIN LATERAL jsonb_populate_record(NULL::{}, sm_k.pk::jsonb) sm_p",
+        table.name.quoted()
+    )
+}
+
+async fn current_rows(
+    tx: &mut PgConnection,
+    table: &TenantTable,
+    job: &Replay<'_>,
+    pks: Vec<String>,
+) -> Result<TableChanges, MoveError> {
+    let sql = format!(
+        "SELECT sm_k.pk, CASE WHEN sm_t.{key} = $2 THEN sm_t::text END
+           FROM {keys}
+           LEFT JOIN {table} sm_t ON {equals}",
+        key = ident(job.key_column),
+        keys = keys_from(table, "$1"),
+        table = table.name.quoted(),
+        equals = key_equals(table, "sm_t", "sm_p"),
+    );
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as(audited(&sql))
+        .bind(&pks)
+        .bind(job.website.get())
+        .fetch_all(&mut *tx)
+        .await
+        .context(|| format!("reading changed rows of {}", table.name))?;
+    let mut changes = TableChanges::default();
+    for (pk, row) in rows {
+        match row {
+            Some(row) => {
+                changes.rows.push(row);
+                changes.present.push(pk);
+            }
+            None => changes.gone.push(pk),
+        }
+    }
+    Ok(changes)
+}
+
+/// Writes one batch on the target: upserts parents first, deletes children
+/// first, and records every key touched, in one transaction.
+async fn apply(
+    target: &PgPool,
+    job: &Replay<'_>,
+    changes: &BTreeMap<usize, TableChanges>,
+) -> Result<(), MoveError> {
+    let writing = || "replaying changes on the target".to_owned();
+    let mut tx = target.begin().await.context(writing)?;
+    bypass_fence(&mut tx).await.context(writing)?;
+    canonicalise(&mut tx).await?;
+    for (index, change) in changes {
+        if !change.rows.is_empty() {
+            upsert(&mut tx, &job.plan[*index], job, change).await?;
+        }
+    }
+    for (index, change) in changes.iter().rev() {
+        let table = &job.plan[*index];
+        if !change.gone.is_empty() {
+            delete(&mut tx, table, job, &change.gone).await?;
+        }
+        let touched: Vec<&String> = change.present.iter().chain(&change.gone).collect();
+        sqlx::query(
+            "INSERT INTO shardmover.touched_rows (migration_id, table_name, pk)
+             SELECT $1, $2, k::jsonb FROM unnest($3::text[]) k ON CONFLICT DO NOTHING",
+        )
+        .bind(job.migration.0)
+        .bind(table.name.to_string())
+        .bind(touched)
+        .execute(&mut *tx)
+        .await
+        .context(writing)?;
+    }
+    tx.commit().await.context(writing)
+}
+
+/// Inserts or updates the rows; a key held on the target by another website
+/// (its own tenants wrote it meanwhile) is a collision that fails the move.
+async fn upsert(
+    tx: &mut PgConnection,
+    table: &TenantTable,
+    job: &Replay<'_>,
+    change: &TableChanges,
+) -> Result<(), MoveError> {
+    let columns = table.copy_columns();
+    let sql = format!(
+        "INSERT INTO {table} AS sm_t ({cols})
+         SELECT {fields} FROM (SELECT sm_r::{table} AS sm_x FROM unnest($1::text[]) sm_r) sm_s
+         ON CONFLICT ({pk}) DO UPDATE SET {set} WHERE sm_t.{key} = $2",
+        table = table.name.quoted(),
+        cols = table.copy_column_list(),
+        fields = columns
+            .iter()
+            .map(|c| format!("(sm_s.sm_x).{}", ident(c)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        pk = table.primary_key_list(),
+        set = columns
+            .iter()
+            .map(|c| format!("{0} = EXCLUDED.{0}", ident(c)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        key = ident(job.key_column),
+    );
+    let written = sqlx::query(audited(&sql))
+        .bind(&change.rows)
+        .bind(job.website.get())
+        .execute(&mut *tx)
+        .await
+        .context(|| format!("replaying rows of {} on the target", table.name))?
+        .rows_affected();
+    if written == change.rows.len() as u64 {
+        return Ok(());
+    }
+    let sample = sqlx::query_scalar(audited(&format!(
+        "SELECT sm_k.pk FROM {keys} JOIN {table} sm_t ON {equals} WHERE sm_t.{key} <> $2 LIMIT 1",
+        keys = keys_from(table, "$1"),
+        table = table.name.quoted(),
+        equals = key_equals(table, "sm_t", "sm_p"),
+        key = ident(job.key_column),
+    )))
+    .bind(&change.present)
+    .bind(job.website.get())
+    .fetch_optional(&mut *tx)
+    .await
+    .context(|| format!("naming the colliding key in {}", table.name))?;
+    Err(MoveError::KeyCollision {
+        table: table.name.to_string(),
+        website: job.website,
+        count: change.rows.len() as i64 - written as i64,
+        sample: sample.unwrap_or_else(|| "unknown".into()),
+    })
+}
+
+async fn delete(
+    tx: &mut PgConnection,
+    table: &TenantTable,
+    job: &Replay<'_>,
+    gone: &[String],
+) -> Result<(), MoveError> {
+    let sql = format!(
+        "DELETE FROM {table} sm_t USING {keys} WHERE {equals} AND sm_t.{key} = $2",
+        table = table.name.quoted(),
+        keys = keys_from(table, "$1"),
+        equals = key_equals(table, "sm_t", "sm_p"),
+        key = ident(job.key_column),
+    );
+    sqlx::query(audited(&sql))
+        .bind(gone)
+        .bind(job.website.get())
+        .execute(&mut *tx)
+        .await
+        .context(|| format!("replaying deletes in {} on the target", table.name))?;
+    Ok(())
+}

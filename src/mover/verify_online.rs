@@ -1,0 +1,229 @@
+//! Verification of an online move, in two parts whose cost inside the freeze
+//! follows the changes, not the tenant. Every key catch-up wrote is in the
+//! target's `touched_rows`, and every key changed since is still in the source's
+//! change log; any other row of the website has not changed on either side since
+//! the copy (or its last replay). So:
+//! - `bulk`, before the freeze: both sides' fingerprints over every row *except*
+//!   those keys, while the application still writes;
+//! - `touched`, inside the freeze (writes refused, log drained): those keys
+//!   compared one by one, so a mismatch names its key.
+
+use std::collections::BTreeMap;
+
+use sqlx::{PgConnection, PgPool, Row};
+
+use super::error::{Context, MoveError};
+use super::verify::{Fingerprint, RowHash, canonicalise, lacks_hash_function, row_hash};
+use crate::ids::{MigrationId, WebsiteId};
+use crate::sql::{audited, ident};
+use crate::tenancy::{TenantTable, key_object};
+
+pub struct Scope<'a> {
+    pub table: &'a TenantTable,
+    pub key_column: &'a str,
+    pub website: WebsiteId,
+    pub migration: MigrationId,
+}
+
+/// Fingerprints of the rows no change touched, on both sides; they must match.
+pub async fn bulk(
+    source: &PgPool,
+    target: &PgPool,
+    scope: &Scope<'_>,
+) -> Result<(Fingerprint, Fingerprint), MoveError> {
+    let mut hash = RowHash::Typed;
+    loop {
+        match bulk_with(source, target, scope, hash).await {
+            Err(e) if hash == RowHash::Typed && lacks_hash_function(&e) => hash = RowHash::Text,
+            Err(e) => return Err(e),
+            Ok((src, dst)) if src == dst => return Ok((src, dst)),
+            Ok((src, dst)) => {
+                return Err(MoveError::ChecksumMismatch {
+                    table: scope.table.name.to_string(),
+                    detail: format!(
+                        "rows no change touched differ: source {} rows, target {} rows",
+                        src.rows, dst.rows
+                    ),
+                });
+            }
+        }
+    }
+}
+
+async fn bulk_with(
+    source: &PgPool,
+    target: &PgPool,
+    scope: &Scope<'_>,
+    hash: RowHash,
+) -> Result<(Fingerprint, Fingerprint), MoveError> {
+    let table = scope.table;
+    let mut excluded = touched_keys(target, scope).await?;
+    let mut src_tx = source
+        .begin()
+        .await
+        .context(|| "connecting to the source shard".into())?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *src_tx)
+        .await
+        .context(|| "opening a verification snapshot".into())?;
+    canonicalise(&mut src_tx).await?;
+    let logged: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT pk::text FROM shardmover.changes
+          WHERE website_id = $1 AND relid = $2::regclass",
+    )
+    .bind(scope.website.get())
+    .bind(table.name.quoted())
+    .fetch_all(&mut *src_tx)
+    .await
+    .context(|| "reading the change log".into())?;
+    excluded.extend(logged);
+    excluded.sort_unstable();
+    excluded.dedup();
+    let sql = format!(
+        "WITH excluded AS (SELECT sm_p.* FROM unnest($2::text[]) sm_k(pk)
+                 CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, sm_k.pk::jsonb) sm_p)
+         SELECT count(*)::int8 AS n, coalesce(sum({hash}), 0)::text AS sum
+           FROM {table} sm_t
+          WHERE sm_t.{key} = $1
+            AND NOT EXISTS (SELECT 1 FROM excluded e WHERE {equals})",
+        table = table.name.quoted(),
+        hash = row_hash(table, hash),
+        key = ident(scope.key_column),
+        equals = key_equals(table),
+    );
+    let src = fingerprint(&mut src_tx, &sql, scope.website, &excluded).await?;
+    drop(src_tx);
+    let mut dst_tx = target
+        .begin()
+        .await
+        .context(|| "connecting to the target shard".into())?;
+    canonicalise(&mut dst_tx).await?;
+    let dst = fingerprint(&mut dst_tx, &sql, scope.website, &excluded).await?;
+    Ok((src, dst))
+}
+
+fn key_equals(table: &TenantTable) -> String {
+    table
+        .primary_key
+        .iter()
+        .map(|c| format!("e.{0} = sm_t.{0}", ident(c)))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+async fn fingerprint(
+    conn: &mut PgConnection,
+    sql: &str,
+    website: WebsiteId,
+    excluded: &[String],
+) -> Result<Fingerprint, MoveError> {
+    let row = sqlx::query(audited(sql))
+        .bind(website.get())
+        .bind(excluded)
+        .fetch_one(&mut *conn)
+        .await
+        .context(|| "checksumming untouched rows".into())?;
+    Ok(Fingerprint {
+        rows: row.get("n"),
+        checksum: row.get("sum"),
+    })
+}
+
+/// Keys catch-up wrote for this table on the target.
+async fn touched_keys(target: &PgPool, scope: &Scope<'_>) -> Result<Vec<String>, MoveError> {
+    sqlx::query_scalar(
+        "SELECT pk::text FROM shardmover.touched_rows WHERE migration_id = $1 AND table_name = $2",
+    )
+    .bind(scope.migration.0)
+    .bind(scope.table.name.to_string())
+    .fetch_all(target)
+    .await
+    .context(|| "reading the keys catch-up touched".into())
+}
+
+/// Inside the freeze: every touched key's row, hashed on both sides, must agree
+/// (present on both with the same hash, or absent from the website on both).
+/// Returns how many keys were compared.
+pub async fn touched(
+    source: &PgPool,
+    target: &PgPool,
+    scope: &Scope<'_>,
+) -> Result<u64, MoveError> {
+    let keys = touched_keys(target, scope).await?;
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    let mut hash = RowHash::Typed;
+    let (src, dst) = loop {
+        let both = tokio::try_join!(
+            row_hashes(source, scope, &keys, hash),
+            row_hashes(target, scope, &keys, hash)
+        );
+        match both {
+            Err(e) if hash == RowHash::Typed && lacks_hash_function(&e) => hash = RowHash::Text,
+            other => break other?,
+        }
+    };
+    if let Some(key) = keys.iter().find(|k| src.get(*k) != dst.get(*k)) {
+        let state = |side: &BTreeMap<String, String>| {
+            if side.contains_key(key) {
+                "present"
+            } else {
+                "absent"
+            }
+        };
+        return Err(MoveError::ChecksumMismatch {
+            table: scope.table.name.to_string(),
+            detail: format!(
+                "key {key} changed during the move and differs (source: {}, target: {})",
+                state(&src),
+                state(&dst)
+            ),
+        });
+    }
+    Ok(keys.len() as u64)
+}
+
+/// key → row hash of the website's rows among `keys`.
+async fn row_hashes(
+    pool: &PgPool,
+    scope: &Scope<'_>,
+    keys: &[String],
+    hash: RowHash,
+) -> Result<BTreeMap<String, String>, MoveError> {
+    let table = scope.table;
+    let sql = format!(
+        "SELECT {object}::text AS k, ({hash})::text AS h
+           FROM {table} sm_t
+          WHERE sm_t.{key} = $1
+            AND ({pk}) IN (SELECT {pk_p} FROM unnest($2::text[]) sm_k(pk)
+                 CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, sm_k.pk::jsonb) sm_p)",
+        object = key_object(table, "sm_t."),
+        hash = row_hash(table, hash),
+        table = table.name.quoted(),
+        key = ident(scope.key_column),
+        pk = prefixed(table, "sm_t"),
+        pk_p = prefixed(table, "sm_p"),
+    );
+    let mut tx = pool
+        .begin()
+        .await
+        .context(|| "connecting for the freeze's verification".into())?;
+    canonicalise(&mut tx).await?;
+    let rows: Vec<(String, String)> = sqlx::query_as(audited(&sql))
+        .bind(scope.website.get())
+        .bind(keys)
+        .fetch_all(&mut *tx)
+        .await
+        .context(|| format!("verifying changed rows of {}", table.name))?;
+    Ok(rows.into_iter().collect())
+}
+
+fn prefixed(table: &TenantTable, alias: &str) -> String {
+    table
+        .primary_key
+        .iter()
+        .map(|c| format!("{alias}.{}", ident(c)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
