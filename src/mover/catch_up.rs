@@ -122,6 +122,7 @@ impl Mover {
                 key_column: &self.settings.tenancy.key_column,
                 website: record.website,
                 migration: record.id,
+                chunk_rows: record.batch_rows,
             };
             let (src, dst) = verify_online::bulk(source, target, &scope).await?;
             let mut conn = self.control_conn().await?;

@@ -203,7 +203,7 @@ async fn last_copied_key(
     job: &TableCopy<'_>,
 ) -> Result<Option<String>, MoveError> {
     let sql = format!(
-        "SELECT {object}::text FROM {table} WHERE {filter} ORDER BY {pk} DESC LIMIT 1",
+        "SELECT {object}::text FROM {table} WHERE {filter} ORDER BY {pk} LIMIT 1",
         object = key_object(job.table, ""),
         table = job.table.name.quoted(),
         filter = tenant_filter(job.key_column, job.website.get()),

@@ -86,6 +86,7 @@ impl Mover {
                 key_column: &self.settings.tenancy.key_column,
                 website: record.website,
                 migration: record.id,
+                chunk_rows: record.batch_rows,
             };
             compared += verify_online::touched(source, target, &scope).await?;
         }

@@ -65,7 +65,7 @@ pub async fn compare(
             website,
             hash,
         };
-        let detail = locate(&sides, chunk_rows, &src, &dst).await?;
+        let detail = locate(&sides, chunk_rows, &src, &dst, &[]).await?;
         return Err(MoveError::ChecksumMismatch {
             table: table.name.to_string(),
             detail,
@@ -142,21 +142,23 @@ pub(super) async fn canonicalise(conn: &mut sqlx::PgConnection) -> Result<(), Mo
     Ok(())
 }
 
-struct Sides<'a> {
-    source: &'a PgPool,
-    target: &'a PgPool,
-    table: &'a TenantTable,
-    key_column: &'a str,
-    website: WebsiteId,
-    hash: RowHash,
+pub(super) struct Sides<'a> {
+    pub source: &'a PgPool,
+    pub target: &'a PgPool,
+    pub table: &'a TenantTable,
+    pub key_column: &'a str,
+    pub website: WebsiteId,
+    pub hash: RowHash,
 }
 
-/// Names the first chunk (in key order) whose rows differ.
-async fn locate(
+/// Names the first chunk (in key order) whose rows differ, leaving out the rows
+/// whose keys (JSON objects, as the change log records them) are `excluded`.
+pub(super) async fn locate(
     sides: &Sides<'_>,
     chunk_rows: u32,
     src: &Fingerprint,
     dst: &Fingerprint,
+    excluded: &[String],
 ) -> Result<String, MoveError> {
     let Sides {
         source,
@@ -167,21 +169,30 @@ async fn locate(
         hash,
     } = *sides;
     let sql = format!(
-        "SELECT chunk, count(*)::int8 AS n, sum(h)::text AS sum,
+        "WITH excluded AS (SELECT sm_p.* FROM unnest($3::text[]) sm_k(pk)
+                 CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, sm_k.pk::jsonb) sm_p)
+         SELECT chunk, count(*)::int8 AS n, sum(h)::text AS sum,
                 (array_agg(k ORDER BY rn))[1] AS first_key, (array_agg(k ORDER BY rn DESC))[1] AS last_key
            FROM (SELECT (row_number() OVER (ORDER BY {pk}) - 1) / $2 AS chunk,
                         row_number() OVER (ORDER BY {pk}) AS rn,
                         ROW({pk})::text AS k, {hash} AS h
-                   FROM {table} WHERE {key} = $1) s
+                   FROM {table} sm_t WHERE {key} = $1
+                    AND NOT EXISTS (SELECT 1 FROM excluded e WHERE {equals})) s
           GROUP BY chunk ORDER BY chunk",
         pk = table.primary_key_list(),
         hash = row_hash(table, hash),
         table = table.name.quoted(),
         key = crate::sql::ident(key_column),
+        equals = table
+            .primary_key
+            .iter()
+            .map(|c| format!("e.{0} = sm_t.{0}", crate::sql::ident(c)))
+            .collect::<Vec<_>>()
+            .join(" AND "),
     );
     let (a, b) = tokio::try_join!(
-        chunks(source, &sql, website, chunk_rows),
-        chunks(target, &sql, website, chunk_rows)
+        chunks(source, &sql, website, chunk_rows, excluded),
+        chunks(target, &sql, website, chunk_rows, excluded)
     )?;
     let summary = format!("source {} rows, target {} rows", src.rows, dst.rows);
     for (index, left) in a.iter().enumerate() {
@@ -207,6 +218,7 @@ async fn chunks(
     sql: &str,
     website: WebsiteId,
     chunk_rows: u32,
+    excluded: &[String],
 ) -> Result<Vec<Chunk>, MoveError> {
     let mut tx = pool
         .begin()
@@ -216,6 +228,7 @@ async fn chunks(
     let rows = sqlx::query(audited(sql))
         .bind(website.get())
         .bind(i64::from(chunk_rows))
+        .bind(excluded)
         .fetch_all(&mut *tx)
         .await
         .context(|| "computing chunk checksums".into())?;

@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 use sqlx::{PgConnection, PgPool, Row};
 
 use super::error::{Context, MoveError};
-use super::verify::{Fingerprint, RowHash, canonicalise, lacks_hash_function, row_hash};
+use super::verify::{
+    Fingerprint, RowHash, Sides, canonicalise, lacks_hash_function, locate, row_hash,
+};
 use crate::ids::{MigrationId, WebsiteId};
 use crate::sql::{audited, ident};
 use crate::tenancy::{TenantTable, key_object};
@@ -23,6 +25,8 @@ pub struct Scope<'a> {
     pub key_column: &'a str,
     pub website: WebsiteId,
     pub migration: MigrationId,
+    /// Rows per chunk when a mismatch is located.
+    pub chunk_rows: u32,
 }
 
 /// Fingerprints of the rows no change touched, on both sides; they must match.
@@ -36,14 +40,20 @@ pub async fn bulk(
         match bulk_with(source, target, scope, hash).await {
             Err(e) if hash == RowHash::Typed && lacks_hash_function(&e) => hash = RowHash::Text,
             Err(e) => return Err(e),
-            Ok((src, dst)) if src == dst => return Ok((src, dst)),
-            Ok((src, dst)) => {
+            Ok((src, dst, _)) if src == dst => return Ok((src, dst)),
+            Ok((src, dst, excluded)) => {
+                let sides = Sides {
+                    source,
+                    target,
+                    table: scope.table,
+                    key_column: scope.key_column,
+                    website: scope.website,
+                    hash,
+                };
+                let located = locate(&sides, scope.chunk_rows, &src, &dst, &excluded).await?;
                 return Err(MoveError::ChecksumMismatch {
                     table: scope.table.name.to_string(),
-                    detail: format!(
-                        "rows no change touched differ: source {} rows, target {} rows",
-                        src.rows, dst.rows
-                    ),
+                    detail: format!("among rows no change touched: {located}"),
                 });
             }
         }
@@ -55,7 +65,7 @@ async fn bulk_with(
     target: &PgPool,
     scope: &Scope<'_>,
     hash: RowHash,
-) -> Result<(Fingerprint, Fingerprint), MoveError> {
+) -> Result<(Fingerprint, Fingerprint, Vec<String>), MoveError> {
     let table = scope.table;
     let mut excluded = touched_keys(target, scope).await?;
     let mut src_tx = source
@@ -99,7 +109,7 @@ async fn bulk_with(
         .context(|| "connecting to the target shard".into())?;
     canonicalise(&mut dst_tx).await?;
     let dst = fingerprint(&mut dst_tx, &sql, scope.website, &excluded).await?;
-    Ok((src, dst))
+    Ok((src, dst, excluded))
 }
 
 fn key_equals(table: &TenantTable) -> String {

@@ -8,7 +8,7 @@ use secrecy::ExposeSecret;
 
 use crate::helpers::{TestEnv, dump};
 
-fn config_file(env: &TestEnv) -> tempfile_path::Path {
+pub fn config_file(env: &TestEnv) -> tempfile_path::Path {
     let text = format!(
         "[database]\nurl = \"{}\"\n[shards.shard_1]\nurl = \"{}\"\n[shards.shard_2]\nurl = \"{}\"\n",
         env.settings.database.url.expose_secret(),
@@ -18,7 +18,7 @@ fn config_file(env: &TestEnv) -> tempfile_path::Path {
     tempfile_path::Path::with_contents(&text)
 }
 
-fn migrate(config: &std::path::Path) -> Command {
+pub fn migrate(config: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_shardmover"));
     command
         .args([
@@ -87,7 +87,7 @@ async fn a_move_killed_mid_copy_resumes_and_completes_exactly() {
 }
 
 /// A temporary file removed on drop (no extra crate needed for one file).
-mod tempfile_path {
+pub mod tempfile_path {
     pub struct Path(std::path::PathBuf);
 
     impl Path {

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use secrecy::{ExposeSecret, SecretString};
 use shardmover::config::Settings;
-use shardmover::control::Phase;
+use shardmover::control::{MoveMode, Phase};
 use shardmover::ids::{MigrationId, ShardName, WebsiteId};
 use shardmover::mover::{MoveRequest, Mover, ProgressSink, Snapshot, privileges};
 use shardmover::sample_tenant::{self, Scale};
@@ -184,6 +184,30 @@ impl TestEnv {
         target: &str,
         batch_rows: u32,
     ) -> MigrationId {
+        self.request_in_mode(mover, website_id, target, batch_rows, MoveMode::Online)
+            .await
+    }
+
+    /// An offline move: the website's writes are fenced from the copy on.
+    pub async fn request_offline(
+        &self,
+        mover: &Mover,
+        website_id: i64,
+        target: &str,
+        batch_rows: u32,
+    ) -> MigrationId {
+        self.request_in_mode(mover, website_id, target, batch_rows, MoveMode::Offline)
+            .await
+    }
+
+    async fn request_in_mode(
+        &self,
+        mover: &Mover,
+        website_id: i64,
+        target: &str,
+        batch_rows: u32,
+        mode: MoveMode,
+    ) -> MigrationId {
         let request = MoveRequest {
             website: website(website_id),
             target: shard(target),
@@ -191,7 +215,7 @@ impl TestEnv {
             batch_rows: Some(batch_rows),
             requested_by: Some("test@example.com".into()),
             notes: None,
-            mode: Default::default(),
+            mode,
         };
         mover.request(&request).await.unwrap().id
     }
@@ -293,6 +317,7 @@ pub async fn fences(env: &TestEnv, shard: &str) -> Vec<i64> {
 /// The action gets its own thread, runtime and connections, so it never
 /// depends on the runtime it is holding still.
 pub struct Interlude {
+    phase: Phase,
     after_rows: u64,
     action: Mutex<Option<Box<dyn FnOnce() + Send>>>,
     ran: Mutex<bool>,
@@ -301,9 +326,18 @@ pub struct Interlude {
 impl Interlude {
     pub fn after(after_rows: u64, action: impl FnOnce() + Send + 'static) -> Self {
         Self {
+            phase: Phase::Copying,
             after_rows,
             action: Mutex::new(Some(Box::new(action))),
             ran: Mutex::new(false),
+        }
+    }
+
+    /// Runs the action as the move enters `phase`, before the phase's work.
+    pub fn on_entering(phase: Phase, action: impl FnOnce() + Send + 'static) -> Self {
+        Self {
+            phase,
+            ..Self::after(0, action)
         }
     }
 
@@ -314,7 +348,7 @@ impl Interlude {
 
 impl ProgressSink for Interlude {
     fn update(&self, s: &Snapshot) {
-        if s.phase != Phase::Copying || s.rows_copied < self.after_rows {
+        if s.phase != self.phase || s.rows_copied < self.after_rows {
             return;
         }
         if let Some(action) = self.action.lock().unwrap().take() {

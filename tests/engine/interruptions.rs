@@ -54,7 +54,7 @@ async fn the_fence_refuses_the_moving_website_and_no_one_else() {
     env.seed(7, "shard_1", 3_000).await;
     env.seed(8, "shard_1", 300).await;
     let mover = env.mover();
-    let id = env.request(&mover, 7, "shard_2", 200).await;
+    let id = env.request_offline(&mover, 7, "shard_2", 200).await;
     let seen = Arc::new(Mutex::new(Vec::new()));
     let interlude = Interlude::after(400, {
         let (url, seen) = (env.app_urls[0].clone(), seen.clone());
@@ -233,7 +233,7 @@ async fn a_rollback_cut_short_by_a_crash_is_finished_by_the_next_attempt() {
     let source_before = whole_shard(&env, "shard_1").await;
     let target_before = whole_shard(&env, "shard_2").await;
     let mover = env.mover();
-    let id = env.request(&mover, 7, "shard_2", 100).await;
+    let id = env.request_offline(&mover, 7, "shard_2", 100).await;
     // Stop the first attempt mid-copy (rows on the target, fence on the source) ...
     let interlude = cut_target_sessions(&env, 250);
     mover.run(id, &interlude).await.unwrap_err();

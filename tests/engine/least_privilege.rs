@@ -116,7 +116,7 @@ async fn a_repeatable_read_transaction_that_read_before_the_fence_cannot_write_a
         tx.send(result).unwrap();
     });
     let mover = env.mover();
-    let id = env.request(&mover, 7, "shard_2", 200).await;
+    let id = env.request_offline(&mover, 7, "shard_2", 200).await;
     mover.run(id, &interlude).await.unwrap();
 
     refused_by_fence(rx.recv().unwrap(), 7);

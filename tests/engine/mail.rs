@@ -199,7 +199,7 @@ async fn a_failed_move_mail_names_the_phase_the_error_and_the_state_the_data_was
     let smtp = SmtpServer::start();
     let (mover, notifier) = mailing(&env, smtp.port);
     env.seed(7, "shard_1", 3_000).await;
-    let id = env.request(&mover, 7, "shard_2", 100).await;
+    let id = env.request_offline(&mover, 7, "shard_2", 100).await;
     // Rot a row the copy already committed on the target: verification must fail.
     let interlude = rot_a_copied_row(&env);
     assert_eq!(

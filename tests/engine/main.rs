@@ -20,6 +20,7 @@ mod mail;
 mod metrics;
 mod moves;
 mod online;
+mod online_crash;
 mod operator;
 mod ownership;
 mod proxy;

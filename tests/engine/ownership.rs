@@ -137,7 +137,7 @@ async fn a_stale_attempt_mid_copy_stops_without_rolling_back_and_the_owner_finis
     env.seed(7, "shard_1", 3_000).await;
     let original = dump(&env.shard_1, 7).await;
     let mover = env.mover();
-    let id = env.request(&mover, 7, "shard_2", 100).await;
+    let id = env.request_offline(&mover, 7, "shard_2", 100).await;
     let url = env.settings.database.url.clone();
     let interlude = crate::helpers::Interlude::after(250, move || {
         block_on(async move {
