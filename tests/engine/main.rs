@@ -19,6 +19,8 @@ mod least_privilege;
 mod mail;
 mod metrics;
 mod moves;
+mod online_freeze;
+mod online_surface;
 mod operator;
 mod ownership;
 mod proxy;
