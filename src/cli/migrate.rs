@@ -56,9 +56,10 @@ pub async fn run(mover: &Mover, args: MigrateArgs) -> anyhow::Result<()> {
     }
     let record = match mover.active_move(args.website).await? {
         Some(active) if active.target == args.target => {
+            // A resumed move keeps the mode it was recorded with.
             eprintln!(
-                "resuming move {} of website {} (phase {})",
-                active.id, active.website, active.phase
+                "resuming move {} of website {} (phase {}, mode {})",
+                active.id, active.website, active.phase, active.mode
             );
             active
         }

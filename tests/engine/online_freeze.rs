@@ -168,6 +168,24 @@ async fn the_move_page_and_the_notice_show_the_freeze_and_the_backlog() {
         live.body
     );
     assert!(!live.body.contains("id=\"freeze\""), "no freeze yet");
+    // The freeze lasts through verify until the cutover: shown as going on.
+    sqlx::query("UPDATE shardmover.migrations SET phase = 'verifying', freeze_started_at = now() WHERE id = $1")
+        .bind(running)
+        .execute(&app.env.control)
+        .await
+        .unwrap();
+    let live = operator.get(&format!("/ui/moves/{running}/live")).await;
+    assert!(
+        live.body.contains("Writes refused since")
+            && live
+                .body
+                .contains("until the cutover switches the registry"),
+        "{}",
+        live.body
+    );
+    let (_, frozen) = app.get(&format!("/api/v1/migrations/{running}")).await;
+    assert!(frozen["freeze"]["started_at"].is_string(), "{frozen}");
+    assert!(frozen["freeze"]["duration_ms"].is_null());
 
     let mut conn = app.env.control.acquire().await.unwrap();
     let record = migrations::find(&mut conn, MigrationId(long))

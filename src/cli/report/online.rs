@@ -35,7 +35,8 @@ fn freeze_line(r: &MigrationRecord) -> Option<String> {
     let drained = r.freeze_changes.unwrap_or(0);
     Some(match r.freeze_ms() {
         Some(ms) => format!("freeze: writes refused for {ms} ms; {drained} changes drained in it"),
-        None if r.phase == Phase::Freezing => format!(
+        // The freeze lasts through verify and cutover, until the registry switch.
+        None if !r.status.is_final() && r.phase < Phase::Cleanup => format!(
             "freeze: writes refused since {}",
             started.format("%Y-%m-%d %H:%M:%S%.3f UTC")
         ),
