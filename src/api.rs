@@ -7,6 +7,7 @@ mod audit_logs;
 mod auth;
 mod error;
 mod finalize;
+mod freeze_view;
 mod health;
 mod idempotency;
 mod metrics;

@@ -81,9 +81,13 @@ fn refusal(record: &MigrationRecord) -> String {
 
 async fn accepted(state: &AppState, id: MigrationId) -> Result<HttpResponse, ApiError> {
     let mut conn = state.mover.control_pool().acquire().await?;
-    let view = migration_view::load(&mut conn, id)
-        .await?
-        .ok_or_else(|| unknown(id))?;
+    let view = migration_view::load(
+        &mut conn,
+        id,
+        state.mover.settings().engine.freeze_budget_ms,
+    )
+    .await?
+    .ok_or_else(|| unknown(id))?;
     Ok(HttpResponse::Accepted()
         .insert_header(("Location", format!("/api/v1/migrations/{id}")))
         .json(view))

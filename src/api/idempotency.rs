@@ -52,4 +52,5 @@ fn same_request(record: &MigrationRecord, request: &MoveRequest) -> bool {
         && record.keep_source == request.keep_source
         && record.requested_by == request.requested_by
         && record.notes == request.notes
+        && record.mode == request.mode
 }

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use sqlx::PgConnection;
 
+use super::freeze_view::{self, FreezeView};
 use crate::control::migrations::{self, MigrationRecord};
 use crate::control::notifications::{self, Notification};
 use crate::control::tables::{self, TableProgress};
@@ -23,9 +24,16 @@ pub struct MigrationView {
     /// `cleanup_pending`: past cutover, the website lives on the target and its
     /// cleanup stopped; `POST /api/v1/migrations/{id}/finalize` resumes it.
     pub status: String,
-    /// queued | preflight | copying | verifying | cutover | cleanup | done
+    /// queued | preflight | capturing | copying | catching_up | freezing |
+    /// verifying | cutover | cleanup | done (capturing, catching_up and
+    /// freezing only in online moves)
     pub phase: String,
+    /// online (writes go on while copying; refused only in the final freeze) |
+    /// offline (writes refused for the whole move)
+    pub mode: String,
     pub progress: ProgressView,
+    /// Online moves, once the freeze has begun.
+    pub freeze: Option<FreezeView>,
     /// Set once the cutover committed: from then on the move only goes forward.
     pub after_cutover: Option<AfterCutoverView>,
     pub attempts: i32,
@@ -49,6 +57,12 @@ pub struct ProgressView {
     pub rows_total: i64,
     pub current_table: Option<String>,
     pub eta_seconds: Option<i64>,
+    /// Online moves: captured changes replayed on the target so far.
+    pub changes_applied: i64,
+    /// Online moves: captured changes not yet replayed (the backlog).
+    pub changes_waiting: i64,
+    /// Online moves: changes replayed per second, as last measured.
+    pub catch_up_rate: Option<f64>,
     pub tables: Vec<TableProgress>,
 }
 
@@ -85,10 +99,12 @@ pub struct MigrationList {
     pub next_before: Option<i64>,
 }
 
+/// `budget_ms` is `engine.freeze_budget_ms`, shown beside a freeze.
 pub fn render(
     r: &MigrationRecord,
     tables: &[TableProgress],
     notifications: Vec<Notification>,
+    budget_ms: u64,
 ) -> MigrationView {
     let percent = if r.rows_total > 0 {
         (r.rows_copied as f64 * 100.0 / r.rows_total as f64).min(100.0)
@@ -104,14 +120,19 @@ pub fn render(
         target_shard: r.target.to_string(),
         status: r.status.to_string(),
         phase: r.phase.to_string(),
+        mode: r.mode.to_string(),
         progress: ProgressView {
             percent: (percent * 10.0).round() / 10.0,
             rows_copied: r.rows_copied,
             rows_total: r.rows_total,
             current_table: r.current_table.clone(),
             eta_seconds: eta_seconds(r),
+            changes_applied: r.changes_applied,
+            changes_waiting: r.changes_waiting,
+            catch_up_rate: r.catch_up_rate,
             tables: tables.to_vec(),
         },
+        freeze: freeze_view::freeze(r, budget_ms),
         after_cutover: after_cutover(r),
         attempts: r.attempts,
         next_attempt_at: r.next_attempt_at,
@@ -148,13 +169,14 @@ fn after_cutover(r: &MigrationRecord) -> Option<AfterCutoverView> {
 pub async fn load(
     conn: &mut PgConnection,
     id: MigrationId,
+    budget_ms: u64,
 ) -> Result<Option<MigrationView>, sqlx::Error> {
     let Some(record) = migrations::find(conn, id).await? else {
         return Ok(None);
     };
     let tables = tables::list(conn, id).await?;
     let notices = notifications::list_for_migration(conn, id).await?;
-    Ok(Some(render(&record, &tables, notices)))
+    Ok(Some(render(&record, &tables, notices, budget_ms)))
 }
 
 /// Remaining rows at the rate seen so far, while copying.

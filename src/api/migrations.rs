@@ -12,7 +12,7 @@ use super::request_id::RequestId;
 use super::{ApiError, AppState};
 use super::{idempotency, outage};
 use crate::control::migrations::{self, MigrationFilter, MigrationRecord};
-use crate::control::{Status, notifications, tables};
+use crate::control::{MoveMode, Status, notifications, tables};
 use crate::ids::{MigrationId, ShardName, WebsiteId};
 use crate::mover::{MoveError, MoveRequest, Origin, RequestMoveError};
 
@@ -27,6 +27,11 @@ pub struct CreateMigration {
     dry_run: bool,
     #[serde(default)]
     keep_source: bool,
+    /// online (default: writes go on while the website is copied and are
+    /// refused only in a short final freeze) | offline (writes refused for
+    /// the whole move)
+    #[schema(example = "online")]
+    mode: Option<String>,
 }
 
 #[utoipa::path(post, path = "/api/v1/migrations", tag = "migrations",
@@ -52,6 +57,7 @@ pub async fn create(
     let target = ShardName::parse(&body.target_shard)
         .map_err(|_| MoveError::UnknownShard(body.target_shard.clone()))?;
     let requested_by = check_requester(&state, &body.requested_by)?;
+    let mode = parse_mode(body.mode.as_deref())?;
     let mover = &state.mover;
     if body.dry_run {
         return match mover.preflight(website, &target).await {
@@ -75,7 +81,7 @@ pub async fn create(
         batch_rows: None,
         requested_by: Some(requested_by),
         notes: body.notes,
-        mode: Default::default(),
+        mode,
     };
     if let Some(existing) = idempotency::earlier_move(&state, key.as_deref(), &move_request).await?
     {
@@ -179,6 +185,7 @@ pub async fn list(
                 record,
                 &tables.remove(&record.id.0).unwrap_or_default(),
                 notices.remove(&record.id.0).unwrap_or_default(),
+                budget_ms(&state),
             )
         })
         .collect();
@@ -221,7 +228,29 @@ async fn view(state: &AppState, id: MigrationId) -> Result<MigrationView, ApiErr
     })?;
     let tables = tables::list(&mut conn, id).await?;
     let notices = notifications::list_for_migration(&mut conn, id).await?;
-    Ok(migration_view::render(&record, &tables, notices))
+    Ok(migration_view::render(
+        &record,
+        &tables,
+        notices,
+        budget_ms(state),
+    ))
+}
+
+/// The body's `mode`, online when absent.
+fn parse_mode(mode: Option<&str>) -> Result<MoveMode, ApiError> {
+    mode.map_or(Ok(MoveMode::default()), |text| {
+        text.parse().map_err(|_| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_mode",
+                format!("mode must be \"online\" or \"offline\", not {text:?}"),
+            )
+        })
+    })
+}
+
+fn budget_ms(state: &AppState) -> u64 {
+    state.mover.settings().engine.freeze_budget_ms
 }
 
 fn queue_error(error: apalis_postgres::Error) -> ApiError {

@@ -7,7 +7,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::access::{Feature, require};
 use super::{
-    ApiError, AppState, audit_logs, finalize, migration_view, migrations, shards, websites,
+    ApiError, AppState, audit_logs, finalize, freeze_view, migration_view, migrations, shards,
+    websites,
 };
 
 #[derive(OpenApi)]
@@ -18,6 +19,7 @@ use super::{
     components(schemas(
         migrations::CreateMigration,
         migration_view::MigrationView,
+        freeze_view::FreezeView,
         migration_view::MigrationList,
         migration_view::ErrorResponse,
         audit_logs::AuditList,

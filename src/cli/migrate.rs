@@ -5,6 +5,7 @@ use clap::Args;
 
 use super::progress_bar::TerminalProgress;
 use super::report;
+use crate::control::MoveMode;
 use crate::control::audit_logs::AuditFilter;
 use crate::ids::{MigrationId, ShardName, WebsiteId};
 use crate::mover::{MoveRequest, Mover};
@@ -29,9 +30,18 @@ pub struct MigrateArgs {
     /// Who asked for the move, for the record.
     #[arg(long, env = "USER")]
     pub requested_by: Option<String>,
+    /// online: writes go on while the website is copied and are refused only
+    /// in a short final freeze; offline: writes are refused for the whole move.
+    #[arg(long, default_value = "online", value_parser = parse_mode)]
+    pub mode: MoveMode,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_mode(text: &str) -> Result<MoveMode, String> {
+    text.parse()
+        .map_err(|_| "expected online or offline".to_owned())
 }
 
 pub async fn run(mover: &Mover, args: MigrateArgs) -> anyhow::Result<()> {
@@ -46,9 +56,10 @@ pub async fn run(mover: &Mover, args: MigrateArgs) -> anyhow::Result<()> {
     }
     let record = match mover.active_move(args.website).await? {
         Some(active) if active.target == args.target => {
+            // A resumed move keeps the mode it was recorded with.
             eprintln!(
-                "resuming move {} of website {} (phase {})",
-                active.id, active.website, active.phase
+                "resuming move {} of website {} (phase {}, mode {})",
+                active.id, active.website, active.phase, active.mode
             );
             active
         }
@@ -67,7 +78,7 @@ pub async fn run(mover: &Mover, args: MigrateArgs) -> anyhow::Result<()> {
                 batch_rows: args.batch_rows,
                 requested_by: args.requested_by.clone(),
                 notes: None,
-                mode: Default::default(),
+                mode: args.mode,
             };
             mover.request(&request).await?
         }

@@ -1,5 +1,7 @@
 //! Human-readable and JSON renderings of preflight reports and move outcomes.
 
+mod online;
+
 use serde_json::{Value, json};
 
 use crate::control::migrations::MigrationRecord;
@@ -39,6 +41,9 @@ pub fn print_outcome(outcome: &MoveOutcome) {
         "move {}: website {} {} -> {}: {} (phase {}, attempt {})",
         r.id, r.website, r.source, r.target, r.status, r.phase, r.attempts
     );
+    for line in online::lines(r) {
+        println!("{line}");
+    }
     if let Some(line) = after_cutover_line(r) {
         println!("{line}");
     }
@@ -107,7 +112,7 @@ fn after_cutover_line(r: &MigrationRecord) -> Option<String> {
 
 pub fn outcome_json(outcome: &MoveOutcome) -> Value {
     let r = &outcome.record;
-    json!({
+    let mut body = json!({
         "id": r.id,
         "website_id": r.website,
         "source_shard": r.source,
@@ -124,7 +129,11 @@ pub fn outcome_json(outcome: &MoveOutcome) -> Value {
         "created_at": r.created_at,
         "started_at": r.started_at,
         "finished_at": r.finished_at,
-    })
+    });
+    if let (Value::Object(body), Value::Object(online)) = (&mut body, online::json_fields(r)) {
+        body.extend(online);
+    }
+    body
 }
 
 /// One line per email notice of the move: sent, waiting for a retry, or given up.

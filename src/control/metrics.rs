@@ -1,5 +1,5 @@
 //! The queries behind `/metrics`: moves by status, rows copied, move
-//! durations, queue depth and age (apalis's `jobs`), notices by status.
+//! durations, online moves' freezes and backlog, queue depth and age (apalis's `jobs`), notices by status.
 
 use sqlx::{PgConnection, Row};
 
@@ -63,6 +63,45 @@ pub async fn durations(
             })
         })
         .collect()
+}
+
+/// Finished freezes of online moves: how many, their total length, and how
+/// many lasted at most each bucket's bound (seconds).
+pub struct Freezes {
+    pub count: i64,
+    pub total_secs: f64,
+    pub buckets: Vec<i64>,
+}
+
+pub async fn freezes(conn: &mut PgConnection, bounds: &[f64]) -> Result<Freezes, sqlx::Error> {
+    let row = sqlx::query(
+        "WITH f AS (SELECT extract(epoch FROM freeze_ended_at - freeze_started_at)::float8 AS secs
+                      FROM shardmover.migrations
+                     WHERE freeze_ended_at IS NOT NULL AND freeze_started_at IS NOT NULL)
+         SELECT (SELECT count(*)::int8 FROM f) AS n,
+                (SELECT coalesce(sum(secs), 0)::float8 FROM f) AS total,
+                array(SELECT (SELECT count(*) FROM f WHERE f.secs <= u.b)::int8
+                        FROM unnest($1::float8[]) WITH ORDINALITY AS u(b, i) ORDER BY u.i) AS buckets",
+    )
+    .bind(bounds.to_vec())
+    .fetch_one(conn)
+    .await?;
+    Ok(Freezes {
+        count: row.try_get("n")?,
+        total_secs: row.try_get("total")?,
+        buckets: row.try_get("buckets")?,
+    })
+}
+
+/// Captured changes not yet replayed, summed over running moves.
+pub async fn changes_waiting(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT coalesce(sum(changes_waiting), 0)::int8
+           FROM shardmover.migrations WHERE status = $1",
+    )
+    .bind(super::Status::InProgress.as_str())
+    .fetch_one(conn)
+    .await
 }
 
 /// Queue, waiting, running, age of the oldest due waiting job.

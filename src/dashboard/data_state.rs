@@ -3,7 +3,7 @@
 //! It says what the API's `after_cutover` says, in words.
 
 use crate::control::migrations::MigrationRecord;
-use crate::control::{Phase, Status};
+use crate::control::{MoveMode, Phase, Status};
 
 pub fn data_state(r: &MigrationRecord) -> String {
     let (w, from, to) = (r.website, &r.source, &r.target);
@@ -13,7 +13,8 @@ pub fn data_state(r: &MigrationRecord) -> String {
     match r.status {
         Status::Pending => format!("Not started: website {w} lives on {from}, untouched."),
         Status::InProgress => format!(
-            "Website {w} still lives on {from}; its rows are being copied to {to} and checked."
+            "Website {w} still lives on {from}; its rows are being copied to {to} and checked; {}.",
+            writes_while_moving(r)
         ),
         Status::Failed if r.error_code.as_deref() == Some("rollback_refused") => format!(
             "Not rolled back: the registry changed during the move, so nothing was undone. \
@@ -26,6 +27,17 @@ pub fn data_state(r: &MigrationRecord) -> String {
         ),
         // Only reached past cutover (handled above); kept for old records.
         Status::CleanupPending | Status::Completed => after_cutover(r),
+    }
+}
+
+/// Before cutover, whether the website can write where it lives.
+fn writes_while_moving(r: &MigrationRecord) -> &'static str {
+    match (r.mode, r.phase) {
+        (MoveMode::Offline, _) => "its writes are refused for the whole move (offline)",
+        (MoveMode::Online, Phase::Freezing | Phase::Verifying | Phase::Cutover) => {
+            "its writes are refused in the final freeze"
+        }
+        (MoveMode::Online, _) => "it keeps taking writes, which are captured and replayed",
     }
 }
 

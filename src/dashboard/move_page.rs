@@ -27,12 +27,23 @@ pub struct MoveDetails {
     pub target_shard: String,
     pub status: String,
     pub phase: String,
+    /// online | offline
+    pub mode: String,
     pub is_final: bool,
     pub percent: f64,
     pub rows_copied: i64,
     pub rows_total: i64,
     pub current_table: Option<String>,
     pub eta_seconds: Option<i64>,
+    /// Online moves: captured changes replayed, waiting, and the replay rate.
+    pub changes_applied: i64,
+    pub changes_waiting: i64,
+    pub catch_up_rate: Option<f64>,
+    /// Online moves: the freeze once it began, and the budget it aims for.
+    pub freeze_started_at: Option<DateTime<Utc>>,
+    pub freeze_ms: Option<i64>,
+    pub freeze_changes: Option<i64>,
+    pub freeze_budget_ms: u64,
     pub attempts: i32,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub error_code: Option<String>,
@@ -92,13 +103,9 @@ pub async fn load(dashboard: &Dashboard, id: MigrationId) -> Result<MoveDetails,
         .into_iter()
         .filter(|entry| entry.migration_id == Some(id.0))
         .collect();
-    Ok(details(
-        &record,
-        tables,
-        notices,
-        timeline(&record, &phases),
-        audit,
-    ))
+    let mut details = details(&record, tables, notices, timeline(&record, &phases), audit);
+    details.freeze_budget_ms = dashboard.mover.settings().engine.freeze_budget_ms;
+    Ok(details)
 }
 
 fn details(
@@ -115,12 +122,20 @@ fn details(
         target_shard: r.target.to_string(),
         status: r.status.to_string(),
         phase: r.phase.to_string(),
+        mode: r.mode.to_string(),
         is_final: r.status.is_final(),
         percent: percent(r),
         rows_copied: r.rows_copied,
         rows_total: r.rows_total,
         current_table: r.current_table.clone(),
         eta_seconds: eta_seconds(r),
+        changes_applied: r.changes_applied,
+        changes_waiting: r.changes_waiting,
+        catch_up_rate: r.catch_up_rate,
+        freeze_started_at: r.freeze_started_at,
+        freeze_ms: r.freeze_ms(),
+        freeze_changes: r.freeze_changes,
+        freeze_budget_ms: 0,
         attempts: r.attempts,
         next_attempt_at: r.next_attempt_at,
         error_code: r.error_code.clone(),

@@ -66,7 +66,8 @@ pub async fn show(
             target.reason = Some("the website is already here".into());
         }
     }
-    let values = context! { nav => "website", w => view, targets, form };
+    let freeze_budget_ms = dashboard.mover.settings().engine.freeze_budget_ms;
+    let values = context! { nav => "website", w => view, targets, form, freeze_budget_ms };
     render_page(dashboard, session, "website.html", values)
 }
 

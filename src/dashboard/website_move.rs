@@ -11,6 +11,7 @@ use subtle::ConstantTimeEq;
 use super::access::Feature;
 use super::website::show;
 use super::{Dashboard, PageError, Session, see_other};
+use crate::control::MoveMode;
 use crate::ids::{MigrationId, ShardName, WebsiteId};
 use crate::mover::{MoveError, MoveRequest, Origin, PreflightReport, RequestMoveError};
 
@@ -23,11 +24,18 @@ pub struct MoveForm {
     requested_by: String,
     #[serde(default)]
     notes: String,
+    /// online | offline; online when the form leaves it out.
+    #[serde(default = "online")]
+    mode: String,
     /// Start only: the clean preview's ticket and the retyped website id.
     #[serde(default)]
     ticket: String,
     #[serde(default)]
     confirm: String,
+}
+
+fn online() -> String {
+    MoveMode::Online.as_str().to_owned()
 }
 
 pub async fn preview(
@@ -83,7 +91,7 @@ async fn dry_run(
     website: WebsiteId,
     form: &MoveForm,
 ) -> Result<(PreflightReport, String), PageError> {
-    let (target, _) = checked(dashboard, form)?;
+    let (target, _, _) = checked(dashboard, form)?;
     let report = dashboard.mover.preflight(website, &target).await?;
     Ok((report, ticket(dashboard, session, website, &target)?))
 }
@@ -94,7 +102,7 @@ async fn begin(
     website: WebsiteId,
     form: &MoveForm,
 ) -> Result<MigrationId, PageError> {
-    let (target, requested_by) = checked(dashboard, form)?;
+    let (target, requested_by, mode) = checked(dashboard, form)?;
     let expected = ticket(dashboard, session, website, &target)?;
     if !bool::from(form.ticket.as_bytes().ct_eq(expected.as_bytes())) {
         return Err(PageError::unprocessable(
@@ -115,7 +123,7 @@ async fn begin(
         batch_rows: None,
         requested_by: Some(requested_by),
         notes: Some(form.notes.trim().to_owned()).filter(|n| !n.is_empty()),
-        mode: Default::default(),
+        mode,
     };
     record(dashboard, &request).await
 }
@@ -143,10 +151,21 @@ async fn record(dashboard: &Dashboard, request: &MoveRequest) -> Result<Migratio
     Ok(record.id)
 }
 
-fn checked(dashboard: &Dashboard, form: &MoveForm) -> Result<(ShardName, String), PageError> {
+/// The form's target, requester and mode, parsed (a mode is checked at
+/// preview too, so Start never meets a bad one first).
+fn checked(
+    dashboard: &Dashboard,
+    form: &MoveForm,
+) -> Result<(ShardName, String, MoveMode), PageError> {
     let target = ShardName::parse(form.target.trim())
         .map_err(|_| MoveError::UnknownShard(form.target.clone()))?;
-    Ok((target, dashboard.requester(&form.requested_by)?))
+    let mode = form.mode.trim().parse().map_err(|_| {
+        PageError::unprocessable(
+            "invalid_mode",
+            format!("mode must be online or offline, not {:?}", form.mode),
+        )
+    })?;
+    Ok((target, dashboard.requester(&form.requested_by)?, mode))
 }
 
 fn ticket(

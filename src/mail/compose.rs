@@ -81,6 +81,9 @@ mod tests {
             target_fenced: false,
             left_for_operator: false,
             keep_source: false,
+            mode: "online",
+            freeze: None,
+            freeze_changes: None,
         }
     }
 
@@ -120,6 +123,42 @@ mod tests {
             "{raw}"
         );
         assert!(raw.contains("multipart/alternative"), "{raw}");
+    }
+
+    #[test]
+    fn a_completed_move_says_how_long_writes_were_paused() {
+        let online = Notice {
+            outcome: "completed",
+            freeze: Some("420 ms".into()),
+            freeze_changes: Some(17),
+            ..failed_after_cutover()
+        };
+        let text = templates::render(TEXT, &online).unwrap();
+        let line = "Writes:       paused for 420 ms only, in the final freeze of this online move; 17 changes made during the move were drained in it\n";
+        assert!(text.contains(line), "{text}");
+        let context = Context {
+            notice: &online,
+            subject: "s",
+        };
+        let html = templates::render(HTML, &context).unwrap();
+        assert!(html.contains("paused for 420 ms only"), "{html}");
+        let offline = Notice {
+            mode: "offline",
+            freeze: None,
+            ..online
+        };
+        let text = templates::render(TEXT, &offline).unwrap();
+        let line = "Writes:       paused for the whole move (offline move), 2m 00s\n";
+        assert!(text.contains(line), "{text}");
+        let failed = Notice {
+            outcome: "failed",
+            ..failed_after_cutover()
+        };
+        assert!(
+            !templates::render(TEXT, &failed)
+                .unwrap()
+                .contains("Writes:")
+        );
     }
 
     #[test]

@@ -38,6 +38,12 @@ pub struct Notice {
     /// copied rows and the source's fence were left for an operator.
     pub left_for_operator: bool,
     pub keep_source: bool,
+    /// online | offline: how the move treated the website's writes.
+    pub mode: &'static str,
+    /// Online moves: how long the final freeze refused the website's writes.
+    pub freeze: Option<String>,
+    /// Online moves: captured changes replayed inside the freeze.
+    pub freeze_changes: Option<i64>,
 }
 
 impl Notice {
@@ -85,6 +91,11 @@ impl Notice {
             target_fenced: after_cutover && record.target_unfenced_at.is_none(),
             left_for_operator: record.error_code.as_deref() == Some("rollback_refused"),
             keep_source: record.keep_source,
+            mode: record.mode.as_str(),
+            freeze: record
+                .freeze_ms()
+                .map(|ms| human_duration(chrono::TimeDelta::milliseconds(ms))),
+            freeze_changes: record.freeze_changes,
         }
     }
 }

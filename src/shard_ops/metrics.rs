@@ -1,8 +1,9 @@
 //! `/metrics`: computed from the control database at scrape time, so any API
 //! process answers for all of them — moves by status, rows copied, move
-//! durations, queue depth and age, and each shard's stored health and size.
+//! durations, online moves' freezes and backlog, queue depth and age, and each shard's stored health and size.
 
 mod exposition;
+mod online_families;
 mod shard_families;
 
 use sqlx::PgConnection;
@@ -25,6 +26,9 @@ impl ShardOps<'_> {
             .await
             .map_err(ShardOpsError::control("reading metrics"))?;
         durations(&mut conn, &mut out)
+            .await
+            .map_err(ShardOpsError::control("reading metrics"))?;
+        online_families::render(&mut conn, &mut out)
             .await
             .map_err(ShardOpsError::control("reading metrics"))?;
         queue(&mut conn, &mut out)

@@ -21,6 +21,8 @@ mod metrics;
 mod moves;
 mod online;
 mod online_crash;
+mod online_freeze;
+mod online_surface;
 mod operator;
 mod ownership;
 mod proxy;

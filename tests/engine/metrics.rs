@@ -8,7 +8,7 @@ use shardmover::mover::Silent;
 use crate::app::{TOKEN, spawn_app_with};
 
 /// Series (name + sorted labels) to value. Panics on anything the text format forbids.
-fn parse_prometheus(text: &str) -> BTreeMap<String, f64> {
+pub(crate) fn parse_prometheus(text: &str) -> BTreeMap<String, f64> {
     let mut types: BTreeMap<String, String> = BTreeMap::new();
     let mut finished: BTreeSet<String> = BTreeSet::new();
     let mut current: Option<String> = None;
@@ -99,7 +99,7 @@ fn parse_prometheus(text: &str) -> BTreeMap<String, f64> {
     series
 }
 
-fn value(series: &BTreeMap<String, f64>, key: &str) -> f64 {
+pub(crate) fn value(series: &BTreeMap<String, f64>, key: &str) -> f64 {
     *series
         .get(key)
         .unwrap_or_else(|| panic!("no {key} in {series:?}"))
