@@ -48,7 +48,11 @@ async fn killed_and_resumed(moment: Moment) {
     let config = config_file(&env);
     let writer = Writer::start(&env, 7, 8).await;
     // One change replayed per batch: catch-up lasts long enough to be hit.
-    let batch = if matches!(moment, Moment::CatchingUp) { "1" } else { "2000" };
+    let batch = if matches!(moment, Moment::CatchingUp) {
+        "1"
+    } else {
+        "2000"
+    };
     let mut child = migrate(config.path())
         .env("SHARDMOVER__ENGINE__CATCH_UP_BATCH", batch)
         .spawn()

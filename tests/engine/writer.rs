@@ -89,7 +89,11 @@ impl Writer {
             let mut step = 0u64;
             while !stopping.load(Ordering::SeqCst) {
                 step += 1;
-                let website = if step % 4 == 0 { neighbour } else { moving };
+                let website = if step.is_multiple_of(4) {
+                    neighbour
+                } else {
+                    moving
+                };
                 let started = Instant::now();
                 let model = if website == moving {
                     &mut log.moving
