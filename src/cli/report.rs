@@ -19,8 +19,10 @@ pub fn print_preflight(report: &PreflightReport) {
     );
     println!("{:<32} {:>12}  primary key", "table (copy order)", "rows");
     for table in &report.tables {
-        let note = if table.self_referencing {
-            "  (self-referencing: one chunk)"
+        let note = if table.self_referencing && !table.links_later {
+            "  (self-referencing, links NOT NULL: one chunk)"
+        } else if table.self_referencing {
+            "  (self-referencing: links filled in after the rows)"
         } else {
             ""
         };
@@ -32,6 +34,9 @@ pub fn print_preflight(report: &PreflightReport) {
         );
     }
     println!("{:<32} {:>12}", "total", report.rows_total);
+    for leftover in &report.leftovers {
+        println!("leftover: {leftover}");
+    }
     println!("dry run: nothing was changed");
 }
 

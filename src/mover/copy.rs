@@ -10,15 +10,15 @@ use tokio::sync::mpsc;
 use super::attempt::Attempt;
 use super::checkpoint::{self, Checkpoint};
 use super::copy_format::{HEADER, TRAILER};
+use super::copy_sql::{last_copied_key, read_sql, write_sql};
 use super::error::{Context, MoveError};
 use super::progress::Tracker;
 use super::row_reader::RowReader;
-use super::{Mover, fence, shard_schema};
+use super::{Mover, fence, links, shard_schema};
 use crate::control::tables;
 use crate::db::bypass_fence;
 use crate::ids::{MigrationId, WebsiteId};
-use crate::sql::{audited, ident, literal_str};
-use crate::tenancy::{TenantTable, key_object, tenant_filter};
+use crate::tenancy::TenantTable;
 
 /// Bytes gathered before handing them to the target socket: COPY OUT sends one
 /// message per row, and forwarding each alone costs a syscall per row.
@@ -87,7 +87,16 @@ pub async fn copy_table(
     let write = write_chunks(receiver, target_conn, job, checkpoint, tracker);
     let started = std::time::Instant::now();
     let ((), written) = tokio::join!(read, write);
-    let rows = written?.rows_done as u64;
+    let written = written?;
+    if job.table.links_later() {
+        links::fill_in(source_conn, target_conn, job).await?;
+        let done = Checkpoint {
+            finished: true,
+            ..written
+        };
+        checkpoint::write(target_conn, job.migration, &name, done).await?;
+    }
+    let rows = written.rows_done as u64;
     tracing::debug!(table = %name, rows, elapsed_ms = started.elapsed().as_millis() as u64, "table copied");
     Ok(rows)
 }
@@ -108,8 +117,9 @@ async fn write_chunks(
 ) -> Result<Checkpoint, MoveError> {
     let name = job.table.name.to_string();
     // Rows of a self-referencing table may point at rows later in key order;
-    // one statement defers those checks to its end, so such a table is one chunk.
-    let chunk_limit = if job.table.self_referencing {
+    // unless those links come later (`links_later`), one statement must defer
+    // the checks to its end, so such a table is one chunk.
+    let chunk_limit = if job.table.self_referencing && !job.table.links_later() {
         u64::MAX
     } else {
         u64::from(job.batch_rows)
@@ -161,7 +171,8 @@ async fn write_chunks(
         sink.finish().await.context(writing)?;
         checkpoint.rows_done += chunk_rows as i64;
         checkpoint.chunks_done += 1;
-        checkpoint.finished = reader.ended;
+        // Links still to fill in: finished only once they are (see `links`).
+        checkpoint.finished = reader.ended && !job.table.links_later();
         checkpoint::write(&mut tx, job.migration, &name, checkpoint).await?;
         tx.commit()
             .await
@@ -174,62 +185,6 @@ async fn write_chunks(
 
 fn rows_unreported(reader: &mut RowReader) -> u64 {
     std::mem::take(&mut reader.unreported)
-}
-
-/// Rows in key order, after the last key a previous attempt copied (keyset, not
-/// OFFSET: in an online move rows come and go under the copy, and whatever
-/// changed is replayed from the change log anyway).
-fn read_sql(job: &TableCopy<'_>, after: Option<&str>) -> String {
-    let pk = job.table.primary_key_list();
-    let resume = after.map_or_else(String::new, |json| {
-        format!(
-            " AND ({pk}) > (SELECT {pk} FROM jsonb_populate_record(NULL::{table}, {json}::jsonb))",
-            table = job.table.name.quoted(),
-            json = literal_str(json),
-        )
-    });
-    format!(
-        "COPY (SELECT {cols} FROM {table} WHERE {filter}{resume} ORDER BY {pk}) TO STDOUT (FORMAT binary)",
-        cols = job.table.copy_column_list(),
-        table = job.table.name.quoted(),
-        filter = tenant_filter(job.key_column, job.website.get()),
-    )
-}
-
-/// The highest key of the website's rows the target holds: where the copy of a
-/// table goes on. Only the copy writes them until it finishes.
-async fn last_copied_key(
-    target: &mut PgConnection,
-    job: &TableCopy<'_>,
-) -> Result<Option<String>, MoveError> {
-    let sql = format!(
-        "SELECT {object}::text FROM {table} WHERE {filter} ORDER BY {pk} LIMIT 1",
-        object = key_object(job.table, ""),
-        table = job.table.name.quoted(),
-        filter = tenant_filter(job.key_column, job.website.get()),
-        pk = desc_key(job.table),
-    );
-    sqlx::query_scalar(audited(&sql))
-        .fetch_optional(target)
-        .await
-        .context(|| format!("reading where the copy of {} stopped", job.table.name))
-}
-
-fn desc_key(table: &TenantTable) -> String {
-    table
-        .primary_key
-        .iter()
-        .map(|c| format!("{} DESC", ident(c)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn write_sql(table: &TenantTable) -> String {
-    format!(
-        "COPY {} ({}) FROM STDIN (FORMAT binary)",
-        table.name.quoted(),
-        table.copy_column_list()
-    )
 }
 
 /// One connection to each side for a whole copy phase, detached from the pools:

@@ -21,9 +21,13 @@ pub async fn delete_website_rows(
     for table in tables.iter().rev() {
         let key = ident(key_column);
         let quoted = table.name.quoted();
-        // A self-referencing table goes in one statement: its key checks run at
-        // statement end, when the whole subtree is gone.
-        let sql = if table.self_referencing {
+        if table.links_later() {
+            unlink(pool, table, key_column, website, batch_rows).await?;
+        }
+        // A self-referencing table whose links cannot be cut first goes in one
+        // statement: its key checks run at statement end, when the whole subtree is gone.
+        let one_statement = table.self_referencing && !table.links_later();
+        let sql = if one_statement {
             format!("DELETE FROM {quoted} WHERE {key} = $1")
         } else {
             format!(
@@ -36,7 +40,7 @@ pub async fn delete_website_rows(
                 .await
                 .context(|| "opening a delete transaction".into())?;
             let query = sqlx::query(audited(&sql)).bind(website.get());
-            let query = if table.self_referencing {
+            let query = if one_statement {
                 query
             } else {
                 query.bind(i64::from(batch_rows))
@@ -50,10 +54,57 @@ pub async fn delete_website_rows(
                 .await
                 .context(|| "committing a delete batch".into())?;
             deleted += done;
-            if table.self_referencing || done < u64::from(batch_rows) {
+            if one_statement || done < u64::from(batch_rows) {
                 break;
             }
         }
     }
     Ok(deleted)
+}
+
+/// Sets the website's self-references in `table` to NULL in bounded batches,
+/// so its rows can then be deleted in batches in any order.
+async fn unlink(
+    pool: &PgPool,
+    table: &TenantTable,
+    key_column: &str,
+    website: WebsiteId,
+    batch_rows: u32,
+) -> Result<(), MoveError> {
+    let quoted = table.name.quoted();
+    let set = table
+        .self_keys
+        .iter()
+        .map(|k| format!("{} = NULL", ident(k)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let linked = table
+        .self_keys
+        .iter()
+        .map(|k| format!("{} IS NOT NULL", ident(k)))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let sql = format!(
+        "UPDATE {quoted} SET {set} WHERE ctid = ANY(ARRAY(
+            SELECT ctid FROM {quoted} WHERE {key} = $1 AND ({linked}) LIMIT $2))",
+        key = ident(key_column),
+    );
+    loop {
+        let mut tx = begin_bypassing_fence(pool)
+            .await
+            .context(|| "opening an unlink transaction".into())?;
+        let done = sqlx::query(audited(&sql))
+            .bind(website.get())
+            .bind(i64::from(batch_rows))
+            .execute(&mut *tx)
+            .await
+            .context(|| format!("unlinking website {website}'s rows in {}", table.name))?
+            .rows_affected();
+        tx.commit()
+            .await
+            .context(|| "committing an unlink batch".into())?;
+        if done < u64::from(batch_rows) {
+            return Ok(());
+        }
+    }
 }

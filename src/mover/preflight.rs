@@ -30,6 +30,8 @@ pub struct TableReport {
     pub rows: i64,
     pub primary_key: Vec<String>,
     pub self_referencing: bool,
+    /// Copied in chunks with its self-references filled in afterwards.
+    pub links_later: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -41,6 +43,9 @@ pub struct PreflightReport {
     pub target_location: String,
     pub rows_total: i64,
     pub tables: Vec<TableReport>,
+    /// Change capture left on either shard by moves that have ended.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leftovers: Vec<String>,
     #[serde(skip)]
     pub plan: Vec<TenantTable>,
 }
@@ -83,6 +88,7 @@ impl Mover {
                 .await?,
                 primary_key: table.primary_key.clone(),
                 self_referencing: table.self_referencing,
+                links_later: table.links_later(),
             });
         }
         self.check_target_is_clear(target_pool, &plan, website)
@@ -97,7 +103,10 @@ impl Mover {
             )
             .await?;
         }
+        let mut leftovers = self.leftover_captures(&source, source_pool).await?;
+        leftovers.extend(self.leftover_captures(target, target_pool).await?);
         Ok(PreflightReport {
+            leftovers,
             website_id: website,
             source_location: self.shards.location(&source).unwrap_or_default().to_owned(),
             target_location: self.shards.location(target).unwrap_or_default().to_owned(),

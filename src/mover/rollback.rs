@@ -176,7 +176,7 @@ impl Mover {
         let refusal = MoveError::RollbackRefused(format!(
             "{}; website {} is registered on {} now, not on {} where this move started, so someone \
              else changed the registry; nothing was rolled back: the rows this move copied to {} \
-             and the write fence on {} were left for an operator",
+             and the write fence (and an online move's change capture) on {} were left for an operator",
             cause.one_line(),
             record.website,
             registered.as_deref().unwrap_or("no shard"),

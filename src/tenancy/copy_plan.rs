@@ -41,6 +41,7 @@ mod tests {
                 .map(|p| QualifiedName::new("public", *p))
                 .collect(),
             self_referencing: false,
+            self_keys: Vec::new(),
         }
     }
 

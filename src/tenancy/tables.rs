@@ -23,9 +23,11 @@ pub struct TenantTable {
     pub primary_key: Vec<String>,
     /// Tenant tables this one references (excluding itself).
     pub parents: Vec<QualifiedName>,
-    /// Has a foreign key to itself: copied as one chunk, deleted in one statement,
-    /// because Postgres checks such keys at the end of each statement.
+    /// Has a foreign key to itself (Postgres checks it at the end of each
+    /// statement, so a child may not arrive before its parent in another one).
     pub self_referencing: bool,
+    /// The columns of those self-references.
+    pub self_keys: Vec<String>,
 }
 
 impl TenantTable {
@@ -40,6 +42,21 @@ impl TenantTable {
 
     pub fn copy_column_list(&self) -> String {
         ident_list(&self.copy_columns())
+    }
+
+    /// A self-referencing table whose self-references may be NULL goes in
+    /// bounded chunks: rows first with those columns NULL, then the links in a
+    /// second keyed pass; deletes unlink before they delete. Otherwise it goes
+    /// as one chunk and one statement.
+    pub fn links_later(&self) -> bool {
+        self.self_referencing
+            && self.self_keys.iter().all(|k| {
+                !self.primary_key.contains(k)
+                    && self
+                        .columns
+                        .iter()
+                        .any(|c| c.name == *k && !c.not_null && !c.generated)
+            })
     }
 
     pub fn primary_key_list(&self) -> String {
@@ -82,13 +99,19 @@ pub async fn discover(
     let mut tables = Vec::with_capacity(found.len());
     for (oid, name) in &found {
         let mut parents = Vec::new();
+        let mut self_keys: Vec<String> = Vec::new();
         let mut self_referencing = false;
-        for (child, parent) in &edges {
+        for (child, parent, keys) in &edges {
             if child != oid {
                 continue;
             }
             if parent == oid {
                 self_referencing = true;
+                for key in keys {
+                    if !self_keys.contains(key) {
+                        self_keys.push(key.clone());
+                    }
+                }
             } else if let Some((_, parent_name)) = found.iter().find(|(o, _)| o == parent)
                 && !parents.contains(parent_name)
             {
@@ -101,6 +124,7 @@ pub async fn discover(
             primary_key: primary_key(conn, &name.quoted()).await?,
             parents,
             self_referencing,
+            self_keys,
         });
     }
     Ok(tables)
@@ -112,12 +136,16 @@ fn is_excluded(name: &QualifiedName, excludes: &[String]) -> bool {
         .any(|e| *e == name.name || *e == name.to_string())
 }
 
+/// (child, parent, the child's key columns) of every foreign key between them.
 async fn foreign_keys(
     conn: &mut PgConnection,
     oids: &[i64],
-) -> Result<Vec<(i64, i64)>, TenancyError> {
+) -> Result<Vec<(i64, i64, Vec<String>)>, TenancyError> {
     let rows = sqlx::query(
-        "SELECT conrelid::int8 AS child, confrelid::int8 AS parent FROM pg_constraint
+        "SELECT conrelid::int8 AS child, confrelid::int8 AS parent,
+                ARRAY(SELECT a.attname::text FROM pg_attribute a
+                       WHERE a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey)) AS keys
+           FROM pg_constraint c
           WHERE contype = 'f' AND conrelid::int8 = ANY($1) AND confrelid::int8 = ANY($1)",
     )
     .bind(oids)
@@ -126,7 +154,7 @@ async fn foreign_keys(
     .map_err(TenancyError::database(|| "reading foreign keys".into()))?;
     Ok(rows
         .iter()
-        .map(|r| (r.get("child"), r.get("parent")))
+        .map(|r| (r.get("child"), r.get("parent"), r.get("keys")))
         .collect())
 }
 

@@ -432,4 +432,21 @@ async fn a_rollback_refused_because_the_registry_changed_ends_the_move_failed_on
     );
     let again = env.mover().run(id, &Silent).await.unwrap();
     assert_eq!(again.record.status, Status::Failed, "it ended once");
+    // The capture this online move left is reported by the next preflight on that shard.
+    env.seed(8, "shard_1", 100).await;
+    let report = env
+        .mover()
+        .preflight(
+            crate::helpers::website(8),
+            &crate::helpers::shard("shard_2"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.leftovers.len(), 1, "{:?}", report.leftovers);
+    assert!(
+        report.leftovers[0].contains("still captures website 7")
+            && report.leftovers[0].contains("which is failed"),
+        "{:?}",
+        report.leftovers
+    );
 }

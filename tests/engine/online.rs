@@ -162,3 +162,116 @@ async fn a_key_collision_that_appears_during_catch_up_fails_the_move_cleanly_nam
     .unwrap();
     assert_eq!(left, 0, "capture left behind after the rollback");
 }
+
+#[tokio::test]
+async fn a_move_whose_backlog_cannot_fit_the_freeze_stops_transiently_without_freezing_and_resumes()
+{
+    let env = TestEnv::new().await;
+    env.seed(7, "shard_1", 6_000).await;
+    let slow = env.mover_with(|s| {
+        s.engine.catch_up_batch = 1;
+        s.engine.catch_up_timeout_secs = 1;
+    });
+    let id = env.request(&slow, 7, "shard_2", 1_000).await;
+    let url = env.app_urls[0].clone();
+    // Thousands of changes arrive just as catch-up starts; one per batch cannot
+    // drain them within a second.
+    let burst = Interlude::on_entering(Phase::CatchingUp, move || {
+        block_on(async move {
+            sqlx::query("UPDATE orders SET note = 'burst' WHERE website_id = 7")
+                .execute(&pool(&url).await)
+                .await
+                .unwrap();
+        })
+    });
+
+    let error = slow.run(id, &burst).await.unwrap_err();
+
+    assert!(burst.ran());
+    assert_eq!(error.code(), "catch_up_timeout", "{error}");
+    assert!(error.is_transient());
+    let record = env.mover().run_report(id).await.unwrap().record;
+    assert_eq!(record.status.as_str(), "in_progress");
+    assert_eq!(record.phase, Phase::CatchingUp);
+    assert!(record.freeze_started_at.is_none(), "never froze");
+    assert!(record.changes_waiting > 0);
+    // The website still takes writes on its shard.
+    sqlx::query("UPDATE orders SET note = 'still writable' WHERE id = (SELECT min(id) FROM orders WHERE website_id = 7)")
+        .execute(&env.shard_1)
+        .await
+        .unwrap();
+    let expected = dump(&env.shard_1, 7).await;
+
+    let outcome = env.mover().run(id, &Silent).await.unwrap();
+
+    assert_eq!(outcome.record.status.as_str(), "completed");
+    assert_eq!(dump(&env.shard_2, 7).await, expected);
+    assert!(outcome.record.freeze_ms().is_some());
+}
+
+#[tokio::test]
+async fn a_tree_rewired_while_its_table_is_copied_in_chunks_ends_exact() {
+    let env = TestEnv::new().await;
+    env.seed(7, "shard_1", 20_000).await;
+    let mover = env.mover();
+    let report = mover
+        .preflight(website(7), &crate::helpers::shard("shard_2"))
+        .await
+        .unwrap();
+    let parts = report
+        .tables
+        .iter()
+        .find(|t| t.name == "public.page_parts")
+        .unwrap();
+    assert!(parts.self_referencing && parts.links_later, "{parts:?}");
+    let pages: i64 = sqlx::query_scalar("SELECT count(*) FROM pages WHERE website_id = 7")
+        .fetch_one(&env.shard_1)
+        .await
+        .unwrap();
+    let id = env.request(&mover, 7, "shard_2", 300).await;
+    let url = env.app_urls[0].clone();
+    let expected = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let slot = expected.clone();
+    // While page_parts is being copied (rows first, links after): a new part
+    // arrives and existing parts are hung under it; the copy read neither.
+    let rewire = Interlude::after(pages as u64 + 600, move || {
+        block_on(async move {
+            let app = pool(&url).await;
+            let mut tx = app.begin().await.unwrap();
+            let new: i64 = sqlx::query_scalar(
+                "INSERT INTO page_parts (website_id, page_id, content, position)
+                 SELECT 7, min(id), 'new root', 9 FROM pages WHERE website_id = 7 RETURNING id",
+            )
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+            sqlx::query(
+                "UPDATE page_parts SET parent_id = $1
+                  WHERE id IN (SELECT id FROM page_parts WHERE website_id = 7 ORDER BY id LIMIT 50)",
+            )
+            .bind(new)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+            *slot.lock().unwrap() = dump(&app, 7).await;
+        })
+    });
+
+    let outcome = mover.run(id, &rewire).await.unwrap();
+
+    assert!(rewire.ran());
+    assert_eq!(outcome.record.status.as_str(), "completed");
+    assert!(
+        outcome.record.changes_applied >= 51,
+        "{}",
+        outcome.record.changes_applied
+    );
+    let expected = expected.lock().unwrap().clone();
+    assert!(!expected.is_empty());
+    assert_eq!(dump(&env.shard_2, 7).await, expected);
+    assert!(
+        dump(&env.shard_1, 7).await.is_empty(),
+        "deleted in batches, tree and all"
+    );
+}

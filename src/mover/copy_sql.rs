@@ -1,0 +1,83 @@
+//! The SQL text of the copy: what the source's `COPY … TO STDOUT` reads (in key
+//! order, after the last key already copied) and the target's `COPY … FROM STDIN`.
+
+use sqlx::PgConnection;
+
+use super::copy::TableCopy;
+use super::error::{Context, MoveError};
+use crate::sql::{audited, ident, literal_str};
+use crate::tenancy::{TenantTable, key_object, tenant_filter};
+
+/// The copied columns, with a self-reference left NULL when it is filled in
+/// after the rows (`TenantTable::links_later`).
+fn select_list(table: &TenantTable) -> String {
+    let later = table.links_later();
+    table
+        .copy_columns()
+        .iter()
+        .map(|c| {
+            if later && table.self_keys.iter().any(|k| k == c) {
+                "NULL".to_owned()
+            } else {
+                ident(c)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Rows in key order, after the last key a previous attempt copied (keyset, not
+/// OFFSET: in an online move rows come and go under the copy, and whatever
+/// changed is replayed from the change log anyway).
+pub(super) fn read_sql(job: &TableCopy<'_>, after: Option<&str>) -> String {
+    let pk = job.table.primary_key_list();
+    let resume = after.map_or_else(String::new, |json| {
+        format!(
+            " AND ({pk}) > (SELECT {pk} FROM jsonb_populate_record(NULL::{table}, {json}::jsonb))",
+            table = job.table.name.quoted(),
+            json = literal_str(json),
+        )
+    });
+    format!(
+        "COPY (SELECT {cols} FROM {table} WHERE {filter}{resume} ORDER BY {pk}) TO STDOUT (FORMAT binary)",
+        cols = select_list(job.table),
+        table = job.table.name.quoted(),
+        filter = tenant_filter(job.key_column, job.website.get()),
+    )
+}
+
+/// The highest key of the website's rows the target holds: where the copy of a
+/// table goes on. Only the copy writes them until it finishes.
+pub(super) async fn last_copied_key(
+    target: &mut PgConnection,
+    job: &TableCopy<'_>,
+) -> Result<Option<String>, MoveError> {
+    let sql = format!(
+        "SELECT {object}::text FROM {table} WHERE {filter} ORDER BY {pk} LIMIT 1",
+        object = key_object(job.table, ""),
+        table = job.table.name.quoted(),
+        filter = tenant_filter(job.key_column, job.website.get()),
+        pk = desc_key(job.table),
+    );
+    sqlx::query_scalar(audited(&sql))
+        .fetch_optional(target)
+        .await
+        .context(|| format!("reading where the copy of {} stopped", job.table.name))
+}
+
+fn desc_key(table: &TenantTable) -> String {
+    table
+        .primary_key
+        .iter()
+        .map(|c| format!("{} DESC", ident(c)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(super) fn write_sql(table: &TenantTable) -> String {
+    format!(
+        "COPY {} ({}) FROM STDIN (FORMAT binary)",
+        table.name.quoted(),
+        table.copy_column_list()
+    )
+}
