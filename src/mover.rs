@@ -32,6 +32,7 @@ mod row_reader;
 mod run;
 mod sequences;
 mod shard_schema;
+mod verification;
 mod verify;
 mod verify_online;
 

@@ -4,9 +4,10 @@
 
 pub mod copy_plan;
 mod error;
+mod keys;
 pub mod schema_diff;
 pub mod tables;
 
 pub use copy_plan::order_by_foreign_keys;
 pub use error::TenancyError;
-pub use tables::{Column, TenantTable, discover, key_object, tenant_filter};
+pub use tables::{Column, TenantTable, discover, tenant_filter};

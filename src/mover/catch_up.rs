@@ -14,7 +14,7 @@ use super::error::{Context, MoveError};
 use super::replay::{Replay, replay_batch};
 use super::verify_online::{self, Scope};
 use super::{Mover, fence, shard_schema};
-use crate::control::{migrations, tables};
+use crate::control::migrations;
 use crate::ids::WebsiteId;
 
 /// Below this many waiting changes the freeze starts whatever the rate says:
@@ -63,12 +63,7 @@ impl Mover {
         let record = attempt.record.clone();
         let plan = self.plan(attempt, source, target).await?;
         let engine = &self.settings.engine;
-        let job = Replay {
-            plan: &plan,
-            key_column: &self.settings.tenancy.key_column,
-            website: record.website,
-            migration: record.id,
-        };
+        let job = Replay::of(&plan, &self.settings.tenancy.key_column, &record);
         let budget = Duration::from_millis(engine.freeze_budget_ms).as_secs_f64() * DRAIN_SHARE;
         let timeout = Duration::from_secs(engine.catch_up_timeout_secs);
         let started = Instant::now();
@@ -117,26 +112,9 @@ impl Mover {
         let record = attempt.record.clone();
         let plan = self.plan(attempt, source, target).await?;
         for table in &plan {
-            let scope = Scope {
-                table,
-                key_column: &self.settings.tenancy.key_column,
-                website: record.website,
-                migration: record.id,
-                chunk_rows: record.batch_rows,
-            };
+            let scope = Scope::of(table, &self.settings.tenancy.key_column, &record);
             let (src, dst) = verify_online::bulk(source, target, &scope).await?;
-            let mut conn = self.control_conn().await?;
-            let recorded = tables::record_checksums(
-                &mut conn,
-                record.id,
-                attempt.token,
-                &table.name.to_string(),
-                &src.display(),
-                &dst.display(),
-            )
-            .await
-            .context(|| "recording checksums".into())?;
-            attempt.owned(recorded)?;
+            self.record_checksums(attempt, table, &src, &dst).await?;
         }
         info!(website_id = %record.website, "rows untouched since the copy verified; catching up to the freeze");
         Ok(())

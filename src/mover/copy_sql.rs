@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 use super::copy::TableCopy;
 use super::error::{Context, MoveError};
 use crate::sql::{audited, ident, literal_str};
-use crate::tenancy::{TenantTable, key_object, tenant_filter};
+use crate::tenancy::{TenantTable, tenant_filter};
 
 /// The copied columns, with a self-reference left NULL when it is filled in
 /// after the rows (`TenantTable::links_later`).
@@ -54,7 +54,7 @@ pub(super) async fn last_copied_key(
 ) -> Result<Option<String>, MoveError> {
     let sql = format!(
         "SELECT {object}::text FROM {table} WHERE {filter} ORDER BY {pk} LIMIT 1",
-        object = key_object(job.table, ""),
+        object = job.table.key_object(""),
         table = job.table.name.quoted(),
         filter = tenant_filter(job.key_column, job.website.get()),
         pk = desc_key(job.table),

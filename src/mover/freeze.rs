@@ -53,12 +53,7 @@ impl Mover {
     ) -> Result<(), MoveError> {
         let record = attempt.record.clone();
         let plan = self.plan(attempt, source, target).await?;
-        let job = Replay {
-            plan: &plan,
-            key_column: &self.settings.tenancy.key_column,
-            website: record.website,
-            migration: record.id,
-        };
+        let job = Replay::of(&plan, &self.settings.tenancy.key_column, &record);
         loop {
             let drained = replay_batch(source, target, &job, None).await?;
             attempt.freeze_drained += drained as i64;
@@ -81,13 +76,7 @@ impl Mover {
         let plan = self.plan(attempt, source, target).await?;
         let mut compared = 0;
         for table in &plan {
-            let scope = Scope {
-                table,
-                key_column: &self.settings.tenancy.key_column,
-                website: record.website,
-                migration: record.id,
-                chunk_rows: record.batch_rows,
-            };
+            let scope = Scope::of(table, &self.settings.tenancy.key_column, &record);
             compared += verify_online::touched(source, target, &scope).await?;
         }
         let applied = record.changes_applied + attempt.freeze_drained;

@@ -10,7 +10,7 @@ use super::copy::TableCopy;
 use super::error::{Context, MoveError};
 use crate::db::bypass_fence;
 use crate::sql::{audited, ident, literal_str};
-use crate::tenancy::{TenantTable, key_object, tenant_filter};
+use crate::tenancy::{TenantTable, tenant_filter};
 
 pub async fn fill_in(
     source: &mut PgConnection,
@@ -104,7 +104,7 @@ fn read_sql(job: &TableCopy<'_>, resume: bool) -> String {
     format!(
         "SELECT {keys}::text, {links}::text FROM {name}
           WHERE {filter} AND ({set}){after} ORDER BY {pk} LIMIT {limit}",
-        keys = key_object(table, ""),
+        keys = table.key_object(""),
         links = links_object(table),
         name = table.name.quoted(),
         filter = tenant_filter(job.key_column, job.website.get()),
@@ -136,22 +136,13 @@ fn update_sql(job: &TableCopy<'_>) -> String {
         .map(|k| format!("{0} = (s.vr).{0}", ident(k)))
         .collect::<Vec<_>>()
         .join(", ");
-    let key_of = |alias: &str| {
-        table
-            .primary_key
-            .iter()
-            .map(|c| format!("{alias}.{}", ident(c)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     format!(
         "UPDATE {name} sm_t SET {set}
            FROM (SELECT jsonb_populate_record(NULL::{name}, k::jsonb) AS kr,
                         jsonb_populate_record(NULL::{name}, v::jsonb) AS vr
                    FROM unnest($1::text[], $2::text[]) u(k, v)) s
-          WHERE ({target_key}) = ({source_key}) AND sm_t.{filter}",
-        target_key = key_of("sm_t"),
-        source_key = key_of("(s.kr)"),
+          WHERE {same_key} AND sm_t.{filter}",
+        same_key = table.same_key("sm_t", "(s.kr)"),
         filter = tenant_filter(job.key_column, job.website.get()),
     )
 }

@@ -11,6 +11,7 @@ use sqlx::{PgConnection, PgPool};
 
 use super::error::{Context, MoveError};
 use super::verify::canonicalise;
+use crate::control::migrations::MigrationRecord;
 use crate::db::bypass_fence;
 use crate::ids::{MigrationId, WebsiteId};
 use crate::sql::{audited, ident};
@@ -22,6 +23,17 @@ pub struct Replay<'a> {
     pub key_column: &'a str,
     pub website: WebsiteId,
     pub migration: MigrationId,
+}
+
+impl<'a> Replay<'a> {
+    pub fn of(plan: &'a [TenantTable], key_column: &'a str, record: &MigrationRecord) -> Self {
+        Self {
+            plan,
+            key_column,
+            website: record.website,
+            migration: record.id,
+        }
+    }
 }
 
 /// One table's part of a batch: rows that exist now (as text) with their keys,
@@ -119,28 +131,6 @@ async fn read_batch(
     Ok((ids, changes))
 }
 
-/// `(a.k1, a.k2) = (b.k1, b.k2)` over the table's primary key.
-fn key_equals(table: &TenantTable, a: &str, b: &str) -> String {
-    let side = |alias: &str| {
-        table
-            .primary_key
-            .iter()
-            .map(|c| format!("{alias}.{}", ident(c)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    format!("({}) = ({})", side(a), side(b))
-}
-
-/// `unnest($n::text[]) sm_k(pk)` with each key read back as a typed record `sm_p`.
-fn keys_from(table: &TenantTable, param: &str) -> String {
-    format!(
-        "unnest({param}::text[]) sm_k(pk)
-         CROSS JOIN LATERAL jsonb_populate_record(NULL::{}, sm_k.pk::jsonb) sm_p",
-        table.name.quoted()
-    )
-}
-
 async fn current_rows(
     tx: &mut PgConnection,
     table: &TenantTable,
@@ -152,9 +142,9 @@ async fn current_rows(
            FROM {keys}
            LEFT JOIN {table} sm_t ON {equals}",
         key = ident(job.key_column),
-        keys = keys_from(table, "$1"),
+        keys = table.keys_from("$1"),
         table = table.name.quoted(),
-        equals = key_equals(table, "sm_t", "sm_p"),
+        equals = table.same_key("sm_t", "sm_p"),
     );
     let rows: Vec<(String, Option<String>)> = sqlx::query_as(audited(&sql))
         .bind(&pks)
@@ -251,9 +241,9 @@ async fn upsert(
     }
     let sample = sqlx::query_scalar(audited(&format!(
         "SELECT sm_k.pk FROM {keys} JOIN {table} sm_t ON {equals} WHERE sm_t.{key} <> $2 LIMIT 1",
-        keys = keys_from(table, "$1"),
+        keys = table.keys_from("$1"),
         table = table.name.quoted(),
-        equals = key_equals(table, "sm_t", "sm_p"),
+        equals = table.same_key("sm_t", "sm_p"),
         key = ident(job.key_column),
     )))
     .bind(&change.present)
@@ -278,8 +268,8 @@ async fn delete(
     let sql = format!(
         "DELETE FROM {table} sm_t USING {keys} WHERE {equals} AND sm_t.{key} = $2",
         table = table.name.quoted(),
-        keys = keys_from(table, "$1"),
-        equals = key_equals(table, "sm_t", "sm_p"),
+        keys = table.keys_from("$1"),
+        equals = table.same_key("sm_t", "sm_p"),
         key = ident(job.key_column),
     );
     sqlx::query(audited(&sql))

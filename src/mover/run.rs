@@ -12,7 +12,7 @@ use super::attempt::{Attempt, MoveOutcome, Timings};
 use super::error::{Context, MoveError};
 use super::preflight::Admission;
 use super::progress::{ProgressSink, Tracker};
-use super::{Mover, lock, verify};
+use super::{Mover, lock};
 use crate::control::tables;
 use crate::control::{MoveMode, Phase, Status, migrations, migrations::MigrationRecord};
 use crate::ids::MigrationId;
@@ -115,35 +115,7 @@ impl Mover {
         let record = attempt.record.clone();
         let (source, target) = self.check_route(record.website, &record.source, &record.target)?;
         if record.phase <= Phase::Preflight {
-            let started = Instant::now();
-            self.set_phase(attempt, Phase::Preflight).await?;
-            let report = self
-                .preflight_as(record.website, &record.target, Admission::Recorded)
-                .await?;
-            if report.source_shard != record.source {
-                return Err(MoveError::SourceChanged {
-                    website: record.website,
-                    expected: record.source.clone(),
-                    actual: report.source_shard.to_string(),
-                });
-            }
-            let sizes: Vec<(String, i64)> = report
-                .tables
-                .iter()
-                .map(|t| (t.name.clone(), t.rows))
-                .collect();
-            let mut conn = self.control_conn().await?;
-            let planned = tables::plan(&mut conn, record.id, attempt.token, &sizes)
-                .await
-                .context(|| "recording the plan".into())?;
-            attempt.owned(planned)?;
-            attempt.plan = Some(report.plan);
-            attempt.timings.preflight = started.elapsed();
-            let next = match record.mode {
-                MoveMode::Online => Phase::Capturing,
-                MoveMode::Offline => Phase::Copying,
-            };
-            self.set_phase(attempt, next).await?;
+            self.preflight_phase(attempt).await?;
         }
         if attempt.record.phase == Phase::Capturing {
             self.capture(attempt, source, target).await?;
@@ -205,38 +177,39 @@ impl Mover {
         Ok(())
     }
 
-    async fn verify_all(
-        &self,
-        attempt: &mut Attempt<'_>,
-        source: &PgPool,
-        target: &PgPool,
-    ) -> Result<(), MoveError> {
+    /// Preflight of the recorded move, its plan recorded; then the first phase
+    /// of its mode.
+    async fn preflight_phase(&self, attempt: &mut Attempt<'_>) -> Result<(), MoveError> {
         let record = attempt.record.clone();
-        let plan = self.plan(attempt, source, target).await?;
-        for table in &plan {
-            let (src, dst) = verify::compare(
-                source,
-                target,
-                table,
-                &self.settings.tenancy.key_column,
-                record.website,
-                record.batch_rows,
-            )
+        let started = Instant::now();
+        self.set_phase(attempt, Phase::Preflight).await?;
+        let report = self
+            .preflight_as(record.website, &record.target, Admission::Recorded)
             .await?;
-            let mut conn = self.control_conn().await?;
-            let recorded = tables::record_checksums(
-                &mut conn,
-                record.id,
-                attempt.token,
-                &table.name.to_string(),
-                &src.display(),
-                &dst.display(),
-            )
-            .await
-            .context(|| "recording checksums".into())?;
-            attempt.owned(recorded)?;
+        if report.source_shard != record.source {
+            return Err(MoveError::SourceChanged {
+                website: record.website,
+                expected: record.source.clone(),
+                actual: report.source_shard.to_string(),
+            });
         }
-        Ok(())
+        let sizes: Vec<(String, i64)> = report
+            .tables
+            .iter()
+            .map(|t| (t.name.clone(), t.rows))
+            .collect();
+        let mut conn = self.control_conn().await?;
+        let planned = tables::plan(&mut conn, record.id, attempt.token, &sizes)
+            .await
+            .context(|| "recording the plan".into())?;
+        attempt.owned(planned)?;
+        attempt.plan = Some(report.plan);
+        attempt.timings.preflight = started.elapsed();
+        let next = match record.mode {
+            MoveMode::Online => Phase::Capturing,
+            MoveMode::Offline => Phase::Copying,
+        };
+        self.set_phase(attempt, next).await
     }
 
     /// The copy plan, discovered once per attempt (and re-checked against the target).

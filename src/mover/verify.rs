@@ -169,8 +169,7 @@ pub(super) async fn locate(
         hash,
     } = *sides;
     let sql = format!(
-        "WITH excluded AS (SELECT sm_p.* FROM unnest($3::text[]) sm_k(pk)
-                 CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, sm_k.pk::jsonb) sm_p)
+        "WITH excluded AS (SELECT sm_p.* FROM {keys})
          SELECT chunk, count(*)::int8 AS n, sum(h)::text AS sum,
                 (array_agg(k ORDER BY rn))[1] AS first_key, (array_agg(k ORDER BY rn DESC))[1] AS last_key
            FROM (SELECT (row_number() OVER (ORDER BY {pk}) - 1) / $2 AS chunk,
@@ -183,12 +182,8 @@ pub(super) async fn locate(
         hash = row_hash(table, hash),
         table = table.name.quoted(),
         key = crate::sql::ident(key_column),
-        equals = table
-            .primary_key
-            .iter()
-            .map(|c| format!("e.{0} = sm_t.{0}", crate::sql::ident(c)))
-            .collect::<Vec<_>>()
-            .join(" AND "),
+        equals = table.same_key("e", "sm_t"),
+        keys = table.keys_from("$3"),
     );
     let (a, b) = tokio::try_join!(
         chunks(source, &sql, website, chunk_rows, excluded),

@@ -16,9 +16,10 @@ use super::error::{Context, MoveError};
 use super::verify::{
     Fingerprint, RowHash, Sides, canonicalise, lacks_hash_function, locate, row_hash,
 };
+use crate::control::migrations::MigrationRecord;
 use crate::ids::{MigrationId, WebsiteId};
 use crate::sql::{audited, ident};
-use crate::tenancy::{TenantTable, key_object};
+use crate::tenancy::TenantTable;
 
 pub struct Scope<'a> {
     pub table: &'a TenantTable,
@@ -27,6 +28,18 @@ pub struct Scope<'a> {
     pub migration: MigrationId,
     /// Rows per chunk when a mismatch is located.
     pub chunk_rows: u32,
+}
+
+impl<'a> Scope<'a> {
+    pub fn of(table: &'a TenantTable, key_column: &'a str, record: &MigrationRecord) -> Self {
+        Self {
+            table,
+            key_column,
+            website: record.website,
+            migration: record.id,
+            chunk_rows: record.batch_rows,
+        }
+    }
 }
 
 /// Fingerprints of the rows no change touched, on both sides; they must match.
@@ -90,16 +103,16 @@ async fn bulk_with(
     excluded.sort_unstable();
     excluded.dedup();
     let sql = format!(
-        "WITH excluded AS (SELECT sm_p.* FROM unnest($2::text[]) sm_k(pk)
-                 CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, sm_k.pk::jsonb) sm_p)
+        "WITH excluded AS (SELECT sm_p.* FROM {keys})
          SELECT count(*)::int8 AS n, coalesce(sum({hash}), 0)::text AS sum
            FROM {table} sm_t
           WHERE sm_t.{key} = $1
             AND NOT EXISTS (SELECT 1 FROM excluded e WHERE {equals})",
+        keys = table.keys_from("$2"),
         table = table.name.quoted(),
         hash = row_hash(table, hash),
         key = ident(scope.key_column),
-        equals = key_equals(table),
+        equals = table.same_key("e", "sm_t"),
     );
     let src = fingerprint(&mut src_tx, &sql, scope.website, &excluded).await?;
     drop(src_tx);
@@ -110,15 +123,6 @@ async fn bulk_with(
     canonicalise(&mut dst_tx).await?;
     let dst = fingerprint(&mut dst_tx, &sql, scope.website, &excluded).await?;
     Ok((src, dst, excluded))
-}
-
-fn key_equals(table: &TenantTable) -> String {
-    table
-        .primary_key
-        .iter()
-        .map(|c| format!("e.{0} = sm_t.{0}", ident(c)))
-        .collect::<Vec<_>>()
-        .join(" AND ")
 }
 
 async fn fingerprint(
@@ -206,14 +210,14 @@ async fn row_hashes(
         "SELECT {object}::text AS k, ({hash})::text AS h
            FROM {table} sm_t
           WHERE sm_t.{key} = $1
-            AND ({pk}) IN (SELECT {pk_p} FROM unnest($2::text[]) sm_k(pk)
-                 CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, sm_k.pk::jsonb) sm_p)",
-        object = key_object(table, "sm_t."),
+            AND ({pk}) IN (SELECT {pk_p} FROM {keys})",
+        keys = table.keys_from("$2"),
+        object = table.key_object("sm_t."),
         hash = row_hash(table, hash),
         table = table.name.quoted(),
         key = ident(scope.key_column),
-        pk = prefixed(table, "sm_t"),
-        pk_p = prefixed(table, "sm_p"),
+        pk = table.key_of("sm_t"),
+        pk_p = table.key_of("sm_p"),
     );
     let mut tx = pool
         .begin()
@@ -227,13 +231,4 @@ async fn row_hashes(
         .await
         .context(|| format!("verifying changed rows of {}", table.name))?;
     Ok(rows.into_iter().collect())
-}
-
-fn prefixed(table: &TenantTable, alias: &str) -> String {
-    table
-        .primary_key
-        .iter()
-        .map(|c| format!("{alias}.{}", ident(c)))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -214,15 +214,3 @@ pub fn tenant_filter(key_column: &str, website: i64) -> String {
         crate::sql::literal_i64(website)
     )
 }
-
-/// `jsonb_build_object('k1', <prefix>"k1", …)`: a row's primary key as a JSON
-/// object, the form the change log records and `jsonb_populate_record` reads back.
-pub fn key_object(table: &TenantTable, prefix: &str) -> String {
-    let pairs = table
-        .primary_key
-        .iter()
-        .map(|c| format!("{}, {prefix}{}", crate::sql::literal_str(c), ident(c)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    format!("jsonb_build_object({pairs})")
-}

@@ -189,6 +189,15 @@ async fn a_cancelled_move_rolls_back_and_lifts_the_fence() {
         .execute(&env.shard_1)
         .await
         .unwrap();
+    // The online move's change capture went with it: that write was not logged.
+    let captured: (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM shardmover.captured_websites),
+                (SELECT count(*) FROM shardmover.changes)",
+    )
+    .fetch_one(env.as_mover("shard_1"))
+    .await
+    .unwrap();
+    assert_eq!(captured, (0, 0), "capture removed by the rollback");
 }
 
 #[tokio::test]
