@@ -3,7 +3,10 @@
 
 mod bench;
 mod bench_api;
+mod bench_capture;
 mod bench_fence;
+mod bench_online;
+mod bench_writer;
 mod demo;
 mod fences;
 mod migrate;
