@@ -148,7 +148,7 @@ impl Client {
             ticks.tick().await;
             let first_try = Instant::now();
             loop {
-                match self.write(&shard, n).await {
+                match self.write(self.route.pool(&shard)?, n).await {
                     Ok(found) => {
                         stats.acked += 1;
                         stats.lost += u64::from(!found);
@@ -169,12 +169,8 @@ impl Client {
         Ok(stats)
     }
 
-    /// Write `n` on `shard`; false if an update or delete found no row.
-    async fn write(&self, shard: &str, n: u64) -> Result<bool, sqlx::Error> {
-        let pool = self
-            .route
-            .pool(shard)
-            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+    /// Write `n` through `pool`; false if an update or delete found no row.
+    async fn write(&self, pool: &PgPool, n: u64) -> Result<bool, sqlx::Error> {
         let website = self.website.get();
         let done =
             match n % 3 {
