@@ -3,7 +3,10 @@
 
 mod bench;
 mod bench_api;
+mod bench_capture;
 mod bench_fence;
+mod bench_online;
+mod bench_writer;
 mod demo;
 mod fences;
 mod migrate;
@@ -78,7 +81,9 @@ pub enum Command {
     Setup,
     /// Create demo databases on the local server, seed a tenant and move it.
     Demo(demo::DemoArgs),
-    /// Measure a full move against a raw binary COPY pipe of the same rows.
+    /// Measure a full move against a raw binary COPY pipe of the same rows, the
+    /// freeze of online moves under write load, and what the fence and change
+    /// capture cost writes.
     Bench(bench::BenchArgs),
     /// Load the HTTP API (POST and GET) and compare with pgbench on the same SQL.
     BenchApi(bench_api::BenchApiArgs),

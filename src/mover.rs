@@ -122,6 +122,25 @@ impl Mover {
         }
     }
 
+    /// Starts (`on`) or stops capturing `website`'s changes on a shard exactly
+    /// as an online move does, outside any move: the benchmark measures what
+    /// capture costs the website's writes. `tables` are quoted tenant tables.
+    pub(crate) async fn set_capture(
+        &self,
+        (pool, shard): (&PgPool, &ShardName),
+        website: WebsiteId,
+        migration: crate::ids::MigrationId,
+        tables: &[String],
+        on: bool,
+    ) -> Result<(), MoveError> {
+        let options = self.fence_options();
+        if on {
+            fence::capture(pool, shard, website, migration, tables, &options).await
+        } else {
+            fence::release(pool, shard, website, Some(migration), &options).await
+        }
+    }
+
     /// Records a pending move (and its audit entry) after the cheap checks:
     /// website known, route valid. A website with an unfinished move gets `Busy`.
     pub async fn request(&self, request: &MoveRequest) -> Result<MigrationRecord, MoveError> {

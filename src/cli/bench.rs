@@ -1,13 +1,21 @@
 //! `shardmover bench`: builds a tenant of ~1,000,000 rows and measures, in one
-//! run, the engine's full move against a raw binary COPY pipe of the same rows,
-//! then what the fence left on the old shard costs other websites' writes.
+//! run, the engine's full (online, unloaded) move against a raw binary COPY
+//! pipe of the same rows, then what the fence left on the old shard costs other
+//! websites' writes, then online moves of a small and the big tenant under a
+//! steady write load (the freeze), and what change capture costs the moving
+//! website's own writes.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::PgPool;
 
+use super::bench_capture::{self, Home};
+use super::bench_online::{self, Load, Tenant};
+use super::bench_writer::Route;
 use crate::config::Settings;
 use crate::ids::{ShardName, WebsiteId};
 use crate::mover::{MoveOutcome, MoveRequest, Mover, Silent, raw_pipe};
@@ -22,6 +30,18 @@ pub struct BenchArgs {
     /// Rows per copy chunk for the engine.
     #[arg(long)]
     pub batch_rows: Option<u32>,
+    /// Rows of the small tenant moved online under write load; the big one is
+    /// the `--rows` tenant itself, so the freeze is compared at both sizes.
+    #[arg(long, default_value_t = 100_000)]
+    pub online_small_rows: i64,
+    /// Online moves per tenant size under write load (back and forth between
+    /// the two shards).
+    #[arg(long, default_value_t = 3)]
+    pub online_moves: usize,
+    /// Writes per second of the moving website during those moves (inserts,
+    /// updates and deletes of its rows, routed by the registry, retried on SMF01).
+    #[arg(long, default_value_t = 300)]
+    pub write_rate: u32,
 }
 
 const DATABASES: [&str; 4] = [
@@ -31,14 +51,34 @@ const DATABASES: [&str; 4] = [
     "shardmover_bench_target",
 ];
 
+/// Runs the bench and drops its databases afterwards, also when it failed.
 pub async fn run(base: Settings, args: BenchArgs) -> anyhow::Result<()> {
     let server = Server::from_url(&base.database.url)?;
+    let result = run_in(&server, &base, &args).await;
+    for name in DATABASES {
+        if let Err(e) = server.drop_database(name).await {
+            eprintln!("could not drop {name}: {e:#}");
+        }
+    }
+    result
+}
+
+/// The bench's databases, connected: control, then the source, the raw
+/// pipe's target and the engine's target.
+struct Scratch {
+    urls: Vec<SecretString>,
+    control: PgPool,
+    pools: [PgPool; 3],
+}
+
+async fn run_in(server: &Server, base: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.online_moves >= 1, "--online-moves must be at least 1");
     let mut urls = Vec::new();
     for name in DATABASES {
         urls.push(server.recreate(name).await?);
     }
     let settings = settings_with(
-        &base,
+        base,
         urls[0].clone(),
         &[("source", urls[1].clone()), ("target", urls[3].clone())],
     );
@@ -53,27 +93,54 @@ pub async fn run(base: Settings, args: BenchArgs) -> anyhow::Result<()> {
     for shard in &pools {
         sample_tenant::create_shard_schema(shard).await?;
     }
-    let website = WebsiteId::new(1).expect("positive");
-    let scale = Scale::total_rows(args.rows);
-    eprintln!("seeding {} rows ...", scale.rows());
-    sample_tenant::seed(&pools[0], website, scale).await?;
-    sample_tenant::register(&control, website, "source").await?;
+    let scratch = Scratch {
+        urls,
+        control,
+        pools,
+    };
+    let mover = Mover::new(Arc::new(settings), scratch.control.clone());
+    let big = Tenant {
+        website: WebsiteId::new(1).expect("positive"),
+        rows: Scale::total_rows(args.rows).rows(),
+    };
+    eprintln!("seeding {} rows ...", big.rows);
+    seed(&scratch, big.website, args.rows).await?;
+    move_against_raw_pipe(&mover, &scratch, big.website, args.batch_rows).await?;
+    super::bench_fence::report(&scratch.pools[0], scratch.urls[1].expose_secret()).await?;
+    under_write_load(&mover, &scratch, big, args).await
+}
 
+/// Seeds `website` on the source and registers it there.
+async fn seed(scratch: &Scratch, website: WebsiteId, rows: i64) -> anyhow::Result<()> {
+    sample_tenant::seed(&scratch.pools[0], website, Scale::total_rows(rows)).await?;
+    sample_tenant::register(&scratch.control, website, "source").await?;
+    Ok(())
+}
+
+/// The raw pipe into one target, then the engine's online move (no writes)
+/// into the other; the website ends on the target, its source rows deleted.
+async fn move_against_raw_pipe(
+    mover: &Mover,
+    scratch: &Scratch,
+    website: WebsiteId,
+    batch_rows: Option<u32>,
+) -> anyhow::Result<()> {
+    let [source, raw_target, _] = &scratch.pools;
+    let tenancy = &mover.settings.tenancy;
     // Warm the source's cache once so neither contender pays for cold reads.
-    raw_pipe(&pools[0], &pools[1], &settings.tenancy, website).await?;
+    raw_pipe(source, raw_target, tenancy, website).await?;
     sqlx::raw_sql("TRUNCATE pages, page_parts, products, orders, website_settings")
-        .execute(&pools[1])
+        .execute(raw_target)
         .await?;
     let started = Instant::now();
-    let raw_rows = raw_pipe(&pools[0], &pools[1], &settings.tenancy, website).await?;
+    let raw_rows = raw_pipe(source, raw_target, tenancy, website).await?;
     let raw = started.elapsed();
 
-    let mover = Mover::new(Arc::new(settings), control);
     let request = MoveRequest {
         website,
         target: ShardName::parse("target").expect("valid"),
         keep_source: true,
-        batch_rows: args.batch_rows,
+        batch_rows,
         requested_by: Some("bench".into()),
         notes: None,
         mode: Default::default(),
@@ -95,11 +162,51 @@ pub async fn run(base: Settings, args: BenchArgs) -> anyhow::Result<()> {
         batch_rows: record.batch_rows,
         outcome: &outcome,
     });
-    super::bench_fence::report(&pools[0], urls[1].expose_secret()).await?;
-    for name in DATABASES {
-        server.drop_database(name).await?;
-    }
     Ok(())
+}
+
+/// Online moves of a small tenant and of `big` under a steady write load, then
+/// what capture costs the small tenant's writes where it ends up.
+async fn under_write_load(
+    mover: &Mover,
+    scratch: &Scratch,
+    big: Tenant,
+    args: &BenchArgs,
+) -> anyhow::Result<()> {
+    let small = Tenant {
+        website: WebsiteId::new(3).expect("positive"),
+        rows: Scale::total_rows(args.online_small_rows).rows(),
+    };
+    eprintln!("seeding a second tenant of {} rows ...", small.rows);
+    seed(scratch, small.website, args.online_small_rows).await?;
+    let route = Arc::new(Route {
+        control: scratch.control.clone(),
+        shards: HashMap::from([
+            ("source".to_owned(), scratch.pools[0].clone()),
+            ("target".to_owned(), scratch.pools[2].clone()),
+        ]),
+    });
+    let load = Load {
+        moves: args.online_moves,
+        rate: args.write_rate,
+    };
+    let website = small.website;
+    let last = bench_online::report(mover, &route, &[small, big], &load).await?;
+
+    let lives_on = route.shard_of(website).await?;
+    let (pool, url) = if lives_on == "source" {
+        (&scratch.pools[0], &scratch.urls[1])
+    } else {
+        (&scratch.pools[2], &scratch.urls[3])
+    };
+    let home = Home {
+        shard: &ShardName::parse(&lives_on).map_err(anyhow::Error::msg)?,
+        pool,
+        url: url.expose_secret(),
+        website,
+        migration: last,
+    };
+    bench_capture::report(mover, &home).await
 }
 
 /// One run of the move against the raw pipe, as `print_move` reports it.
@@ -123,19 +230,22 @@ fn print_move(m: &Measured<'_>) {
         m.batch_rows
     );
     println!(
-        "raw binary COPY pipe:      {:>7.2}s  {:>9.0} rows/s",
+        "raw binary COPY pipe:                 {:>7.2}s  {:>9.0} rows/s",
         m.raw.as_secs_f64(),
         rate(m.raw.as_secs_f64())
     );
     println!(
-        "shardmover move (no cleanup): {:>4.2}s  {:>9.0} rows/s",
+        "online move, no writes (no cleanup): {:>7.2}s  {:>9.0} rows/s",
         m.engine.as_secs_f64(),
         rate(m.engine.as_secs_f64())
     );
     println!(
-        "  preflight {:.2}s, copy {:.2}s, verify {:.2}s, cutover {:.2}s",
+        "  preflight {:.2}s, copy {:.2}s, catch-up {:.2}s, freeze {} ms \
+         (verify {:.2}s, cutover {:.2}s inside it)",
         t.preflight.as_secs_f64(),
         t.copy.as_secs_f64(),
+        t.catch_up.as_secs_f64(),
+        m.outcome.record.freeze_ms().unwrap_or(-1),
         t.verify.as_secs_f64(),
         t.cutover.as_secs_f64()
     );
@@ -150,7 +260,7 @@ fn print_move(m: &Measured<'_>) {
     );
 }
 
-async fn pool(url: &secrecy::SecretString) -> anyhow::Result<sqlx::PgPool> {
+async fn pool(url: &SecretString) -> anyhow::Result<PgPool> {
     Ok(sqlx::postgres::PgPoolOptions::new()
         .max_connections(4)
         .connect(url.expose_secret())

@@ -14,8 +14,8 @@ use sqlx::{Connection, PgConnection, PgPool};
 use crate::ids::WebsiteId;
 use crate::sample_tenant::{self, Scale};
 
-const ROUNDS: usize = 9;
-const ROUND: Duration = Duration::from_secs(1);
+pub(super) const ROUNDS: usize = 9;
+pub(super) const ROUND: Duration = Duration::from_secs(1);
 
 struct FenceCost {
     fenced_tps: f64,
@@ -97,7 +97,7 @@ async fn measure(
 
 /// `clients` connections each alternating one UPDATE and one INSERT (each its
 /// own transaction, as pgbench's simple protocol does) for one round.
-async fn load(
+pub(super) async fn load(
     url: &str,
     website: WebsiteId,
     pages: Arc<Vec<i64>>,
