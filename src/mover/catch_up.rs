@@ -70,19 +70,33 @@ impl Mover {
         let mut rate = Rate::default();
         let mut applied = record.changes_applied;
         let mut verified = false;
+        // Checking touched keys again right after a check finds only those
+        // still changing: replay first.
+        let mut pruned_last = false;
         loop {
             let waiting = backlog(source, record.website).await?;
             let fits = rate.fits(budget).max(SMALL_BACKLOG);
             self.record_catch_up(attempt, applied, waiting, rate.per_second())
                 .await?;
             if waiting <= fits {
-                if verified {
+                if !verified {
+                    self.verify_bulk(attempt, source, target).await?;
+                    verified = true;
+                    continue;
+                }
+                // The freeze drains what waits and verifies the keys touched
+                // since their last check: both must fit, so check them now.
+                let unverified = verify_online::pending(target, record.id).await?;
+                if waiting + unverified <= fits {
                     return Ok(());
                 }
-                self.verify_bulk(attempt, source, target).await?;
-                verified = true;
-                continue;
+                if unverified > 0 && !pruned_last {
+                    self.verify_touched_early(attempt, source, target).await?;
+                    pruned_last = true;
+                    continue;
+                }
             }
+            pruned_last = false;
             if started.elapsed() > timeout {
                 return Err(MoveError::CatchUpTimeout {
                     seconds: timeout.as_secs(),
@@ -117,6 +131,22 @@ impl Mover {
             self.record_checksums(attempt, table, &src, &dst).await?;
         }
         info!(website_id = %record.website, "rows untouched since the copy verified; catching up to the freeze");
+        Ok(())
+    }
+
+    /// Touched keys whose rows agree now are verified and forgotten.
+    async fn verify_touched_early(
+        &self,
+        attempt: &mut Attempt<'_>,
+        source: &PgPool,
+        target: &PgPool,
+    ) -> Result<(), MoveError> {
+        let record = attempt.record.clone();
+        let plan = self.plan(attempt, source, target).await?;
+        for table in &plan {
+            let scope = Scope::of(table, &self.settings.tenancy.key_column, &record);
+            verify_online::prune(source, target, &scope).await?;
+        }
         Ok(())
     }
 

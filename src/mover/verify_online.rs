@@ -164,20 +164,7 @@ pub async fn touched(
     scope: &Scope<'_>,
 ) -> Result<u64, MoveError> {
     let keys = touched_keys(target, scope).await?;
-    if keys.is_empty() {
-        return Ok(0);
-    }
-    let mut hash = RowHash::Typed;
-    let (src, dst) = loop {
-        let both = tokio::try_join!(
-            row_hashes(source, scope, &keys, hash),
-            row_hashes(target, scope, &keys, hash)
-        );
-        match both {
-            Err(e) if hash == RowHash::Typed && lacks_hash_function(&e) => hash = RowHash::Text,
-            other => break other?,
-        }
-    };
+    let (src, dst) = hashes_of(source, target, scope, &keys).await?;
     if let Some(key) = keys.iter().find(|k| src.get(*k) != dst.get(*k)) {
         let state = |side: &BTreeMap<String, String>| {
             if side.contains_key(key) {
@@ -196,6 +183,61 @@ pub async fn touched(
         });
     }
     Ok(keys.len() as u64)
+}
+
+/// Before the freeze, while writes go on: touched keys whose rows already agree
+/// are verified now and forgotten, so the freeze verifies only what changed
+/// since (a key changed again is replayed, and so touched, again). A key that
+/// differs stays: its newer change is still waiting in the log. Returns the
+/// keys still to verify.
+pub async fn prune(source: &PgPool, target: &PgPool, scope: &Scope<'_>) -> Result<u64, MoveError> {
+    let keys = touched_keys(target, scope).await?;
+    let (src, dst) = hashes_of(source, target, scope, &keys).await?;
+    let (agree, differ): (Vec<String>, Vec<String>) =
+        keys.into_iter().partition(|k| src.get(k) == dst.get(k));
+    sqlx::query(
+        "DELETE FROM shardmover.touched_rows
+          WHERE migration_id = $1 AND table_name = $2 AND pk = ANY($3::text[]::jsonb[])",
+    )
+    .bind(scope.migration.0)
+    .bind(scope.table.name.to_string())
+    .bind(&agree)
+    .execute(target)
+    .await
+    .context(|| "forgetting verified keys".into())?;
+    Ok(differ.len() as u64)
+}
+
+/// Both sides' row hashes of `keys`.
+async fn hashes_of(
+    source: &PgPool,
+    target: &PgPool,
+    scope: &Scope<'_>,
+    keys: &[String],
+) -> Result<(BTreeMap<String, String>, BTreeMap<String, String>), MoveError> {
+    if keys.is_empty() {
+        return Ok(Default::default());
+    }
+    let mut hash = RowHash::Typed;
+    loop {
+        let both = tokio::try_join!(
+            row_hashes(source, scope, keys, hash),
+            row_hashes(target, scope, keys, hash)
+        );
+        match both {
+            Err(e) if hash == RowHash::Typed && lacks_hash_function(&e) => hash = RowHash::Text,
+            other => return other,
+        }
+    }
+}
+
+/// Keys still to verify in the freeze, over every table.
+pub async fn pending(target: &PgPool, migration: MigrationId) -> Result<i64, MoveError> {
+    sqlx::query_scalar("SELECT count(*)::int8 FROM shardmover.touched_rows WHERE migration_id = $1")
+        .bind(migration.0)
+        .fetch_one(target)
+        .await
+        .context(|| "counting the keys still to verify".into())
 }
 
 /// key → row hash of the website's rows among `keys`.
