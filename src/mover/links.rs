@@ -136,13 +136,21 @@ fn update_sql(job: &TableCopy<'_>) -> String {
         .map(|k| format!("{0} = (s.vr).{0}", ident(k)))
         .collect::<Vec<_>>()
         .join(", ");
+    // Rows found by one primary-key lookup each (OFFSET 0: not a join the
+    // planner could lead with the website's column, whose statistics are
+    // stale right after the copy), then updated by their row address.
     format!(
         "UPDATE {name} sm_t SET {set}
-           FROM (SELECT jsonb_populate_record(NULL::{name}, k::jsonb) AS kr,
-                        jsonb_populate_record(NULL::{name}, v::jsonb) AS vr
-                   FROM unnest($1::text[], $2::text[]) u(k, v)) s
-          WHERE {same_key} AND sm_t.{filter}",
-        same_key = table.same_key("sm_t", "(s.kr)"),
-        filter = tenant_filter(job.key_column, job.website.get()),
+           FROM (SELECT r.ctid, u.vr
+                   FROM (SELECT jsonb_populate_record(NULL::{name}, k::jsonb) AS kr,
+                                jsonb_populate_record(NULL::{name}, v::jsonb) AS vr
+                           FROM unnest($1::text[], $2::text[]) u(k, v)) u
+                  CROSS JOIN LATERAL (SELECT x.ctid, x.{key} AS w FROM {name} x
+                                       WHERE {same_key} OFFSET 0) r
+                  WHERE r.w = {website}) s
+          WHERE sm_t.ctid = s.ctid",
+        same_key = table.same_key("x", "(u.kr)"),
+        key = ident(job.key_column),
+        website = crate::sql::literal_i64(job.website.get()),
     )
 }

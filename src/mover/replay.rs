@@ -138,9 +138,11 @@ async fn current_rows(
     pks: Vec<String>,
 ) -> Result<TableChanges, MoveError> {
     let sql = format!(
-        "SELECT sm_k.pk, CASE WHEN sm_t.{key} = $2 THEN sm_t::text END
+        // One primary-key lookup per key, whatever the planner's statistics say.
+        "SELECT sm_k.pk, CASE WHEN r.w = $2 THEN r.row END
            FROM {keys}
-           LEFT JOIN {table} sm_t ON {equals}",
+           LEFT JOIN LATERAL (SELECT sm_t.{key} AS w, sm_t::text AS row
+                                FROM {table} sm_t WHERE {equals} OFFSET 0) r ON true",
         key = ident(job.key_column),
         keys = table.keys_from("$1"),
         table = table.name.quoted(),
@@ -266,7 +268,11 @@ async fn delete(
     gone: &[String],
 ) -> Result<(), MoveError> {
     let sql = format!(
-        "DELETE FROM {table} sm_t USING {keys} WHERE {equals} AND sm_t.{key} = $2",
+        "DELETE FROM {table} WHERE ctid = ANY(ARRAY(
+            SELECT r.ctid FROM {keys}
+             CROSS JOIN LATERAL (SELECT sm_t.ctid, sm_t.{key} AS w FROM {table} sm_t
+                                  WHERE {equals} OFFSET 0) r
+             WHERE r.w = $2))",
         table = table.name.quoted(),
         keys = table.keys_from("$1"),
         equals = table.same_key("sm_t", "sm_p"),

@@ -169,21 +169,18 @@ pub(super) async fn locate(
         hash,
     } = *sides;
     let sql = format!(
-        "WITH excluded AS (SELECT sm_p.* FROM {keys})
-         SELECT chunk, count(*)::int8 AS n, sum(h)::text AS sum,
+        "SELECT chunk, count(*)::int8 AS n, sum(h)::text AS sum,
                 (array_agg(k ORDER BY rn))[1] AS first_key, (array_agg(k ORDER BY rn DESC))[1] AS last_key
            FROM (SELECT (row_number() OVER (ORDER BY {pk}) - 1) / $2 AS chunk,
                         row_number() OVER (ORDER BY {pk}) AS rn,
                         ROW({pk})::text AS k, {hash} AS h
-                   FROM {table} sm_t WHERE {key} = $1
-                    AND NOT EXISTS (SELECT 1 FROM excluded e WHERE {equals})) s
+                   FROM {table} sm_t WHERE {key} = $1 AND {not_excluded}) s
           GROUP BY chunk ORDER BY chunk",
         pk = table.primary_key_list(),
         hash = row_hash(table, hash),
         table = table.name.quoted(),
         key = crate::sql::ident(key_column),
-        equals = table.same_key("e", "sm_t"),
-        keys = table.keys_from("$3"),
+        not_excluded = table.key_not_in("sm_t", "$3"),
     );
     let (a, b) = tokio::try_join!(
         chunks(source, &sql, website, chunk_rows, excluded),

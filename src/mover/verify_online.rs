@@ -103,16 +103,13 @@ async fn bulk_with(
     excluded.sort_unstable();
     excluded.dedup();
     let sql = format!(
-        "WITH excluded AS (SELECT sm_p.* FROM {keys})
-         SELECT count(*)::int8 AS n, coalesce(sum({hash}), 0)::text AS sum
+        "SELECT count(*)::int8 AS n, coalesce(sum({hash}), 0)::text AS sum
            FROM {table} sm_t
-          WHERE sm_t.{key} = $1
-            AND NOT EXISTS (SELECT 1 FROM excluded e WHERE {equals})",
-        keys = table.keys_from("$2"),
+          WHERE sm_t.{key} = $1 AND {not_excluded}",
         table = table.name.quoted(),
         hash = row_hash(table, hash),
         key = ident(scope.key_column),
-        equals = table.same_key("e", "sm_t"),
+        not_excluded = table.key_not_in("sm_t", "$2"),
     );
     let src = fingerprint(&mut src_tx, &sql, scope.website, &excluded).await?;
     drop(src_tx);
@@ -249,17 +246,20 @@ async fn row_hashes(
 ) -> Result<BTreeMap<String, String>, MoveError> {
     let table = scope.table;
     let sql = format!(
-        "SELECT {object}::text AS k, ({hash})::text AS h
-           FROM {table} sm_t
-          WHERE sm_t.{key} = $1
-            AND ({pk}) IN (SELECT {pk_p} FROM {keys})",
+        // Driven by the keys, one primary-key lookup each: the cost follows
+        // the changes, not the tenant.
+        // (OFFSET 0 keeps the planner from turning it into a join led by the
+        // website's key column, whose statistics are stale right after a copy.)
+        "SELECT r.k, r.h FROM {keys}
+           CROSS JOIN LATERAL (SELECT {object}::text AS k, ({hash})::text AS h, sm_t.{key} AS w
+                                 FROM {table} sm_t WHERE {same} OFFSET 0) r
+          WHERE r.w = $1",
         keys = table.keys_from("$2"),
         object = table.key_object("sm_t."),
         hash = row_hash(table, hash),
         table = table.name.quoted(),
         key = ident(scope.key_column),
-        pk = table.key_of("sm_t"),
-        pk_p = table.key_of("sm_p"),
+        same = table.same_key("sm_t", "sm_p"),
     );
     let mut tx = pool
         .begin()

@@ -41,4 +41,16 @@ impl TenantTable {
             self.name.quoted()
         )
     }
+
+    /// `(alias."k1", …) NOT IN (…the keys of <param>…)`: Postgres hashes the
+    /// key list once (a hashed subplan), so a scan of the tenant's rows stays
+    /// linear whatever the planner believes about the table's size.
+    pub fn key_not_in(&self, alias: &str, param: &str) -> String {
+        format!(
+            "({}) NOT IN (SELECT {} FROM {})",
+            self.key_of(alias),
+            self.key_of("sm_p"),
+            self.keys_from(param)
+        )
+    }
 }
