@@ -22,7 +22,7 @@ pub fn print_preflight(report: &PreflightReport) {
         let note = if table.self_referencing && !table.links_later {
             "  (self-referencing, links NOT NULL: one chunk)"
         } else if table.self_referencing {
-            "  (self-referencing: links filled in after the rows)"
+            "  (self-referencing: a long tree goes in chunks, links filled in after)"
         } else {
             ""
         };

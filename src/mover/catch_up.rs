@@ -73,6 +73,8 @@ impl Mover {
         // Checking touched keys again right after a check finds only those
         // still changing: replay first.
         let mut pruned_last = false;
+        // The last replay round took every change that waited.
+        let mut caught_up = false;
         loop {
             let waiting = backlog(source, record.website).await?;
             let fits = rate.fits(budget).max(SMALL_BACKLOG);
@@ -82,17 +84,24 @@ impl Mover {
                 if !verified {
                     self.verify_bulk(attempt, source, target).await?;
                     verified = true;
+                    caught_up = false;
                     continue;
                 }
                 // The freeze drains what waits and verifies the keys touched
                 // since their last check: both must fit, so check them now.
+                // And the budget is a ceiling, not a target: only once a round
+                // took everything that waited (what is left arrived during it)
+                // does the freeze start, so it follows the write rate, not
+                // how long the copy took.
                 let unverified = verify_online::pending(target, record.id).await?;
-                if waiting + unverified <= fits {
+                let settled = caught_up || waiting <= SMALL_BACKLOG;
+                if waiting + unverified <= fits && settled {
                     return Ok(());
                 }
                 if unverified > 0 && !pruned_last {
                     self.verify_touched_early(attempt, source, target).await?;
                     pruned_last = true;
+                    caught_up = false;
                     continue;
                 }
             }
@@ -108,6 +117,7 @@ impl Mover {
             let replayed =
                 replay_batch(source, target, &job, Some(i64::from(engine.catch_up_batch))).await?;
             rate.observe(replayed, round.elapsed());
+            caught_up = replayed < u64::from(engine.catch_up_batch);
             applied += replayed as i64;
             if replayed == 0 {
                 tokio::time::sleep(IDLE).await;

@@ -32,6 +32,20 @@ pub struct TableCopy<'a> {
     pub batch_rows: u32,
     /// `work_mem` for the source session, e.g. "256MB".
     pub sort_memory: &'a str,
+    /// A self-referencing table copied in chunks, its links filled in after
+    /// (see `two_passes`).
+    pub links_later: bool,
+}
+
+/// A self-referencing table this many chunks long or shorter goes as one chunk
+/// with its links inline: a second pass rewrites every linked row, which costs
+/// more than it saves on a small tree. Longer trees go in bounded chunks.
+const TREE_CHUNKS_IN_ONE: i64 = 10;
+
+/// Whether a self-referencing table of `rows` rows is copied (and deleted) in
+/// two passes: rows in chunks with their links NULL, then the links.
+pub fn two_passes(table: &TenantTable, rows: i64, batch_rows: u32) -> bool {
+    table.links_later() && rows > TREE_CHUNKS_IN_ONE * i64::from(batch_rows)
 }
 
 /// Copies whatever the checkpoint says is still missing; returns rows now on the target.
@@ -88,7 +102,7 @@ pub async fn copy_table(
     let started = std::time::Instant::now();
     let ((), written) = tokio::join!(read, write);
     let written = written?;
-    if job.table.links_later() {
+    if job.links_later {
         links::fill_in(source_conn, target_conn, job).await?;
         let done = Checkpoint {
             finished: true,
@@ -119,7 +133,7 @@ async fn write_chunks(
     // Rows of a self-referencing table may point at rows later in key order;
     // unless those links come later (`links_later`), one statement must defer
     // the checks to its end, so such a table is one chunk.
-    let chunk_limit = if job.table.self_referencing && !job.table.links_later() {
+    let chunk_limit = if job.table.self_referencing && !job.links_later {
         u64::MAX
     } else {
         u64::from(job.batch_rows)
@@ -172,7 +186,7 @@ async fn write_chunks(
         checkpoint.rows_done += chunk_rows as i64;
         checkpoint.chunks_done += 1;
         // Links still to fill in: finished only once they are (see `links`).
-        checkpoint.finished = reader.ended && !job.table.links_later();
+        checkpoint.finished = reader.ended && !job.links_later;
         checkpoint::write(&mut tx, job.migration, &name, checkpoint).await?;
         tx.commit()
             .await
@@ -258,6 +272,7 @@ impl Mover {
                 migration: record.id,
                 batch_rows: record.batch_rows,
                 sort_memory: &self.settings.engine.sort_memory,
+                links_later: two_passes(table, planned_rows(&already, table), record.batch_rows),
             };
             copy_table(
                 &mut source_conn,
@@ -269,4 +284,12 @@ impl Mover {
         }
         Ok(())
     }
+}
+
+fn planned_rows(planned: &[tables::TableProgress], table: &TenantTable) -> i64 {
+    let name = table.name.to_string();
+    planned
+        .iter()
+        .find(|t| t.name == name)
+        .map_or(0, |t| t.rows_total)
 }

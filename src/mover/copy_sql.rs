@@ -9,9 +9,9 @@ use crate::sql::{audited, ident, literal_str};
 use crate::tenancy::{TenantTable, tenant_filter};
 
 /// The copied columns, with a self-reference left NULL when it is filled in
-/// after the rows (`TenantTable::links_later`).
-fn select_list(table: &TenantTable) -> String {
-    let later = table.links_later();
+/// after the rows (`TableCopy::links_later`).
+fn select_list(job: &TableCopy<'_>) -> String {
+    let (table, later) = (job.table, job.links_later);
     table
         .copy_columns()
         .iter()
@@ -40,7 +40,7 @@ pub(super) fn read_sql(job: &TableCopy<'_>, after: Option<&str>) -> String {
     });
     format!(
         "COPY (SELECT {cols} FROM {table} WHERE {filter}{resume} ORDER BY {pk}) TO STDOUT (FORMAT binary)",
-        cols = select_list(job.table),
+        cols = select_list(job),
         table = job.table.name.quoted(),
         filter = tenant_filter(job.key_column, job.website.get()),
     )

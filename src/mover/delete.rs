@@ -21,12 +21,18 @@ pub async fn delete_website_rows(
     for table in tables.iter().rev() {
         let key = ident(key_column);
         let quoted = table.name.quoted();
-        if table.links_later() {
+        let two_passes = table.links_later()
+            && super::copy::two_passes(
+                table,
+                count(pool, table, key_column, website).await?,
+                batch_rows,
+            );
+        if two_passes {
             unlink(pool, table, key_column, website, batch_rows).await?;
         }
-        // A self-referencing table whose links cannot be cut first goes in one
-        // statement: its key checks run at statement end, when the whole subtree is gone.
-        let one_statement = table.self_referencing && !table.links_later();
+        // A self-referencing tree not cut first goes in one statement: its key
+        // checks run at statement end, when the whole subtree is gone.
+        let one_statement = table.self_referencing && !two_passes;
         let sql = if one_statement {
             format!("DELETE FROM {quoted} WHERE {key} = $1")
         } else {
@@ -107,4 +113,22 @@ async fn unlink(
             return Ok(());
         }
     }
+}
+
+async fn count(
+    pool: &PgPool,
+    table: &TenantTable,
+    key_column: &str,
+    website: WebsiteId,
+) -> Result<i64, MoveError> {
+    let sql = format!(
+        "SELECT count(*)::int8 FROM {} WHERE {} = $1",
+        table.name.quoted(),
+        ident(key_column)
+    );
+    sqlx::query_scalar(audited(&sql))
+        .bind(website.get())
+        .fetch_one(pool)
+        .await
+        .context(|| format!("counting website {website}'s rows in {}", table.name))
 }
