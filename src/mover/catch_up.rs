@@ -70,11 +70,10 @@ impl Mover {
         let mut rate = Rate::default();
         let mut applied = record.changes_applied;
         let mut verified = false;
-        // Checking touched keys again right after a check finds only those
-        // still changing: replay first.
-        let mut pruned_last = false;
         // The last replay round took every change that waited.
         let mut caught_up = false;
+        // Replay rounds since touched keys were last checked.
+        let mut rounds_since_check: Option<u32> = None;
         loop {
             let waiting = backlog(source, record.website).await?;
             let fits = rate.fits(budget).max(SMALL_BACKLOG);
@@ -88,24 +87,25 @@ impl Mover {
                     continue;
                 }
                 // The freeze drains what waits and verifies the keys touched
-                // since their last check: both must fit, so check them now.
-                // And the budget is a ceiling, not a target: only once a round
+                // since their last check, so both are kept small: the budget
+                // is a ceiling, not a target. The freeze starts once a round
                 // took everything that waited (what is left arrived during it)
-                // does the freeze start, so it follows the write rate, not
-                // how long the copy took.
+                // and touched keys were checked a round or two ago, so it
+                // follows the write rate, not how long the copy took.
                 let unverified = verify_online::pending(target, record.id).await?;
                 let settled = caught_up || waiting <= SMALL_BACKLOG;
-                if waiting + unverified <= fits && settled {
+                let checked = unverified <= SMALL_BACKLOG
+                    || rounds_since_check.is_some_and(|rounds| rounds <= 2);
+                if settled && checked && waiting + unverified <= fits {
                     return Ok(());
                 }
-                if unverified > 0 && !pruned_last {
+                if settled && !checked {
                     self.verify_touched_early(attempt, source, target).await?;
-                    pruned_last = true;
+                    rounds_since_check = Some(0);
                     caught_up = false;
                     continue;
                 }
             }
-            pruned_last = false;
             if started.elapsed() > timeout {
                 return Err(MoveError::CatchUpTimeout {
                     seconds: timeout.as_secs(),
@@ -118,6 +118,7 @@ impl Mover {
                 replay_batch(source, target, &job, Some(i64::from(engine.catch_up_batch))).await?;
             rate.observe(replayed, round.elapsed());
             caught_up = replayed < u64::from(engine.catch_up_batch);
+            rounds_since_check = rounds_since_check.map(|rounds| rounds + 1);
             applied += replayed as i64;
             if replayed == 0 {
                 tokio::time::sleep(IDLE).await;
