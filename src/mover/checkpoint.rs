@@ -60,28 +60,34 @@ pub async fn write(
 
 /// Forgets a move's checkpoints on the target (after cutover or rollback).
 pub async fn clear(target: &PgPool, migration: MigrationId) -> Result<(), MoveError> {
-    sqlx::query("DELETE FROM shardmover.copy_checkpoints WHERE migration_id = $1")
+    forget(target, "copy_checkpoints", migration).await
+}
+
+/// Forgets the keys an online move's catch-up touched on the target.
+pub async fn clear_touched(target: &PgPool, migration: MigrationId) -> Result<(), MoveError> {
+    forget(target, "touched_rows", migration).await
+}
+
+/// Deletes the move's rows from one of our fixed tables (`table` is never
+/// input), which a shard the move never reached may not have.
+async fn forget(
+    target: &PgPool,
+    table: &'static str,
+    migration: MigrationId,
+) -> Result<(), MoveError> {
+    let present: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+        .bind(format!("shardmover.{table}"))
+        .fetch_one(target)
+        .await
+        .context(|| format!("looking for shardmover.{table}"))?;
+    if present {
+        sqlx::query(crate::sql::audited(&format!(
+            "DELETE FROM shardmover.{table} WHERE migration_id = $1"
+        )))
         .bind(migration.0)
         .execute(target)
         .await
-        .context(|| "clearing copy checkpoints".into())?;
-    Ok(())
-}
-
-/// Forgets the keys an online move's catch-up touched on the target. The table
-/// may not exist on a shard no online move has reached.
-pub async fn clear_touched(target: &PgPool, migration: MigrationId) -> Result<(), MoveError> {
-    let present: bool =
-        sqlx::query_scalar("SELECT to_regclass('shardmover.touched_rows') IS NOT NULL")
-            .fetch_one(target)
-            .await
-            .context(|| "looking for touched rows".into())?;
-    if present {
-        sqlx::query("DELETE FROM shardmover.touched_rows WHERE migration_id = $1")
-            .bind(migration.0)
-            .execute(target)
-            .await
-            .context(|| "clearing touched rows".into())?;
+        .context(|| format!("clearing shardmover.{table}"))?;
     }
     Ok(())
 }

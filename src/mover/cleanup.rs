@@ -10,7 +10,7 @@ use tracing::info;
 use super::attempt::Attempt;
 use super::error::{Context, MoveError};
 use super::{Mover, checkpoint, delete, fence};
-use crate::control::migrations::{self, CleanupStep};
+use crate::control::migrations::{self, CleanupStep, MigrationRecord};
 
 impl Mover {
     pub(super) async fn clean_up(
@@ -23,17 +23,8 @@ impl Mover {
         if record.target_unfenced_at.is_none() {
             let options = self.fence_options();
             fence::lift(target, &record.target, record.website, None, &options).await?;
-            checkpoint::clear(target, record.id).await?;
-            // An online move's capture: the source is fenced for the website now.
-            fence::release(
-                source,
-                &record.source,
-                record.website,
-                Some(record.id),
-                &options,
-            )
-            .await?;
-            checkpoint::clear_touched(target, record.id).await?;
+            // The source is fenced for the website now: capture has nothing left to see.
+            self.forget_traces(&record, source, target).await?;
             self.record_step(attempt, CleanupStep::TargetUnfenced)
                 .await?;
             info!(website_id = %record.website, target = %record.target, "the website takes writes on the target");
@@ -54,6 +45,29 @@ impl Mover {
                 .await?;
         }
         Ok(())
+    }
+
+    /// What a move keeps while it runs, beside the fence: the copy's
+    /// checkpoints and the keys catch-up touched on the target, and an online
+    /// move's change capture on the source. Cleanup and rollback both end with
+    /// it; each part does nothing when absent.
+    pub(super) async fn forget_traces(
+        &self,
+        record: &MigrationRecord,
+        source: &PgPool,
+        target: &PgPool,
+    ) -> Result<(), MoveError> {
+        checkpoint::clear(target, record.id).await?;
+        checkpoint::clear_touched(target, record.id).await?;
+        let options = self.fence_options();
+        fence::release(
+            source,
+            &record.source,
+            record.website,
+            Some(record.id),
+            &options,
+        )
+        .await
     }
 
     async fn record_step(

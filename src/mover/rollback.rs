@@ -7,7 +7,7 @@
 use tracing::{error, info, warn};
 
 use super::error::{Context, MoveError};
-use super::{Mover, checkpoint, delete, fence};
+use super::{Mover, delete, fence};
 use crate::control::{Phase, Status, migrations, migrations::MigrationRecord, registry};
 
 impl Mover {
@@ -131,19 +131,8 @@ impl Mover {
                 self.settings.engine.delete_batch_rows,
             )
             .await?;
-            if table_exists(target, "shardmover.copy_checkpoints").await? {
-                checkpoint::clear(target, record.id).await?;
-            }
-            checkpoint::clear_touched(target, record.id).await?;
+            self.forget_traces(record, source, target).await?;
             let options = self.fence_options();
-            fence::release(
-                source,
-                &record.source,
-                record.website,
-                Some(record.id),
-                &options,
-            )
-            .await?;
             fence::lift(
                 source,
                 &record.source,
@@ -261,14 +250,6 @@ impl Mover {
         let tables = crate::tenancy::discover(&mut conn, &self.settings.tenancy).await?;
         Ok(crate::tenancy::order_by_foreign_keys(tables)?)
     }
-}
-
-async fn table_exists(pool: &sqlx::PgPool, name: &str) -> Result<bool, MoveError> {
-    sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
-        .bind(name)
-        .fetch_one(pool)
-        .await
-        .context(|| format!("looking for {name}"))
 }
 
 fn lost_unless(written: bool, record: &MigrationRecord, attempt: i32) -> Result<(), MoveError> {
