@@ -4,6 +4,7 @@
 mod bench;
 mod bench_api;
 mod bench_capture;
+mod bench_dashboard;
 mod bench_fence;
 mod bench_online;
 mod bench_writer;
@@ -87,6 +88,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Load the HTTP API (POST and GET) and compare with pgbench on the same SQL.
     BenchApi(bench_api::BenchApiArgs),
+    /// Time every dashboard page with a long move history against a short one.
+    BenchDashboard(bench_dashboard::BenchDashboardArgs),
     /// Shard catalogue, health, statistics, distribution, placement, status changes.
     Shards(shards::ShardsArgs),
     /// Where a website lives; assign websites without rows to a shard.
@@ -132,6 +135,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(settings, args).await,
         Command::Bench(args) => bench::run(settings, args).await,
         Command::BenchApi(args) => bench_api::run(settings, args).await,
+        Command::BenchDashboard(args) => bench_dashboard::run(settings, args).await,
         Command::Shards(args) => shards::run(&crate::startup::build(settings).await?, args).await,
         Command::Websites(args) => {
             websites::run(&crate::startup::build(settings).await?, args).await

@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod mail;
 pub mod mover;
 pub mod queue;
+pub mod sample_history;
 pub mod sample_tenant;
 pub mod scratch;
 pub mod shard_ops;

@@ -260,7 +260,7 @@ fn print_move(m: &Measured<'_>) {
     );
 }
 
-async fn pool(url: &SecretString) -> anyhow::Result<PgPool> {
+pub(super) async fn pool(url: &SecretString) -> anyhow::Result<PgPool> {
     Ok(sqlx::postgres::PgPoolOptions::new()
         .max_connections(4)
         .connect(url.expose_secret())

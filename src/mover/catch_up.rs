@@ -13,7 +13,7 @@ use super::attempt::Attempt;
 use super::error::{Context, MoveError};
 use super::replay::{Replay, replay_batch};
 use super::verify_online::{self, Scope};
-use super::{Mover, fence, shard_schema};
+use super::{Mover, fence, sequences, shard_schema};
 use crate::control::migrations;
 use crate::ids::WebsiteId;
 
@@ -63,7 +63,11 @@ impl Mover {
         let record = attempt.record.clone();
         let plan = self.plan(attempt, source, target).await?;
         let engine = &self.settings.engine;
-        let job = Replay::of(&plan, &self.settings.tenancy.key_column, &record);
+        let key_column = &self.settings.tenancy.key_column;
+        // Past the copied rows once, while the application still writes; from
+        // here on each replayed batch advances past its own rows.
+        sequences::advance(target, &plan, key_column, record.website).await?;
+        let job = Replay::prepare(&plan, key_column, &record, target).await?;
         let budget = Duration::from_millis(engine.freeze_budget_ms).as_secs_f64() * DRAIN_SHARE;
         let timeout = Duration::from_secs(engine.catch_up_timeout_secs);
         let started = Instant::now();

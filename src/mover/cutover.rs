@@ -1,4 +1,4 @@
-//! Phases 5 and 6: sequences, then the registry flip. After cutover commits,
+//! Phases 5 and 6: sequences (offline moves), then the registry flip. After cutover commits,
 //! a move only goes forward. The flip commits only if this attempt still owns
 //! the move and no cancel was accepted: both are read under the move row's lock
 //! in the same transaction, so a cancel request (one conditional update of that
@@ -22,14 +22,17 @@ impl Mover {
     ) -> Result<(), MoveError> {
         let record = attempt.record.clone();
         let source = self.shards.get(&record.source).expect("route checked");
-        let plan = self.plan(attempt, source, target).await?;
-        sequences::advance(
-            target,
-            &plan,
-            &self.settings.tenancy.key_column,
-            record.website,
-        )
-        .await?;
+        if record.mode == MoveMode::Offline {
+            // An online move's catch-up advanced them already, batch by batch.
+            let plan = self.plan(attempt, source, target).await?;
+            sequences::advance(
+                target,
+                &plan,
+                &self.settings.tenancy.key_column,
+                record.website,
+            )
+            .await?;
+        }
         let mut tx = self
             .control
             .begin()

@@ -53,7 +53,7 @@ impl Mover {
     ) -> Result<(), MoveError> {
         let record = attempt.record.clone();
         let plan = self.plan(attempt, source, target).await?;
-        let job = Replay::of(&plan, &self.settings.tenancy.key_column, &record);
+        let job = Replay::prepare(&plan, &self.settings.tenancy.key_column, &record, target).await?;
         loop {
             let drained = replay_batch(source, target, &job, None).await?;
             attempt.freeze_drained += drained as i64;

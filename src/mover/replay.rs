@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use sqlx::{PgConnection, PgPool};
 
 use super::error::{Context, MoveError};
+use super::sequences::{self, OwnedSequence};
 use super::verify::canonicalise;
 use crate::control::migrations::MigrationRecord;
 use crate::db::bypass_fence;
@@ -23,16 +24,29 @@ pub struct Replay<'a> {
     pub key_column: &'a str,
     pub website: WebsiteId,
     pub migration: MigrationId,
+    /// The target's sequences owned by each table's columns (by plan index),
+    /// advanced past what each batch writes.
+    sequences: Vec<Vec<OwnedSequence>>,
 }
 
 impl<'a> Replay<'a> {
-    pub fn of(plan: &'a [TenantTable], key_column: &'a str, record: &MigrationRecord) -> Self {
-        Self {
+    pub async fn prepare(
+        plan: &'a [TenantTable],
+        key_column: &'a str,
+        record: &MigrationRecord,
+        target: &PgPool,
+    ) -> Result<Self, MoveError> {
+        let mut sequences = Vec::with_capacity(plan.len());
+        for table in plan {
+            sequences.push(sequences::owned(target, table).await?);
+        }
+        Ok(Self {
             plan,
             key_column,
             website: record.website,
             migration: record.id,
-        }
+            sequences,
+        })
     }
 }
 
@@ -167,8 +181,9 @@ async fn current_rows(
     Ok(changes)
 }
 
-/// Writes one batch on the target: upserts parents first, deletes children
-/// first, and records every key touched, in one transaction.
+/// Writes one batch on the target: upserts parents first (advancing their
+/// sequences past the rows written), deletes children first, and records every
+/// key touched, in one transaction.
 async fn apply(
     target: &PgPool,
     job: &Replay<'_>,
@@ -180,7 +195,10 @@ async fn apply(
     canonicalise(&mut tx).await?;
     for (index, change) in changes {
         if !change.rows.is_empty() {
-            upsert(&mut tx, &job.plan[*index], job, change).await?;
+            let table = &job.plan[*index];
+            upsert(&mut tx, table, job, change).await?;
+            sequences::advance_past_rows(&mut tx, table, &job.sequences[*index], &change.rows)
+                .await?;
         }
     }
     for (index, change) in changes.iter().rev() {

@@ -1,13 +1,62 @@
-//! Phase 5: advances every sequence owned by a tenant table's column (serial or
-//! identity) on the target past the largest value this move brought there.
+//! Sequences owned by a tenant table's columns (serial or identity) on the
+//! target, advanced past the largest value this move brought there — so the
+//! website's next insert on its new shard cannot reuse a key it already holds.
+//!
+//! An offline move advances them at cutover over all the website's rows. An
+//! online one does that once before catch-up (outside the freeze) and then, in
+//! each replayed batch's own transaction, past the rows that batch wrote: the
+//! freeze never scans the tenant for a maximum.
 
-use sqlx::{PgPool, Row};
+use sqlx::{PgConnection, PgPool, Row};
 
 use super::error::{Context, MoveError};
 use crate::ids::WebsiteId;
 use crate::sql::{audited, ident};
 use crate::tenancy::TenantTable;
 
+/// A sequence and the column of a tenant table that draws from it.
+#[derive(Debug, Clone)]
+pub struct OwnedSequence {
+    /// As `regclass` text, for `setval`.
+    pub sequence: String,
+    pub column: String,
+}
+
+/// The sequences owned by `table`'s columns on `target`.
+pub async fn owned(
+    target: &PgPool,
+    table: &TenantTable,
+) -> Result<Vec<OwnedSequence>, MoveError> {
+    let rows = sqlx::query(
+        "SELECT s.oid::regclass::text AS sequence, a.attname AS column_name
+           FROM pg_depend d
+           JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+           JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+          WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+            AND d.refobjid = to_regclass($1) AND d.deptype IN ('a', 'i')
+          ORDER BY 1",
+    )
+    .bind(table.name.quoted())
+    .fetch_all(target)
+    .await
+    .context(|| format!("listing the sequences of {}", table.name))?;
+    Ok(rows
+        .into_iter()
+        .map(|row| OwnedSequence {
+            sequence: row.get("sequence"),
+            column: row.get("column_name"),
+        })
+        .collect())
+}
+
+/// Moves `sequence` forward to `m` when it is behind, never backwards: a
+/// concurrent `nextval` of the target's own tenants keeps what it drew.
+const FORWARD: &str = "SELECT setval($1::regclass, m)
+   FROM (SELECT ({max})::int8 AS m) x
+  WHERE m > coalesce(pg_sequence_last_value($1::regclass), 0)";
+
+/// Every owned sequence past the website's largest value on the target (reads
+/// all of the website's rows of each such table: kept out of any freeze).
 pub async fn advance(
     target: &PgPool,
     tables: &[TenantTable],
@@ -16,37 +65,45 @@ pub async fn advance(
 ) -> Result<u32, MoveError> {
     let mut advanced = 0;
     for table in tables {
-        let quoted = table.name.quoted();
-        let owned = sqlx::query(
-            "SELECT s.oid::regclass::text AS sequence, a.attname AS column_name
-               FROM pg_depend d
-               JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
-               JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-              WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
-                AND d.refobjid = to_regclass($1) AND d.deptype IN ('a', 'i')",
-        )
-        .bind(&quoted)
-        .fetch_all(target)
-        .await
-        .context(|| format!("listing the sequences of {}", table.name))?;
-        for row in owned {
-            let sequence: String = row.get("sequence");
-            let column: String = row.get("column_name");
-            let sql = format!(
-                "SELECT setval($1::regclass, greatest(m, coalesce(pg_sequence_last_value($1::regclass), m)))
-                   FROM (SELECT max({col})::int8 AS m FROM {quoted} WHERE {key} = $2) x
-                  WHERE m IS NOT NULL",
-                col = ident(&column),
+        for owned in owned(target, table).await? {
+            let largest = format!(
+                "SELECT max({col}) FROM {table} WHERE {key} = $2",
+                col = ident(&owned.column),
+                table = table.name.quoted(),
                 key = ident(key_column),
             );
-            sqlx::query(audited(&sql))
-                .bind(&sequence)
+            sqlx::query(audited(&FORWARD.replace("{max}", &largest)))
+                .bind(&owned.sequence)
                 .bind(website.get())
                 .execute(target)
                 .await
-                .context(|| format!("advancing sequence {sequence}"))?;
+                .context(|| format!("advancing sequence {}", owned.sequence))?;
             advanced += 1;
         }
     }
     Ok(advanced)
+}
+
+/// Every owned sequence of `table` past the rows just written (given as the
+/// table's row text), in the caller's transaction.
+pub async fn advance_past_rows(
+    tx: &mut PgConnection,
+    table: &TenantTable,
+    sequences: &[OwnedSequence],
+    rows: &[String],
+) -> Result<(), MoveError> {
+    for owned in sequences {
+        let largest = format!(
+            "SELECT max((sm_r::{table}).{col}) FROM unnest($2::text[]) sm_r",
+            col = ident(&owned.column),
+            table = table.name.quoted(),
+        );
+        sqlx::query(audited(&FORWARD.replace("{max}", &largest)))
+            .bind(&owned.sequence)
+            .bind(rows)
+            .execute(&mut *tx)
+            .await
+            .context(|| format!("advancing sequence {}", owned.sequence))?;
+    }
+    Ok(())
 }

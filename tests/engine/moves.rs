@@ -1,8 +1,9 @@
 //! Moves that succeed.
 
+use shardmover::control::Phase;
 use shardmover::mover::Silent;
 
-use crate::helpers::{TestEnv, dump, fences, website};
+use crate::helpers::{Interlude, TestEnv, block_on, dump, fences, pool, website};
 
 #[tokio::test]
 async fn a_tenant_moves_exactly_and_its_neighbours_are_untouched() {
@@ -48,13 +49,50 @@ async fn a_tenant_moves_exactly_and_its_neighbours_are_untouched() {
 }
 
 #[tokio::test]
-async fn sequences_on_the_target_are_advanced_past_the_moved_keys() {
+async fn sequences_on_the_target_are_advanced_past_the_moved_keys_offline() {
     let env = TestEnv::new().await;
     env.seed(7, "shard_1", 2_000).await;
     let mover = env.mover();
-    let id = env.request(&mover, 7, "shard_2", 10_000).await;
+    let id = env.request_offline(&mover, 7, "shard_2", 10_000).await;
     mover.run(id, &Silent).await.unwrap();
 
+    assert_sequences_past_rows(&env).await;
+}
+
+#[tokio::test]
+async fn sequences_on_the_target_are_advanced_past_keys_written_during_an_online_move() {
+    let env = TestEnv::new().await;
+    env.seed(7, "shard_1", 2_000).await;
+    let mover = env.mover();
+    let id = env.request(&mover, 7, "shard_2", 500).await;
+    let url = env.app_urls[0].clone();
+    // Just before the fence: an order with a key far past every sequence,
+    // written after the copy and after catch-up's first advance, so only the
+    // replay of the last changes can carry the target's sequence past it.
+    let late = Interlude::on_entering(Phase::Freezing, move || {
+        block_on(async move {
+            sqlx::query(
+                "INSERT INTO orders (id, website_id, product_id, quantity, total, ordered_at)
+                 SELECT 9000000000, 7, min(id), 1, 1, now() FROM products WHERE website_id = 7",
+            )
+            .execute(&pool(&url).await)
+            .await
+            .unwrap();
+        })
+    });
+    mover.run(id, &late).await.unwrap();
+
+    assert!(late.ran());
+    assert_sequences_past_rows(&env).await;
+    let next: i64 = sqlx::query_scalar("SELECT nextval('orders_id_seq')")
+        .fetch_one(&env.shard_2)
+        .await
+        .unwrap();
+    assert!(next > 9_000_000_000, "orders_id_seq gave {next}");
+}
+
+/// Each serial column's next value on shard 2 is past every key it holds.
+async fn assert_sequences_past_rows(env: &TestEnv) {
     for (table, sequence) in [
         ("pages", "pages_id_seq"),
         ("orders", "orders_id_seq"),
