@@ -93,7 +93,9 @@ async fn run_in(server: &Server, base: &Settings, args: &BenchDashboardArgs) -> 
 
     eprintln!("a history of {} moves ...", args.baseline_moves);
     sample_history::seed(&control, 1, args.baseline_moves).await?;
-    let short = browser.measure(&pages(args.baseline_moves), args.samples).await?;
+    let short = browser
+        .measure(&pages(args.baseline_moves), args.samples)
+        .await?;
     eprintln!("a history of {} moves ...", args.moves);
     sample_history::seed(&control, args.baseline_moves + 1, args.moves).await?;
     let long = browser.measure(&pages(args.moves), args.samples).await?;
@@ -105,7 +107,10 @@ async fn run_in(server: &Server, base: &Settings, args: &BenchDashboardArgs) -> 
     );
     let mut slowest = 0.0_f64;
     for ((_, short), (path, long)) in short.iter().zip(&long) {
-        println!("{path:<58} {short:>7.1} ms {long:>7.1} ms  ratio {:>5.2}", long / short);
+        println!(
+            "{path:<58} {short:>7.1} ms {long:>7.1} ms  ratio {:>5.2}",
+            long / short
+        );
         slowest = slowest.max(*long);
     }
     println!("slowest page with {} moves: {slowest:.1} ms", args.moves);

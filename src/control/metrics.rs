@@ -65,30 +65,41 @@ pub async fn durations(
         .collect()
 }
 
-/// Finished freezes of online moves: how many, their total length, and how
-/// many lasted at most each bucket's bound (seconds).
+/// Finished freezes of online moves: how many, their total length, how many
+/// overran the budget, and how many lasted at most each bucket's bound (seconds).
 pub struct Freezes {
     pub count: i64,
     pub total_secs: f64,
+    pub over_budget: i64,
     pub buckets: Vec<i64>,
 }
 
-pub async fn freezes(conn: &mut PgConnection, bounds: &[f64]) -> Result<Freezes, sqlx::Error> {
+/// Every recorded freeze, bucketed by `bounds` (seconds), and how many lasted
+/// longer than the budget recorded with them (`budget_secs` where none was).
+pub async fn freezes(
+    conn: &mut PgConnection,
+    bounds: &[f64],
+    budget_secs: f64,
+) -> Result<Freezes, sqlx::Error> {
     let row = sqlx::query(
-        "WITH f AS (SELECT extract(epoch FROM freeze_ended_at - freeze_started_at)::float8 AS secs
+        "WITH f AS (SELECT extract(epoch FROM freeze_ended_at - freeze_started_at)::float8 AS secs,
+                           (freeze_budget_ms / 1000.0)::float8 AS budget
                       FROM shardmover.migrations
                      WHERE freeze_ended_at IS NOT NULL AND freeze_started_at IS NOT NULL)
          SELECT (SELECT count(*)::int8 FROM f) AS n,
                 (SELECT coalesce(sum(secs), 0)::float8 FROM f) AS total,
+                (SELECT count(*)::int8 FROM f WHERE f.secs > coalesce(f.budget, $2)) AS over_budget,
                 array(SELECT (SELECT count(*) FROM f WHERE f.secs <= u.b)::int8
                         FROM unnest($1::float8[]) WITH ORDINALITY AS u(b, i) ORDER BY u.i) AS buckets",
     )
     .bind(bounds.to_vec())
+    .bind(budget_secs)
     .fetch_one(conn)
     .await?;
     Ok(Freezes {
         count: row.try_get("n")?,
         total_secs: row.try_get("total")?,
+        over_budget: row.try_get("over_budget")?,
         buckets: row.try_get("buckets")?,
     })
 }

@@ -24,7 +24,7 @@ use super::shard_schema::DDL_LOCK;
 use crate::ids::{MigrationId, ShardName, WebsiteId};
 use crate::sql::audited;
 use lists::{Change, record};
-use sql::{guard_function, trigger_statements};
+use sql::{guard_function, guard_name, trigger_statements};
 
 /// How the fence is changed on a shard.
 #[derive(Debug, Clone)]
@@ -173,13 +173,18 @@ async fn apply(
     .execute(&mut *tx)
     .await?;
     let lists = lists::current(tx).await?;
-    // Under the locks, so no old-style trigger ever calls the new function.
-    sqlx::query(audited(&guard_function(&options.key_column)))
+    for table in &tables {
+        // Under the locks: no write runs the function while it is replaced.
+        let (oid, key) = lists::oid_and_primary_key(tx, table).await?;
+        let function = guard_name(oid);
+        sqlx::query(audited(&guard_function(
+            &function,
+            &options.key_column,
+            &key,
+        )))
         .execute(&mut *tx)
         .await?;
-    for table in &tables {
-        let key = lists::primary_key(tx, table).await?;
-        for sql in trigger_statements(table, &options.key_column, &lists, &key) {
+        for sql in trigger_statements(table, &function, &options.key_column, &lists) {
             sqlx::query(audited(&sql)).execute(&mut *tx).await?;
         }
     }

@@ -26,7 +26,8 @@ impl Mover {
         let record = attempt.record.clone();
         let plan = self.plan(attempt, source, target).await?;
         let mut conn = self.control_conn().await?;
-        let started = migrations::start_freeze(&mut conn, record.id, attempt.token)
+        let budget_ms = self.settings.engine.freeze_budget_ms;
+        let started = migrations::start_freeze(&mut conn, record.id, attempt.token, budget_ms)
             .await
             .context(|| "recording the freeze".into())?;
         attempt.owned(started)?;
@@ -53,7 +54,8 @@ impl Mover {
     ) -> Result<(), MoveError> {
         let record = attempt.record.clone();
         let plan = self.plan(attempt, source, target).await?;
-        let job = Replay::prepare(&plan, &self.settings.tenancy.key_column, &record, target).await?;
+        let job =
+            Replay::prepare(&plan, &self.settings.tenancy.key_column, &record, target).await?;
         loop {
             let drained = replay_batch(source, target, &job, None).await?;
             attempt.freeze_drained += drained as i64;

@@ -109,10 +109,11 @@ pub(crate) async fn missing_on_shard(
             AND NOT (has_schema_privilege('shardmover', 'USAGE')
                      AND has_schema_privilege('shardmover', 'CREATE'))
          UNION ALL
-         SELECT 'ownership of function shardmover.fence_guard() (it was created by '
+         SELECT 'ownership of function ' || f.oid::regprocedure || ' (it was created by '
                 || pg_get_userbyid(f.proowner) || ')'
            FROM pg_proc f
-          WHERE f.oid = to_regprocedure('shardmover.fence_guard()')
+          WHERE f.pronamespace = to_regnamespace('shardmover')
+            AND f.proname LIKE 'fence\\_guard%'
             AND NOT pg_has_role(f.proowner, 'USAGE')
          UNION ALL
          SELECT 'TEMPORARY on database ' || current_database()

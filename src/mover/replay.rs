@@ -59,6 +59,9 @@ struct TableChanges {
     gone: Vec<String>,
 }
 
+/// Larger batches tried after a foreign-key violation before the whole log.
+const WIDENINGS: u32 = 3;
+
 /// Replays up to `limit` captured changes (all of them with `None`); returns
 /// how many change rows it consumed.
 pub async fn replay_batch(
@@ -67,13 +70,21 @@ pub async fn replay_batch(
     job: &Replay<'_>,
     limit: Option<i64>,
 ) -> Result<u64, MoveError> {
-    match replay_once(source, target, job, limit).await {
-        // A row's current state may reference a parent whose own change sits
-        // later in the log; the whole log, read from one snapshot, is consistent.
-        Err(e) if limit.is_some() && is_foreign_key_violation(&e) => {
-            replay_once(source, target, job, None).await
+    let mut limit = limit;
+    let mut widened = 0;
+    loop {
+        match replay_once(source, target, job, limit).await {
+            // A row's current state may reference a parent whose own change
+            // sits later in the log. A wider batch usually holds it (memory
+            // follows the batch); the whole log, read from one snapshot, always does.
+            Err(e) if limit.is_some() && is_foreign_key_violation(&e) => {
+                widened += 1;
+                limit = limit
+                    .filter(|_| widened <= WIDENINGS)
+                    .map(|n| n.saturating_mul(4));
+            }
+            other => return other,
         }
-        other => other,
     }
 }
 

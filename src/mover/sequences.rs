@@ -23,10 +23,7 @@ pub struct OwnedSequence {
 }
 
 /// The sequences owned by `table`'s columns on `target`.
-pub async fn owned(
-    target: &PgPool,
-    table: &TenantTable,
-) -> Result<Vec<OwnedSequence>, MoveError> {
+pub async fn owned(target: &PgPool, table: &TenantTable) -> Result<Vec<OwnedSequence>, MoveError> {
     let rows = sqlx::query(
         "SELECT s.oid::regclass::text AS sequence, a.attname AS column_name
            FROM pg_depend d

@@ -28,7 +28,8 @@ impl ShardOps<'_> {
         durations(&mut conn, &mut out)
             .await
             .map_err(ShardOpsError::control("reading metrics"))?;
-        online_families::render(&mut conn, &mut out)
+        let budget_ms = self.settings().engine.freeze_budget_ms;
+        online_families::render(&mut conn, budget_ms, &mut out)
             .await
             .map_err(ShardOpsError::control("reading metrics"))?;
         queue(&mut conn, &mut out)

@@ -15,7 +15,9 @@ const MOVES: i64 = 10_000;
 async fn every_page_answers_and_lists_come_in_pages_of_50_with_10000_moves_in_the_history() {
     let app = spawn_app().await;
     app.env.seed(7, "shard_1", 2_000).await;
-    sample_history::seed(&app.env.control, 1, MOVES).await.unwrap();
+    sample_history::seed(&app.env.control, 1, MOVES)
+        .await
+        .unwrap();
     let operator = Operator::sign_in(&app).await;
     let paths = [
         "/ui".to_owned(),

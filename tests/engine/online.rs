@@ -83,6 +83,17 @@ async fn an_online_move_under_a_concurrent_writer_loses_no_write_and_freezes_onl
         freeze < budget as i64,
         "froze {freeze} ms, budget {budget} ms"
     );
+    let held_to: Option<i32> =
+        sqlx::query_scalar("SELECT freeze_budget_ms FROM shardmover.migrations WHERE id = $1")
+            .bind(id.0)
+            .fetch_one(&env.control)
+            .await
+            .unwrap();
+    assert_eq!(
+        held_to,
+        Some(budget as i32),
+        "the budget is recorded with the freeze"
+    );
     assert!(
         log.longest_wait < Duration::from_millis(budget),
         "a write of the moving website waited {:?}",
@@ -207,6 +218,56 @@ async fn a_move_whose_backlog_cannot_fit_the_freeze_stops_transiently_without_fr
     assert_eq!(outcome.record.status.as_str(), "completed");
     assert_eq!(dump(&env.shard_2, 7).await, expected);
     assert!(outcome.record.freeze_ms().is_some());
+}
+
+#[tokio::test]
+async fn a_changed_row_that_now_points_at_a_parent_later_in_the_log_is_replayed_without_failing() {
+    let env = TestEnv::new().await;
+    env.seed(7, "shard_1", 3_000).await;
+    // One change per batch: the order's first change comes alone, but its row
+    // as it is now references a product whose insert sits later in the log.
+    let mover = env.mover_with(|s| s.engine.catch_up_batch = 1);
+    let id = env.request(&mover, 7, "shard_2", 1_000).await;
+    let url = env.app_urls[0].clone();
+    let after_writes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = after_writes.clone();
+    let rewire = Interlude::on_entering(Phase::CatchingUp, move || {
+        block_on(async move {
+            let source = pool(&url).await;
+            sqlx::raw_sql(
+                "UPDATE orders SET note = 'first' WHERE id = (SELECT min(id) FROM orders WHERE website_id = 7);
+                 INSERT INTO products (id, website_id, name, price) VALUES (77000001, 7, 'new', 1.50);
+                 UPDATE orders SET product_id = 77000001 WHERE id = (SELECT min(id) FROM orders WHERE website_id = 7);
+                 UPDATE orders SET note = 'later' WHERE id IN (SELECT id FROM orders WHERE website_id = 7 ORDER BY id DESC LIMIT 100);",
+            )
+            .execute(&source)
+            .await
+            .unwrap();
+            *seen.lock().unwrap() = dump(&source, 7).await;
+        })
+    });
+
+    let outcome = mover.run(id, &rewire).await.unwrap();
+
+    assert!(rewire.ran());
+    assert_eq!(outcome.record.status.as_str(), "completed");
+    let expected = after_writes.lock().unwrap().clone();
+    assert_eq!(dump(&env.shard_2, 7).await, expected);
+    assert!(dump(&env.shard_1, 7).await.is_empty());
+    let moved: (i64, String) = sqlx::query_as(
+        "SELECT o.product_id, p.name FROM orders o JOIN products p ON p.id = o.product_id
+          WHERE o.id = (SELECT min(id) FROM orders WHERE website_id = 7)",
+    )
+    .fetch_one(&env.shard_2)
+    .await
+    .unwrap();
+    assert_eq!(moved, (77000001, "new".to_owned()));
+    let later: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM orders WHERE website_id = 7 AND note = 'later'")
+            .fetch_one(&env.shard_2)
+            .await
+            .unwrap();
+    assert_eq!(later, 100);
 }
 
 #[tokio::test]

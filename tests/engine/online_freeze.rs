@@ -1,7 +1,7 @@
-//! A recorded freeze, shown everywhere outside the engine. The engine does not
-//! run online moves yet, so the freeze and catch-up columns are written into
-//! the control database as an online move would leave them, and then read
-//! through the API, the CLI, `/metrics`, the move's page and its notice.
+//! A recorded freeze, shown everywhere outside the engine. The freeze and
+//! catch-up columns are written into the control database as an online move
+//! would leave them (so the lengths are exact, one of them over budget), and
+//! then read through the API, the CLI, `/metrics`, the move's page and its notice.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -114,6 +114,12 @@ async fn a_recorded_freeze_and_backlog_show_in_the_api_metrics_and_cli() {
     let sum = value(&after, "shardmover_move_freeze_seconds_sum{}");
     assert!((sum - 1.314).abs() < 1e-6, "{sum}");
     assert_eq!(value(&after, "shardmover_move_changes_waiting{}"), 250.0);
+    // The 1234 ms freeze overran the 1 s budget; the 80 ms one did not.
+    assert_eq!(
+        value(&after, "shardmover_move_freezes_over_budget_total{}"),
+        1.0
+    );
+    assert_eq!(value(&after, "shardmover_freeze_budget_seconds{}"), 1.0);
 
     let (ok, text, stderr) =
         shardmover_cli(&app.env, &["status", "--migration", &long.to_string()]);

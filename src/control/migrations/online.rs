@@ -30,19 +30,23 @@ pub async fn record_catch_up(
     Ok(result.rows_affected() == 1)
 }
 
-/// The freeze begins (kept as first recorded when a resumed attempt freezes again:
-/// the application's writes have been refused since then).
+/// The freeze begins, held to `budget_ms` (both kept as first recorded when a
+/// resumed attempt freezes again: the application's writes have been refused since then).
 pub async fn start_freeze(
     conn: &mut PgConnection,
     id: MigrationId,
     attempt: i32,
+    budget_ms: u64,
 ) -> Result<bool, sqlx::Error> {
     let result = sqlx::query(
-        "UPDATE shardmover.migrations SET freeze_started_at = coalesce(freeze_started_at, clock_timestamp())
+        "UPDATE shardmover.migrations
+            SET freeze_started_at = coalesce(freeze_started_at, clock_timestamp()),
+                freeze_budget_ms = coalesce(freeze_budget_ms, $3)
           WHERE id = $1 AND attempts = $2 AND status = 'in_progress'",
     )
     .bind(id.0)
     .bind(attempt)
+    .bind(i32::try_from(budget_ms).unwrap_or(i32::MAX))
     .execute(conn)
     .await?;
     Ok(result.rows_affected() == 1)

@@ -104,21 +104,24 @@ async fn list(tx: &mut PgConnection, list: &'static str) -> Result<Vec<i64>, sql
     .await
 }
 
-/// The table's primary-key columns, in key order.
-pub(super) async fn primary_key(
+/// The table's oid (its guard function is named after it) and its
+/// primary-key columns, in key order.
+pub(super) async fn oid_and_primary_key(
     tx: &mut PgConnection,
     table: &str,
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT coalesce(array_agg(a.attname::text ORDER BY k.ord), '{}')
-           FROM pg_index i
-           CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
-           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-          WHERE i.indrelid = $1::regclass AND i.indisprimary",
+) -> Result<(u32, Vec<String>), sqlx::Error> {
+    let (oid, key): (sqlx::postgres::types::Oid, Vec<String>) = sqlx::query_as(
+        "SELECT $1::regclass::oid,
+                (SELECT coalesce(array_agg(a.attname::text ORDER BY k.ord), '{}')
+                   FROM pg_index i
+                  CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
+                   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                  WHERE i.indrelid = $1::regclass AND i.indisprimary)",
     )
     .bind(table)
     .fetch_one(&mut *tx)
-    .await
+    .await?;
+    Ok((oid.0, key))
 }
 
 async fn exists(tx: &mut PgConnection, list: &'static str) -> Result<bool, sqlx::Error> {

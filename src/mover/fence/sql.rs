@@ -1,6 +1,6 @@
 //! The SQL text of the fence and of change capture: the triggers that carry
-//! both website lists in their `WHEN` clauses, and the one function they call,
-//! for rows of listed websites only.
+//! both website lists in their `WHEN` clauses, and each table's own function
+//! they call, for rows of listed websites only.
 
 use crate::mover::shard_schema::FENCE_SQLSTATE;
 use crate::sql::{ident, literal_str};
@@ -44,13 +44,13 @@ fn csv(ids: &[i64]) -> String {
     ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
 
-/// The four `CREATE OR REPLACE TRIGGER`s of one table for the given lists;
-/// `primary_key` names the table's key columns, which a captured change records.
+/// The four `CREATE OR REPLACE TRIGGER`s of one table for the given lists,
+/// calling `function` (the table's own, from [`guard_function`]).
 pub(super) fn trigger_statements(
     table: &str,
+    function: &str,
     key_column: &str,
     lists: &Lists,
-    primary_key: &[String],
 ) -> Vec<String> {
     let key = ident(key_column);
     let mut watched: Vec<i64> = lists
@@ -69,12 +69,11 @@ pub(super) fn trigger_statements(
             format!("{row}.{key} = ANY ('{{{list}}}'::int8[])")
         }
     };
-    let mut args = vec![
+    let args = format!(
+        "{}, {}",
         literal_str(&csv(&lists.fenced)),
-        literal_str(&csv(&lists.captured)),
-    ];
-    args.extend(primary_key.iter().map(|c| literal_str(c)));
-    let args = args.join(", ");
+        literal_str(&csv(&lists.captured))
+    );
     TRIGGERS
         .iter()
         .map(|(name, event, when)| {
@@ -90,28 +89,40 @@ pub(super) fn trigger_statements(
             };
             format!(
                 "CREATE OR REPLACE TRIGGER {name} {event} ON {table} FOR EACH {level}
-                 WHEN ({condition}) EXECUTE FUNCTION shardmover.fence_guard({args})"
+                 WHEN ({condition}) EXECUTE FUNCTION {function}({args})"
             )
         })
         .collect()
 }
 
-/// The function the triggers call, only for rows of listed websites (and for a
+/// One table's guard function, named after the table's oid (a table renamed
+/// keeps it). The triggers call it only for rows of listed websites (and for a
 /// `TRUNCATE` while any website is listed). It lets shardmover's own sessions
 /// through, refuses writes of fenced websites with `SMF01`, and records the key
 /// of every changed row of a captured website (old and new key of an update,
-/// so a row moving into or out of the website is seen from both sides).
-/// `SECURITY DEFINER` with a pinned `search_path`: the application needs no
-/// grant on our schema. Arguments: fenced list, captured list, key columns.
-pub(super) fn guard_function(key_column: &str) -> String {
+/// so a row moving into or out of the website is seen from both sides). The
+/// key columns are compiled in: reading them off the row costs the writer far
+/// less than turning the row into JSON (0.63x → ~0.75x of uncaptured writes
+/// in a pgbench comparison). `SECURITY DEFINER` with a pinned `search_path`:
+/// the application needs no grant on our schema. Arguments: fenced list, captured list.
+pub(super) fn guard_function(function: &str, key_column: &str, primary_key: &[String]) -> String {
     let key = ident(key_column);
-    format!(
-        "CREATE OR REPLACE FUNCTION shardmover.fence_guard() RETURNS trigger
-         LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+    let key_of = |row: &str| {
+        if primary_key.is_empty() {
+            // Preflight refuses such tables; a write would fail on `pk NOT NULL`.
+            return "NULL::jsonb".to_owned();
+        }
+        let pairs: Vec<String> = primary_key
+            .iter()
+            .map(|c| format!("{}, {row}.{}", literal_str(c), ident(c)))
+            .collect();
+        format!("jsonb_build_object({})", pairs.join(", "))
+    };
+    let body = format!(
+        "
          DECLARE
-             fenced bigint[] := string_to_array(TG_ARGV[0], ',')::bigint[];
-             captured bigint[] := string_to_array(coalesce(TG_ARGV[1], ''), ',')::bigint[];
-             key_columns text[] := TG_ARGV[2:TG_NARGS - 1];
+             fenced bigint[];
+             captured bigint[];
              old_w bigint;
              new_w bigint;
              touched bigint;
@@ -123,37 +134,60 @@ pub(super) fn guard_function(key_column: &str) -> String {
              END IF;
              IF TG_LEVEL = 'STATEMENT' THEN
                  RAISE EXCEPTION 'shardmover fence: TRUNCATE of %.% refused while websites % are fenced or moving on this shard',
-                     TG_TABLE_SCHEMA, TG_TABLE_NAME, array_to_string(fenced || captured, ',')
+                     TG_TABLE_SCHEMA, TG_TABLE_NAME, concat_ws(',', nullif(TG_ARGV[0], ''), nullif(TG_ARGV[1], ''))
                      USING ERRCODE = '{FENCE_SQLSTATE}',
                            HINT = 'delete the rows of the websites you mean instead';
              END IF;
              IF TG_OP IN ('UPDATE', 'DELETE') THEN old_w := OLD.{key}; END IF;
              IF TG_OP IN ('INSERT', 'UPDATE') THEN new_w := NEW.{key}; END IF;
-             IF old_w = ANY (fenced) THEN
-                 touched := old_w;
-             ELSIF new_w = ANY (fenced) THEN
-                 touched := new_w;
+             IF TG_ARGV[0] <> '' THEN
+                 fenced := string_to_array(TG_ARGV[0], ',')::bigint[];
+                 IF old_w = ANY (fenced) THEN
+                     touched := old_w;
+                 ELSIF new_w = ANY (fenced) THEN
+                     touched := new_w;
+                 END IF;
+                 IF touched IS NOT NULL THEN
+                     RAISE EXCEPTION 'shardmover fence: website % is moving or has moved off this shard; write to %.% refused',
+                         touched, TG_TABLE_SCHEMA, TG_TABLE_NAME
+                         USING ERRCODE = '{FENCE_SQLSTATE}',
+                               HINT = 'look the website up in the registry and write to the shard it names';
+                 END IF;
              END IF;
-             IF touched IS NOT NULL THEN
-                 RAISE EXCEPTION 'shardmover fence: website % is moving or has moved off this shard; write to %.% refused',
-                     touched, TG_TABLE_SCHEMA, TG_TABLE_NAME
-                     USING ERRCODE = '{FENCE_SQLSTATE}',
-                           HINT = 'look the website up in the registry and write to the shard it names';
+             IF coalesce(TG_ARGV[1], '') = '' THEN
+                 RETURN COALESCE(NEW, OLD);
              END IF;
+             captured := string_to_array(TG_ARGV[1], ',')::bigint[];
              IF old_w = ANY (captured) THEN
-                 SELECT jsonb_object_agg(c, to_jsonb(OLD) -> c) INTO old_key FROM unnest(key_columns) c;
+                 old_key := {old_key};
                  INSERT INTO shardmover.changes (website_id, relid, pk) VALUES (old_w, TG_RELID, old_key);
              END IF;
              IF new_w = ANY (captured) THEN
-                 SELECT jsonb_object_agg(c, to_jsonb(NEW) -> c) INTO new_key FROM unnest(key_columns) c;
+                 new_key := {new_key};
                  IF old_key IS DISTINCT FROM new_key OR old_w IS DISTINCT FROM new_w THEN
                      INSERT INTO shardmover.changes (website_id, relid, pk) VALUES (new_w, TG_RELID, new_key);
                  END IF;
              END IF;
              RETURN COALESCE(NEW, OLD);
          END
-         $fn$"
+         ",
+        old_key = key_of("OLD"),
+        new_key = key_of("NEW"),
+    );
+    // Column names are the catalogue's: pick a dollar-quote tag none contains.
+    let tag = (0..)
+        .map(|i| format!("$g{i}$"))
+        .find(|tag| !body.contains(tag.as_str()))
+        .expect("some tag is unused");
+    format!(
+        "CREATE OR REPLACE FUNCTION {function}() RETURNS trigger
+         LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS {tag}{body}{tag}"
     )
+}
+
+/// The name of the guard function of the table with this oid.
+pub(super) fn guard_name(oid: u32) -> String {
+    format!("shardmover.fence_guard_{oid}")
 }
 
 #[cfg(test)]
@@ -167,26 +201,32 @@ mod tests {
         }
     }
 
+    const GUARD: &str = "shardmover.fence_guard_16384";
+
     #[test]
     fn empty_lists_compile_to_triggers_that_never_fire() {
-        let sql = trigger_statements("\"public\".\"pages\"", "website_id", &lists(&[], &[]), &[]);
+        let sql = trigger_statements(
+            "\"public\".\"pages\"",
+            GUARD,
+            "website_id",
+            &lists(&[], &[]),
+        );
         assert_eq!(sql.len(), 4);
         assert!(sql.iter().all(|s| s.contains("WHEN (false)")), "{sql:?}");
     }
 
     #[test]
     fn fenced_and_captured_websites_are_listed_in_every_row_trigger() {
-        let key = ["id".to_owned()];
         let sql = trigger_statements(
             "\"public\".\"pages\"",
+            GUARD,
             "website_id",
             &lists(&[9], &[7]),
-            &key,
         );
         assert!(sql[0].contains("OLD.\"website_id\" = ANY ('{7,9}'::int8[]) OR NEW."));
         assert!(sql[1].contains("WHEN (NEW.\"website_id\" = ANY ('{7,9}'::int8[]))"));
         assert!(
-            sql[1].contains("fence_guard(E'9', E'7', E'id')"),
+            sql[1].contains("EXECUTE FUNCTION shardmover.fence_guard_16384(E'9', E'7')"),
             "{}",
             sql[1]
         );
@@ -194,9 +234,14 @@ mod tests {
     }
 
     #[test]
-    fn key_column_names_are_quoted_as_literals() {
-        let key = ["it's".to_owned()];
-        let sql = trigger_statements("t", "w", &lists(&[], &[1]), &key);
-        assert!(sql[1].contains("E'it''s'"), "{}", sql[1]);
+    fn key_columns_are_compiled_in_quoted_and_the_dollar_quote_avoids_them() {
+        let key = ["it's".to_owned(), "a$g0$b".to_owned()];
+        let sql = guard_function(GUARD, "w", &key);
+        assert!(
+            sql.contains("jsonb_build_object(E'it''s', OLD.\"it's\", E'a$g0$b', OLD.\"a$g0$b\")"),
+            "{sql}"
+        );
+        assert!(sql.contains("AS $g1$") && sql.ends_with("$g1$"), "{sql}");
+        assert!(sql.contains("SECURITY DEFINER SET search_path = pg_catalog, pg_temp"));
     }
 }

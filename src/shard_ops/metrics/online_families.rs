@@ -1,19 +1,25 @@
 //! Online moves in `/metrics`: how long their freezes refused writes (a
-//! histogram the freeze-over-budget alert reads) and the backlog of captured
-//! changes of running moves. Both come from the control database, so every
-//! process reports the same.
+//! histogram), how many overran the `engine.freeze_budget_ms` they were held
+//! to (the counter the freeze-over-budget alert reads, so it follows the
+//! configured budget) and the
+//! backlog of captured changes of running moves. All come from the control
+//! database, so every process reports the same.
 
 use sqlx::PgConnection;
 
 use super::Exposition;
 use crate::control::metrics;
 
-/// Upper bounds (seconds) of the freeze histogram's buckets; 1 s is the
-/// default `engine.freeze_budget_ms`, so the alert can read it exactly.
+/// Upper bounds (seconds) of the freeze histogram's buckets.
 const FREEZE_BUCKETS: [f64; 8] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
-pub async fn render(conn: &mut PgConnection, out: &mut Exposition) -> Result<(), sqlx::Error> {
-    let freezes = metrics::freezes(conn, &FREEZE_BUCKETS).await?;
+pub async fn render(
+    conn: &mut PgConnection,
+    budget_ms: u64,
+    out: &mut Exposition,
+) -> Result<(), sqlx::Error> {
+    let budget_secs = budget_ms as f64 / 1000.0;
+    let freezes = metrics::freezes(conn, &FREEZE_BUCKETS, budget_secs).await?;
     let name = "shardmover_move_freeze_seconds";
     out.family(
         name,
@@ -27,6 +33,17 @@ pub async fn render(conn: &mut PgConnection, out: &mut Exposition) -> Result<(),
     out.sample(&bucket, &[("le", "+Inf")], freezes.count as f64);
     out.sample(&format!("{name}_sum"), &[], freezes.total_secs);
     out.sample(&format!("{name}_count"), &[], freezes.count as f64);
+
+    let name = "shardmover_move_freezes_over_budget_total";
+    out.family(
+        name,
+        "counter",
+        "Online moves' freezes that lasted longer than the engine.freeze_budget_ms they were held to.",
+    );
+    out.sample(name, &[], freezes.over_budget as f64);
+    let name = "shardmover_freeze_budget_seconds";
+    out.family(name, "gauge", "engine.freeze_budget_ms, in seconds.");
+    out.sample(name, &[], budget_secs);
 
     let waiting = metrics::changes_waiting(conn).await?;
     let name = "shardmover_move_changes_waiting";
