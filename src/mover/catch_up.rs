@@ -2,7 +2,8 @@
 //! changes on the source (so the copy may read at any snapshot); `catch_up`
 //! replays them onto the target in batches, verifies the bulk of the rows once
 //! while the application still writes, and returns when what still waits would
-//! drain within the freeze budget at the replay rate it measured.
+//! drain within the freeze budget at the replay rate it measured and no
+//! long-held lock (autovacuum, say) would hold up the fence inside the freeze.
 
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,8 @@ const DRAIN_SHARE: f64 = 0.5;
 /// Pause when a round found nothing to replay but changes still wait (rows of
 /// transactions not yet committed when counted).
 const IDLE: Duration = Duration::from_millis(20);
+/// Pause between looks at the locks that keep the fence from going up.
+const LOCK_POLL: Duration = Duration::from_millis(100);
 
 impl Mover {
     /// Capturing: the website's changes are recorded from here on.
@@ -78,6 +81,10 @@ impl Mover {
         let mut caught_up = false;
         // Replay rounds since touched keys were last checked.
         let mut rounds_since_check: Option<u32> = None;
+        let quoted: Vec<String> = plan.iter().map(|t| t.name.quoted()).collect();
+        // Sessions whose locks the fence would queue behind, when that was all
+        // that kept the move from freezing.
+        let mut blocked_by: Vec<i32> = Vec::new();
         loop {
             let waiting = backlog(source, record.website).await?;
             let fits = rate.fits(budget).max(SMALL_BACKLOG);
@@ -101,7 +108,18 @@ impl Mover {
                 let checked = unverified <= SMALL_BACKLOG
                     || rounds_since_check.is_some_and(|rounds| rounds <= 2);
                 if settled && checked && waiting + unverified <= fits {
-                    return Ok(());
+                    let holders = fence::would_wait(source, &quoted).await?;
+                    if holders.is_empty() {
+                        return Ok(());
+                    }
+                    if blocked_by.is_empty() {
+                        info!(website_id = %record.website, sessions = ?holders,
+                              "ready to freeze, but the fence would queue behind these sessions' locks; catching up until they end");
+                    }
+                    blocked_by = holders;
+                    tokio::time::sleep(LOCK_POLL).await;
+                } else {
+                    blocked_by.clear();
                 }
                 if settled && !checked {
                     self.verify_touched_early(attempt, source, target).await?;
@@ -109,6 +127,17 @@ impl Mover {
                     caught_up = false;
                     continue;
                 }
+            }
+            if started.elapsed() > timeout && !blocked_by.is_empty() {
+                return Err(MoveError::FenceBlocked {
+                    shard: record.source.clone(),
+                    seconds: timeout.as_secs(),
+                    pids: blocked_by
+                        .iter()
+                        .map(i32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(","),
+                });
             }
             if started.elapsed() > timeout {
                 return Err(MoveError::CatchUpTimeout {

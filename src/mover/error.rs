@@ -46,6 +46,16 @@ pub enum MoveError {
         waiting: i64,
         fits: i64,
     },
+    #[error(
+        "for {seconds}s the source shard {shard} held locks the freeze's fence would wait behind \
+         (sessions {pids}: autovacuum, VACUUM, CREATE INDEX or DDL on the tenant tables); the move \
+         did not freeze and is retried"
+    )]
+    FenceBlocked {
+        shard: ShardName,
+        seconds: u64,
+        pids: String,
+    },
     #[error("the target already holds rows of website {website}: {detail}")]
     TargetNotEmpty { website: WebsiteId, detail: String },
     #[error("checksum mismatch in {table}: {detail}")]
@@ -115,6 +125,7 @@ impl MoveError {
             Self::SchemaMismatch(_) => "schema_mismatch",
             Self::KeyCollision { .. } => "key_collision",
             Self::CatchUpTimeout { .. } => "catch_up_timeout",
+            Self::FenceBlocked { .. } => "fence_blocked",
             Self::TargetNotEmpty { .. } => "target_not_empty",
             Self::ChecksumMismatch { .. } => "checksum_mismatch",
             Self::Busy { .. } => "move_in_progress",
@@ -142,6 +153,7 @@ impl MoveError {
             Self::Database { source, .. } => crate::db::is_transient(source),
             Self::FenceDrainTimeout { .. }
             | Self::CatchUpTimeout { .. }
+            | Self::FenceBlocked { .. }
             | Self::Busy { .. }
             | Self::Interrupted
             | Self::LostOwnership { .. } => true,

@@ -209,6 +209,27 @@ async fn fenced_tables(
     .await
 }
 
+/// Sessions holding a lock on `tables` that raising the fence would queue
+/// behind for more than a moment: `SHARE UPDATE EXCLUSIVE` and stronger
+/// (autovacuum, a manual `VACUUM`, `CREATE INDEX`, DDL), not the ordinary
+/// writers' `ROW EXCLUSIVE`, which come and go. Autovacuum yields only to a
+/// waiter older than `deadlock_timeout`, longer than one fence try waits, so
+/// the freeze is better started once they are gone. `pg_locks` shows every role's locks.
+pub async fn would_wait(source: &PgPool, tables: &[String]) -> Result<Vec<i32>, MoveError> {
+    sqlx::query_scalar(
+        "SELECT coalesce(array_agg(DISTINCT pid ORDER BY pid), '{}') FROM pg_locks
+          WHERE granted AND pid <> pg_backend_pid() AND locktype = 'relation'
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            AND relation = ANY ($1::text[]::regclass[])
+            AND mode IN ('ShareUpdateExclusiveLock', 'ShareLock', 'ShareRowExclusiveLock',
+                         'ExclusiveLock', 'AccessExclusiveLock')",
+    )
+    .bind(tables)
+    .fetch_one(source)
+    .await
+    .context(|| "reading the locks on the tenant tables".into())
+}
+
 /// Sessions holding write locks on the fenced tables: whom the fence waited for.
 /// `pg_locks` shows every role's locks, unlike `pg_stat_activity`'s details.
 async fn lock_holders(pool: &PgPool, tables: &[String]) -> String {

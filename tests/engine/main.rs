@@ -22,6 +22,7 @@ mod moves;
 mod online;
 mod online_crash;
 mod online_freeze;
+mod online_locks;
 mod online_surface;
 mod operator;
 mod ownership;
