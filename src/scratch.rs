@@ -65,6 +65,21 @@ impl Server {
         .await?;
         Ok(())
     }
+
+    /// Drops `databases` once a run that used them ended, however it ended,
+    /// and passes its result on (a failed drop is only reported).
+    pub async fn dropping<T>(
+        &self,
+        databases: &[&str],
+        result: anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        for name in databases {
+            if let Err(e) = self.drop_database(name).await {
+                eprintln!("could not drop {name}: {e:#}");
+            }
+        }
+        result
+    }
 }
 
 /// `base` with its control database and shards replaced.

@@ -55,12 +55,7 @@ const DATABASES: [&str; 4] = [
 pub async fn run(base: Settings, args: BenchArgs) -> anyhow::Result<()> {
     let server = Server::from_url(&base.database.url)?;
     let result = run_in(&server, &base, &args).await;
-    for name in DATABASES {
-        if let Err(e) = server.drop_database(name).await {
-            eprintln!("could not drop {name}: {e:#}");
-        }
-    }
-    result
+    server.dropping(&DATABASES, result).await
 }
 
 /// The bench's databases, connected: control, then the source, the raw

@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
+use sqlx::PgPool;
 
 use crate::api::{self, AppState};
 use crate::config::Settings;
@@ -40,16 +41,19 @@ const DATABASES: [&str; 3] = [
     "shardmover_benchapi_shard_1",
     "shardmover_benchapi_shard_2",
 ];
-const TOKEN: &str = "bench-token";
+pub(super) const TOKEN: &str = "bench-token";
 
-pub async fn run(base: Settings, args: BenchApiArgs) -> anyhow::Result<()> {
-    let server = Server::from_url(&base.database.url)?;
-    let mut urls = Vec::new();
-    for name in DATABASES {
-        urls.push(server.recreate(name).await?);
-    }
+/// The API (and the dashboard) served in this process over scratch databases.
+pub(super) struct InProcess {
+    pub address: String,
+    pub control: PgPool,
+}
+
+/// Serves on a free local port with `urls` as control database, `shard_1` and
+/// `shard_2`, the token [`TOKEN`]; the control database migrated, with a registry.
+pub(super) async fn start(base: &Settings, urls: &[SecretString]) -> anyhow::Result<InProcess> {
     let mut settings = settings_with(
-        &base,
+        base,
         urls[0].clone(),
         &[("shard_1", urls[1].clone()), ("shard_2", urls[2].clone())],
     );
@@ -57,10 +61,6 @@ pub async fn run(base: Settings, args: BenchApiArgs) -> anyhow::Result<()> {
     let control = crate::db::control_pool(&settings).await?;
     crate::startup::migrate(&control).await?;
     sample_tenant::create_registry(&control).await?;
-    sqlx::query("INSERT INTO pwb_websites (id, name, shard_name) SELECT g, 'w' || g, 'shard_1' FROM generate_series(1, $1) g")
-        .bind(args.requests as i64)
-        .execute(&control)
-        .await?;
     let mover = Arc::new(Mover::new(Arc::new(settings), control.clone()));
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let address = format!("http://{}", listener.local_addr()?);
@@ -71,6 +71,21 @@ pub async fn run(base: Settings, args: BenchApiArgs) -> anyhow::Result<()> {
             workers: None,
         },
     )?);
+    Ok(InProcess { address, control })
+}
+
+pub async fn run(base: Settings, args: BenchApiArgs) -> anyhow::Result<()> {
+    let server = Server::from_url(&base.database.url)?;
+    let mut urls = Vec::new();
+    for name in DATABASES {
+        urls.push(server.recreate(name).await?);
+    }
+    let api = start(&base, &urls).await?;
+    let (address, control) = (api.address, api.control);
+    sqlx::query("INSERT INTO pwb_websites (id, name, shard_name) SELECT g, 'w' || g, 'shard_1' FROM generate_series(1, $1) g")
+        .bind(args.requests as i64)
+        .execute(&control)
+        .await?;
 
     let client = reqwest::Client::new();
     let post = measure(args.requests, args.concurrency, |i| {

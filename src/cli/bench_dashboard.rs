@@ -3,20 +3,14 @@
 //! short one, in one run. Lists are paginated and their filters indexed, so the
 //! ratio should stay near 1 however long the history grows.
 
-use std::net::TcpListener;
-use std::sync::Arc;
-
 use anyhow::{Context, bail};
 use clap::Args;
-use secrecy::SecretString;
 
-use crate::api::{self, AppState};
 use crate::config::Settings;
 use crate::ids::WebsiteId;
-use crate::mover::Mover;
 use crate::sample_history;
 use crate::sample_tenant::{self, Scale};
-use crate::scratch::{Server, settings_with};
+use crate::scratch::Server;
 
 #[derive(Debug, Args)]
 pub struct BenchDashboardArgs {
@@ -37,7 +31,6 @@ const DATABASES: [&str; 3] = [
     "shardmover_benchui_shard_1",
     "shardmover_benchui_shard_2",
 ];
-const TOKEN: &str = "bench-token";
 
 /// Runs the bench and drops its databases afterwards, also when it failed.
 pub async fn run(base: Settings, args: BenchDashboardArgs) -> anyhow::Result<()> {
@@ -46,12 +39,7 @@ pub async fn run(base: Settings, args: BenchDashboardArgs) -> anyhow::Result<()>
     }
     let server = Server::from_url(&base.database.url)?;
     let result = run_in(&server, &base, &args).await;
-    for name in DATABASES {
-        if let Err(e) = server.drop_database(name).await {
-            eprintln!("could not drop {name}: {e:#}");
-        }
-    }
-    result
+    server.dropping(&DATABASES, result).await
 }
 
 async fn run_in(server: &Server, base: &Settings, args: &BenchDashboardArgs) -> anyhow::Result<()> {
@@ -59,15 +47,7 @@ async fn run_in(server: &Server, base: &Settings, args: &BenchDashboardArgs) -> 
     for name in DATABASES {
         urls.push(server.recreate(name).await?);
     }
-    let mut settings = settings_with(
-        base,
-        urls[0].clone(),
-        &[("shard_1", urls[1].clone()), ("shard_2", urls[2].clone())],
-    );
-    settings.api.token = Some(SecretString::from(TOKEN));
-    let control = crate::db::control_pool(&settings).await?;
-    crate::startup::migrate(&control).await?;
-    sample_tenant::create_registry(&control).await?;
+    let api = super::bench_api::start(base, &urls).await?;
     let website = WebsiteId::new(7).expect("positive");
     for (i, url) in urls[1..].iter().enumerate() {
         let shard = super::bench::pool(url).await?;
@@ -77,18 +57,9 @@ async fn run_in(server: &Server, base: &Settings, args: &BenchDashboardArgs) -> 
         }
         shard.close().await;
     }
+    let control = api.control;
     sample_tenant::register(&control, website, "shard_1").await?;
-
-    let mover = Arc::new(Mover::new(Arc::new(settings), control.clone()));
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let address = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(api::server(
-        listener,
-        AppState {
-            mover,
-            workers: None,
-        },
-    )?);
+    let address = api.address;
     let browser = Browser::sign_in(&address).await?;
 
     eprintln!("a history of {} moves ...", args.baseline_moves);
@@ -149,7 +120,7 @@ impl Browser {
             .build()?;
         let response = client
             .post(format!("{address}/ui/sign-in"))
-            .form(&[("token", TOKEN)])
+            .form(&[("token", super::bench_api::TOKEN)])
             .send()
             .await?;
         let cookie = response
