@@ -63,6 +63,10 @@ pub struct ProgressView {
     pub changes_waiting: i64,
     /// Online moves: changes replayed per second, as last measured.
     pub catch_up_rate: Option<f64>,
+    /// Online moves ready to freeze: sessions whose locks on the tenant tables
+    /// (autovacuum, VACUUM, CREATE INDEX, DDL) the fence would queue behind, so
+    /// catch-up goes on until they end.
+    pub freeze_waits_for: Option<String>,
     pub tables: Vec<TableProgress>,
 }
 
@@ -130,6 +134,7 @@ pub fn render(
             changes_applied: r.changes_applied,
             changes_waiting: r.changes_waiting,
             catch_up_rate: r.catch_up_rate,
+            freeze_waits_for: r.freeze_waits_for.clone(),
             tables: tables.to_vec(),
         },
         freeze: freeze_view::freeze(r, budget_ms),

@@ -39,6 +39,8 @@ pub struct MoveDetails {
     pub changes_applied: i64,
     pub changes_waiting: i64,
     pub catch_up_rate: Option<f64>,
+    /// Ready to freeze, but these sessions' locks would hold up the fence.
+    pub freeze_waits_for: Option<String>,
     /// Online moves: the freeze once it began, and the budget it aims for.
     pub freeze_started_at: Option<DateTime<Utc>>,
     pub freeze_ms: Option<i64>,
@@ -132,6 +134,7 @@ fn details(
         changes_applied: r.changes_applied,
         changes_waiting: r.changes_waiting,
         catch_up_rate: r.catch_up_rate,
+        freeze_waits_for: r.freeze_waits_for.clone(),
         freeze_started_at: r.freeze_started_at,
         freeze_ms: r.freeze_ms(),
         freeze_changes: r.freeze_changes,

@@ -83,8 +83,8 @@ impl Mover {
         let mut rounds_since_check: Option<u32> = None;
         let quoted: Vec<String> = plan.iter().map(|t| t.name.quoted()).collect();
         // Sessions whose locks the fence would queue behind, when that was all
-        // that kept the move from freezing.
-        let mut blocked_by: Vec<i32> = Vec::new();
+        // that kept the move from freezing (recorded on the move for operators).
+        let mut blocked_by = String::new();
         loop {
             let waiting = backlog(source, record.website).await?;
             let fits = rate.fits(budget).max(SMALL_BACKLOG);
@@ -108,17 +108,19 @@ impl Mover {
                 let checked = unverified <= SMALL_BACKLOG
                     || rounds_since_check.is_some_and(|rounds| rounds <= 2);
                 if settled && checked && waiting + unverified <= fits {
-                    let holders = fence::would_wait(source, &quoted).await?;
+                    let holders = fence::would_wait(source, &quoted).await?.join(", ");
                     if holders.is_empty() {
                         return Ok(());
                     }
-                    if blocked_by.is_empty() {
-                        info!(website_id = %record.website, sessions = ?holders,
-                              "ready to freeze, but the fence would queue behind these sessions' locks; catching up until they end");
+                    if holders != blocked_by {
+                        info!(website_id = %record.website, sessions = %holders,
+                              "ready to freeze, but the fence would queue behind these locks; catching up until they end");
+                        self.record_freeze_wait(attempt, Some(&holders)).await?;
+                        blocked_by = holders;
                     }
-                    blocked_by = holders;
                     tokio::time::sleep(LOCK_POLL).await;
-                } else {
+                } else if !blocked_by.is_empty() {
+                    self.record_freeze_wait(attempt, None).await?;
                     blocked_by.clear();
                 }
                 if settled && !checked {
@@ -132,11 +134,7 @@ impl Mover {
                 return Err(MoveError::FenceBlocked {
                     shard: record.source.clone(),
                     seconds: timeout.as_secs(),
-                    pids: blocked_by
-                        .iter()
-                        .map(i32::to_string)
-                        .collect::<Vec<_>>()
-                        .join(","),
+                    sessions: blocked_by,
                 });
             }
             if started.elapsed() > timeout {
@@ -191,6 +189,21 @@ impl Mover {
             let scope = Scope::of(table, &self.settings.tenancy.key_column, &record);
             verify_online::prune(source, target, &scope).await?;
         }
+        Ok(())
+    }
+
+    async fn record_freeze_wait(
+        &self,
+        attempt: &mut Attempt<'_>,
+        waits_for: Option<&str>,
+    ) -> Result<(), MoveError> {
+        let mut conn = self.control_conn().await?;
+        let recorded =
+            migrations::record_freeze_wait(&mut conn, attempt.record.id, attempt.token, waits_for)
+                .await
+                .context(|| "recording what the freeze waits for".into())?;
+        attempt.owned(recorded)?;
+        attempt.record.freeze_waits_for = waits_for.map(str::to_owned);
         Ok(())
     }
 

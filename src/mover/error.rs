@@ -48,13 +48,13 @@ pub enum MoveError {
     },
     #[error(
         "for {seconds}s the source shard {shard} held locks the freeze's fence would wait behind \
-         (sessions {pids}: autovacuum, VACUUM, CREATE INDEX or DDL on the tenant tables); the move \
+         ({sessions}: autovacuum, VACUUM, CREATE INDEX or DDL on the tenant tables); the move \
          did not freeze and is retried"
     )]
     FenceBlocked {
         shard: ShardName,
         seconds: u64,
-        pids: String,
+        sessions: String,
     },
     #[error("the target already holds rows of website {website}: {detail}")]
     TargetNotEmpty { website: WebsiteId, detail: String },

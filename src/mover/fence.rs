@@ -215,17 +215,18 @@ async fn fenced_tables(
 /// writers' `ROW EXCLUSIVE`, which come and go. Autovacuum yields only to a
 /// waiter older than `deadlock_timeout`, longer than one fence try waits, so
 /// the freeze is better started once they are gone. `pg_locks` shows every role's locks.
-pub async fn would_wait(source: &PgPool, tables: &[String]) -> Result<Vec<i32>, MoveError> {
+pub async fn would_wait(source: &PgPool, tables: &[String]) -> Result<Vec<String>, MoveError> {
     sqlx::query_scalar(
-        "SELECT coalesce(array_agg(DISTINCT pid ORDER BY pid), '{}') FROM pg_locks
+        "SELECT format('pid %s (%s on %s)', pid, mode, relation::regclass) FROM pg_locks
           WHERE granted AND pid <> pg_backend_pid() AND locktype = 'relation'
             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
             AND relation = ANY ($1::text[]::regclass[])
             AND mode IN ('ShareUpdateExclusiveLock', 'ShareLock', 'ShareRowExclusiveLock',
-                         'ExclusiveLock', 'AccessExclusiveLock')",
+                         'ExclusiveLock', 'AccessExclusiveLock')
+          ORDER BY pid, relation",
     )
     .bind(tables)
-    .fetch_one(source)
+    .fetch_all(source)
     .await
     .context(|| "reading the locks on the tenant tables".into())
 }

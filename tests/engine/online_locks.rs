@@ -1,17 +1,20 @@
 //! A long-held lock on a tenant table (what autovacuum, a manual `VACUUM` or
 //! `CREATE INDEX` take) would make the freeze's fence queue behind it while the
-//! website's writes are refused. Catch-up sees it in `pg_locks` and keeps the
-//! website writable until it is gone, or stops transiently naming the sessions.
+//! website's writes are refused. Catch-up sees it in `pg_locks`, says so on the
+//! move (API, CLI, dashboard) and keeps the website writable until it is gone,
+//! or stops transiently naming the sessions.
 
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use shardmover::control::Phase;
 use shardmover::mover::Silent;
 
-use crate::helpers::{Interlude, TestEnv, block_on, dump, pool};
+use crate::app::spawn_app;
+use crate::helpers::{Interlude, TestEnv, block_on, dump, pool, shardmover_cli};
+use crate::operator::Operator;
 
 /// A session holding `SHARE UPDATE EXCLUSIVE` on `orders` (autovacuum's lock).
 struct Locker {
@@ -58,44 +61,105 @@ impl Locker {
     }
 }
 
-#[tokio::test]
-async fn the_freeze_waits_for_a_lock_the_fence_would_queue_behind_and_the_website_stays_writable() {
-    let env = TestEnv::new().await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_freeze_waits_for_a_lock_the_fence_would_queue_behind_says_so_and_the_website_stays_writable()
+ {
+    let app = spawn_app().await;
+    let env = &app.env;
     env.seed(7, "shard_1", 3_000).await;
     let mover = env.mover();
     let id = env.request(&mover, 7, "shard_2", 1_000).await;
     let url = env.app_urls[0].clone();
-    let (done, released) = mpsc::channel();
-    // From the start of catch-up, another session holds autovacuum's lock on
-    // orders for 1.5 s, while the website keeps writing.
+    let (held, locker) = mpsc::channel();
+    // From the start of catch-up, another session holds autovacuum's lock on orders.
     let vacuum = Interlude::on_entering(Phase::CatchingUp, move || {
-        let locker = Locker::hold(url.clone());
-        std::thread::spawn(move || {
-            block_on(async move {
-                let app = pool(&url).await;
-                for i in 0..10 {
-                    sqlx::query("UPDATE orders SET note = $1 WHERE id = (SELECT min(id) FROM orders WHERE website_id = 7)")
-                        .bind(format!("while locked {i}"))
-                        .execute(&app)
-                        .await
-                        .expect("the website is writable until the freeze");
-                    tokio::time::sleep(Duration::from_millis(150)).await;
-                }
-            });
-            done.send(locker.let_go()).unwrap();
-        });
+        held.send(Locker::hold(url)).unwrap();
     });
+    let moving = tokio::spawn(async move {
+        let outcome = mover.run(id, &vacuum).await;
+        (outcome, vacuum.ran())
+    });
+    let locker = tokio::task::spawn_blocking(move || locker.recv().unwrap())
+        .await
+        .unwrap();
 
-    let outcome = mover.run(id, &vacuum).await.unwrap();
+    // Catch-up gets ready to freeze and says what it waits for, everywhere.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let waits_for = loop {
+        let recorded: Option<String> =
+            sqlx::query_scalar("SELECT freeze_waits_for FROM shardmover.migrations WHERE id = $1")
+                .bind(id.0)
+                .fetch_one(&env.control)
+                .await
+                .unwrap();
+        if let Some(sessions) = recorded {
+            break sessions;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "catch-up never said it waits for the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        waits_for.contains("ShareUpdateExclusiveLock on orders"),
+        "{waits_for}"
+    );
+    let (_, view) = app.get(&format!("/api/v1/migrations/{}", id.0)).await;
+    assert_eq!(
+        view["progress"]["freeze_waits_for"],
+        waits_for.as_str(),
+        "{view}"
+    );
+    let (ok, text, stderr) = shardmover_cli(env, &["status", "--migration", &id.0.to_string()]);
+    assert!(ok, "{stderr}");
+    assert!(
+        text.contains(&format!(
+            "freeze: ready, waiting for locks the fence would queue behind: {waits_for}"
+        )),
+        "{text}"
+    );
+    let (ok, json, _) =
+        shardmover_cli(env, &["status", "--migration", &id.0.to_string(), "--json"]);
+    assert!(ok);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["freeze_waits_for"], waits_for.as_str(), "{json}");
+    let page = Operator::sign_in(&app)
+        .await
+        .get(&format!("/ui/moves/{}/live", id.0))
+        .await;
+    assert!(
+        page.body
+            .contains("Ready to freeze, but the fence would queue behind locks"),
+        "{}",
+        page.body
+    );
+    // The website keeps taking writes meanwhile.
+    let writer = pool(&env.app_urls[0]).await;
+    for i in 0..3 {
+        sqlx::query("UPDATE orders SET note = $1 WHERE id = (SELECT min(id) FROM orders WHERE website_id = 7)")
+            .bind(format!("while locked {i}"))
+            .execute(&writer)
+            .await
+            .expect("the website is writable until the freeze");
+    }
+    let released_at = tokio::task::spawn_blocking(move || locker.let_go())
+        .await
+        .unwrap();
 
-    assert!(vacuum.ran());
-    let released_at = released.recv().unwrap();
-    let record = &outcome.record;
-    assert_eq!(record.status.as_str(), "completed");
+    let (outcome, ran) = moving.await.unwrap();
+    let outcome = outcome.unwrap();
+    assert!(ran);
+    assert_eq!(outcome.record.status.as_str(), "completed");
+    let record = env.mover().run_report(id).await.unwrap().record;
     let frozen_at = record.freeze_started_at.expect("an online move freezes");
     assert!(
         frozen_at > released_at,
         "the freeze began at {frozen_at} while the lock was held until {released_at}"
+    );
+    assert_eq!(
+        record.freeze_waits_for, None,
+        "cleared once the freeze began"
     );
     let note: String = sqlx::query_scalar(
         "SELECT note FROM orders WHERE id = (SELECT min(id) FROM orders WHERE website_id = 7)",
@@ -103,7 +167,7 @@ async fn the_freeze_waits_for_a_lock_the_fence_would_queue_behind_and_the_websit
     .fetch_one(&env.shard_2)
     .await
     .unwrap();
-    assert_eq!(note, "while locked 9");
+    assert_eq!(note, "while locked 2");
 }
 
 #[tokio::test]
@@ -124,6 +188,12 @@ async fn a_lock_held_past_the_catch_up_timeout_stops_the_move_transiently_naming
     assert_eq!(error.code(), "fence_blocked", "{error}");
     assert!(error.is_transient());
     assert!(error.to_string().contains("shard_1"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("ShareUpdateExclusiveLock on orders"),
+        "{error}"
+    );
     let record = env.mover().run_report(id).await.unwrap().record;
     assert_eq!(record.status.as_str(), "in_progress");
     assert_eq!(record.phase, Phase::CatchingUp);

@@ -24,6 +24,11 @@ pub fn lines(r: &MigrationRecord) -> Vec<String> {
                 .unwrap_or_default()
         ));
     }
+    if let Some(sessions) = &r.freeze_waits_for {
+        lines.push(format!(
+            "freeze: ready, waiting for locks the fence would queue behind: {sessions}"
+        ));
+    }
     if let Some(line) = freeze_line(r) {
         lines.push(line);
     }
@@ -62,6 +67,7 @@ pub fn json_fields(r: &MigrationRecord) -> Value {
         "changes_applied": r.changes_applied,
         "changes_waiting": r.changes_waiting,
         "catch_up_rate": r.catch_up_rate,
+        "freeze_waits_for": r.freeze_waits_for,
         "freeze": freeze,
     })
 }

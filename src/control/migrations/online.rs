@@ -30,6 +30,26 @@ pub async fn record_catch_up(
     Ok(result.rows_affected() == 1)
 }
 
+/// What keeps a move that is ready to freeze from freezing (sessions holding
+/// locks the fence would queue behind), or `None` once nothing does.
+pub async fn record_freeze_wait(
+    conn: &mut PgConnection,
+    id: MigrationId,
+    attempt: i32,
+    waits_for: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE shardmover.migrations SET freeze_waits_for = $3
+          WHERE id = $1 AND attempts = $2 AND status = 'in_progress'",
+    )
+    .bind(id.0)
+    .bind(attempt)
+    .bind(waits_for)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
 /// The freeze begins, held to `budget_ms` (both kept as first recorded when a
 /// resumed attempt freezes again: the application's writes have been refused since then).
 pub async fn start_freeze(
@@ -41,7 +61,7 @@ pub async fn start_freeze(
     let result = sqlx::query(
         "UPDATE shardmover.migrations
             SET freeze_started_at = coalesce(freeze_started_at, clock_timestamp()),
-                freeze_budget_ms = coalesce(freeze_budget_ms, $3)
+                freeze_budget_ms = coalesce(freeze_budget_ms, $3), freeze_waits_for = NULL
           WHERE id = $1 AND attempts = $2 AND status = 'in_progress'",
     )
     .bind(id.0)
