@@ -5,7 +5,7 @@ mod online;
 use serde_json::{Value, json};
 
 use crate::control::migrations::MigrationRecord;
-use crate::control::{NoticeStatus, Phase, Status};
+use crate::control::{MoveMode, NoticeStatus, Phase, Status};
 use crate::mover::{MoveOutcome, PreflightReport};
 
 pub fn print_preflight(report: &PreflightReport) {
@@ -75,8 +75,18 @@ pub fn print_outcome(outcome: &MoveOutcome) {
     }
     let t = &outcome.timings;
     if t.copy.as_millis() > 0 {
+        // An online move's freeze holds its verify and cutover.
+        let online = if r.mode == MoveMode::Online {
+            format!(
+                ", catch-up {:.2}s, freeze {} ms",
+                t.catch_up.as_secs_f64(),
+                t.freeze.as_millis()
+            )
+        } else {
+            String::new()
+        };
         println!(
-            "timings: preflight {:.2}s, copy {:.2}s, verify {:.2}s, cutover {:.2}s, cleanup {:.2}s",
+            "timings: preflight {:.2}s, copy {:.2}s{online}, verify {:.2}s, cutover {:.2}s, cleanup {:.2}s",
             t.preflight.as_secs_f64(),
             t.copy.as_secs_f64(),
             t.verify.as_secs_f64(),
