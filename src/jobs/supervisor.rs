@@ -20,10 +20,12 @@ const HEALTHY_RUN: Duration = Duration::from_secs(60);
 /// A restarted worker counts as running again once it has lasted this long
 /// (registered and polled), so `/ready` does not flap during an outage.
 const SETTLED: Duration = Duration::from_secs(2);
-/// How long a worker may take to stop once shutdown is asked for. apalis waits
-/// for its poll stream and task tracker to wind down, and after a backend
-/// failure and restart that wait has been seen never to end; a move still in
-/// flight is resumable from its checkpoint, so past this the worker is left.
+/// How long a worker may take to stop once shutdown is asked for. apalis waits,
+/// without a deadline, for its tasks in flight and its last heartbeat or ack
+/// query; sqlx bounds only `acquire`, so a query whose reply never comes (a
+/// silent network partition; once, a test that blocked the thread relaying its
+/// connection) would hold shutdown for ever. A move still in flight is
+/// resumable from its checkpoint, so past this the worker is left.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// A supervised worker's state, as `/ready` shows it.

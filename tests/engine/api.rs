@@ -14,7 +14,7 @@ use shardmover::mover::Mover;
 use shardmover::queue::MoveJob;
 
 use crate::app::{TOKEN, error_code, spawn_app, spawn_app_with};
-use crate::helpers::{TestEnv, block_on, dump, pool};
+use crate::helpers::{TestEnv, block_on, dump, join_thread, pool};
 use crate::smtp::{SmtpServer, mail_to};
 
 fn move_body(website: i64, target: &str) -> Value {
@@ -80,7 +80,7 @@ async fn a_move_requested_over_http_is_run_by_a_worker_and_fully_recorded() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     stop.send(()).unwrap();
-    worker.join().unwrap();
+    join_thread(worker, 60).await;
 
     assert_eq!(finished["status"], "completed", "{finished}");
     assert_eq!(finished["progress"]["percent"], 100.0);

@@ -16,7 +16,7 @@ use shardmover::ids::MigrationId;
 use shardmover::mover::{Mover, ProgressSink, Snapshot};
 
 use crate::app::{TOKEN, add_shard, closed_port, request_move, spawn_app_with};
-use crate::helpers::{block_on, pool};
+use crate::helpers::{block_on, join_thread, pool};
 use crate::webdriver::{Browser, Chromedriver};
 
 /// Slows the copy down so a person (or this test) can watch it.
@@ -151,7 +151,7 @@ async fn an_operator_signs_in_moves_a_website_watching_it_live_cancels_another_a
         assert!(Instant::now() < deadline, "never completed; saw {seen:?}");
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
-    worker.join().unwrap();
+    join_thread(worker, 60).await;
     let between: Vec<&String> = seen
         .iter()
         .filter(|p| !matches!(p.as_str(), "0%" | "100%" | ""))

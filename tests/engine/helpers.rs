@@ -360,6 +360,17 @@ impl ProgressSink for Interlude {
     }
 }
 
+/// Waits for a thread (a worker stopped by the test) off the test's runtime,
+/// which may be serving what the thread still needs (a proxy, an API, SMTP):
+/// a blocking `join` there could wait for ever. Fails after `secs` seconds.
+pub async fn join_thread<T: Send + 'static>(thread: std::thread::JoinHandle<T>, secs: u64) -> T {
+    let joined = tokio::task::spawn_blocking(move || thread.join());
+    match tokio::time::timeout(std::time::Duration::from_secs(secs), joined).await {
+        Ok(result) => result.expect("joining").expect("the thread panicked"),
+        Err(_) => panic!("the thread did not end within {secs} s of being stopped"),
+    }
+}
+
 /// Runs a future to completion on a fresh single-threaded runtime.
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()

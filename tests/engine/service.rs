@@ -16,7 +16,7 @@ use shardmover::jobs::worker::{self, Workers};
 use shardmover::mover::Mover;
 
 use crate::app::{TOKEN, closed_port};
-use crate::helpers::{TestEnv, block_on, dump};
+use crate::helpers::{TestEnv, block_on, dump, join_thread};
 use crate::proxy::{Proxy, port_of, via};
 
 fn move_body(website: i64) -> serde_json::Value {
@@ -328,5 +328,5 @@ async fn ready_shows_a_worker_restarting_while_its_pool_is_cut_and_ready_again_a
     let status = wait_until_ended(&env, 7, Duration::from_secs(60)).await;
     assert_eq!(status, "completed");
     stop.send(()).unwrap();
-    worker_thread.join().unwrap();
+    join_thread(worker_thread, 60).await;
 }
