@@ -38,10 +38,11 @@ async fn assert_holds(env: &TestEnv, shard: &str, id: i64, expected: &Model) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_online_move_under_a_concurrent_writer_loses_no_write_and_freezes_only_briefly() {
     let env = TestEnv::new().await;
-    env.seed(7, "shard_1", 100_000).await;
+    // A few hundred thousand rows: the copy takes long enough for thousands of writes.
+    env.seed(7, "shard_1", 300_000).await;
     env.seed(8, "shard_1", 2_000).await;
     let mover = env.mover();
-    let id = env.request(&mover, 7, "shard_2", 5_000).await;
+    let id = env.request(&mover, 7, "shard_2", 20_000).await;
     let writer = Writer::start(&env, 7, 8).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
