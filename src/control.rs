@@ -2,6 +2,7 @@
 
 pub mod audit_logs;
 pub mod audit_search;
+pub mod bulk_assign_key;
 pub mod metrics;
 pub mod migrations;
 pub mod move_search;

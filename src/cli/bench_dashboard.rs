@@ -73,8 +73,8 @@ async fn run_in(server: &Server, base: &Settings, args: &BenchDashboardArgs) -> 
     control.close().await;
 
     println!(
-        "dashboard pages, server time (median of {}), {} vs {} moves in the history",
-        args.samples, args.moves, args.baseline_moves
+        "dashboard pages, server time (median of {} requests): {} moves in the history | {} moves | ratio",
+        args.samples, args.baseline_moves, args.moves
     );
     let mut slowest = 0.0_f64;
     for ((_, short), (path, long)) in short.iter().zip(&long) {

@@ -1,5 +1,6 @@
 //! Settings refused at start-up, each refusal naming its key: a zero batch
-//! would make cleanup loop forever, a zero pool would wait forever, a default
+//! would make cleanup loop forever (a zero catch-up batch or freeze budget
+//! would stall every online move), a zero pool would wait forever, a default
 //! shard nobody configured would send new websites nowhere.
 
 use super::{ConfigError, Settings, parse_url};
@@ -30,7 +31,13 @@ impl Settings {
     }
 
     fn validate_numbers(&self) -> Result<(), ConfigError> {
-        let positive: [(&str, u64); 11] = [
+        let positive: [(&str, u64); 14] = [
+            ("engine.catch_up_batch", self.engine.catch_up_batch.into()),
+            ("engine.freeze_budget_ms", self.engine.freeze_budget_ms),
+            (
+                "engine.catch_up_timeout_secs",
+                self.engine.catch_up_timeout_secs,
+            ),
             (
                 "database.max_connections",
                 self.database.max_connections.into(),

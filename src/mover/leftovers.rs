@@ -7,6 +7,7 @@ use sqlx::PgPool;
 
 use super::Mover;
 use super::error::{Context, MoveError};
+use crate::control::migrations;
 use crate::ids::ShardName;
 
 impl Mover {
@@ -36,18 +37,13 @@ impl Mover {
             return Ok(Vec::new());
         }
         let migrations: Vec<i64> = captured.iter().map(|(_, m, _)| *m).collect();
-        let ended: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT id, status FROM shardmover.migrations
-              WHERE id = ANY($1) AND status NOT IN ('pending', 'in_progress')",
-        )
-        .bind(&migrations)
-        .fetch_all(&mut *self.control_conn().await?)
-        .await
-        .context(|| "reading the moves that captured changes".into())?;
+        let ended = migrations::ended_among(&mut *self.control_conn().await?, &migrations)
+            .await
+            .context(|| "reading the moves that captured changes".into())?;
         Ok(captured
             .into_iter()
             .filter_map(|(website, migration, changes)| {
-                let (_, status) = ended.iter().find(|(id, _)| *id == migration)?;
+                let (_, status) = ended.iter().find(|(id, _)| id.0 == migration)?;
                 Some(format!(
                     "{shard} still captures website {website}'s changes ({changes} logged) for move \
                      {migration}, which is {status}: a crashed rollback or cleanup left it; resuming \

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use super::tenant_rows::{RowsEverywhere, has_rows};
 use super::{AssignRequest, ShardOps, ShardOpsError};
+use crate::control::bulk_assign_key;
 use crate::ids::{ShardName, WebsiteId};
 
 /// Websites one bulk request may name.
@@ -181,12 +182,7 @@ async fn token(
     target: &ShardName,
     items: &[BulkItem],
 ) -> Result<String, ShardOpsError> {
-    sqlx::query_scalar(
-        "SELECT encode(sha256(convert_to(key || E'\\n' || $1, 'UTF8')), 'hex')
-           FROM shardmover.bulk_assign_key",
-    )
-    .bind(canonical(target, items))
-    .fetch_one(conn)
-    .await
-    .map_err(ShardOpsError::control("signing the plan"))
+    bulk_assign_key::sign(conn, &canonical(target, items))
+        .await
+        .map_err(ShardOpsError::control("signing the plan"))
 }

@@ -92,6 +92,16 @@ fn settings_that_would_loop_or_hang_are_refused_at_start_up_naming_their_key() {
             "engine.batch_rows must be at least 1",
         ),
         (
+            "SHARDMOVER__ENGINE__CATCH_UP_BATCH",
+            "0",
+            "engine.catch_up_batch must be at least 1",
+        ),
+        (
+            "SHARDMOVER__ENGINE__FREEZE_BUDGET_MS",
+            "0",
+            "engine.freeze_budget_ms must be at least 1",
+        ),
+        (
             "SHARDMOVER__DATABASE__MAX_CONNECTIONS",
             "0",
             "database.max_connections must be at least 1",

@@ -92,6 +92,12 @@ async fn after_a_move_the_old_shard_takes_every_other_websites_writes_and_refuse
         app.run("UPDATE website_settings SET website_id = 7 WHERE website_id = 8"),
         7,
     );
+    // shardmover's own bypass flag means nothing in the application's session.
+    assert_eq!(app.run("SET shardmover.bypass_fence = 'on'"), Ok(0));
+    refused_by_fence(
+        app.run("INSERT INTO website_settings (website_id, key) VALUES (7, 'bypass tried')"),
+        7,
+    );
     // The target's copy is the application's to write.
     let target = AppSession::open(&env.app_urls[1]);
     assert_eq!(

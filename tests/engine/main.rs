@@ -20,6 +20,7 @@ mod mail;
 mod metrics;
 mod moves;
 mod online;
+mod online_cancel;
 mod online_crash;
 mod online_freeze;
 mod online_locks;

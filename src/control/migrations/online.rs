@@ -3,6 +3,7 @@
 
 use sqlx::PgConnection;
 
+use crate::control::Status;
 use crate::ids::MigrationId;
 
 /// Catch-up progress: changes replayed in total, changes waiting, and the
@@ -91,4 +92,31 @@ pub async fn end_freeze(
     .execute(conn)
     .await?;
     Ok(result.rows_affected() == 1)
+}
+
+/// Which of `ids` have ended (neither pending nor running), with their status:
+/// the moves whose change capture on a shard nothing will remove.
+pub async fn ended_among(
+    conn: &mut PgConnection,
+    ids: &[i64],
+) -> Result<Vec<(MigrationId, Status)>, sqlx::Error> {
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, status FROM shardmover.migrations
+          WHERE id = ANY($1) AND NOT (status = ANY($2))",
+    )
+    .bind(ids)
+    .bind([Status::Pending.as_str(), Status::InProgress.as_str()])
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|(id, status)| {
+            let status = status
+                .parse()
+                .map_err(|e: String| sqlx::Error::ColumnDecode {
+                    index: "status".into(),
+                    source: e.into(),
+                })?;
+            Ok((MigrationId(id), status))
+        })
+        .collect()
 }

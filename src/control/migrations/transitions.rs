@@ -266,12 +266,18 @@ pub async fn cancel_pending(
 /// cutover transaction locks and re-reads: either the cancel lands first and the
 /// cutover refuses, or the cutover lands first and this finds phase `cleanup`.
 pub async fn request_cancel(conn: &mut PgConnection, id: MigrationId) -> Result<bool, sqlx::Error> {
+    let before_cleanup: Vec<&str> = Phase::ALL
+        .iter()
+        .filter(|p| **p < Phase::Cleanup)
+        .map(|p| p.as_str())
+        .collect();
     let result = sqlx::query(
         "UPDATE shardmover.migrations SET cancel_requested = true
-          WHERE id = $1 AND status IN ('pending', 'in_progress')
-            AND phase IN ('queued', 'preflight', 'copying', 'verifying', 'cutover')",
+          WHERE id = $1 AND status = ANY($2) AND phase = ANY($3)",
     )
     .bind(id.0)
+    .bind([Status::Pending.as_str(), Status::InProgress.as_str()])
+    .bind(before_cleanup)
     .execute(conn)
     .await?;
     Ok(result.rows_affected() == 1)
