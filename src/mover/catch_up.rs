@@ -17,7 +17,7 @@ use super::error::{Context, MoveError};
 use super::replay::{Replay, replay_batch};
 use super::verify_online::{self, Scope};
 use super::{Mover, fence, sequences, shard_schema};
-use crate::control::migrations;
+use crate::control::migrations::{self, MigrationRecord};
 use crate::ids::WebsiteId;
 use rate::Rate;
 
@@ -111,17 +111,12 @@ impl Mover {
                 let checked = unverified <= SMALL_BACKLOG
                     || rounds_since_check.is_some_and(|rounds| rounds <= 2);
                 if settled && checked && waiting + unverified <= fits {
-                    let holders = fence::would_wait(source, &quoted).await?.join(", ");
-                    if holders.is_empty() {
+                    if self
+                        .fence_clear(attempt, source, &quoted, &mut blocked_by)
+                        .await?
+                    {
                         return Ok(());
                     }
-                    if holders != blocked_by {
-                        info!(website_id = %record.website, sessions = %holders,
-                              "ready to freeze, but the fence would queue behind these locks; catching up until they end");
-                        self.record_freeze_wait(attempt, Some(&holders)).await?;
-                        blocked_by = holders;
-                    }
-                    tokio::time::sleep(LOCK_POLL).await;
                 } else if !blocked_by.is_empty() {
                     self.record_freeze_wait(attempt, None).await?;
                     blocked_by.clear();
@@ -133,19 +128,8 @@ impl Mover {
                     continue;
                 }
             }
-            if started.elapsed() > timeout && !blocked_by.is_empty() {
-                return Err(MoveError::FenceBlocked {
-                    shard: record.source.clone(),
-                    seconds: timeout.as_secs(),
-                    sessions: blocked_by,
-                });
-            }
             if started.elapsed() > timeout {
-                return Err(MoveError::CatchUpTimeout {
-                    seconds: timeout.as_secs(),
-                    waiting,
-                    fits,
-                });
+                return Err(gave_up(&record, timeout, (waiting, fits), blocked_by));
             }
             let round = Instant::now();
             let replayed =
@@ -159,6 +143,29 @@ impl Mover {
             }
             attempt.tracker.check_cancel().await?;
         }
+    }
+
+    /// Ready to freeze: true once no lock would hold up the fence; otherwise
+    /// records what it waits for (when that changed) and pauses a little.
+    async fn fence_clear(
+        &self,
+        attempt: &mut Attempt<'_>,
+        source: &PgPool,
+        tables: &[String],
+        blocked_by: &mut String,
+    ) -> Result<bool, MoveError> {
+        let holders = fence::would_wait(source, tables).await?.join(", ");
+        if holders.is_empty() {
+            return Ok(true);
+        }
+        if holders != *blocked_by {
+            info!(website_id = %attempt.record.website, sessions = %holders,
+                  "ready to freeze, but the fence would queue behind these locks; catching up until they end");
+            self.record_freeze_wait(attempt, Some(&holders)).await?;
+            *blocked_by = holders;
+        }
+        tokio::time::sleep(LOCK_POLL).await;
+        Ok(false)
     }
 
     /// Every row no change touched, checksummed on both sides while writes go on.
@@ -232,6 +239,29 @@ impl Mover {
         attempt.record.changes_applied = applied;
         attempt.record.changes_waiting = waiting;
         Ok(())
+    }
+}
+
+/// Why catch-up stops at its timeout: locks that kept a ready move from
+/// freezing, or a backlog (`waiting`, of which `fits` would fit) too big.
+fn gave_up(
+    record: &MigrationRecord,
+    timeout: Duration,
+    (waiting, fits): (i64, i64),
+    blocked_by: String,
+) -> MoveError {
+    if blocked_by.is_empty() {
+        MoveError::CatchUpTimeout {
+            seconds: timeout.as_secs(),
+            waiting,
+            fits,
+        }
+    } else {
+        MoveError::FenceBlocked {
+            shard: record.source.clone(),
+            seconds: timeout.as_secs(),
+            sessions: blocked_by,
+        }
     }
 }
 

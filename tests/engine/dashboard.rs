@@ -201,6 +201,32 @@ async fn disabled_features_lose_their_controls_and_routes_and_the_allow_list_app
         "{}",
         change.body
     );
+    // A move queued before the flag went off: its page offers no cancel, and
+    // the cancel and finalize routes answer 403, changing nothing.
+    let id = app.env.request(&app.env.mover(), 7, "shard_2", 100).await;
+    let page = operator.get(&format!("/ui/moves/{}", id.0)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("id=\"cancel\""), "{}", page.body);
+    for action in ["cancel", "finalize"] {
+        let refused = operator
+            .post(
+                &format!("/ui/moves/{}/{action}", id.0),
+                &[("csrf", &page.csrf_or(&csrf))],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{action}");
+        assert!(
+            refused.body.contains("SHARD_MIGRATIONS_ENABLED"),
+            "{action}"
+        );
+    }
+    let cancel_requested: bool =
+        sqlx::query_scalar("SELECT cancel_requested FROM shardmover.migrations WHERE id = $1")
+            .bind(id.0)
+            .fetch_one(&app.env.control)
+            .await
+            .unwrap();
+    assert!(!cancel_requested);
 
     let closed = spawn_app_with(|s| s.flags.admin = false).await;
     let operator = Operator::sign_in(&closed).await;

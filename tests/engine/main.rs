@@ -11,6 +11,7 @@ mod crash;
 mod dashboard;
 mod dashboard_browser;
 mod dashboard_outage;
+mod dashboard_pages;
 mod dashboard_render;
 mod edges;
 mod helpers;

@@ -23,6 +23,15 @@ pub struct Page {
 }
 
 impl Page {
+    /// The page's CSRF token, or `fallback` when it has no form.
+    pub fn csrf_or(&self, fallback: &str) -> String {
+        if self.body.contains("name=\"csrf\" value=\"") {
+            self.csrf()
+        } else {
+            fallback.to_owned()
+        }
+    }
+
     /// The hidden CSRF field of the page's forms.
     pub fn csrf(&self) -> String {
         let start = self
