@@ -17,7 +17,7 @@ async fn each_page_shows_what_an_operator_comes_to_it_for() {
     // Mail configured (nothing delivers it here): finished moves get notices.
     let app = spawn_app_with(|s| mail_to(s, closed_port())).await;
     let env = &app.env;
-    for website in [7, 8, 9] {
+    for website in [7, 8, 9, 10] {
         env.seed(website, "shard_1", 300).await;
     }
     let (status, body) = app
@@ -136,4 +136,37 @@ async fn each_page_shows_what_an_operator_comes_to_it_for() {
         expected.sort_unstable();
         assert_eq!(listed, expected, "moves?{filter}");
     }
+
+    // A preview shows the notes preflight makes: here, capture some crash left
+    // on shard_1 for a move that has ended.
+    sqlx::query(
+        "INSERT INTO shardmover.captured_websites (website_id, migration_id) VALUES (99, $1)",
+    )
+    .bind(done)
+    .execute(env.as_mover("shard_1"))
+    .await
+    .unwrap();
+    let csrf = operator.get("/ui/websites/10").await.csrf();
+    let preview = operator
+        .post(
+            "/ui/websites/10/preview",
+            &[
+                ("csrf", csrf.as_str()),
+                ("target", "shard_2"),
+                ("requested_by", "ops@example.com"),
+                ("mode", "online"),
+            ],
+        )
+        .await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+    assert!(
+        preview.body.contains("Preflight report: clean, with notes"),
+        "{}",
+        preview.body
+    );
+    assert!(
+        preview.body.contains("still captures website 99"),
+        "{}",
+        preview.body
+    );
 }
