@@ -62,6 +62,27 @@ pub struct TestEnv {
 }
 
 impl TestEnv {
+    /// Runs each notice job queued right now once, with the job's own handler,
+    /// as a worker would (ignoring `run_at`, so a retry scheduled for later
+    /// runs now; retries it queues wait for the next call).
+    pub async fn drain_notices(&self, notifier: &Arc<shardmover::jobs::Notifier>) -> usize {
+        let queued: Vec<Vec<u8>> = sqlx::query_scalar(
+            "UPDATE apalis.jobs SET status = 'Done'
+              WHERE job_type = $1 AND status = 'Pending' RETURNING job",
+        )
+        .bind(shardmover::queue::notify_job::QUEUE)
+        .fetch_all(&self.control)
+        .await
+        .unwrap();
+        for payload in &queued {
+            let job = serde_json::from_slice(payload).unwrap();
+            shardmover::jobs::run_notify(job, apalis::prelude::Data::new(notifier.clone()))
+                .await
+                .unwrap();
+        }
+        queued.len()
+    }
+
     /// Control database plus `shard_1` and `shard_2`, both with the sample schema.
     pub async fn new() -> Self {
         let server = Server::from_url(&server_url()).unwrap();

@@ -41,27 +41,6 @@ async fn notices(env: &TestEnv, id: MigrationId) -> Vec<Notification> {
         .unwrap()
 }
 
-/// Runs each notice job queued right now once, with the job's own handler, as a
-/// worker would (ignoring `run_at`, so a retry scheduled for later runs now;
-/// retries it queues wait for the next call).
-async fn drain_notices(env: &TestEnv, notifier: &Arc<Notifier>) -> usize {
-    let queued: Vec<Vec<u8>> = sqlx::query_scalar(
-        "UPDATE apalis.jobs SET status = 'Done'
-          WHERE job_type = $1 AND status = 'Pending' RETURNING job",
-    )
-    .bind(shardmover::queue::notify_job::QUEUE)
-    .fetch_all(&env.control)
-    .await
-    .unwrap();
-    for payload in &queued {
-        let job = serde_json::from_slice(payload).unwrap();
-        jobs::run_notify(job, apalis::prelude::Data::new(notifier.clone()))
-            .await
-            .unwrap();
-    }
-    queued.len()
-}
-
 struct Parsed {
     subject: String,
     text: String,
@@ -97,12 +76,12 @@ async fn a_completed_move_mails_the_requester_and_the_ops_list_once_with_its_che
     jobs::run_move(job.clone(), apalis::prelude::Data::new(mover.clone()))
         .await
         .unwrap();
-    assert_eq!(drain_notices(&env, &notifier).await, 2, "one per recipient");
+    assert_eq!(env.drain_notices(&notifier).await, 2, "one per recipient");
     // The move's job delivered again (a worker died after the move ended): no second notice.
     jobs::run_move(job, apalis::prelude::Data::new(mover.clone()))
         .await
         .unwrap();
-    assert_eq!(drain_notices(&env, &notifier).await, 0);
+    assert_eq!(env.drain_notices(&notifier).await, 0);
 
     let mut received = smtp.received();
     assert_eq!(received.len(), 2, "exactly one notice each");
@@ -285,7 +264,7 @@ async fn with_smtp_down_the_move_completes_and_its_notice_goes_out_once_smtp_is_
     let outcome = mover.run(id, &Silent).await.unwrap();
     assert_eq!(outcome.record.status.as_str(), "completed");
 
-    assert_eq!(drain_notices(&env, &notifier).await, 1);
+    assert_eq!(env.drain_notices(&notifier).await, 1);
     let waiting = &notices(&env, id).await[0];
     assert_eq!((waiting.status.as_str(), waiting.attempts), ("pending", 1));
     let error = waiting.last_error.as_deref().unwrap();
@@ -307,8 +286,8 @@ async fn with_smtp_down_the_move_completes_and_its_notice_goes_out_once_smtp_is_
     );
 
     let smtp = SmtpServer::start_on_port(port);
-    assert_eq!(drain_notices(&env, &notifier).await, 1);
-    assert_eq!(drain_notices(&env, &notifier).await, 0);
+    assert_eq!(env.drain_notices(&notifier).await, 1);
+    assert_eq!(env.drain_notices(&notifier).await, 0);
     assert_eq!(smtp.received().len(), 1);
     let sent = &notices(&env, id).await[0];
     assert_eq!((sent.status.as_str(), sent.attempts), ("sent", 2));
@@ -358,7 +337,7 @@ async fn a_notice_whose_job_was_lost_is_queued_again_once_and_old_finished_jobs_
     let sweep = || jobs::sweeper::sweep_notices(&env.control, 0.0);
     assert_eq!(sweep().await.unwrap(), 1);
     assert_eq!(sweep().await.unwrap(), 0, "its new job is live");
-    assert_eq!(drain_notices(&env, &notifier).await, 1);
+    assert_eq!(env.drain_notices(&notifier).await, 1);
     assert_eq!(sweep().await.unwrap(), 0, "a sent notice needs nothing");
     assert_eq!(smtp.received().len(), 1);
 
