@@ -155,7 +155,7 @@ pub fn outcome_json(outcome: &MoveOutcome) -> Value {
 pub fn print_notices(notices: &[crate::control::notifications::Notification]) {
     let at = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
     for n in notices {
-        let state = match (n.notice_status(), n.sent_at, n.next_attempt_at) {
+        let state = match (n.status, n.sent_at, n.next_attempt_at) {
             (NoticeStatus::Sent, Some(sent), _) => format!("sent {}", at(sent)),
             (NoticeStatus::Pending, _, Some(next)) if n.attempts > 0 => format!(
                 "not sent yet ({} attempts; next {}): {}",

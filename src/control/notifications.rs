@@ -6,20 +6,28 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use super::NoticeStatus;
-use crate::ids::MigrationId;
+use super::{NoticeStatus, Status};
+use crate::ids::{EmailAddress, MigrationId, NotificationId};
 
 /// Also the API's `notifications` item (field names are a contract).
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct Notification {
-    pub id: i64,
+    #[sqlx(try_from = "i64")]
+    #[schema(value_type = i64)]
+    pub id: NotificationId,
     #[serde(skip)]
     pub migration_id: i64,
     /// completed | failed | cancelled | cleanup_pending: the event this notice is about.
-    pub event: String,
-    pub recipient: String,
-    /// pending | sent | failed (given up): a `NoticeStatus` (`notice_status()`).
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    #[schema(value_type = String)]
+    pub event: Status,
+    #[sqlx(try_from = "String")]
+    #[schema(value_type = String)]
+    pub recipient: EmailAddress,
+    /// pending | sent | failed (given up).
+    #[sqlx(try_from = "String")]
+    #[schema(value_type = String)]
+    pub status: NoticeStatus,
     pub attempts: i32,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub give_up_at: DateTime<Utc>,
@@ -28,13 +36,6 @@ pub struct Notification {
     /// The Message-ID header: a resent notice carries the same one.
     pub message_id: String,
     pub created_at: DateTime<Utc>,
-}
-
-impl Notification {
-    /// The delivery state, typed.
-    pub fn notice_status(&self) -> NoticeStatus {
-        self.status.parse().unwrap_or(NoticeStatus::Failed)
-    }
 }
 
 const COLUMNS: &str = "id, migration_id, event, recipient, status, attempts, next_attempt_at,
@@ -54,8 +55,8 @@ pub struct NewNotification<'a> {
 pub async fn insert(
     conn: &mut PgConnection,
     new: &NewNotification<'_>,
-) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar(
+) -> Result<Vec<NotificationId>, sqlx::Error> {
+    let ids: Vec<i64> = sqlx::query_scalar(
         "INSERT INTO shardmover.notifications
             (migration_id, event, recipient, message_id, next_attempt_at, give_up_at)
          SELECT $1, $2, r, $4, now(), now() + make_interval(secs => $5)
@@ -68,29 +69,33 @@ pub async fn insert(
     .bind(new.message_id)
     .bind(new.give_up_after.as_secs_f64())
     .fetch_all(conn)
-    .await
+    .await?;
+    Ok(ids.into_iter().map(NotificationId).collect())
 }
 
 /// Locks a pending notice for delivery until the caller's transaction ends;
 /// `None` if it was sent or given up, or another worker holds it right now.
-pub async fn claim(conn: &mut PgConnection, id: i64) -> Result<Option<Notification>, sqlx::Error> {
+pub async fn claim(
+    conn: &mut PgConnection,
+    id: NotificationId,
+) -> Result<Option<Notification>, sqlx::Error> {
     sqlx::query_as(crate::sql::audited(&format!(
         "SELECT {COLUMNS} FROM shardmover.notifications
           WHERE id = $1 AND status = $2 FOR UPDATE SKIP LOCKED"
     )))
-    .bind(id)
+    .bind(id.0)
     .bind(NoticeStatus::Pending.as_str())
     .fetch_optional(conn)
     .await
 }
 
-pub async fn mark_sent(conn: &mut PgConnection, id: i64) -> Result<(), sqlx::Error> {
+pub async fn mark_sent(conn: &mut PgConnection, id: NotificationId) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE shardmover.notifications
             SET status = $2, sent_at = now(), attempts = attempts + 1, next_attempt_at = NULL
           WHERE id = $1",
     )
-    .bind(id)
+    .bind(id.0)
     .bind(NoticeStatus::Sent.as_str())
     .execute(conn)
     .await?;
@@ -100,7 +105,7 @@ pub async fn mark_sent(conn: &mut PgConnection, id: i64) -> Result<(), sqlx::Err
 /// Records a failed attempt: retried after `retry_in`, or given up with `None`.
 pub async fn mark_failed_attempt(
     conn: &mut PgConnection,
-    id: i64,
+    id: NotificationId,
     error: &str,
     retry_in: Option<Duration>,
 ) -> Result<(), sqlx::Error> {
@@ -111,7 +116,7 @@ pub async fn mark_failed_attempt(
                 next_attempt_at = now() + make_interval(secs => $3)
           WHERE id = $1",
     )
-    .bind(id)
+    .bind(id.0)
     .bind(error)
     .bind(retry_in.map(|d| d.as_secs_f64()))
     .bind(NoticeStatus::Failed.as_str())

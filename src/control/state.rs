@@ -82,6 +82,13 @@ macro_rules! text_enum {
                 f.write_str(self.as_str())
             }
         }
+        /// For reading the text column into the type (`#[sqlx(try_from = "String")]`).
+        impl TryFrom<String> for $ty {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                s.parse()
+            }
+        }
     };
 }
 

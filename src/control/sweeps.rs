@@ -5,6 +5,7 @@
 use sqlx::PgConnection;
 
 use super::{NoticeStatus, Status};
+use crate::ids::NotificationId;
 use crate::sql::audited;
 
 /// A job of `$1` that is waiting, running or will be retried by apalis.
@@ -49,8 +50,8 @@ pub async fn lost_notices(
     conn: &mut PgConnection,
     queue: &str,
     quiet_for_secs: f64,
-) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar(audited(&format!(
+) -> Result<Vec<NotificationId>, sqlx::Error> {
+    let ids: Vec<i64> = sqlx::query_scalar(audited(&format!(
         "SELECT n.id FROM shardmover.notifications n
           WHERE n.status = $3 AND n.next_attempt_at < now() - make_interval(secs => $2)
             AND NOT EXISTS (SELECT 1 FROM apalis.jobs j WHERE {LIVE_JOB}
@@ -62,13 +63,14 @@ pub async fn lost_notices(
     .bind(quiet_for_secs)
     .bind(NoticeStatus::Pending.as_str())
     .fetch_all(conn)
-    .await
+    .await?;
+    Ok(ids.into_iter().map(NotificationId).collect())
 }
 
 /// Touches a re-queued notice, like `touch_move`.
-pub async fn touch_notice(conn: &mut PgConnection, id: i64) -> Result<(), sqlx::Error> {
+pub async fn touch_notice(conn: &mut PgConnection, id: NotificationId) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE shardmover.notifications SET next_attempt_at = now() WHERE id = $1")
-        .bind(id)
+        .bind(id.0)
         .execute(conn)
         .await?;
     Ok(())

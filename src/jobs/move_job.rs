@@ -11,7 +11,6 @@ use tracing::{Instrument, info, warn};
 
 use super::backoff::backoff;
 use crate::control::{Phase, migrations};
-use crate::ids::MigrationId;
 use crate::mover::{MoveError, Mover, Silent};
 use crate::queue::MoveJob;
 
@@ -19,14 +18,14 @@ use crate::queue::MoveJob;
 pub async fn run_move(job: MoveJob, mover: Data<Arc<Mover>>) -> Result<(), BoxDynError> {
     let span = tracing::info_span!(
         "move_job",
-        migration_id = job.migration_id,
+        migration_id = job.migration_id.0,
         request_id = job.request_id.as_deref().unwrap_or("")
     );
     handle(job, &mover).instrument(span).await
 }
 
 async fn handle(job: MoveJob, mover: &Mover) -> Result<(), BoxDynError> {
-    let id = MigrationId(job.migration_id);
+    let id = job.migration_id;
     match mover.run(id, &Silent).await {
         Ok(outcome) => {
             info!(status = %outcome.record.status, "move job finished");
@@ -48,7 +47,7 @@ async fn handle(job: MoveJob, mover: &Mover) -> Result<(), BoxDynError> {
 }
 
 async fn retry_later(mover: &Mover, job: &MoveJob, error: &MoveError) -> Result<(), BoxDynError> {
-    let id = MigrationId(job.migration_id);
+    let id = job.migration_id;
     let Some(record) = migrations::find(&mut *mover.control_pool().acquire().await?, id).await?
     else {
         return Ok(());

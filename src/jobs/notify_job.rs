@@ -17,8 +17,8 @@ use super::backoff::backoff;
 use crate::config::Settings;
 use crate::control::notifications::{self, Notification};
 use crate::control::{migrations, tables};
-use crate::ids::MigrationId;
-use crate::mail::{EmailAddress, MailError, Mailer, Notice, compose};
+use crate::ids::{MigrationId, NotificationId};
+use crate::mail::{MailError, Mailer, Notice, compose};
 use crate::queue::NotifyJob;
 
 /// What a notice job needs: the control database, settings and an SMTP client.
@@ -47,9 +47,12 @@ pub enum Delivery {
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
     #[error("notice {id}: {source}")]
-    Database { id: i64, source: sqlx::Error },
+    Database {
+        id: NotificationId,
+        source: sqlx::Error,
+    },
     #[error("notice {0}: its move is gone")]
-    MoveMissing(i64),
+    MoveMissing(NotificationId),
 }
 
 impl Notifier {
@@ -71,7 +74,7 @@ impl Notifier {
     }
 
     /// One delivery attempt of notice `id`.
-    pub async fn deliver(&self, id: i64) -> Result<Delivery, NotifyError> {
+    pub async fn deliver(&self, id: NotificationId) -> Result<Delivery, NotifyError> {
         let db = |source| NotifyError::Database { id, source };
         let mut tx = self.control.begin().await.map_err(db)?;
         let Some(notice) = notifications::claim(&mut tx, id).await.map_err(db)? else {
@@ -93,16 +96,16 @@ impl Notifier {
         }?;
         tx.commit().await.map_err(db)?;
         // SMTP answers may quote the address; logs never carry one.
-        let scrub = |error: &str| error.replace(&notice.recipient, "<recipient>");
+        let scrub = |error: &str| error.replace(notice.recipient.as_str(), "<recipient>");
         match &delivery {
             Delivery::Sent => {
-                info!(notification_id = id, event = %notice.event, "notice sent")
+                info!(notification_id = id.0, event = %notice.event, "notice sent")
             }
             Delivery::Retrying { error } => {
-                warn!(notification_id = id, error = %scrub(error), "notice not sent; retrying later")
+                warn!(notification_id = id.0, error = %scrub(error), "notice not sent; retrying later")
             }
             Delivery::GaveUp { error } => {
-                warn!(notification_id = id, error = %scrub(error), "notice given up")
+                warn!(notification_id = id.0, error = %scrub(error), "notice given up")
             }
             Delivery::Skipped => {}
         }
@@ -124,11 +127,18 @@ impl Notifier {
             .map_err(db)?
             .ok_or(NotifyError::MoveMissing(notice.id))?;
         let tables = tables::list(conn, id).await.map_err(db)?;
-        let event = notice.event.parse().unwrap_or(record.status);
-        let content = Notice::new(&record, event, &tables, &self.settings.api.public_url);
-        let recipient = EmailAddress::parse(&notice.recipient).map_err(MailError::Build);
-        Ok(recipient
-            .and_then(|to| compose(&content, self.mailer.sender(), &[to], &notice.message_id)))
+        let content = Notice::new(
+            &record,
+            notice.event,
+            &tables,
+            &self.settings.api.public_url,
+        );
+        Ok(compose(
+            &content,
+            self.mailer.sender(),
+            std::slice::from_ref(&notice.recipient),
+            &notice.message_id,
+        ))
     }
 
     async fn retry_later(

@@ -13,6 +13,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 use crate::control::sweeps;
+use crate::ids::MigrationId;
 use crate::queue::{MoveJob, NotifyJob, move_job, notify_job};
 
 /// How often each worker sweeps, and how quiet a move must have been to count as lost.
@@ -27,7 +28,7 @@ pub async fn sweep(pool: &PgPool, quiet_for_secs: f64) -> Result<usize, anyhow::
     let lost = sweeps::lost_moves(&mut tx, move_job::QUEUE, quiet_for_secs).await?;
     for id in &lost {
         let job = MoveJob {
-            migration_id: *id,
+            migration_id: MigrationId(*id),
             request_id: None,
         };
         job.enqueue(&mut tx, Duration::ZERO).await?;
@@ -63,7 +64,7 @@ pub async fn sweep_notices(pool: &PgPool, quiet_for_secs: f64) -> Result<usize, 
     for id in &lost {
         NotifyJob::enqueue_all(&mut tx, &[*id], Duration::ZERO).await?;
         sweeps::touch_notice(&mut tx, *id).await?;
-        tracing::warn!(notification_id = id, "notice had no job; queued it again");
+        tracing::warn!(notification_id = id.0, "notice had no job; queued it again");
     }
     tx.commit().await?;
     Ok(lost.len())

@@ -11,6 +11,7 @@ use super::{EmailAddress, compose};
 use crate::config::Settings;
 use crate::control::migrations::MigrationRecord;
 use crate::control::notifications::{self, NewNotification};
+use crate::ids::NotificationId;
 use crate::queue::NotifyJob;
 
 /// Records the notice of `record`'s final event, one per recipient, and queues
@@ -20,7 +21,7 @@ pub async fn record_final_event(
     conn: &mut PgConnection,
     settings: &Settings,
     record: &MigrationRecord,
-) -> Result<Vec<i64>, sqlx::Error> {
+) -> Result<Vec<NotificationId>, sqlx::Error> {
     let mail = &settings.mail;
     if !mail.enabled() || !record.status.is_announced() {
         return Ok(Vec::new());

@@ -47,7 +47,7 @@ impl Mover {
             .await
             .map_err(RequestMoveError::Record)?;
         let job = MoveJob {
-            migration_id: record.id.0,
+            migration_id: record.id,
             request_id: Some(origin.request_id.to_owned()),
         };
         job.enqueue(tx, Duration::ZERO)
@@ -71,7 +71,7 @@ impl Mover {
             return Ok(None);
         };
         let job = MoveJob {
-            migration_id: id.0,
+            migration_id: id,
             request_id,
         };
         job.enqueue(tx, Duration::ZERO)

@@ -7,13 +7,14 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
 use super::REDELIVERIES;
+use crate::ids::MigrationId;
 
 /// The queue (apalis `job_type`) that holds moves.
 pub const QUEUE: &str = "shardmover::move";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct MoveJob {
-    pub migration_id: i64,
+    pub migration_id: MigrationId,
     /// The HTTP request that asked for the move, for the logs.
     pub request_id: Option<String>,
 }

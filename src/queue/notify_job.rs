@@ -7,20 +7,21 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
 use super::REDELIVERIES;
+use crate::ids::NotificationId;
 
 /// The queue (apalis `job_type`) that holds notices to deliver.
 pub const QUEUE: &str = "shardmover::notify";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct NotifyJob {
-    pub notification_id: i64,
+    pub notification_id: NotificationId,
 }
 
 impl NotifyJob {
     /// Queues a delivery attempt of each notice on the caller's connection or transaction.
     pub async fn enqueue_all(
         conn: &mut PgConnection,
-        ids: &[i64],
+        ids: &[NotificationId],
         delay: Duration,
     ) -> Result<(), sqlx::Error> {
         if ids.is_empty() {

@@ -334,7 +334,7 @@ async fn exhausted_retries_after_cutover_leave_the_cleanup_pending_and_the_cli_f
     refuse_deletes(&env.shard_1, "public", "pages", "55P03").await;
 
     let job = MoveJob {
-        migration_id: id.0,
+        migration_id: id,
         request_id: None,
     };
     jobs::run_move(job, apalis::prelude::Data::new(mover.clone()))

@@ -391,7 +391,7 @@ async fn an_unreachable_shard_is_retried_with_visible_backoff_then_the_move_comp
         SecretString::from("postgres://postgres@127.0.0.1:1/nowhere");
     let broken = Arc::new(Mover::new(Arc::new(broken), app.env.control.clone()));
     let job = MoveJob {
-        migration_id: id,
+        migration_id: shardmover::ids::MigrationId(id),
         request_id: None,
     };
     sqlx::query("UPDATE apalis.jobs SET status = 'Done'")

@@ -130,7 +130,7 @@ async fn request_and_enqueue(
     };
     let record = mover.request_in(tx, &request).await.unwrap();
     let job = shardmover::queue::MoveJob {
-        migration_id: record.id.0,
+        migration_id: record.id,
         request_id: None,
     };
     job.enqueue(tx, Duration::ZERO).await.unwrap();

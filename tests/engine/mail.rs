@@ -70,7 +70,7 @@ async fn a_completed_move_mails_the_requester_and_the_ops_list_once_with_its_che
     let id = env.request(&mover, 7, "shard_2", 500).await;
     let mover = Arc::new(mover);
     let job = MoveJob {
-        migration_id: id.0,
+        migration_id: id,
         request_id: None,
     };
     jobs::run_move(job.clone(), apalis::prelude::Data::new(mover.clone()))
@@ -228,7 +228,7 @@ async fn a_move_cancelled_in_the_queue_mails_a_cancellation() {
     let recorded = notices(&env, id).await;
     assert_eq!(recorded.len(), 2);
     for notice in &recorded {
-        assert_eq!(notice.event, "cancelled");
+        assert_eq!(notice.event.as_str(), "cancelled");
         assert_eq!(notifier.deliver(notice.id).await.unwrap(), Delivery::Sent);
         assert_eq!(
             notifier.deliver(notice.id).await.unwrap(),
@@ -315,7 +315,7 @@ async fn a_notice_smtp_keeps_refusing_is_given_up_when_its_window_closes() {
     };
     assert!(error.starts_with("gave up after 1 attempts"), "{error}");
     let recorded = &notices(&env, id).await[0];
-    assert_eq!(recorded.status, "failed");
+    assert_eq!(recorded.status.as_str(), "failed");
     assert_eq!(recorded.last_error.as_deref(), Some(error.as_str()));
 }
 
@@ -395,7 +395,7 @@ async fn an_address_smtp_refuses_for_good_is_given_up_without_holding_up_the_oth
     let statuses: Vec<(String, String)> = notices(&env, id)
         .await
         .into_iter()
-        .map(|n| (n.recipient, n.status))
+        .map(|n| (n.recipient.to_string(), n.status.to_string()))
         .collect();
     assert_eq!(
         statuses,
