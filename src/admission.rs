@@ -53,6 +53,19 @@ pub enum Refusal {
     },
 }
 
+impl Refusal {
+    /// The stable code shard operations answer with (a move says `shard_not_available`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownShard(_) => "unknown_shard",
+            Self::NotAvailable { .. } => "shard_not_available",
+            Self::Full { .. } => "shard_full",
+            Self::Unhealthy { .. } => "shard_unhealthy",
+            Self::Database { .. } => "database_error",
+        }
+    }
+}
+
 fn control(context: &'static str) -> impl FnOnce(sqlx::Error) -> Refusal {
     move |source| Refusal::Database { context, source }
 }

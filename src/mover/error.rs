@@ -13,8 +13,9 @@ pub enum MoveError {
         website: WebsiteId,
         shard: ShardName,
     },
-    #[error("shard {shard} is {status} and does not accept websites")]
-    ShardNotAvailable { shard: ShardName, status: String },
+    /// The target takes no more websites (admission's answer, as it gave it).
+    #[error(transparent)]
+    Refused(crate::admission::Refusal),
     #[error("website {website} now lives on {actual}, not on {expected} where this move started")]
     SourceChanged {
         website: WebsiteId,
@@ -118,7 +119,8 @@ impl MoveError {
             Self::UnknownWebsite(_) => "unknown_website",
             Self::UnknownShard(_) => "unknown_shard",
             Self::SameShard { .. } => "same_shard",
-            Self::ShardNotAvailable { .. } => "shard_not_available",
+            // One code for the move's API, whatever the reason.
+            Self::Refused(_) => "shard_not_available",
             Self::SourceChanged { .. } => "source_changed",
             Self::NoPrimaryKey(_) => "missing_primary_key",
             Self::ForeignKeyCycle(_) => "foreign_key_cycle",
@@ -178,36 +180,17 @@ impl From<crate::tenancy::TenancyError> for MoveError {
     }
 }
 
-/// A target's refusal, worded as the move's reason (the API's `shard_not_available`).
+/// A target's refusal, as admission gave it (the API's `shard_not_available`).
 impl From<crate::admission::Refusal> for MoveError {
     fn from(refusal: crate::admission::Refusal) -> Self {
         use crate::admission::Refusal as R;
-        let refused = |shard: crate::ids::ShardName, status: String| Self::ShardNotAvailable {
-            shard,
-            status,
-        };
         match refusal {
             R::UnknownShard(name) => Self::UnknownShard(name),
-            R::NotAvailable { shard, status } => refused(shard, status.to_string()),
-            R::Full {
-                shard,
-                websites,
-                capacity,
-            } => refused(
-                shard,
-                format!("full ({websites} websites with those moving in, capacity {capacity})"),
-            ),
-            R::Unhealthy { shard, detail } => refused(
-                shard,
-                format!(
-                    "UNHEALTHY{}",
-                    detail.map(|d| format!(" ({d})")).unwrap_or_default()
-                ),
-            ),
             R::Database { context, source } => Self::Database {
                 context: context.to_owned(),
                 source,
             },
+            refused => Self::Refused(refused),
         }
     }
 }

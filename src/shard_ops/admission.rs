@@ -31,27 +31,11 @@ impl From<Refusal> for ShardOpsError {
     fn from(refusal: Refusal) -> Self {
         match refusal {
             Refusal::UnknownShard(name) => Self::UnknownShard(name),
-            Refusal::NotAvailable { shard, status } => Self::ShardNotAvailable {
-                shard: shard.to_string(),
-                status: status.to_string(),
-            },
-            Refusal::Full {
-                shard,
-                websites,
-                capacity,
-            } => Self::ShardFull {
-                shard: shard.to_string(),
-                websites,
-                capacity,
-            },
-            Refusal::Unhealthy { shard, detail } => Self::ShardUnhealthy {
-                shard: shard.to_string(),
-                detail,
-            },
             Refusal::Database { context, source } => Self::Database {
                 context: context.to_owned(),
                 source,
             },
+            refused => Self::Refused(refused),
         }
     }
 }

@@ -8,19 +8,9 @@ pub enum ShardOpsError {
     UnknownShard(String),
     #[error("website {0} is not in the registry")]
     UnknownWebsite(WebsiteId),
-    #[error("shard {shard} is {status} and does not accept websites")]
-    ShardNotAvailable { shard: String, status: String },
-    #[error("shard {shard} is full: {websites} websites, capacity {capacity}")]
-    ShardFull {
-        shard: String,
-        websites: i64,
-        capacity: i64,
-    },
-    #[error("shard {shard} is UNHEALTHY{}", detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
-    ShardUnhealthy {
-        shard: String,
-        detail: Option<String>,
-    },
+    /// The target takes no more websites (admission's answer, as it gave it).
+    #[error(transparent)]
+    Refused(crate::admission::Refusal),
     #[error("shard {shard} cannot be reached to check it: {message}")]
     ShardUnreachable { shard: String, message: String },
     #[error(
@@ -74,9 +64,7 @@ impl ShardOpsError {
         match self {
             Self::UnknownShard(_) => "unknown_shard",
             Self::UnknownWebsite(_) => "unknown_website",
-            Self::ShardNotAvailable { .. } => "shard_not_available",
-            Self::ShardFull { .. } => "shard_full",
-            Self::ShardUnhealthy { .. } => "shard_unhealthy",
+            Self::Refused(refusal) => refusal.code(),
             Self::ShardUnreachable { .. } => "shard_unreachable",
             Self::HasRows { .. } => "website_has_rows",
             Self::MoveInProgress { .. } => "move_in_progress",
