@@ -34,9 +34,17 @@ use crate::mover::Mover;
 /// Shared by every request; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub mover: Arc<Mover>,
+    /// This process's context: settings, control pool, shard pools.
+    pub app: crate::app::App,
     /// The workers running in this process (`serve`), shown by `/ready` and `/metrics`.
     pub workers: Option<Arc<Workers>>,
+}
+
+impl AppState {
+    /// The move engine over this process's context.
+    pub fn mover(&self) -> Mover {
+        Mover::from(self.app.clone())
+    }
 }
 
 async fn no_such_route() -> Result<actix_web::HttpResponse, ApiError> {
@@ -45,7 +53,7 @@ async fn no_such_route() -> Result<actix_web::HttpResponse, ApiError> {
 
 /// Builds the server on an already bound listener (port 0 in tests).
 pub fn server(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
-    let dashboard = crate::dashboard::Dashboard::new(state.mover.clone());
+    let dashboard = crate::dashboard::Dashboard::new(state.app.clone());
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()

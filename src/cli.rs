@@ -21,6 +21,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::app::App;
 use crate::config::Settings;
 use crate::ids::{MigrationId, ShardName, WebsiteId};
 use crate::mover::Mover;
@@ -102,15 +103,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
     crate::telemetry::init(settings.log.format, &settings.log.level);
     match cli.command {
-        Command::Migrate(args) => migrate::run(&connect(settings).await?, args).await,
-        Command::Finalize { website } => {
-            migrate::finalize(&connect(settings).await?, website).await
-        }
+        Command::Migrate(args) => migrate::run(&mover(settings).await?, args).await,
+        Command::Finalize { website } => migrate::finalize(&mover(settings).await?, website).await,
         Command::Status { migration, json } => {
-            migrate::status(&connect(settings).await?, MigrationId(migration), json).await
+            migrate::status(&mover(settings).await?, MigrationId(migration), json).await
         }
         Command::Cancel { migration } => {
-            migrate::cancel(&connect(settings).await?, MigrationId(migration)).await
+            migrate::cancel(&mover(settings).await?, MigrationId(migration)).await
         }
         Command::Audit {
             website,
@@ -124,29 +123,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 before: None,
                 limit,
             };
-            migrate::audit(&connect(settings).await?, &filter, json).await
+            migrate::audit(&mover(settings).await?, &filter, json).await
         }
         Command::Serve => serve::run(connect(settings).await?, true, true).await,
         Command::Api => serve::run(connect(settings).await?, true, false).await,
         Command::Worker => serve::run(connect(settings).await?, false, true).await,
-        Command::Setup => crate::startup::build(settings)
+        Command::Setup => connect(settings)
             .await
             .map(|_| println!("control database is up to date")),
         Command::Demo(args) => demo::run(settings, args).await,
         Command::Bench(args) => bench::run(settings, args).await,
         Command::BenchApi(args) => bench_api::run(settings, args).await,
         Command::BenchDashboard(args) => bench_dashboard::run(settings, args).await,
-        Command::Shards(args) => shards::run(&crate::startup::build(settings).await?, args).await,
-        Command::Websites(args) => {
-            websites::run(&crate::startup::build(settings).await?, args).await
-        }
-        Command::Fences(args) => fences::run(&connect(settings).await?, args).await,
+        Command::Shards(args) => shards::run(&connect(settings).await?, args).await,
+        Command::Websites(args) => websites::run(&connect(settings).await?, args).await,
+        Command::Fences(args) => fences::run(&mover(settings).await?, args).await,
     }
 }
 
 /// The move engine over a freshly built application context.
-async fn connect(settings: Settings) -> anyhow::Result<Mover> {
-    Ok(crate::startup::build(settings).await?.into())
+/// The application context, built once (connected, migrated).
+async fn connect(settings: Settings) -> anyhow::Result<App> {
+    crate::startup::build(settings).await
+}
+
+/// The move engine over a freshly built context.
+async fn mover(settings: Settings) -> anyhow::Result<Mover> {
+    Ok(connect(settings).await?.into())
 }
 
 /// An error and its causes on one line: `error: a: b: c`.

@@ -22,7 +22,7 @@ mod sign_in;
 mod website;
 mod website_move;
 
-use std::sync::Arc;
+use crate::app::App;
 
 use actix_web::{HttpResponse, web};
 
@@ -34,12 +34,17 @@ pub(crate) use session::Session;
 /// Everything a dashboard request needs; cheap to clone.
 #[derive(Clone)]
 pub struct Dashboard {
-    mover: Arc<Mover>,
+    app: App,
 }
 
 impl Dashboard {
-    pub fn new(mover: Arc<Mover>) -> Self {
-        Self { mover }
+    pub fn new(app: App) -> Self {
+        Self { app }
+    }
+
+    /// The move engine over this process's context.
+    fn mover(&self) -> Mover {
+        Mover::from(self.app.clone())
     }
 
     /// Registers `/` (a redirect) and every `/ui` route on an app.

@@ -2,6 +2,7 @@
 //! unreachable shard only fails the work that needs it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use sqlx::PgPool;
 
@@ -12,9 +13,10 @@ use crate::ids::ShardName;
 /// Connections per shard: a copy holds one on each side, plus verify and progress.
 const POOL_SIZE: u32 = 6;
 
+/// Cheap to clone (the API and dashboard make a `Mover` per request).
 #[derive(Clone)]
 pub struct ShardPools {
-    pools: BTreeMap<ShardName, (PgPool, String)>,
+    pools: Arc<BTreeMap<ShardName, (PgPool, String)>>,
 }
 
 impl ShardPools {
@@ -30,7 +32,9 @@ impl ShardPools {
                 (name, (pool, location))
             })
             .collect();
-        Self { pools }
+        Self {
+            pools: Arc::new(pools),
+        }
     }
 
     pub fn get(&self, name: &ShardName) -> Option<&PgPool> {

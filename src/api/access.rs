@@ -18,7 +18,7 @@ pub enum Feature {
 }
 
 pub fn require(request: &HttpRequest, state: &AppState, feature: Feature) -> Result<(), ApiError> {
-    let settings = state.mover.settings();
+    let settings = state.app.settings();
     auth::check(request, settings.api.token.as_ref())?;
     let (enabled, flag) = match feature {
         Feature::Admin => (settings.flags.admin, "SHARD_ADMIN_ENABLED"),
@@ -51,7 +51,7 @@ pub fn check_requester(state: &AppState, requested_by: &str) -> Result<String, A
             "requested_by must be an email address",
         ));
     }
-    match &state.mover.settings().flags.admin_emails {
+    match &state.app.settings().flags.admin_emails {
         Some(allowed) if !allowed.contains(&email) => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "requester_not_allowed",

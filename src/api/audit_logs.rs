@@ -45,7 +45,7 @@ pub async fn list(
         before: query.before,
         limit: query.limit.unwrap_or(50).clamp(1, 500),
     };
-    let entries = state.mover.audit_log(&filter).await?;
+    let entries = state.mover().audit_log(&filter).await?;
     let next_before = (entries.len() as i64 == filter.limit)
         .then(|| entries.last().map(|e| e.id))
         .flatten();

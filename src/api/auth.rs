@@ -19,7 +19,7 @@ pub async fn require_token(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let token = request
         .app_data::<web::Data<AppState>>()
-        .and_then(|state| state.mover.settings().api.token.clone());
+        .and_then(|state| state.app.settings().api.token.clone());
     check(request.request(), token.as_ref())?;
     next.call(request).await
 }

@@ -31,10 +31,10 @@ pub async fn finalize(
 ) -> Result<HttpResponse, ApiError> {
     require(&request, &state, Feature::Migrations)?;
     let id = MigrationId(id.into_inner());
-    let mut tx = state.mover.control_pool().begin().await?;
+    let mut tx = state.app.control_pool().begin().await?;
     // The queued job and the restarted retry budget commit together.
     let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone());
-    let resumed = match state.mover.resume_cleanup(&mut tx, id, request_id).await {
+    let resumed = match state.mover().resume_cleanup(&mut tx, id, request_id).await {
         Ok(resumed) => resumed,
         Err(RequestMoveError::Refused(e)) => return Err(e.into()),
         Err(RequestMoveError::Record(e)) => return Err(e.into()),
@@ -80,14 +80,10 @@ fn refusal(record: &MigrationRecord) -> String {
 }
 
 async fn accepted(state: &AppState, id: MigrationId) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.mover.control_pool().acquire().await?;
-    let view = migration_view::load(
-        &mut conn,
-        id,
-        state.mover.settings().engine.freeze_budget_ms,
-    )
-    .await?
-    .ok_or_else(|| unknown(id))?;
+    let mut conn = state.app.control_pool().acquire().await?;
+    let view = migration_view::load(&mut conn, id, state.app.settings().engine.freeze_budget_ms)
+        .await?
+        .ok_or_else(|| unknown(id))?;
     Ok(HttpResponse::Accepted()
         .insert_header(("Location", format!("/api/v1/migrations/{id}")))
         .json(view))

@@ -15,7 +15,7 @@ pub async fn health() -> HttpResponse {
 /// makes it 503 until it polls again. Failures are in the log, not here.
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     sqlx::query("SELECT 1")
-        .execute(state.mover.control_pool())
+        .execute(state.app.control_pool())
         .await?;
     let Some(workers) = &state.workers else {
         return Ok(HttpResponse::Ok().json(json!({"status": "ready"})));

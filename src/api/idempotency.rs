@@ -28,7 +28,7 @@ pub async fn earlier_move(
     request: &MoveRequest,
 ) -> Result<Option<MigrationRecord>, ApiError> {
     let Some(key) = key else { return Ok(None) };
-    let mut conn = state.mover.control_pool().acquire().await?;
+    let mut conn = state.app.control_pool().acquire().await?;
     let Some(record) = migrations::find_by_idempotency_key(&mut conn, key).await? else {
         return Ok(None);
     };

@@ -14,8 +14,8 @@ pub async fn metrics(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    auth::check(&request, state.mover.settings().api.token.as_ref())?;
-    let mut text = ShardOps::new(&state.mover).metrics().await?;
+    auth::check(&request, state.app.settings().api.token.as_ref())?;
+    let mut text = ShardOps::new(&state.app).metrics().await?;
     if let Some(workers) = &state.workers {
         text.push_str(&worker_families(workers));
     }

@@ -58,7 +58,7 @@ pub async fn create(
         .map_err(|_| MoveError::UnknownShard(body.target_shard.clone()))?;
     let requested_by = check_requester(&state, &body.requested_by)?;
     let mode = parse_mode(body.mode.as_deref())?;
-    let mover = &state.mover;
+    let mover = &state.mover();
     if body.dry_run {
         return match mover.preflight(website, &target).await {
             Ok(report) => Ok(HttpResponse::Ok().json(report)),
@@ -173,7 +173,7 @@ pub async fn list(
         before: query.before,
         limit: query.limit.unwrap_or(50).clamp(1, 500),
     };
-    let mut conn = state.mover.control_pool().acquire().await?;
+    let mut conn = state.app.control_pool().acquire().await?;
     let records = migrations::list(&mut conn, &filter).await?;
     let ids: Vec<MigrationId> = records.iter().map(|r| r.id).collect();
     let mut tables = tables::list_many(&mut conn, &ids).await?;
@@ -207,7 +207,7 @@ pub async fn cancel(
     require(&request, &state, Feature::Migrations)?;
     let id = MigrationId(id.into_inner());
     view(&state, id).await?; // 404 for an unknown move
-    if state.mover.cancel(id).await? {
+    if state.mover().cancel(id).await? {
         Ok(HttpResponse::Accepted().json(view(&state, id).await?))
     } else {
         Err(ApiError::new(
@@ -219,7 +219,7 @@ pub async fn cancel(
 }
 
 async fn view(state: &AppState, id: MigrationId) -> Result<MigrationView, ApiError> {
-    let mut conn = state.mover.control_pool().acquire().await?;
+    let mut conn = state.app.control_pool().acquire().await?;
     let record = migrations::find(&mut conn, id).await?.ok_or_else(|| {
         ApiError::not_found(
             "unknown_migration",
@@ -250,7 +250,7 @@ fn parse_mode(mode: Option<&str>) -> Result<MoveMode, ApiError> {
 }
 
 fn budget_ms(state: &AppState) -> u64 {
-    state.mover.settings().engine.freeze_budget_ms
+    state.app.settings().engine.freeze_budget_ms
 }
 
 fn queue_error(error: apalis_postgres::Error) -> ApiError {

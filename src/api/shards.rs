@@ -42,7 +42,7 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     require(&request, &state, Feature::Admin)?;
-    let items = ShardOps::new(&state.mover).list().await?;
+    let items = ShardOps::new(&state.app).list().await?;
     Ok(HttpResponse::Ok().json(ShardList { items }))
 }
 
@@ -56,7 +56,7 @@ pub async fn show(
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require(&request, &state, Feature::Admin)?;
-    Ok(HttpResponse::Ok().json(ShardOps::new(&state.mover).show(&name).await?))
+    Ok(HttpResponse::Ok().json(ShardOps::new(&state.app).show(&name).await?))
 }
 
 /// Absent fields stay as they are; `"capacity": null` removes the limit.
@@ -99,7 +99,7 @@ pub async fn update(
         capacity: body.capacity,
         labels: body.labels,
     };
-    let ops = ShardOps::new(&state.mover);
+    let ops = ShardOps::new(&state.app);
     let detail = ops
         .update(&name, &update, Some(&requested_by), body.notes.as_deref())
         .await?;
@@ -114,7 +114,7 @@ pub async fn health(
     query: web::Query<RefreshQuery>,
 ) -> Result<HttpResponse, ApiError> {
     require(&request, &state, Feature::Admin)?;
-    let all = ShardOps::new(&state.mover)
+    let all = ShardOps::new(&state.app)
         .health(query.refresh, true)
         .await?;
     Ok(HttpResponse::Ok().json(HealthList {
@@ -133,7 +133,7 @@ pub async fn shard_health(
     query: web::Query<RefreshQuery>,
 ) -> Result<HttpResponse, ApiError> {
     require(&request, &state, Feature::Admin)?;
-    let ops = ShardOps::new(&state.mover);
+    let ops = ShardOps::new(&state.app);
     Ok(HttpResponse::Ok().json(ops.shard_health(&name, query.refresh).await?))
 }
 
@@ -148,7 +148,7 @@ pub async fn statistics(
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require(&request, &state, Feature::Admin)?;
-    Ok(HttpResponse::Ok().json(ShardOps::new(&state.mover).statistics(&name).await?))
+    Ok(HttpResponse::Ok().json(ShardOps::new(&state.app).statistics(&name).await?))
 }
 
 #[utoipa::path(get, path = "/shards/distribution", tag = "shards",
@@ -158,7 +158,7 @@ pub async fn distribution(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     require(&request, &state, Feature::Admin)?;
-    Ok(HttpResponse::Ok().json(ShardOps::new(&state.mover).distribution().await?))
+    Ok(HttpResponse::Ok().json(ShardOps::new(&state.app).distribution().await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -182,5 +182,5 @@ pub async fn recommended(
         .map(WebsiteId::new)
         .transpose()
         .map_err(ApiError::bad_request)?;
-    Ok(HttpResponse::Ok().json(ShardOps::new(&state.mover).recommend(website).await?))
+    Ok(HttpResponse::Ok().json(ShardOps::new(&state.app).recommend(website).await?))
 }

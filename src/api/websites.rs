@@ -40,7 +40,7 @@ pub async fn show(
 ) -> Result<HttpResponse, ApiError> {
     require(&request, &state, Feature::Admin)?;
     let website = website_id(id.into_inner())?;
-    Ok(HttpResponse::Ok().json(ShardOps::new(&state.mover).website(website).await?))
+    Ok(HttpResponse::Ok().json(ShardOps::new(&state.app).website(website).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -71,7 +71,7 @@ pub async fn assign(
         requested_by: Some(check_requester(&state, &body.requested_by)?),
         notes: body.notes,
     };
-    let done = ShardOps::new(&state.mover)
+    let done = ShardOps::new(&state.app)
         .assign(&assign)
         .await
         .map_err(body_error)?;
@@ -118,7 +118,7 @@ pub async fn bulk_assign(
         notes: body.notes,
         confirmation_token: body.confirmation_token,
     };
-    let plan = ShardOps::new(&state.mover)
+    let plan = ShardOps::new(&state.app)
         .bulk_assign(&bulk)
         .await
         .map_err(body_error)?;

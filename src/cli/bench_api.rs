@@ -14,7 +14,6 @@ use sqlx::PgPool;
 
 use crate::api::{self, AppState};
 use crate::config::Settings;
-use crate::mover::Mover;
 use crate::sample_tenant;
 use crate::scratch::{Server, settings_with};
 
@@ -61,16 +60,10 @@ pub(super) async fn start(base: &Settings, urls: &[SecretString]) -> anyhow::Res
     let control = crate::db::control_pool(&settings).await?;
     crate::startup::migrate(&control).await?;
     sample_tenant::create_registry(&control).await?;
-    let mover = Arc::new(Mover::new(Arc::new(settings), control.clone()));
+    let app = crate::app::App::new(Arc::new(settings), control.clone());
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let address = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(api::server(
-        listener,
-        AppState {
-            mover,
-            workers: None,
-        },
-    )?);
+    tokio::spawn(api::server(listener, AppState { app, workers: None })?);
     Ok(InProcess { address, control })
 }
 

@@ -11,14 +11,14 @@ use anyhow::Context;
 use tokio::sync::watch;
 
 use crate::api::{self, AppState};
+use crate::app::App;
 use crate::jobs::worker::{self, Workers};
 use crate::mover::Mover;
 
-pub async fn run(mover: Mover, with_api: bool, with_worker: bool) -> anyhow::Result<()> {
-    let mover = Arc::new(mover);
+pub async fn run(app: App, with_api: bool, with_worker: bool) -> anyhow::Result<()> {
     let workers = with_worker.then(|| Arc::new(Workers::default()));
     let (stop, stopped) = watch::channel(false);
-    let stopping = mover.clone();
+    let stopping = app.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("shutting down: moves stop at their next checkpoint");
@@ -27,18 +27,15 @@ pub async fn run(mover: Mover, with_api: bool, with_worker: bool) -> anyhow::Res
     });
     // Every process probes (skipping turns another process just took) so
     // health stays fresh as long as any of them runs.
-    tokio::spawn(crate::shard_ops::checker::run(
-        mover.app().clone(),
-        stopped.clone(),
-    ));
+    tokio::spawn(crate::shard_ops::checker::run(app.clone(), stopped.clone()));
     let mut tasks = Vec::new();
     if with_api {
-        let bind = &mover.settings().api.bind;
+        let bind = &app.settings().api.bind;
         let listener =
             TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
         tracing::info!(address = %listener.local_addr()?, "API listening");
         let state = AppState {
-            mover: mover.clone(),
+            app: app.clone(),
             workers: workers.clone(),
         };
         let server = api::server(listener, state)?;
@@ -53,8 +50,8 @@ pub async fn run(mover: Mover, with_api: bool, with_worker: bool) -> anyhow::Res
         }));
     }
     if let Some(workers) = workers {
-        let pool = crate::db::worker_pool(mover.settings());
-        let working = Arc::new(mover.with_control_pool(pool.clone()));
+        let pool = crate::db::worker_pool(app.settings());
+        let working = Arc::new(Mover::from(app.with_control_pool(pool.clone())));
         tokio::spawn(crate::jobs::sweeper::run(pool.clone(), stopped.clone()));
         // Runs on this task: apalis's worker future is not `Send`-friendly enough to spawn.
         // apalis refuses a second live worker of the same name: unique across hosts.

@@ -21,7 +21,7 @@ pub struct Enabled {
 
 impl Dashboard {
     pub fn require(&self, feature: Feature) -> Result<(), PageError> {
-        let flags = &self.mover.settings().flags;
+        let flags = &self.app.settings().flags;
         let (enabled, flag) = match feature {
             Feature::Admin => (flags.admin, "SHARD_ADMIN_ENABLED"),
             Feature::Migrations => (flags.migrations, "SHARD_MIGRATIONS_ENABLED"),
@@ -38,7 +38,7 @@ impl Dashboard {
 
     pub fn enabled(&self) -> Enabled {
         Enabled {
-            migrations: self.mover.settings().flags.migrations,
+            migrations: self.app.settings().flags.migrations,
         }
     }
 
@@ -55,7 +55,7 @@ impl Dashboard {
                 "requested_by must be an email address",
             ));
         }
-        match &self.mover.settings().flags.admin_emails {
+        match &self.app.settings().flags.admin_emails {
             Some(allowed) if !allowed.contains(&email) => Err(PageError::forbidden(
                 "requester_not_allowed",
                 format!("{email} is not in TENANT_ADMIN_EMAILS"),

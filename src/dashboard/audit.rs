@@ -36,7 +36,7 @@ pub async fn page(
     dashboard.require(Feature::Admin)?;
     let filters = query.into_inner();
     let search = parse(&filters)?;
-    let mut conn = dashboard.mover.control_pool().acquire().await?;
+    let mut conn = dashboard.app.control_pool().acquire().await?;
     let entries = audit_search::search(&mut conn, &search).await?;
     let next_page = (entries.len() as i64 == PAGE)
         .then(|| entries.last().map(|e| link(&filters, e.id)))

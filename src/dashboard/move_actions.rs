@@ -27,7 +27,7 @@ pub async fn cancel(
     dashboard.require(Feature::Migrations)?;
     let id = MigrationId(id.into_inner());
     super::move_page::load(&dashboard, id).await?; // 404 for an unknown move
-    if dashboard.mover.cancel(id).await? {
+    if dashboard.mover().cancel(id).await? {
         tracing::info!(migration_id = %id, "move cancelled from the dashboard");
         Ok(see_other(&format!("/ui/moves/{id}")))
     } else {
@@ -49,11 +49,11 @@ pub async fn finalize(
     session.check_csrf(&form.csrf)?;
     dashboard.require(Feature::Migrations)?;
     let id = MigrationId(id.into_inner());
-    let mut tx = dashboard.mover.control_pool().begin().await?;
+    let mut tx = dashboard.app.control_pool().begin().await?;
     // The queued job and the restarted retry budget commit together.
     let request_id = Some(format!("dashboard-{}", uuid::Uuid::new_v4()));
     let resumed = match dashboard
-        .mover
+        .mover()
         .resume_cleanup(&mut tx, id, request_id)
         .await
     {

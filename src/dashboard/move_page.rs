@@ -85,7 +85,7 @@ pub async fn page(
 }
 
 pub async fn load(dashboard: &Dashboard, id: MigrationId) -> Result<MoveDetails, PageError> {
-    let mut conn = dashboard.mover.control_pool().acquire().await?;
+    let mut conn = dashboard.app.control_pool().acquire().await?;
     let record = migrations::find(&mut conn, id).await?.ok_or_else(|| {
         PageError::not_found(
             "unknown_migration",
@@ -106,7 +106,7 @@ pub async fn load(dashboard: &Dashboard, id: MigrationId) -> Result<MoveDetails,
         .filter(|entry| entry.migration_id == Some(id.0))
         .collect();
     let mut details = details(&record, tables, notices, timeline(&record, &phases), audit);
-    details.freeze_budget_ms = dashboard.mover.settings().engine.freeze_budget_ms;
+    details.freeze_budget_ms = dashboard.app.settings().engine.freeze_budget_ms;
     Ok(details)
 }
 

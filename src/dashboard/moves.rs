@@ -44,7 +44,7 @@ pub async fn page(
     dashboard.require(Feature::Admin)?;
     let filters = query.into_inner();
     let search = parse(&filters)?;
-    let mut conn = dashboard.mover.control_pool().acquire().await?;
+    let mut conn = dashboard.app.control_pool().acquire().await?;
     let lines = move_search::search(&mut conn, &search).await?;
     let next_before = (lines.len() as i64 == PAGE)
         .then(|| lines.last().map(|l| l.id))

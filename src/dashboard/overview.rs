@@ -32,7 +32,7 @@ pub async fn page(
     session: Session,
 ) -> Result<HttpResponse, PageError> {
     dashboard.require(Feature::Admin)?;
-    let ops = ShardOps::new(&dashboard.mover);
+    let ops = ShardOps::new(&dashboard.app);
     // Probes only shards that were never probed; answers come from stored probes.
     ops.health(false, true).await?;
     let shards: Vec<ShardRow> = ops
@@ -51,7 +51,7 @@ pub async fn page(
         })
         .collect();
     let distribution = ops.distribution().await?;
-    let mut conn = dashboard.mover.control_pool().acquire().await?;
+    let mut conn = dashboard.app.control_pool().acquire().await?;
     let queue = move_search::queue(&mut conn).await?;
     let running: Vec<Running> = move_search::running(&mut conn)
         .await?

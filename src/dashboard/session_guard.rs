@@ -18,14 +18,14 @@ impl FromRequest for Session {
         let dashboard = request.app_data::<web::Data<Dashboard>>().cloned();
         let token = dashboard
             .as_ref()
-            .and_then(|d| d.mover.settings().api.token.clone());
+            .and_then(|d| d.app.settings().api.token.clone());
         let session = token.and_then(|token| verify(request, &token));
         let refused = PageError::signed_out(request);
         Box::pin(async move {
             let (Some(session), Some(dashboard)) = (session, dashboard) else {
                 return Err(refused);
             };
-            let mut conn = dashboard.mover.control_pool().acquire().await?;
+            let mut conn = dashboard.app.control_pool().acquire().await?;
             if sign_outs::signed_out(&mut conn, &session.hash()).await? {
                 return Err(refused);
             }
@@ -40,7 +40,7 @@ pub async fn end(dashboard: &Dashboard, session: &Session) -> Result<(), PageErr
         .timestamp_opt(session.expires, 0)
         .single()
         .unwrap_or_else(Utc::now);
-    let mut conn = dashboard.mover.control_pool().acquire().await?;
+    let mut conn = dashboard.app.control_pool().acquire().await?;
     sign_outs::record(&mut conn, &session.hash(), expires).await?;
     Ok(())
 }

@@ -88,7 +88,7 @@ async fn apply(dashboard: &Dashboard, name: &str, form: &Change) -> Result<(), P
         labels: None,
     };
     let notes = Some(form.notes.trim()).filter(|n| !n.is_empty());
-    ShardOps::new(&dashboard.mover)
+    ShardOps::new(&dashboard.app)
         .update(name, &update, Some(&requested_by), notes)
         .await?;
     Ok(())
@@ -100,7 +100,7 @@ async fn show(
     name: &str,
     form: Value,
 ) -> Result<HttpResponse, PageError> {
-    let ops = ShardOps::new(&dashboard.mover);
+    let ops = ShardOps::new(&dashboard.app);
     let detail = ops.show(name).await?;
     // An unreachable shard still gets its page: the statistics say why they are missing.
     let (statistics, statistics_error) = match ops.statistics(name).await {
@@ -108,9 +108,9 @@ async fn show(
         Err(e) => (None, Some(PageError::from(e).shown())),
     };
     let shard = ShardName::parse(name).map_err(PageError::bad_request)?;
-    let mut conn = dashboard.mover.control_pool().acquire().await?;
+    let mut conn = dashboard.app.control_pool().acquire().await?;
     let probes = probe_history::recent(&mut conn, name, 20).await?;
-    let tenancy = &dashboard.mover.settings().tenancy;
+    let tenancy = &dashboard.app.settings().tenancy;
     let websites = shard_websites::on_shard(&mut conn, tenancy, &shard, 0, WEBSITES).await?;
     let values = context! {
         nav => "shards", s => detail, statistics, statistics_error, probes, websites,

@@ -36,7 +36,7 @@ pub async fn submit(
     form: web::Form<SignIn>,
 ) -> Result<HttpResponse, PageError> {
     let next = form.next.as_deref();
-    let Some(token) = dashboard.mover.settings().api.token.clone() else {
+    let Some(token) = dashboard.app.settings().api.token.clone() else {
         let message = "the API has no token configured (SHARD_API_TOKEN)";
         return show(StatusCode::UNAUTHORIZED, next, Some(message));
     };

@@ -55,7 +55,7 @@ pub async fn show(
     website: WebsiteId,
     form: Value,
 ) -> Result<HttpResponse, PageError> {
-    let ops = ShardOps::new(&dashboard.mover);
+    let ops = ShardOps::new(&dashboard.app);
     // Independent reads (one counts the website's rows on its shard): at once.
     let (view, targets) = futures_util::join!(ops.website(website), targets(&ops, website));
     let (view, mut targets) = (view?, targets?);
@@ -66,7 +66,7 @@ pub async fn show(
             target.reason = Some("the website is already here".into());
         }
     }
-    let freeze_budget_ms = dashboard.mover.settings().engine.freeze_budget_ms;
+    let freeze_budget_ms = dashboard.app.settings().engine.freeze_budget_ms;
     let values = context! { nav => "website", w => view, targets, form, freeze_budget_ms };
     render_page(dashboard, session, "website.html", values)
 }

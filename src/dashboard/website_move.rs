@@ -92,7 +92,7 @@ async fn dry_run(
     form: &MoveForm,
 ) -> Result<(PreflightReport, String), PageError> {
     let (target, _, _) = checked(dashboard, form)?;
-    let report = dashboard.mover.preflight(website, &target).await?;
+    let report = dashboard.mover().preflight(website, &target).await?;
     Ok((report, ticket(dashboard, session, website, &target)?))
 }
 
@@ -130,7 +130,7 @@ async fn begin(
 
 /// The move, its audit entry and its job commit together or not at all.
 async fn record(dashboard: &Dashboard, request: &MoveRequest) -> Result<MigrationId, PageError> {
-    let mover = &dashboard.mover;
+    let mover = &dashboard.mover();
     let request_id = format!("dashboard-{}", uuid::Uuid::new_v4());
     let mut tx = mover.control_pool().begin().await?;
     let origin = Origin {
@@ -174,18 +174,12 @@ fn ticket(
     website: WebsiteId,
     target: &ShardName,
 ) -> Result<String, PageError> {
-    let token = dashboard
-        .mover
-        .settings()
-        .api
-        .token
-        .as_ref()
-        .ok_or_else(|| {
-            PageError::new(
-                actix_web::http::StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "the API has no token configured (SHARD_API_TOKEN)",
-            )
-        })?;
+    let token = dashboard.app.settings().api.token.as_ref().ok_or_else(|| {
+        PageError::new(
+            actix_web::http::StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the API has no token configured (SHARD_API_TOKEN)",
+        )
+    })?;
     Ok(session.tag(token, &format!("preview {website} {target}")))
 }

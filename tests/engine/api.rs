@@ -538,7 +538,7 @@ async fn a_control_database_that_is_down_gives_503_not_500() {
         api::server(
             listener,
             AppState {
-                mover,
+                app: mover.app().clone(),
                 workers: None,
             },
         )

@@ -95,7 +95,7 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let state = AppState {
-        mover: mover.clone(),
+        app: mover.app().clone(),
         workers: None,
     };
     tokio::spawn(api::server(listener, state).unwrap());

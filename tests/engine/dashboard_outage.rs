@@ -27,7 +27,7 @@ async fn every_page_says_503_database_unavailable_while_the_control_database_is_
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let state = AppState {
-        mover: mover.clone(),
+        app: mover.app().clone(),
         workers: None,
     };
     tokio::spawn(api::server(listener, state).unwrap());

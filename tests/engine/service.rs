@@ -268,7 +268,7 @@ async fn ready_shows_a_worker_restarting_while_its_pool_is_cut_and_ready_again_a
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let state = AppState {
-        mover: mover.clone(),
+        app: mover.app().clone(),
         workers: Some(workers.clone()),
     };
     tokio::spawn(api::server(listener, state).unwrap());
