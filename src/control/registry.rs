@@ -81,20 +81,7 @@ pub async fn move_website(
     from: &ShardName,
     to: &ShardName,
 ) -> Result<bool, sqlx::Error> {
-    let sql = format!(
-        "UPDATE {table} SET {shard} = $2 WHERE {id} = $1 AND coalesce({shard}, $4) = $3",
-        shard = ident(&tenancy.registry_shard_column),
-        table = QualifiedName::parse(&tenancy.registry_table, "public").quoted(),
-        id = ident(&tenancy.registry_id_column),
-    );
-    let result = sqlx::query(audited(&sql))
-        .bind(website.get())
-        .bind(to.as_str())
-        .bind(from.as_str())
-        .bind(tenancy.default_shard.as_deref())
-        .execute(conn)
-        .await?;
-    Ok(result.rows_affected() == 1)
+    assign(conn, tenancy, website, Some(from.as_str()), to).await
 }
 
 /// Websites per shard name (NULL counted on the default shard).
