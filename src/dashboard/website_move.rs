@@ -91,9 +91,10 @@ async fn dry_run(
     website: WebsiteId,
     form: &MoveForm,
 ) -> Result<(PreflightReport, String), PageError> {
-    let (target, _, _) = checked(dashboard, form)?;
+    let (target, requested_by, mode) = checked(dashboard, form)?;
     let report = dashboard.mover().preflight(website, &target).await?;
-    Ok((report, ticket(dashboard, session, website, &target)?))
+    let ticket = ticket(dashboard, session, (website, &target, mode, &requested_by))?;
+    Ok((report, ticket))
 }
 
 async fn begin(
@@ -103,7 +104,7 @@ async fn begin(
     form: &MoveForm,
 ) -> Result<MigrationId, PageError> {
     let (target, requested_by, mode) = checked(dashboard, form)?;
-    let expected = ticket(dashboard, session, website, &target)?;
+    let expected = ticket(dashboard, session, (website, &target, mode, &requested_by))?;
     if !bool::from(form.ticket.as_bytes().ct_eq(expected.as_bytes())) {
         return Err(PageError::unprocessable(
             "preview_required",
@@ -168,11 +169,12 @@ fn checked(
     Ok((target, dashboard.requester(&form.requested_by)?, mode))
 }
 
+/// What a clean preview allows to start, for this session: that website, to
+/// that target, in that mode, for that requester — changing any needs a new preview.
 fn ticket(
     dashboard: &Dashboard,
     session: &Session,
-    website: WebsiteId,
-    target: &ShardName,
+    (website, target, mode, requested_by): (WebsiteId, &ShardName, MoveMode, &str),
 ) -> Result<String, PageError> {
     let token = dashboard.app.settings().api.token.as_ref().ok_or_else(|| {
         PageError::new(
@@ -181,5 +183,8 @@ fn ticket(
             "the API has no token configured (SHARD_API_TOKEN)",
         )
     })?;
-    Ok(session.tag(token, &format!("preview {website} {target}")))
+    Ok(session.tag(
+        token,
+        &format!("preview {website} {target} {mode} {requested_by}"),
+    ))
 }

@@ -323,6 +323,18 @@ async fn errors_show_the_api_codes_in_the_page_and_start_needs_a_clean_preview()
         mistyped.body
     );
     start[3] = ("confirm", "7");
+    // The preview was of an online move by ops@: starting anything else needs its own.
+    for (key, other) in [("mode", "offline"), ("requested_by", "someone@example.com")] {
+        let mut changed = start.clone();
+        changed.retain(|(k, _)| *k != key);
+        changed.push((key, other));
+        let refused = operator.post("/ui/websites/7/move", &changed).await;
+        assert!(
+            refused.body.contains("preview_required"),
+            "{key}: {}",
+            refused.body
+        );
+    }
     let started = operator.post("/ui/websites/7/move", &start).await;
     assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
     let again = operator.post("/ui/websites/7/move", &start).await;
