@@ -21,6 +21,7 @@ mod freeze;
 mod leftovers;
 mod links;
 mod lock;
+mod outage;
 pub(crate) mod preflight;
 pub mod privileges;
 pub mod progress;

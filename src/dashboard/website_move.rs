@@ -92,7 +92,22 @@ async fn dry_run(
     form: &MoveForm,
 ) -> Result<(PreflightReport, String), PageError> {
     let (target, requested_by, mode) = checked(dashboard, form)?;
-    let report = dashboard.mover().preflight(website, &target).await?;
+    let mover = dashboard.mover();
+    let report = match mover.preflight(website, &target).await {
+        Ok(report) => report,
+        Err(e) if e.is_transient() => {
+            // Name the shard that is away, as the API does, not the control database.
+            return Err(match mover.unavailable_shard(website, &target).await {
+                Some(shard) => PageError::new(
+                    actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "shard_unavailable",
+                    format!("shard {shard} is unavailable; retry later"),
+                ),
+                None => e.into(),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
     let ticket = ticket(dashboard, session, (website, &target, mode, &requested_by))?;
     Ok((report, ticket))
 }

@@ -6,6 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::app::{TOKEN, add_shard, closed_port, error_code, spawn_app, spawn_app_with};
+use crate::operator::Operator;
 
 #[tokio::test]
 async fn an_unauthenticated_request_is_401_whatever_its_body_or_path() {
@@ -102,4 +103,32 @@ async fn a_dry_run_towards_a_shard_that_is_down_answers_503_naming_that_shard() 
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("shard closed"), "{message}");
     assert!(!message.contains("control database"), "{message}");
+
+    // The dashboard's preview says the same (its CSRF token from the audit page,
+    // which probes no shard: a stored UNHEALTHY probe would refuse it earlier).
+    let operator = Operator::sign_in(&app).await;
+    let csrf = operator.get("/ui/audit").await.csrf();
+    let page = operator
+        .post(
+            "/ui/websites/7/preview",
+            &[
+                ("csrf", csrf.as_str()),
+                ("target", "closed"),
+                ("requested_by", "ops@example.com"),
+                ("mode", "online"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        page.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("shard_unavailable") && page.body.contains("shard closed"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("control database"), "{}", page.body);
 }
