@@ -64,6 +64,20 @@ async fn every_page_answers_and_lists_come_in_pages_of_50_with_10000_moves_in_th
     let older = operator.get(&next).await;
     assert!(!older.body.contains("ops1@example.com") && older.body.contains("ops3@example.com"));
 
+    // Website 7 with more moves than its page lists: it links to all of them.
+    for sql in [
+        "UPDATE shardmover.migrations SET website_id = 7 WHERE id <= 60",
+        "UPDATE shardmover.audit_logs SET website_id = 7 WHERE migration_id <= 60",
+    ] {
+        sqlx::query(sql).execute(&app.env.control).await.unwrap();
+    }
+    let website = operator.get("/ui/websites/7").await.body;
+    assert!(
+        website.contains("href=\"/ui/moves?website=7\" id=\"all-moves\"")
+            && website.contains("href=\"/ui/audit?website=7\" id=\"all-audit\""),
+        "{website}"
+    );
+
     for path in &paths {
         let page = operator.get(path).await;
         assert_eq!(page.status, StatusCode::OK, "{path}");
