@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::error::MoveError;
 use super::progress::Tracker;
+use super::sequences::OwnedSequence;
 use crate::control::migrations::MigrationRecord;
 use crate::control::tables::TableProgress;
 use crate::tenancy::TenantTable;
@@ -38,6 +39,8 @@ pub(super) struct Attempt<'a> {
     pub(super) token: i32,
     pub(super) record: MigrationRecord,
     pub(super) plan: Option<Vec<TenantTable>>,
+    /// The target's sequences owned by each planned table, read once per attempt.
+    pub(super) sequences: Option<Vec<Vec<OwnedSequence>>>,
     pub(super) tracker: Tracker<'a>,
     pub(super) timings: Timings,
     pub(super) source_rows_deleted: u64,

@@ -73,7 +73,8 @@ impl Mover {
         // Past the copied rows once, while the application still writes; from
         // here on each replayed batch advances past its own rows.
         sequences::advance(target, &plan, key_column, record.website).await?;
-        let job = Replay::prepare(&plan, key_column, &record, target).await?;
+        let owned = self.owned_sequences(attempt, target, &plan).await?;
+        let job = Replay::new(&plan, key_column, &record, owned);
         let budget = Duration::from_millis(engine.freeze_budget_ms).as_secs_f64() * DRAIN_SHARE;
         let timeout = Duration::from_secs(engine.catch_up_timeout_secs);
         let started = Instant::now();

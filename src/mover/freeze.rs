@@ -54,8 +54,8 @@ impl Mover {
     ) -> Result<(), MoveError> {
         let record = attempt.record.clone();
         let plan = self.plan(attempt, source, target).await?;
-        let job =
-            Replay::prepare(&plan, &self.settings.tenancy.key_column, &record, target).await?;
+        let owned = self.owned_sequences(attempt, target, &plan).await?;
+        let job = Replay::new(&plan, &self.settings.tenancy.key_column, &record, owned);
         loop {
             let drained = replay_batch(source, target, &job, None).await?;
             attempt.freeze_drained += drained as i64;

@@ -33,23 +33,20 @@ pub struct Replay<'a> {
 }
 
 impl<'a> Replay<'a> {
-    pub async fn prepare(
+    /// `sequences`: the target's sequences owned by each table of `plan`.
+    pub fn new(
         plan: &'a [TenantTable],
         key_column: &'a str,
         record: &MigrationRecord,
-        target: &PgPool,
-    ) -> Result<Self, MoveError> {
-        let mut sequences = Vec::with_capacity(plan.len());
-        for table in plan {
-            sequences.push(sequences::owned(target, table).await?);
-        }
-        Ok(Self {
+        sequences: Vec<Vec<OwnedSequence>>,
+    ) -> Self {
+        Self {
             plan,
             key_column,
             website: record.website,
             migration: record.id,
             sequences,
-        })
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use super::attempt::{Attempt, MoveOutcome, Timings};
 use super::error::{Context, MoveError};
 use super::preflight::Admission;
 use super::progress::{ProgressSink, Tracker};
+use super::sequences::{self, OwnedSequence};
 use super::{Mover, lock};
 use crate::control::tables;
 use crate::control::{MoveMode, Phase, Status, migrations, migrations::MigrationRecord};
@@ -63,6 +64,7 @@ impl Mover {
             token,
             record: self.load(id).await?,
             plan: None,
+            sequences: None,
             tracker: Tracker::new(&self.control, id, token, sink, self.stop_flag()),
             timings: Timings::default(),
             source_rows_deleted: 0,
@@ -223,6 +225,24 @@ impl Mover {
             attempt.plan = Some(self.discover_plan(source, target).await?);
         }
         Ok(attempt.plan.clone().unwrap_or_default())
+    }
+
+    /// The target's sequences owned by each table of `plan`, read once per attempt
+    /// (the freeze replays twice; the catalogue is not read again inside it).
+    pub(super) async fn owned_sequences(
+        &self,
+        attempt: &mut Attempt<'_>,
+        target: &PgPool,
+        plan: &[TenantTable],
+    ) -> Result<Vec<Vec<OwnedSequence>>, MoveError> {
+        if attempt.sequences.is_none() {
+            let mut owned = Vec::with_capacity(plan.len());
+            for table in plan {
+                owned.push(sequences::owned(target, table).await?);
+            }
+            attempt.sequences = Some(owned);
+        }
+        Ok(attempt.sequences.clone().unwrap_or_default())
     }
 
     async fn set_phase(&self, attempt: &mut Attempt<'_>, phase: Phase) -> Result<(), MoveError> {
