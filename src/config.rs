@@ -102,6 +102,27 @@ pub struct TenancySettings {
     pub default_shard: Option<String>,
     pub schemas: Vec<String>,
     pub exclude_tables: Vec<String>,
+    /// Tables whose tenant key column has another name (`table = "column"`).
+    #[serde(default)]
+    pub key_columns: BTreeMap<String, String>,
+    /// Relations the application never declared as foreign keys: the child's
+    /// rows belong to whichever website owns the parent row they point at.
+    #[serde(default)]
+    pub relations: Vec<RelationSettings>,
+}
+
+/// One `[[tenancy.relations]]` entry.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct RelationSettings {
+    /// The child table, `schema.table` or `table`.
+    pub table: String,
+    /// The child's columns that point at the parent.
+    pub columns: Vec<String>,
+    /// The parent: a tenant table or another related table.
+    pub parent: String,
+    /// Default: the parent's primary key.
+    #[serde(default)]
+    pub parent_columns: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
