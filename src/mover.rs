@@ -125,13 +125,13 @@ impl Mover {
 
     /// Starts (`on`) or stops capturing `website`'s changes on a shard exactly
     /// as an online move does, outside any move: the benchmark measures what
-    /// capture costs the website's writes. `tables` are quoted tenant tables.
+    /// capture costs the website's writes.
     pub(crate) async fn set_capture(
         &self,
         (pool, shard): (&PgPool, &ShardName),
         website: WebsiteId,
         migration: crate::ids::MigrationId,
-        tables: &[String],
+        tables: &[crate::tenancy::TenantTable],
         on: bool,
     ) -> Result<(), MoveError> {
         let options = self.fence_options();

@@ -16,13 +16,6 @@ use crate::ids::{MigrationId, ShardName, WebsiteId};
 use crate::mover::Mover;
 
 const CLIENTS: usize = 4;
-const TABLES: [&str; 5] = [
-    "pages",
-    "page_parts",
-    "products",
-    "orders",
-    "website_settings",
-];
 
 /// Where the measured website lives now, and the move its capture is recorded under.
 pub(super) struct Home<'a> {
@@ -95,7 +88,9 @@ async fn rounds(
 /// Capturing again forgets the changes the last captured round recorded, and
 /// releasing deletes them, so the change log never grows between rounds.
 async fn set(mover: &Mover, home: &Home<'_>, on: bool) -> anyhow::Result<()> {
-    let tables: Vec<String> = TABLES.iter().map(|t| (*t).to_owned()).collect();
+    let mut conn = home.pool.acquire().await?;
+    let tables = crate::tenancy::discover(&mut conn, &mover.app().settings.tenancy).await?;
+    drop(conn);
     mover
         .set_capture(
             (home.pool, home.shard),

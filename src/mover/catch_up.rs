@@ -43,7 +43,6 @@ impl Mover {
     ) -> Result<(), MoveError> {
         let record = attempt.record.clone();
         let plan = self.plan(attempt, source, target).await?;
-        let quoted: Vec<String> = plan.iter().map(|t| t.name.quoted()).collect();
         shard_schema::ensure(source).await?;
         shard_schema::ensure(target).await?;
         fence::capture(
@@ -51,7 +50,7 @@ impl Mover {
             &record.source,
             record.website,
             record.id,
-            &quoted,
+            &plan,
             &self.fence_options(),
         )
         .await?;
@@ -69,12 +68,11 @@ impl Mover {
         let record = attempt.record.clone();
         let plan = self.plan(attempt, source, target).await?;
         let engine = &self.settings.engine;
-        let key_column = &self.settings.tenancy.key_column;
         // Past the copied rows once, while the application still writes; from
         // here on each replayed batch advances past its own rows.
-        sequences::advance(target, &plan, key_column, record.website).await?;
+        sequences::advance(target, &plan, record.website).await?;
         let owned = self.owned_sequences(attempt, target, &plan).await?;
-        let job = Replay::new(&plan, key_column, &record, owned);
+        let job = Replay::new(&plan, &record, owned);
         let budget = Duration::from_millis(engine.freeze_budget_ms).as_secs_f64() * DRAIN_SHARE;
         let timeout = Duration::from_secs(engine.catch_up_timeout_secs);
         let started = Instant::now();
@@ -179,7 +177,7 @@ impl Mover {
         let record = attempt.record.clone();
         let plan = self.plan(attempt, source, target).await?;
         for table in &plan {
-            let scope = Scope::of(table, &self.settings.tenancy.key_column, &record);
+            let scope = Scope::of(table, &record);
             let (src, dst) = verify_online::bulk(source, target, &scope).await?;
             self.record_checksums(attempt, table, &src, &dst).await?;
         }
@@ -197,7 +195,7 @@ impl Mover {
         let record = attempt.record.clone();
         let plan = self.plan(attempt, source, target).await?;
         for table in &plan {
-            let scope = Scope::of(table, &self.settings.tenancy.key_column, &record);
+            let scope = Scope::of(table, &record);
             verify_online::prune(source, target, &scope).await?;
         }
         Ok(())

@@ -35,7 +35,6 @@ impl Mover {
                 attempt.source_rows_deleted = delete::delete_website_rows(
                     source,
                     &plan,
-                    &self.settings.tenancy.key_column,
                     record.website,
                     self.settings.engine.delete_batch_rows,
                 )

@@ -8,7 +8,7 @@ use sqlx::{PgPool, Row};
 use super::error::{Context, MoveError};
 use crate::ids::WebsiteId;
 use crate::sql::audited;
-use crate::tenancy::{TenantTable, tenant_filter};
+use crate::tenancy::TenantTable;
 
 const SAMPLE: i64 = 5;
 
@@ -17,7 +17,6 @@ pub async fn check(
     source: &PgPool,
     target: &PgPool,
     table: &TenantTable,
-    key_column: &str,
     website: WebsiteId,
 ) -> Result<(), MoveError> {
     let quoted = table.name.quoted();
@@ -47,8 +46,8 @@ pub async fn check(
             .context(|| "connecting to the source".into())?;
         let mut keys = source_conn
             .copy_out_raw(&format!(
-                "COPY (SELECT {pk} FROM {quoted} WHERE {}) TO STDOUT (FORMAT binary)",
-                tenant_filter(key_column, website.get())
+                "COPY (SELECT {pk} FROM {quoted} sm_t WHERE {}) TO STDOUT (FORMAT binary)",
+                table.belongs("sm_t", &crate::sql::literal_i64(website.get()))
             ))
             .await
             .context(|| format!("reading the keys of {}", table.name))?;

@@ -26,7 +26,6 @@ pub const SEND_BYTES: usize = 256 * 1024;
 
 pub struct TableCopy<'a> {
     pub table: &'a TenantTable,
-    pub key_column: &'a str,
     pub website: WebsiteId,
     pub migration: MigrationId,
     pub batch_rows: u32,
@@ -239,8 +238,6 @@ impl Mover {
             });
         }
         let plan = self.plan(attempt, source, target).await?;
-        let key = &self.settings.tenancy.key_column;
-        let quoted: Vec<String> = plan.iter().map(|t| t.name.quoted()).collect();
         shard_schema::ensure(source).await?;
         shard_schema::ensure(target).await?;
         if fenced {
@@ -249,7 +246,7 @@ impl Mover {
                 &record.source,
                 record.website,
                 record.id,
-                &quoted,
+                &plan,
                 &self.fence_options(),
             )
             .await?;
@@ -267,7 +264,6 @@ impl Mover {
         for table in &plan {
             let job = TableCopy {
                 table,
-                key_column: key,
                 website: record.website,
                 migration: record.id,
                 batch_rows: record.batch_rows,

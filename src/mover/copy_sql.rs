@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 use super::copy::TableCopy;
 use super::error::{Context, MoveError};
 use crate::sql::{audited, ident, literal_str};
-use crate::tenancy::{TenantTable, tenant_filter};
+use crate::tenancy::TenantTable;
 
 /// The copied columns, with a self-reference left NULL when it is filled in
 /// after the rows (`TableCopy::links_later`).
@@ -39,10 +39,10 @@ pub(super) fn read_sql(job: &TableCopy<'_>, after: Option<&str>) -> String {
         )
     });
     format!(
-        "COPY (SELECT {cols} FROM {table} WHERE {filter}{resume} ORDER BY {pk}) TO STDOUT (FORMAT binary)",
+        "COPY (SELECT {cols} FROM {table} sm_t WHERE {filter}{resume} ORDER BY {pk}) TO STDOUT (FORMAT binary)",
         cols = select_list(job),
         table = job.table.name.quoted(),
-        filter = tenant_filter(job.key_column, job.website.get()),
+        filter = website_filter(job),
     )
 }
 
@@ -53,16 +53,22 @@ pub(super) async fn last_copied_key(
     job: &TableCopy<'_>,
 ) -> Result<Option<String>, MoveError> {
     let sql = format!(
-        "SELECT {object}::text FROM {table} WHERE {filter} ORDER BY {pk} LIMIT 1",
-        object = job.table.key_object(""),
+        "SELECT {object}::text FROM {table} sm_t WHERE {filter} ORDER BY {pk} LIMIT 1",
+        object = job.table.key_object("sm_t."),
         table = job.table.name.quoted(),
-        filter = tenant_filter(job.key_column, job.website.get()),
+        filter = website_filter(job),
         pk = desc_key(job.table),
     );
     sqlx::query_scalar(audited(&sql))
         .fetch_optional(target)
         .await
         .context(|| format!("reading where the copy of {} stopped", job.table.name))
+}
+
+/// The website's rows (`COPY` takes no parameters: the id is an integer literal).
+fn website_filter(job: &TableCopy<'_>) -> String {
+    job.table
+        .belongs("sm_t", &crate::sql::literal_i64(job.website.get()))
 }
 
 fn desc_key(table: &TenantTable) -> String {

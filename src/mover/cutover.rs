@@ -25,12 +25,7 @@ impl Mover {
         if record.mode == MoveMode::Offline {
             // An online move's catch-up advanced them already, batch by batch.
             let plan = self.plan(attempt, source, target).await?;
-            sequences::advance(
-                target,
-                &plan,
-                &self.settings.tenancy.key_column,
-                record.website,
-            )
+            sequences::advance(target, &plan, record.website)
             .await?;
         }
         let mut tx = self

@@ -13,32 +13,27 @@ use crate::tenancy::TenantTable;
 pub async fn delete_website_rows(
     pool: &PgPool,
     tables: &[TenantTable],
-    key_column: &str,
     website: WebsiteId,
     batch_rows: u32,
 ) -> Result<u64, MoveError> {
     let mut deleted = 0;
     for table in tables.iter().rev() {
-        let key = ident(key_column);
         let quoted = table.name.quoted();
+        let mine = table.belongs("sm_t", "$1");
         let two_passes = table.links_later()
-            && super::copy::two_passes(
-                table,
-                count(pool, table, key_column, website).await?,
-                batch_rows,
-            );
+            && super::copy::two_passes(table, count(pool, table, website).await?, batch_rows);
         if two_passes {
-            unlink(pool, table, key_column, website, batch_rows).await?;
+            unlink(pool, table, website, batch_rows).await?;
         }
         // A self-referencing tree not cut first goes in one statement: its key
         // checks run at statement end, when the whole subtree is gone.
         let one_statement = table.self_referencing && !two_passes;
         let sql = if one_statement {
-            format!("DELETE FROM {quoted} WHERE {key} = $1")
+            format!("DELETE FROM {quoted} sm_t WHERE {mine}")
         } else {
             format!(
                 "DELETE FROM {quoted} WHERE ctid = ANY(ARRAY(
-                    SELECT ctid FROM {quoted} WHERE {key} = $1 LIMIT $2))"
+                    SELECT ctid FROM {quoted} sm_t WHERE {mine} LIMIT $2))"
             )
         };
         loop {
@@ -73,7 +68,6 @@ pub async fn delete_website_rows(
 async fn unlink(
     pool: &PgPool,
     table: &TenantTable,
-    key_column: &str,
     website: WebsiteId,
     batch_rows: u32,
 ) -> Result<(), MoveError> {
@@ -92,8 +86,8 @@ async fn unlink(
         .join(" OR ");
     let sql = format!(
         "UPDATE {quoted} SET {set} WHERE ctid = ANY(ARRAY(
-            SELECT ctid FROM {quoted} WHERE {key} = $1 AND ({linked}) LIMIT $2))",
-        key = ident(key_column),
+            SELECT ctid FROM {quoted} sm_t WHERE {mine} AND ({linked}) LIMIT $2))",
+        mine = table.belongs("sm_t", "$1"),
     );
     loop {
         let mut tx = begin_bypassing_fence(pool)
@@ -115,16 +109,11 @@ async fn unlink(
     }
 }
 
-async fn count(
-    pool: &PgPool,
-    table: &TenantTable,
-    key_column: &str,
-    website: WebsiteId,
-) -> Result<i64, MoveError> {
+async fn count(pool: &PgPool, table: &TenantTable, website: WebsiteId) -> Result<i64, MoveError> {
     let sql = format!(
-        "SELECT count(*)::int8 FROM {} WHERE {} = $1",
+        "SELECT count(*)::int8 FROM {} sm_t WHERE {}",
         table.name.quoted(),
-        ident(key_column)
+        table.belongs("sm_t", "$1")
     );
     sqlx::query_scalar(audited(&sql))
         .bind(website.get())

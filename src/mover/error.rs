@@ -28,6 +28,12 @@ pub enum MoveError {
     ForeignKeyCycle(String),
     #[error("tenant schema differs between source and target: {0}")]
     SchemaMismatch(String),
+    /// The configured tenancy names what the catalogue does not have.
+    #[error("{0}")]
+    TenancyConfiguration(String),
+    /// Rows the move would not copy point at rows it would delete.
+    #[error("{0}")]
+    UnmovedReferences(String),
     #[error(
         "{table}: {count} primary key(s) of website {website} already exist on the target, e.g. {sample}"
     )]
@@ -125,6 +131,8 @@ impl MoveError {
             Self::NoPrimaryKey(_) => "missing_primary_key",
             Self::ForeignKeyCycle(_) => "foreign_key_cycle",
             Self::SchemaMismatch(_) => "schema_mismatch",
+            Self::TenancyConfiguration(_) => "tenancy_configuration",
+            Self::UnmovedReferences(_) => "unmoved_references",
             Self::KeyCollision { .. } => "key_collision",
             Self::CatchUpTimeout { .. } => "catch_up_timeout",
             Self::FenceBlocked { .. } => "fence_blocked",
@@ -175,6 +183,7 @@ impl From<crate::tenancy::TenancyError> for MoveError {
         use crate::tenancy::TenancyError as E;
         match error {
             E::ForeignKeyCycle(tables) => Self::ForeignKeyCycle(tables),
+            E::Configuration(message) => Self::TenancyConfiguration(message),
             E::Database { context, source } => Self::Database { context, source },
         }
     }

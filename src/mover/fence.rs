@@ -12,6 +12,7 @@
 //! snapshot (even a `REPEATABLE READ` one opened before the fence). No
 //! `pg_stat_activity` reading, so no extra privilege, is needed to drain.
 
+mod guarded;
 mod lists;
 mod sql;
 
@@ -24,11 +25,13 @@ use super::shard_schema::DDL_LOCK;
 use crate::ids::{MigrationId, ShardName, WebsiteId};
 use crate::sql::audited;
 use lists::{Change, record};
-use sql::{guard_function, guard_name, trigger_statements};
+use sql::{GuardSpec, guard_function, guard_name, trigger_statements};
+use crate::tenancy::TenantTable;
 
 /// How the fence is changed on a shard.
 #[derive(Debug, Clone)]
 pub struct FenceOptions {
+    /// The key column of tables guarded by releases that did not record theirs.
     pub key_column: String,
     /// Longest one try may queue for the table locks; writers of those tables
     /// wait behind it, so this bounds the pause other tenants can see.
@@ -45,7 +48,7 @@ pub async fn raise(
     shard: &ShardName,
     website: WebsiteId,
     migration: MigrationId,
-    tables: &[String],
+    tables: &[TenantTable],
     options: &FenceOptions,
 ) -> Result<(), MoveError> {
     change(
@@ -81,7 +84,7 @@ pub async fn capture(
     shard: &ShardName,
     website: WebsiteId,
     migration: MigrationId,
-    tables: &[String],
+    tables: &[TenantTable],
     options: &FenceOptions,
 ) -> Result<(), MoveError> {
     let what = Change::Capture(website, migration);
@@ -106,7 +109,7 @@ pub async fn release(
 async fn change(
     pool: &PgPool,
     shard: &ShardName,
-    tables: &[String],
+    tables: &[TenantTable],
     what: Change,
     options: &FenceOptions,
 ) -> Result<(), MoveError> {
@@ -132,7 +135,7 @@ async fn change(
                 return Err(MoveError::FenceDrainTimeout {
                     shard: shard.clone(),
                     seconds: options.give_up_after.as_secs(),
-                    pids: lock_holders(pool, tables).await,
+                    pids: lock_holders(pool, &quoted(tables)).await,
                 });
             }
             Err(e) => return Err(e).context(|| format!("changing the fence on {shard}")),
@@ -146,7 +149,7 @@ fn is_lock_timeout(e: &sqlx::Error) -> bool {
 
 async fn apply(
     tx: &mut PgConnection,
-    extra_tables: &[String],
+    extra_tables: &[TenantTable],
     what: &Change,
     options: &FenceOptions,
 ) -> Result<(), sqlx::Error> {
@@ -162,51 +165,75 @@ async fn apply(
     if !record(tx, what).await? {
         return Ok(());
     }
-    let tables = fenced_tables(tx, extra_tables).await?;
+    let tables = guarded::all(tx, extra_tables, &options.key_column).await?;
     if tables.is_empty() {
         return Ok(());
     }
+    let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
     sqlx::query(audited(&format!(
         "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
-        tables.join(", ")
+        names.join(", ")
     )))
     .execute(&mut *tx)
     .await?;
     let lists = lists::current(tx).await?;
-    for table in &tables {
+    for guarded in &tables {
+        let function = guard_name(guarded.oid);
         // Under the locks: no write runs the function while it is replaced.
-        let (oid, key) = lists::oid_and_primary_key(tx, table).await?;
-        let function = guard_name(oid);
-        sqlx::query(audited(&guard_function(
-            &function,
-            &options.key_column,
-            &key,
-        )))
-        .execute(&mut *tx)
-        .await?;
-        for sql in trigger_statements(table, &function, &options.key_column, &lists) {
+        if let Some(table) = guarded.table {
+            let spec = GuardSpec {
+                owner: &table.owner,
+                primary_key: &table.primary_key,
+                root_oid: table.oid,
+            };
+            sqlx::query(audited(&guard_function(&function, &spec)))
+                .execute(&mut *tx)
+                .await?;
+        } else if let Some(key) = &guarded.key_column {
+            // Guarded by a release whose triggers called one shared function.
+            legacy_guard(tx, guarded, &function, key).await?;
+        }
+        let key = guarded.key_column.as_deref();
+        for sql in trigger_statements(&guarded.name, &function, key, &lists) {
             sqlx::query(audited(&sql)).execute(&mut *tx).await?;
         }
     }
     Ok(())
 }
 
-/// `extra` plus every table that already carries our triggers, quoted, in a
-/// stable order (locks are always taken in the same order).
-async fn fenced_tables(
+/// Compiles the guard function of a table guarded before guard functions were
+/// per table, from the catalogue, unless it has one already.
+async fn legacy_guard(
     tx: &mut PgConnection,
-    extra: &[String],
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT c.oid::regclass::text FROM pg_class c
-          WHERE c.oid = ANY($1::text[]::regclass[])
-             OR EXISTS (SELECT 1 FROM pg_trigger t
-                         WHERE t.tgrelid = c.oid AND t.tgname LIKE 'shardmover\\_fence%')
-          ORDER BY c.oid",
-    )
-    .bind(extra)
-    .fetch_all(&mut *tx)
-    .await
+    guarded: &guarded::Guarded<'_>,
+    function: &str,
+    key: &str,
+) -> Result<(), sqlx::Error> {
+    let exists: bool = sqlx::query_scalar("SELECT to_regprocedure($1 || '()') IS NOT NULL")
+        .bind(function)
+        .fetch_one(&mut *tx)
+        .await?;
+    if exists {
+        return Ok(());
+    }
+    let (oid, primary_key) = lists::oid_and_primary_key(tx, &guarded.name).await?;
+    let owner = crate::tenancy::Ownership::Column {
+        column: key.to_owned(),
+    };
+    let spec = GuardSpec {
+        owner: &owner,
+        primary_key: &primary_key,
+        root_oid: oid,
+    };
+    sqlx::query(audited(&guard_function(function, &spec)))
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// The quoted names of `tables`.
+fn quoted(tables: &[TenantTable]) -> Vec<String> {
+    tables.iter().map(|t| t.name.quoted()).collect()
 }
 
 /// Sessions holding a lock on `tables` that raising the fence would queue

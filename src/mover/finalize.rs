@@ -49,11 +49,9 @@ impl Mover {
                 crate::tenancy::discover(&mut shard, &self.settings.tenancy).await?,
             )?
         };
-        let key = &self.settings.tenancy.key_column;
         let deleted = delete::delete_website_rows(
             source,
             &tables,
-            key,
             website,
             self.settings.engine.delete_batch_rows,
         )

@@ -32,13 +32,12 @@ impl Mover {
             .context(|| "recording the freeze".into())?;
         attempt.owned(started)?;
         drop(conn);
-        let quoted: Vec<String> = plan.iter().map(|t| t.name.quoted()).collect();
         fence::raise(
             source,
             &record.source,
             record.website,
             record.id,
-            &quoted,
+            &plan,
             &self.fence_options(),
         )
         .await?;
@@ -55,7 +54,7 @@ impl Mover {
         let record = attempt.record.clone();
         let plan = self.plan(attempt, source, target).await?;
         let owned = self.owned_sequences(attempt, target, &plan).await?;
-        let job = Replay::new(&plan, &self.settings.tenancy.key_column, &record, owned);
+        let job = Replay::new(&plan, &record, owned);
         loop {
             let drained = replay_batch(source, target, &job, None).await?;
             attempt.freeze_drained += drained as i64;
@@ -78,7 +77,7 @@ impl Mover {
         let plan = self.plan(attempt, source, target).await?;
         let mut compared = 0;
         for table in &plan {
-            let scope = Scope::of(table, &self.settings.tenancy.key_column, &record);
+            let scope = Scope::of(table, &record);
             compared += verify_online::touched(source, target, &scope).await?;
         }
         let applied = record.changes_applied + attempt.freeze_drained;

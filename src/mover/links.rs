@@ -10,7 +10,7 @@ use super::copy::TableCopy;
 use super::error::{Context, MoveError};
 use crate::db::bypass_fence;
 use crate::sql::{audited, ident, literal_str};
-use crate::tenancy::{TenantTable, tenant_filter};
+use crate::tenancy::TenantTable;
 
 pub async fn fill_in(
     source: &mut PgConnection,
@@ -102,12 +102,12 @@ fn read_sql(job: &TableCopy<'_>, resume: bool) -> String {
         ("$1", String::new())
     };
     format!(
-        "SELECT {keys}::text, {links}::text FROM {name}
+        "SELECT {keys}::text, {links}::text FROM {name} sm_t
           WHERE {filter} AND ({set}){after} ORDER BY {pk} LIMIT {limit}",
-        keys = table.key_object(""),
+        keys = table.key_object("sm_t."),
         links = links_object(table),
         name = table.name.quoted(),
-        filter = tenant_filter(job.key_column, job.website.get()),
+        filter = table.belongs("sm_t", &crate::sql::literal_i64(job.website.get())),
         set = table
             .self_keys
             .iter()
@@ -145,12 +145,12 @@ fn update_sql(job: &TableCopy<'_>) -> String {
                    FROM (SELECT jsonb_populate_record(NULL::{name}, k::jsonb) AS kr,
                                 jsonb_populate_record(NULL::{name}, v::jsonb) AS vr
                            FROM unnest($1::text[], $2::text[]) u(k, v)) u
-                  CROSS JOIN LATERAL (SELECT x.ctid, x.{key} AS w FROM {name} x
+                  CROSS JOIN LATERAL (SELECT x.ctid, {key} AS w FROM {name} x
                                        WHERE {same_key} OFFSET 0) r
                   WHERE r.w = {website}) s
           WHERE sm_t.ctid = s.ctid",
         same_key = table.same_key("x", "(u.kr)"),
-        key = ident(job.key_column),
+        key = table.website_of("x"),
         website = crate::sql::literal_i64(job.website.get()),
     )
 }

@@ -11,7 +11,7 @@ use crate::control::registry;
 use crate::ids::{ShardName, WebsiteId};
 use crate::sql::audited;
 use crate::tenancy::schema_diff;
-use crate::tenancy::{self, TenantTable, tenant_filter};
+use crate::tenancy::{self, TenantTable};
 
 /// Which move the capacity and health checks are for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +29,8 @@ pub struct TableReport {
     pub name: String,
     pub rows: i64,
     pub primary_key: Vec<String>,
+    /// How its rows are found: the key column, or the path through parents.
+    pub owner: String,
     pub self_referencing: bool,
     /// Copied in chunks with its self-references filled in afterwards.
     pub links_later: bool,
@@ -79,13 +81,8 @@ impl Mover {
         for table in &plan {
             tables.push(TableReport {
                 name: table.name.to_string(),
-                rows: count_rows(
-                    source_pool,
-                    table,
-                    &self.settings.tenancy.key_column,
-                    website,
-                )
-                .await?,
+                rows: count_rows(source_pool, table, website).await?,
+                owner: table.owner.describe(),
                 primary_key: table.primary_key.clone(),
                 self_referencing: table.self_referencing,
                 links_later: table.links_later(),
@@ -94,14 +91,7 @@ impl Mover {
         self.check_target_is_clear(target_pool, &plan, website)
             .await?;
         for table in &plan {
-            collisions::check(
-                source_pool,
-                target_pool,
-                table,
-                &self.settings.tenancy.key_column,
-                website,
-            )
-            .await?;
+            collisions::check(source_pool, target_pool, table, website).await?;
         }
         let mut leftovers = self.leftover_captures(&source, source_pool).await?;
         leftovers.extend(self.leftover_captures(target, target_pool).await?);
@@ -202,6 +192,7 @@ impl Mover {
         if let Some(table) = tables.iter().find(|t| t.primary_key.is_empty()) {
             return Err(MoveError::NoPrimaryKey(table.name.to_string()));
         }
+        refuse_references_into(&mut conn, &tables).await?;
         let plan = tenancy::order_by_foreign_keys(tables)?;
         let mut conn = target
             .acquire()
@@ -256,8 +247,7 @@ impl Mover {
     ) -> Result<(), MoveError> {
         let mut found = Vec::new();
         for table in plan {
-            let rows =
-                count_rows(target, table, &self.settings.tenancy.key_column, website).await?;
+            let rows = count_rows(target, table, website).await?;
             if rows > 0 {
                 found.push(format!("{} rows in {}", rows, table.name));
             }
@@ -273,17 +263,39 @@ impl Mover {
     }
 }
 
+/// Refuses a plan that rows outside it point into: deleting the source's
+/// rows would cascade into them, or orphan them, without their being copied.
+async fn refuse_references_into(
+    conn: &mut sqlx::PgConnection,
+    tables: &[TenantTable],
+) -> Result<(), MoveError> {
+    let into = tenancy::foreign_keys_into(conn, tables).await?;
+    if into.is_empty() {
+        return Ok(());
+    }
+    let named: Vec<String> = into
+        .iter()
+        .map(|fk| format!("{} ({} → {})", fk.table, fk.constraint, fk.references))
+        .collect();
+    Err(MoveError::UnmovedReferences(format!(
+        "tables outside the move reference its tables: {}; their rows would be deleted or \
+         orphaned with the website's without being moved. Give such a table the tenant key \
+         column, or stop excluding it (tenancy.exclude_tables), so it moves with its parents",
+        named.join(", ")
+    )))
+}
+
 pub(crate) async fn count_rows(
     pool: &PgPool,
     table: &TenantTable,
-    key_column: &str,
     website: WebsiteId,
 ) -> Result<i64, MoveError> {
     sqlx::query_scalar(audited(&format!(
-        "SELECT count(*)::int8 FROM {} WHERE {}",
+        "SELECT count(*)::int8 FROM {} sm_t WHERE {}",
         table.name.quoted(),
-        tenant_filter(key_column, website.get())
+        table.belongs("sm_t", "$1")
     )))
+    .bind(website.get())
     .fetch_one(pool)
     .await
     .context(|| format!("counting rows of {}", table.name))

@@ -9,7 +9,7 @@ use super::SEND_BYTES;
 use super::error::{Context, MoveError};
 use crate::config::TenancySettings;
 use crate::ids::WebsiteId;
-use crate::tenancy::{self, tenant_filter};
+use crate::tenancy;
 
 /// Copies every tenant table's rows of `website` in one target transaction; returns rows.
 pub async fn raw_pipe(
@@ -33,8 +33,8 @@ pub async fn raw_pipe(
         let quoted = table.name.quoted();
         let mut stream = conn
             .copy_out_raw(&format!(
-                "COPY (SELECT {cols} FROM {quoted} WHERE {}) TO STDOUT (FORMAT binary)",
-                tenant_filter(&tenancy.key_column, website.get())
+                "COPY (SELECT {cols} FROM {quoted} sm_t WHERE {}) TO STDOUT (FORMAT binary)",
+                table.belongs("sm_t", &crate::sql::literal_i64(website.get()))
             ))
             .await
             .context(|| "reading the source".into())?;

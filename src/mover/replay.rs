@@ -24,7 +24,6 @@ use read::{TableChanges, read_batch};
 pub struct Replay<'a> {
     /// Tenant tables in copy order (parents first).
     pub plan: &'a [TenantTable],
-    pub key_column: &'a str,
     pub website: WebsiteId,
     pub migration: MigrationId,
     /// The target's sequences owned by each table's columns (by plan index),
@@ -36,13 +35,11 @@ impl<'a> Replay<'a> {
     /// `sequences`: the target's sequences owned by each table of `plan`.
     pub fn new(
         plan: &'a [TenantTable],
-        key_column: &'a str,
         record: &MigrationRecord,
         sequences: Vec<Vec<OwnedSequence>>,
     ) -> Self {
         Self {
             plan,
-            key_column,
             website: record.website,
             migration: record.id,
             sequences,
@@ -145,6 +142,9 @@ async fn apply(
 
 /// Inserts or updates the rows; a key held on the target by another website
 /// (its own tenants wrote it meanwhile) is a collision that fails the move.
+/// Rows are read back by column name; identity columns keep the source's
+/// values (`OVERRIDING SYSTEM VALUE`), and one `GENERATED ALWAYS` is never
+/// updated (Postgres refuses; the key it is part of matched anyway).
 async fn upsert(
     tx: &mut PgConnection,
     table: &TenantTable,
@@ -152,10 +152,30 @@ async fn upsert(
     change: &TableChanges,
 ) -> Result<(), MoveError> {
     let columns = table.copy_columns();
+    let updatable: Vec<&str> = table
+        .columns
+        .iter()
+        .filter(|c| !c.generated && !c.identity_always)
+        .map(|c| c.name.as_str())
+        .collect();
+    let set = if updatable.is_empty() {
+        "NOTHING".to_owned()
+    } else {
+        format!(
+            "UPDATE SET {} WHERE {}",
+            updatable
+                .iter()
+                .map(|c| format!("{0} = EXCLUDED.{0}", ident(c)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            table.belongs("sm_t", "$2")
+        )
+    };
     let sql = format!(
-        "INSERT INTO {table} AS sm_t ({cols})
-         SELECT {fields} FROM (SELECT sm_r::{table} AS sm_x FROM unnest($1::text[]) sm_r) sm_s
-         ON CONFLICT ({pk}) DO UPDATE SET {set} WHERE sm_t.{key} = $2",
+        "INSERT INTO {table} AS sm_t ({cols}) OVERRIDING SYSTEM VALUE
+         SELECT {fields} FROM (SELECT json_populate_record(NULL::{table}, sm_r::json) AS sm_x
+                                 FROM unnest($1::text[]) sm_r) sm_s
+         ON CONFLICT ({pk}) DO {set}",
         table = table.name.quoted(),
         cols = table.copy_column_list(),
         fields = columns
@@ -164,12 +184,6 @@ async fn upsert(
             .collect::<Vec<_>>()
             .join(", "),
         pk = table.primary_key_list(),
-        set = columns
-            .iter()
-            .map(|c| format!("{0} = EXCLUDED.{0}", ident(c)))
-            .collect::<Vec<_>>()
-            .join(", "),
-        key = ident(job.key_column),
     );
     let written = sqlx::query(audited(&sql))
         .bind(&change.rows)
@@ -182,11 +196,11 @@ async fn upsert(
         return Ok(());
     }
     let sample = sqlx::query_scalar(audited(&format!(
-        "SELECT sm_k.pk FROM {keys} JOIN {table} sm_t ON {equals} WHERE sm_t.{key} <> $2 LIMIT 1",
+        "SELECT sm_k.pk FROM {keys} JOIN {table} sm_t ON {equals} WHERE NOT ({mine}) LIMIT 1",
         keys = table.keys_from("$1"),
         table = table.name.quoted(),
         equals = table.same_key("sm_t", "sm_p"),
-        key = ident(job.key_column),
+        mine = table.belongs("sm_t", "$2"),
     )))
     .bind(&change.present)
     .bind(job.website.get())
@@ -210,13 +224,19 @@ async fn delete(
     let sql = format!(
         "DELETE FROM {table} WHERE ctid = ANY(ARRAY(
             SELECT r.ctid FROM {keys}
-             CROSS JOIN LATERAL (SELECT sm_t.ctid, sm_t.{key} AS w FROM {table} sm_t
+             CROSS JOIN LATERAL (SELECT sm_t.ctid, {key} AS w FROM {table} sm_t
                                   WHERE {equals} OFFSET 0) r
-             WHERE r.w = $2))",
+             WHERE {whose}))",
         table = table.name.quoted(),
         keys = table.keys_from("$1"),
         equals = table.same_key("sm_t", "sm_p"),
-        key = ident(job.key_column),
+        key = table.website_of("sm_t"),
+        // A row reached through parents whose parent is already gone (deleted
+        // first, its cascade not run here) is nobody's: it goes too.
+        whose = match table.owner.own_column() {
+            Some(_) => "r.w = $2",
+            None => "(r.w = $2 OR r.w IS NULL)",
+        },
     );
     sqlx::query(audited(&sql))
         .bind(gone)

@@ -122,11 +122,9 @@ impl Mover {
             } else {
                 plan
             };
-            let key = &self.settings.tenancy.key_column;
             delete::delete_website_rows(
                 target,
                 &plan,
-                key,
                 record.website,
                 self.settings.engine.delete_batch_rows,
             )

@@ -57,17 +57,16 @@ const FORWARD: &str = "SELECT setval($1::regclass, m)
 pub async fn advance(
     target: &PgPool,
     tables: &[TenantTable],
-    key_column: &str,
     website: WebsiteId,
 ) -> Result<u32, MoveError> {
     let mut advanced = 0;
     for table in tables {
         for owned in owned(target, table).await? {
             let largest = format!(
-                "SELECT max({col}) FROM {table} WHERE {key} = $2",
+                "SELECT max(sm_t.{col}) FROM {table} sm_t WHERE {mine}",
                 col = ident(&owned.column),
                 table = table.name.quoted(),
-                key = ident(key_column),
+                mine = table.belongs("sm_t", "$2"),
             );
             sqlx::query(audited(&FORWARD.replace("{max}", &largest)))
                 .bind(&owned.sequence)
@@ -91,7 +90,7 @@ pub async fn advance_past_rows(
 ) -> Result<(), MoveError> {
     for owned in sequences {
         let largest = format!(
-            "SELECT max((sm_r::{table}).{col}) FROM unnest($2::text[]) sm_r",
+            "SELECT max((json_populate_record(NULL::{table}, sm_r::json)).{col}) FROM unnest($2::text[]) sm_r",
             col = ident(&owned.column),
             table = table.name.quoted(),
         );

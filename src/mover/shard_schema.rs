@@ -53,6 +53,14 @@ pub async fn ensure(pool: &PgPool) -> Result<(), MoveError> {
             created_at   timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (migration_id, table_name, pk))"
             .into(),
+        // The tables carrying our triggers and the website column their `WHEN`
+        // compares (NULL: rows that belong to a website through parents).
+        "CREATE TABLE IF NOT EXISTS shardmover.guarded_tables (
+            relid      oid PRIMARY KEY,
+            key_column text,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            updated_at timestamptz NOT NULL DEFAULT now())"
+            .into(),
         "CREATE TABLE IF NOT EXISTS shardmover.copy_checkpoints (
             migration_id bigint NOT NULL,
             table_name   text   NOT NULL,

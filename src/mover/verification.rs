@@ -23,7 +23,6 @@ impl Mover {
                 source,
                 target,
                 table,
-                &self.settings.tenancy.key_column,
                 record.website,
                 record.batch_rows,
             )

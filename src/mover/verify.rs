@@ -40,13 +40,12 @@ pub async fn compare(
     source: &PgPool,
     target: &PgPool,
     table: &TenantTable,
-    key_column: &str,
     website: WebsiteId,
     chunk_rows: u32,
 ) -> Result<(Fingerprint, Fingerprint), MoveError> {
     let mut hash = RowHash::Typed;
     let (src, dst) = loop {
-        let sql = fingerprint_sql(table, key_column, hash);
+        let sql = fingerprint_sql(table, hash);
         let both = tokio::try_join!(
             fingerprint(source, &sql, website, "source"),
             fingerprint(target, &sql, website, "target"),
@@ -61,7 +60,6 @@ pub async fn compare(
             source,
             target,
             table,
-            key_column,
             website,
             hash,
         };
@@ -80,8 +78,24 @@ pub(super) enum RowHash {
     Text,
 }
 
+/// The row's hash over its copied columns, named (column order may differ
+/// between the shards). A column whose type hashes differently on another
+/// database (an enum is hashed by its oid) goes in as its text.
 pub(super) fn row_hash(table: &TenantTable, hash: RowHash) -> String {
-    let cols = table.copy_column_list();
+    let cols = table
+        .columns
+        .iter()
+        .filter(|c| !c.generated)
+        .map(|c| {
+            let name = crate::sql::ident(&c.name);
+            if c.portable_hash {
+                format!("sm_t.{name}")
+            } else {
+                format!("sm_t.{name}::text")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
     match hash {
         RowHash::Typed => format!("hash_record_extended(ROW({cols}), 0)::numeric"),
         RowHash::Text => format!("hashtextextended(ROW({cols})::text, 0)::numeric"),
@@ -99,12 +113,12 @@ pub(super) fn lacks_hash_function(error: &MoveError) -> bool {
     }
 }
 
-fn fingerprint_sql(table: &TenantTable, key_column: &str, hash: RowHash) -> String {
+fn fingerprint_sql(table: &TenantTable, hash: RowHash) -> String {
     format!(
-        "SELECT count(*)::int8 AS n, coalesce(sum({hash}), 0)::text AS sum FROM {table} WHERE {key} = $1",
+        "SELECT count(*)::int8 AS n, coalesce(sum({hash}), 0)::text AS sum FROM {table} sm_t WHERE {mine}",
         hash = row_hash(table, hash),
         table = table.name.quoted(),
-        key = crate::sql::ident(key_column),
+        mine = table.belongs("sm_t", "$1"),
     )
 }
 
@@ -146,7 +160,6 @@ pub(super) struct Sides<'a> {
     pub source: &'a PgPool,
     pub target: &'a PgPool,
     pub table: &'a TenantTable,
-    pub key_column: &'a str,
     pub website: WebsiteId,
     pub hash: RowHash,
 }
@@ -164,7 +177,6 @@ pub(super) async fn locate(
         source,
         target,
         table,
-        key_column,
         website,
         hash,
     } = *sides;
@@ -174,12 +186,12 @@ pub(super) async fn locate(
            FROM (SELECT (row_number() OVER (ORDER BY {pk}) - 1) / $2 AS chunk,
                         row_number() OVER (ORDER BY {pk}) AS rn,
                         ROW({pk})::text AS k, {hash} AS h
-                   FROM {table} sm_t WHERE {key} = $1 AND {not_excluded}) s
+                   FROM {table} sm_t WHERE {mine} AND {not_excluded}) s
           GROUP BY chunk ORDER BY chunk",
         pk = table.primary_key_list(),
         hash = row_hash(table, hash),
         table = table.name.quoted(),
-        key = crate::sql::ident(key_column),
+        mine = table.belongs("sm_t", "$1"),
         not_excluded = table.key_not_in("sm_t", "$3"),
     );
     let (a, b) = tokio::try_join!(

@@ -18,12 +18,11 @@ use super::verify::{
 };
 use crate::control::migrations::MigrationRecord;
 use crate::ids::{MigrationId, WebsiteId};
-use crate::sql::{audited, ident};
+use crate::sql::audited;
 use crate::tenancy::TenantTable;
 
 pub struct Scope<'a> {
     pub table: &'a TenantTable,
-    pub key_column: &'a str,
     pub website: WebsiteId,
     pub migration: MigrationId,
     /// Rows per chunk when a mismatch is located.
@@ -31,10 +30,9 @@ pub struct Scope<'a> {
 }
 
 impl<'a> Scope<'a> {
-    pub fn of(table: &'a TenantTable, key_column: &'a str, record: &MigrationRecord) -> Self {
+    pub fn of(table: &'a TenantTable, record: &MigrationRecord) -> Self {
         Self {
             table,
-            key_column,
             website: record.website,
             migration: record.id,
             chunk_rows: record.batch_rows,
@@ -59,7 +57,6 @@ pub async fn bulk(
                     source,
                     target,
                     table: scope.table,
-                    key_column: scope.key_column,
                     website: scope.website,
                     hash,
                 };
@@ -105,10 +102,10 @@ async fn bulk_with(
     let sql = format!(
         "SELECT count(*)::int8 AS n, coalesce(sum({hash}), 0)::text AS sum
            FROM {table} sm_t
-          WHERE sm_t.{key} = $1 AND {not_excluded}",
+          WHERE {mine} AND {not_excluded}",
         table = table.name.quoted(),
         hash = row_hash(table, hash),
-        key = ident(scope.key_column),
+        mine = table.belongs("sm_t", "$1"),
         not_excluded = table.key_not_in("sm_t", "$2"),
     );
     let src = fingerprint(&mut src_tx, &sql, scope.website, &excluded).await?;
@@ -251,14 +248,14 @@ async fn row_hashes(
         // (OFFSET 0 keeps the planner from turning it into a join led by the
         // website's key column, whose statistics are stale right after a copy.)
         "SELECT r.k, r.h FROM {keys}
-           CROSS JOIN LATERAL (SELECT {object}::text AS k, ({hash})::text AS h, sm_t.{key} AS w
+           CROSS JOIN LATERAL (SELECT {object}::text AS k, ({hash})::text AS h, {key} AS w
                                  FROM {table} sm_t WHERE {same} OFFSET 0) r
           WHERE r.w = $1",
         keys = table.keys_from("$2"),
         object = table.key_object("sm_t."),
         hash = row_hash(table, hash),
         table = table.name.quoted(),
-        key = ident(scope.key_column),
+        key = table.website_of("sm_t"),
         same = table.same_key("sm_t", "sm_p"),
     );
     let mut tx = pool

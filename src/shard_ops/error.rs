@@ -53,7 +53,9 @@ impl From<crate::tenancy::TenancyError> for ShardOpsError {
         use crate::tenancy::TenancyError as E;
         match error {
             E::Database { context, source } => Self::Database { context, source },
-            other @ E::ForeignKeyCycle(_) => Self::Invalid(other.one_line()),
+            other @ (E::ForeignKeyCycle(_) | E::Configuration(_)) => {
+                Self::Invalid(other.one_line())
+            }
         }
     }
 }

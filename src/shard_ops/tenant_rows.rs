@@ -8,7 +8,7 @@ use sqlx::PgPool;
 
 use super::{ShardOps, ShardOpsError};
 use crate::ids::{ShardName, WebsiteId};
-use crate::sql::{audited, ident};
+use crate::sql::audited;
 use crate::tenancy::{self, TenancyError};
 
 /// One website's rows per tenant table, on one shard (tables with none left out).
@@ -39,8 +39,9 @@ pub(crate) async fn rows_of_many_on(
     let mut found: HashMap<WebsiteId, Vec<(String, i64)>> = HashMap::new();
     for table in &tables {
         let sql = format!(
-            "SELECT {key}::int8, count(*)::int8 FROM {table} WHERE {key} = ANY($1) GROUP BY 1",
-            key = ident(&tenancy.key_column),
+            "SELECT {key}::int8, count(*)::int8 FROM {table} sm_t WHERE {mine} GROUP BY 1",
+            key = table.website_of("sm_t"),
+            mine = table.belongs("sm_t", "ANY($1)"),
             table = table.name.quoted(),
         );
         let counts: Vec<(i64, i64)> = sqlx::query_as(audited(&sql))

@@ -34,6 +34,10 @@ mod tests {
     fn table(name: &str, parents: &[&str]) -> TenantTable {
         TenantTable {
             name: QualifiedName::new("public", name),
+            oid: 0,
+            owner: crate::tenancy::Ownership::Column {
+                column: "website_id".into(),
+            },
             columns: vec![],
             primary_key: vec!["id".into()],
             parents: parents

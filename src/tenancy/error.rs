@@ -4,6 +4,9 @@
 pub enum TenancyError {
     #[error("foreign keys form a cycle between tenant tables {0}; such tables cannot be ordered")]
     ForeignKeyCycle(String),
+    /// The configuration names tables or columns the catalogue does not have.
+    #[error("{0}")]
+    Configuration(String),
     #[error("{context}: {}", crate::db::error_message(source))]
     Database {
         context: String,
@@ -25,6 +28,7 @@ impl TenancyError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::ForeignKeyCycle(_) => "foreign_key_cycle",
+            Self::Configuration(_) => "tenancy_configuration",
             Self::Database { source, .. } if crate::db::is_transient(source) => {
                 "database_unavailable"
             }

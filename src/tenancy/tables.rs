@@ -1,12 +1,11 @@
-//! Discovers a shard's tenant tables from the Postgres catalogue: every table in
-//! the configured schemas that has the key column, with its columns, primary key
-//! and foreign keys to other tenant tables.
+//! A tenant table as the engine sees it — columns, the key it is read and
+//! matched by, how its rows belong to a website, the tables it points at — and
+//! the catalogue reads for one table's columns and key.
 
 use sqlx::{PgConnection, Row};
 
-use super::TenancyError;
-use crate::config::TenancySettings;
-use crate::sql::{QualifiedName, ident, ident_list};
+use super::{Ownership, TenancyError};
+use crate::sql::{QualifiedName, ident_list};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Column {
@@ -14,12 +13,27 @@ pub struct Column {
     pub data_type: String,
     pub not_null: bool,
     pub generated: bool,
+    /// `GENERATED ALWAYS AS IDENTITY`: written only with `OVERRIDING SYSTEM VALUE`.
+    pub identity_always: bool,
+    /// Its values hash the same on every database (a built-in type, or an
+    /// array of one); others (enums, hashed by their oid, domains, extension
+    /// and composite types) are hashed by their text.
+    pub portable_hash: bool,
+    /// Binary `COPY` carries no type oid for it: arrays of user-defined types
+    /// and composites do, and are refused by a database whose oids differ.
+    pub binary_safe: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct TenantTable {
     pub name: QualifiedName,
+    /// The table's oid on the shard it was read from.
+    pub oid: u32,
+    /// How its rows belong to a website.
+    pub owner: Ownership,
     pub columns: Vec<Column>,
+    /// The primary key, or else a unique index over `NOT NULL` columns: what
+    /// rows are ordered, resumed, upserted and matched by.
     pub primary_key: Vec<String>,
     /// Tenant tables this one references (excluding itself).
     pub parents: Vec<QualifiedName>,
@@ -62,108 +76,30 @@ impl TenantTable {
     pub fn primary_key_list(&self) -> String {
         ident_list(&self.primary_key)
     }
-}
 
-/// Lists the tenant tables of the connected database, sorted by name.
-pub async fn discover(
-    conn: &mut PgConnection,
-    tenancy: &TenancySettings,
-) -> Result<Vec<TenantTable>, TenancyError> {
-    let rows = sqlx::query(
-        "SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name
-           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-            AND n.nspname = ANY($1) AND n.nspname <> 'shardmover'
-            AND EXISTS (SELECT 1 FROM pg_attribute a
-                         WHERE a.attrelid = c.oid AND a.attname = $2
-                           AND a.attnum > 0 AND NOT a.attisdropped)
-          ORDER BY 2, 3",
-    )
-    .bind(&tenancy.schemas)
-    .bind(&tenancy.key_column)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(TenancyError::database(|| "listing tenant tables".into()))?;
-
-    let registry = QualifiedName::parse(&tenancy.registry_table, "public");
-    let mut found = Vec::new();
-    for row in rows {
-        let name = QualifiedName::new(row.get::<String, _>("schema"), row.get::<String, _>("name"));
-        if name == registry || is_excluded(&name, &tenancy.exclude_tables) {
-            continue;
-        }
-        found.push((row.get::<i64, _>("oid"), name));
+    /// SQL true when row `alias` belongs to `website` (a parameter or literal).
+    pub fn belongs(&self, alias: &str, website: &str) -> String {
+        self.owner.belongs(alias, website)
     }
-    let oids: Vec<i64> = found.iter().map(|(oid, _)| *oid).collect();
-    let edges = foreign_keys(conn, &oids).await?;
-    let mut tables = Vec::with_capacity(found.len());
-    for (oid, name) in &found {
-        let mut parents = Vec::new();
-        let mut self_keys: Vec<String> = Vec::new();
-        let mut self_referencing = false;
-        for (child, parent, keys) in &edges {
-            if child != oid {
-                continue;
-            }
-            if parent == oid {
-                self_referencing = true;
-                for key in keys {
-                    if !self_keys.contains(key) {
-                        self_keys.push(key.clone());
-                    }
-                }
-            } else if let Some((_, parent_name)) = found.iter().find(|(o, _)| o == parent)
-                && !parents.contains(parent_name)
-            {
-                parents.push(parent_name.clone());
-            }
-        }
-        tables.push(TenantTable {
-            name: name.clone(),
-            columns: columns(conn, &name.quoted()).await?,
-            primary_key: primary_key(conn, &name.quoted()).await?,
-            parents,
-            self_referencing,
-            self_keys,
-        });
+
+    /// SQL giving row `alias`'s website.
+    pub fn website_of(&self, alias: &str) -> String {
+        self.owner.website_of(alias)
     }
-    Ok(tables)
-}
-
-fn is_excluded(name: &QualifiedName, excludes: &[String]) -> bool {
-    excludes
-        .iter()
-        .any(|e| *e == name.name || *e == name.to_string())
-}
-
-/// (child, parent, the child's key columns) of every foreign key between them.
-async fn foreign_keys(
-    conn: &mut PgConnection,
-    oids: &[i64],
-) -> Result<Vec<(i64, i64, Vec<String>)>, TenancyError> {
-    let rows = sqlx::query(
-        "SELECT conrelid::int8 AS child, confrelid::int8 AS parent,
-                ARRAY(SELECT a.attname::text FROM pg_attribute a
-                       WHERE a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey)) AS keys
-           FROM pg_constraint c
-          WHERE contype = 'f' AND conrelid::int8 = ANY($1) AND confrelid::int8 = ANY($1)",
-    )
-    .bind(oids)
-    .fetch_all(conn)
-    .await
-    .map_err(TenancyError::database(|| "reading foreign keys".into()))?;
-    Ok(rows
-        .iter()
-        .map(|r| (r.get("child"), r.get("parent"), r.get("keys")))
-        .collect())
 }
 
 /// Columns of `table` (quoted name), in table order; empty if the table is missing.
 pub async fn columns(conn: &mut PgConnection, table: &str) -> Result<Vec<Column>, TenancyError> {
     let rows = sqlx::query(
         "SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS data_type,
-                a.attnotnull AS not_null, a.attgenerated <> '' AS generated
+                a.attnotnull AS not_null, a.attgenerated <> '' AS generated,
+                a.attidentity = 'a' AS identity_always,
+                t.oid < 16384 AND (t.typelem = 0 OR t.typelem < 16384) AS portable_hash,
+                NOT (b.typtype = 'c' OR (b.typcategory = 'A' AND b.typelem >= 16384)
+                     OR t.typelem >= 16384) AS binary_safe
            FROM pg_attribute a
+           JOIN pg_type t ON t.oid = a.atttypid
+           JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
           WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
           ORDER BY a.attnum",
     )
@@ -180,21 +116,37 @@ pub async fn columns(conn: &mut PgConnection, table: &str) -> Result<Vec<Column>
             data_type: r.get("data_type"),
             not_null: r.get("not_null"),
             generated: r.get("generated"),
+            identity_always: r.get("identity_always"),
+            portable_hash: r.get("portable_hash"),
+            binary_safe: r.get("binary_safe"),
         })
         .collect())
 }
 
-/// Primary-key columns of `table` in key order; empty when it has none.
+/// Primary-key columns of `table` in key order; without a primary key, those
+/// of its first unique index (by name) over `NOT NULL` columns only, with no
+/// expression or predicate — such an index identifies a row just as well.
+/// Empty when it has neither.
 pub async fn primary_key(
     conn: &mut PgConnection,
     table: &str,
 ) -> Result<Vec<String>, TenancyError> {
     let rows = sqlx::query(
-        "SELECT a.attname AS name
-           FROM pg_index i
+        "WITH candidate AS (
+             SELECT i.indexrelid, i.indkey
+               FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+              WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indisvalid
+                AND i.indpred IS NULL AND i.indexprs IS NULL
+                AND (i.indisprimary OR NOT EXISTS (
+                      SELECT 1 FROM unnest(i.indkey::int2[]) k(attnum)
+                        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                       WHERE NOT a.attnotnull))
+              ORDER BY i.indisprimary DESC, ic.relname
+              LIMIT 1)
+         SELECT a.attname AS name
+           FROM candidate i
            CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-          WHERE i.indrelid = to_regclass($1) AND i.indisprimary
+           JOIN pg_attribute a ON a.attrelid = to_regclass($1) AND a.attnum = k.attnum
           ORDER BY k.ord",
     )
     .bind(table)
@@ -204,13 +156,4 @@ pub async fn primary_key(
         format!("reading the primary key of {table}")
     }))?;
     Ok(rows.iter().map(|r| r.get("name")).collect())
-}
-
-/// `WHERE` clause selecting one website's rows; `key` is the configured key column.
-pub fn tenant_filter(key_column: &str, website: i64) -> String {
-    format!(
-        "{} = {}",
-        ident(key_column),
-        crate::sql::literal_i64(website)
-    )
 }

@@ -4,6 +4,7 @@
 
 use crate::mover::shard_schema::FENCE_SQLSTATE;
 use crate::sql::{ident, literal_str};
+use crate::tenancy::Ownership;
 
 /// The four triggers every watched table carries. Row triggers fire `AFTER`:
 /// a `BEFORE UPDATE`/`DELETE` trigger makes Postgres fetch and lock the old row
@@ -45,14 +46,17 @@ fn csv(ids: &[i64]) -> String {
 }
 
 /// The four `CREATE OR REPLACE TRIGGER`s of one table for the given lists,
-/// calling `function` (the table's own, from [`guard_function`]).
+/// calling `function` (the table's own, from [`guard_function`]). With its own
+/// `key_column` the `WHEN` clause picks the listed websites' rows in C; a table
+/// whose rows belong to websites through parents cannot say whose a row is
+/// without a query, which `WHEN` may not hold, so while any website is listed
+/// every write of it calls the function, which looks the website up.
 pub(super) fn trigger_statements(
     table: &str,
     function: &str,
-    key_column: &str,
+    key_column: Option<&str>,
     lists: &Lists,
 ) -> Vec<String> {
-    let key = ident(key_column);
     let mut watched: Vec<i64> = lists
         .fenced
         .iter()
@@ -62,12 +66,10 @@ pub(super) fn trigger_statements(
     watched.sort_unstable();
     watched.dedup();
     let list = csv(&watched);
-    let is_watched = |row: &str| {
-        if watched.is_empty() {
-            "false".to_owned()
-        } else {
-            format!("{row}.{key} = ANY ('{{{list}}}'::int8[])")
-        }
+    let is_watched = |row: &str| match key_column {
+        _ if watched.is_empty() => "false".to_owned(),
+        Some(key) => format!("{row}.{} = ANY ('{{{list}}}'::int8[])", ident(key)),
+        None => "true".to_owned(),
     };
     let args = format!(
         "{}, {}",
@@ -105,8 +107,8 @@ pub(super) fn trigger_statements(
 /// less than turning the row into JSON (0.63x → ~0.75x of uncaptured writes
 /// in a pgbench comparison). `SECURITY DEFINER` with a pinned `search_path`:
 /// the application needs no grant on our schema. Arguments: fenced list, captured list.
-pub(super) fn guard_function(function: &str, key_column: &str, primary_key: &[String]) -> String {
-    let key = ident(key_column);
+pub(super) fn guard_function(function: &str, spec: &GuardSpec<'_>) -> String {
+    let primary_key = spec.primary_key;
     let key_of = |row: &str| {
         if primary_key.is_empty() {
             // Preflight refuses such tables; a write would fail on `pk NOT NULL`.
@@ -142,8 +144,8 @@ pub(super) fn guard_function(function: &str, key_column: &str, primary_key: &[St
                      USING ERRCODE = '{FENCE_SQLSTATE}',
                            HINT = 'delete the rows of the websites you mean instead';
              END IF;
-             IF TG_OP IN ('UPDATE', 'DELETE') THEN old_w := OLD.{key}; END IF;
-             IF TG_OP IN ('INSERT', 'UPDATE') THEN new_w := NEW.{key}; END IF;
+             IF TG_OP IN ('UPDATE', 'DELETE') THEN old_w := {old_w}; END IF;
+             IF TG_OP IN ('INSERT', 'UPDATE') THEN new_w := {new_w}; END IF;
              IF TG_ARGV[0] <> '' THEN
                  fenced := string_to_array(TG_ARGV[0], ',')::bigint[];
                  IF old_w = ANY (fenced) THEN
@@ -164,12 +166,19 @@ pub(super) fn guard_function(function: &str, key_column: &str, primary_key: &[St
              captured := string_to_array(TG_ARGV[1], ',')::bigint[];
              IF old_w = ANY (captured) THEN
                  old_key := {old_key};
-                 INSERT INTO shardmover.changes (website_id, relid, pk) VALUES (old_w, TG_RELID, old_key);
+                 INSERT INTO shardmover.changes (website_id, relid, pk) VALUES (old_w, {relid}, old_key);
+             ELSIF {orphaned} THEN
+                 -- Its parent went first (a cascade): whose row it was is gone
+                 -- with it, so every captured website replays the key (each
+                 -- deletes it only where the row is, or was, its own).
+                 old_key := {old_key};
+                 INSERT INTO shardmover.changes (website_id, relid, pk)
+                      SELECT w, {relid}, old_key FROM unnest(captured) w;
              END IF;
              IF new_w = ANY (captured) THEN
                  new_key := {new_key};
                  IF old_key IS DISTINCT FROM new_key OR old_w IS DISTINCT FROM new_w THEN
-                     INSERT INTO shardmover.changes (website_id, relid, pk) VALUES (new_w, TG_RELID, new_key);
+                     INSERT INTO shardmover.changes (website_id, relid, pk) VALUES (new_w, {relid}, new_key);
                  END IF;
              END IF;
              RETURN COALESCE(NEW, OLD);
@@ -177,6 +186,13 @@ pub(super) fn guard_function(function: &str, key_column: &str, primary_key: &[St
          ",
         old_key = key_of("OLD"),
         new_key = key_of("NEW"),
+        old_w = spec.owner.website_of("OLD"),
+        new_w = spec.owner.website_of("NEW"),
+        relid = format!("{}::oid", spec.root_oid),
+        orphaned = match spec.owner.own_column() {
+            Some(_) => "false",
+            None => "TG_OP IN ('UPDATE', 'DELETE') AND old_w IS NULL",
+        },
     );
     // Column names are the catalogue's: pick a dollar-quote tag none contains.
     let tag = (0..)
@@ -187,6 +203,15 @@ pub(super) fn guard_function(function: &str, key_column: &str, primary_key: &[St
         "CREATE OR REPLACE FUNCTION {function}() RETURNS trigger
          LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS {tag}{body}{tag}"
     )
+}
+
+/// What one table's guard function is compiled from.
+pub(super) struct GuardSpec<'a> {
+    pub owner: &'a Ownership,
+    pub primary_key: &'a [String],
+    /// The tenant table's oid, recorded with its changes (a partition's
+    /// function records its partitioned root, which the plan names).
+    pub root_oid: u32,
 }
 
 /// The name of the guard function of the table with this oid.
@@ -212,7 +237,7 @@ mod tests {
         let sql = trigger_statements(
             "\"public\".\"pages\"",
             GUARD,
-            "website_id",
+            Some("website_id"),
             &lists(&[], &[]),
         );
         assert_eq!(sql.len(), 4);
@@ -224,7 +249,7 @@ mod tests {
         let sql = trigger_statements(
             "\"public\".\"pages\"",
             GUARD,
-            "website_id",
+            Some("website_id"),
             &lists(&[9], &[7]),
         );
         assert!(sql[0].contains("OLD.\"website_id\" = ANY ('{7,9}'::int8[]) OR NEW."));
@@ -240,12 +265,27 @@ mod tests {
     #[test]
     fn key_columns_are_compiled_in_quoted_and_the_dollar_quote_avoids_them() {
         let key = ["it's".to_owned(), "a$g0$b".to_owned()];
-        let sql = guard_function(GUARD, "w", &key);
+        let owner = Ownership::Column { column: "w".into() };
+        let spec = GuardSpec {
+            owner: &owner,
+            primary_key: &key,
+            root_oid: 16384,
+        };
+        let sql = guard_function(GUARD, &spec);
         assert!(
             sql.contains("jsonb_build_object(E'it''s', OLD.\"it's\", E'a$g0$b', OLD.\"a$g0$b\")"),
             "{sql}"
         );
         assert!(sql.contains("AS $g1$") && sql.ends_with("$g1$"), "{sql}");
         assert!(sql.contains("SECURITY DEFINER SET search_path = pg_catalog, pg_temp"));
+        assert!(sql.contains("VALUES (old_w, 16384::oid, old_key)"), "{sql}");
+    }
+
+    #[test]
+    fn a_table_owned_through_parents_fires_for_every_write_while_any_website_is_listed() {
+        let sql = trigger_statements("\"public\".\"photos\"", GUARD, None, &lists(&[], &[7]));
+        assert!(sql[1].contains("WHEN (true)"), "{}", sql[1]);
+        let idle = trigger_statements("\"public\".\"photos\"", GUARD, None, &lists(&[], &[]));
+        assert!(idle.iter().all(|s| s.contains("WHEN (false)")), "{idle:?}");
     }
 }

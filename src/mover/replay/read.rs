@@ -8,10 +8,11 @@ use sqlx::{PgConnection, PgPool};
 use super::Replay;
 use crate::mover::error::{Context, MoveError};
 use crate::mover::verify::canonicalise;
-use crate::sql::{audited, ident};
+use crate::sql::audited;
 use crate::tenancy::TenantTable;
 
-/// One table's part of a batch: rows that exist now (as text) with their keys,
+/// One table's part of a batch: rows that exist now (as JSON objects, read back
+/// by column name whatever the target's column order) with their keys,
 /// and keys whose rows are gone from the website.
 #[derive(Debug, Default)]
 pub(super) struct TableChanges {
@@ -74,9 +75,9 @@ async fn current_rows(
         // One primary-key lookup per key, whatever the planner's statistics say.
         "SELECT sm_k.pk, CASE WHEN r.w = $2 THEN r.row END
            FROM {keys}
-           LEFT JOIN LATERAL (SELECT sm_t.{key} AS w, sm_t::text AS row
+           LEFT JOIN LATERAL (SELECT {key} AS w, row_to_json(sm_t)::text AS row
                                 FROM {table} sm_t WHERE {equals} OFFSET 0) r ON true",
-        key = ident(job.key_column),
+        key = table.website_of("sm_t"),
         keys = table.keys_from("$1"),
         table = table.name.quoted(),
         equals = table.same_key("sm_t", "sm_p"),
