@@ -2,7 +2,16 @@
 //! (the README prints them; the tests run exactly these) and as a preflight
 //! check that names everything missing before anything is touched.
 
+mod rls;
+mod triggers;
+
 use sqlx::PgConnection;
+
+pub use rls::filtered_tables;
+pub use triggers::{
+    application_triggers, may_set_replication_role, replication_role_statement,
+    skip_application_triggers,
+};
 
 use crate::config::TenancySettings;
 use crate::sql::{QualifiedName, ident};
@@ -25,6 +34,13 @@ pub fn database_grants(database: &str, role: &str) -> Vec<String> {
         ident(database),
         ident(role)
     )]
+}
+
+/// Run once per server by a superuser (parameter privileges are cluster-wide):
+/// shardmover's sessions turn the application's triggers off for the rows they
+/// copy, replay and delete.
+pub fn parameter_grants(role: &str) -> Vec<String> {
+    vec![triggers::grant(role)]
 }
 
 /// Run on every shard by the owner of the tenant tables.
@@ -76,8 +92,26 @@ pub fn control_grants(role: &str, tenancy: &TenancySettings) -> Vec<String> {
 }
 
 /// What the connected role lacks on a shard for a move of `tables`, one
-/// readable item each.
+/// readable item each: grants, then row-level security that would hide rows
+/// from it, then application triggers it could not keep from firing.
 pub(crate) async fn missing_on_shard(
+    conn: &mut PgConnection,
+    tables: &[TenantTable],
+) -> Result<Vec<String>, sqlx::Error> {
+    let mut missing = missing_grants(&mut *conn, tables).await?;
+    let role: String = sqlx::query_scalar("SELECT current_user::text")
+        .fetch_one(&mut *conn)
+        .await?;
+    let filtered = rls::filtered_tables(&mut *conn, tables).await?;
+    missing.extend(rls::refusal(&role, &filtered));
+    if !triggers::may_set_replication_role(&mut *conn).await? {
+        let found = triggers::application_triggers(&mut *conn, tables).await?;
+        missing.extend(triggers::refusal(&role, false, &found));
+    }
+    Ok(missing)
+}
+
+async fn missing_grants(
     conn: &mut PgConnection,
     tables: &[TenantTable],
 ) -> Result<Vec<String>, sqlx::Error> {
@@ -153,6 +187,7 @@ mod tests {
         let tenancy = crate::config::Settings::load(None).unwrap().tenancy;
         let statements = database_grants("shard_1", "shardmover")
             .into_iter()
+            .chain(parameter_grants("shardmover"))
             .chain(shard_grants("shardmover", &tenancy.schemas))
             .chain(control_grants("shardmover", &tenancy));
         for sql in statements {

@@ -1,8 +1,9 @@
 //! A fresh control database and two fresh shard databases per test, with the
 //! sample application schema; dropped when the test ends. As in production, the
-//! superuser only creates the databases and the roles: the application owns its
-//! tables and writes as `sm_test_app`, shardmover runs as `sm_test_mover` with
-//! exactly the grants the README documents.
+//! superuser only creates the databases and the roles (and grants shardmover's
+//! one server-wide parameter): the application owns its tables and writes as
+//! `sm_test_app`, shardmover runs as `sm_test_mover` with exactly the grants
+//! the README documents.
 
 use std::sync::{Arc, Mutex};
 
@@ -97,6 +98,7 @@ impl TestEnv {
                 .await
                 .expect("PostgreSQL must be reachable for the tests");
         }
+        grant_parameters(&server).await;
         let (mut app, mut mover) = (Vec::new(), Vec::new());
         for name in &names {
             server.recreate(name).await.unwrap();
@@ -240,6 +242,18 @@ impl TestEnv {
         };
         mover.request(&request).await.unwrap().id
     }
+}
+
+/// The superuser's server-wide grants to shardmover's role. Granting again is a
+/// no-op, but two sessions granting at once can fail with "tuple concurrently
+/// updated": an advisory lock (in database `postgres`, which every test shares)
+/// takes them in turn.
+async fn grant_parameters(server: &Server) {
+    let lock = "hashtext('shardmover tests: parameter grants')";
+    let mut statements = vec![format!("SELECT pg_advisory_lock({lock})")];
+    statements.extend(privileges::parameter_grants(MOVER_ROLE));
+    statements.push(format!("SELECT pg_advisory_unlock({lock})"));
+    server.run_as_admin("postgres", &statements).await.unwrap();
 }
 
 impl Drop for TestEnv {

@@ -17,6 +17,7 @@ mod edges;
 mod helpers;
 mod interruptions;
 mod least_privilege;
+mod least_privilege_preflight;
 mod mail;
 mod metrics;
 mod moves;
