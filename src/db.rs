@@ -102,10 +102,21 @@ fn transient_sqlstate(code: &str) -> bool {
 
 /// Lets the current transaction's writes pass the fence (see `mover::fence`);
 /// only shardmover's own copy, cleanup and rollback do this.
+///
+/// Where the role may (`GRANT SET ON PARAMETER session_replication_role`), the
+/// transaction also runs as a replica: the application's triggers already
+/// fired for these rows on the source and must not fire again (a counter
+/// would double). Foreign-key triggers are off with them; the engine keeps
+/// integrity itself (parents copied first, children deleted first, the
+/// references checked before cutover).
 pub async fn bypass_fence(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT set_config('shardmover.bypass_fence', 'on', true)")
-        .execute(tx)
-        .await?;
+    sqlx::query(
+        "SELECT set_config('shardmover.bypass_fence', 'on', true),
+                CASE WHEN has_parameter_privilege('session_replication_role', 'SET')
+                     THEN set_config('session_replication_role', 'replica', true) END",
+    )
+    .execute(tx)
+    .await?;
     Ok(())
 }
 

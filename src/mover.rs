@@ -26,6 +26,7 @@ pub(crate) mod preflight;
 pub mod privileges;
 pub mod progress;
 mod raw_pipe;
+mod references;
 mod replay;
 mod request;
 mod rollback;

@@ -181,6 +181,7 @@ impl Mover {
             let (src, dst) = verify_online::bulk(source, target, &scope).await?;
             self.record_checksums(attempt, table, &src, &dst).await?;
         }
+        super::references::check(target, &plan, record.website).await?;
         info!(website_id = %record.website, "rows untouched since the copy verified; catching up to the freeze");
         Ok(())
     }

@@ -34,6 +34,9 @@ pub enum MoveError {
     /// Rows the move would not copy point at rows it would delete.
     #[error("{0}")]
     UnmovedReferences(String),
+    /// The website's rows on the target point at rows the target lacks.
+    #[error("foreign keys broken on the target: {0}")]
+    DanglingReferences(String),
     #[error(
         "{table}: {count} primary key(s) of website {website} already exist on the target, e.g. {sample}"
     )]
@@ -133,6 +136,7 @@ impl MoveError {
             Self::SchemaMismatch(_) => "schema_mismatch",
             Self::TenancyConfiguration(_) => "tenancy_configuration",
             Self::UnmovedReferences(_) => "unmoved_references",
+            Self::DanglingReferences(_) => "dangling_references",
             Self::KeyCollision { .. } => "key_collision",
             Self::CatchUpTimeout { .. } => "catch_up_timeout",
             Self::FenceBlocked { .. } => "fence_blocked",

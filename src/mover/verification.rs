@@ -29,7 +29,7 @@ impl Mover {
             .await?;
             self.record_checksums(attempt, table, &src, &dst).await?;
         }
-        Ok(())
+        super::references::check(target, &plan, record.website).await
     }
 
     /// Both sides' fingerprints of a table, recorded on the move.

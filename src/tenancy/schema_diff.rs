@@ -84,6 +84,9 @@ mod tests {
             data_type: ty.into(),
             not_null,
             generated: false,
+            identity_always: false,
+            portable_hash: true,
+            binary_safe: true,
         }
     }
 

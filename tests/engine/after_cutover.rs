@@ -33,7 +33,9 @@ async fn refuse_deletes(pool: &PgPool, schema: &str, table: &str, sqlstate: &str
          BEGIN RAISE EXCEPTION 'deletes from % are refused by the test', TG_TABLE_NAME
                USING ERRCODE = '{sqlstate}'; END $$;
          CREATE TRIGGER sm_test_refuse BEFORE DELETE ON {schema}.{table}
-             FOR EACH ROW EXECUTE FUNCTION {schema}.sm_test_refuse();"
+             FOR EACH ROW EXECUTE FUNCTION {schema}.sm_test_refuse();
+         -- shardmover's sessions run as replicas; this one fires for them too.
+         ALTER TABLE {schema}.{table} ENABLE ALWAYS TRIGGER sm_test_refuse;"
     )))
     .execute(pool)
     .await
