@@ -1,8 +1,8 @@
 //! One configuration scheme: `config/default.toml`, then an optional file, then
-//! `SHARDMOVER__SECTION__KEY` environment overrides.
+//! `SHARDMOVER__SECTION__KEY` environment overrides; a key no setting reads is
+//! refused rather than ignored.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -13,15 +13,20 @@ use crate::ids::ShardName;
 use crate::shard_status::ShardStatus;
 
 mod flags;
+mod key_path;
+mod known_keys;
+mod load;
 mod mail;
 mod shard_ops;
+#[cfg(test)]
+mod tests;
+mod unknown_keys;
 mod validate;
 
 pub use flags::FeatureFlags;
 pub use mail::{MailSettings, TlsMode};
 pub use shard_ops::ShardOpsSettings;
-
-const DEFAULTS: &str = include_str!("../config/default.toml");
+pub use unknown_keys::{Origin, UnknownKey};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -167,41 +172,11 @@ pub enum ConfigError {
     Env(&'static str, String),
     #[error("configuration: {key} {reason}")]
     Invalid { key: String, reason: String },
+    #[error("configuration: {}", unknown_keys::describe(.0))]
+    UnknownKeys(Vec<UnknownKey>),
 }
 
 impl Settings {
-    /// Loads defaults, then `file` (or `SHARDMOVER_CONFIG`), then the environment.
-    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let file: Option<PathBuf> = file
-            .map(Path::to_path_buf)
-            .or_else(|| std::env::var_os("SHARDMOVER_CONFIG").map(PathBuf::from));
-        let mut builder = config::Config::builder()
-            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
-        if let Some(file) = file {
-            builder = builder.add_source(config::File::from(file).required(true));
-        }
-        let env = config::Environment::with_prefix("SHARDMOVER")
-            .prefix_separator("__")
-            .separator("__")
-            .list_separator(",")
-            .with_list_parse_key("tenancy.schemas")
-            .with_list_parse_key("tenancy.exclude_tables")
-            .with_list_parse_key("mail.notify")
-            .try_parsing(true);
-        let mut settings: Settings = builder.add_source(env).build()?.try_deserialize()?;
-        if let Ok(token) = std::env::var("SHARD_API_TOKEN") {
-            settings.api.token = Some(SecretString::from(token));
-        }
-        if let Ok(list) = std::env::var("SHARD_NOTIFY_EMAILS") {
-            settings.mail.notify = crate::ids::EmailAddress::parse_list(&list)
-                .map_err(|e| ConfigError::Mail(format!("SHARD_NOTIFY_EMAILS: {e}")))?;
-        }
-        settings.flags = FeatureFlags::from_env();
-        settings.shard_ops.apply_env()?;
-        settings.validate()?;
-        Ok(settings)
-    }
-
     pub fn shard(&self, name: &ShardName) -> Option<&ShardSettings> {
         self.shards.get(name.as_str())
     }

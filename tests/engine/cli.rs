@@ -136,6 +136,15 @@ fn settings_that_would_loop_or_hang_are_refused_at_start_up_naming_their_key() {
 }
 
 #[test]
+fn a_misspelt_override_is_refused_at_start_up_naming_it() {
+    let (ok, stderr) = run_with_env(&["setup"], &[("SHARDMOVER__ENGINE__BATCH_ROWZ", "1")]);
+    assert!(!ok, "the misspelt override was accepted");
+    let refusal = "configuration: unknown key \"engine.batch_rowz\" from \
+                   SHARDMOVER__ENGINE__BATCH_ROWZ (did you mean \"engine.batch_rows\"?)";
+    assert!(stderr.contains(refusal), "{stderr}");
+}
+
+#[test]
 fn bench_api_refuses_zero_requests_instead_of_panicking() {
     for flag in ["--requests", "--concurrency"] {
         let (ok, stderr) = run_with_env(&["bench-api", flag, "0"], &[]);
