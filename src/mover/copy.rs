@@ -138,7 +138,8 @@ async fn write_chunks(
         u64::from(job.batch_rows)
     };
     let writing = || format!("writing {name} to the target");
-    let mut reader = RowReader::default();
+    let binary = job.table.binary_copy();
+    let mut reader = RowReader::new(!binary);
     while !reader.ended {
         let mut tx = target
             .begin()
@@ -151,7 +152,9 @@ async fn write_chunks(
             .copy_in_raw(&write_sql(job.table))
             .await
             .context(writing)?;
-        sink.send(&HEADER[..]).await.context(writing)?;
+        if binary {
+            sink.send(&HEADER[..]).await.context(writing)?;
+        }
         let mut chunk_rows = 0u64;
         loop {
             let (rows, ready) = reader.take_rows(chunk_limit - chunk_rows)?;
@@ -172,6 +175,7 @@ async fn write_chunks(
                 Some(bytes) => {
                     reader.push(&bytes.context(|| format!("reading {name} from the source"))?)?
                 }
+                None if reader.source_ended() => {}
                 None => {
                     return Err(MoveError::CopyFormat(
                         name,
@@ -180,7 +184,9 @@ async fn write_chunks(
                 }
             }
         }
-        sink.send(&TRAILER[..]).await.context(writing)?;
+        if binary {
+            sink.send(&TRAILER[..]).await.context(writing)?;
+        }
         sink.finish().await.context(writing)?;
         checkpoint.rows_done += chunk_rows as i64;
         checkpoint.chunks_done += 1;

@@ -39,7 +39,8 @@ pub(super) fn read_sql(job: &TableCopy<'_>, after: Option<&str>) -> String {
         )
     });
     format!(
-        "COPY (SELECT {cols} FROM {table} sm_t WHERE {filter}{resume} ORDER BY {pk}) TO STDOUT (FORMAT binary)",
+        "COPY (SELECT {cols} FROM {table} sm_t WHERE {filter}{resume} ORDER BY {pk}) TO STDOUT (FORMAT {format})",
+        format = format(job.table),
         cols = select_list(job),
         table = job.table.name.quoted(),
         filter = website_filter(job),
@@ -82,8 +83,20 @@ fn desc_key(table: &TenantTable) -> String {
 
 pub(super) fn write_sql(table: &TenantTable) -> String {
     format!(
-        "COPY {} ({}) FROM STDIN (FORMAT binary)",
+        "COPY {} ({}) FROM STDIN (FORMAT {})",
         table.name.quoted(),
-        table.copy_column_list()
+        table.copy_column_list(),
+        format(table)
     )
+}
+
+/// Binary, unless a column's binary form names a type by its oid (an array of
+/// an enum, a composite), which the target's own oids would refuse; text is
+/// exact too (under `verify::CANONICAL` output settings), and slower.
+fn format(table: &TenantTable) -> &'static str {
+    if table.binary_copy() {
+        "binary"
+    } else {
+        "text"
+    }
 }

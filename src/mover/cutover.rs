@@ -25,8 +25,7 @@ impl Mover {
         if record.mode == MoveMode::Offline {
             // An online move's catch-up advanced them already, batch by batch.
             let plan = self.plan(attempt, source, target).await?;
-            sequences::advance(target, &plan, record.website)
-            .await?;
+            sequences::advance(target, &plan, record.website).await?;
         }
         let mut tx = self
             .control

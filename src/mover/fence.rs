@@ -24,9 +24,9 @@ use super::error::{Context, MoveError};
 use super::shard_schema::DDL_LOCK;
 use crate::ids::{MigrationId, ShardName, WebsiteId};
 use crate::sql::audited;
+use crate::tenancy::TenantTable;
 use lists::{Change, record};
 use sql::{GuardSpec, guard_function, guard_name, trigger_statements};
-use crate::tenancy::TenantTable;
 
 /// How the fence is changed on a shard.
 #[derive(Debug, Clone)]

@@ -1,5 +1,7 @@
-//! Buffers a binary COPY stream from the source and finds complete rows in it,
-//! so the copy can cut the stream into chunks at row boundaries.
+//! Buffers a COPY stream from the source and finds complete rows in it, so the
+//! copy can cut the stream into chunks at row boundaries. Binary streams have
+//! a header, length-prefixed fields and a trailer; text streams are one line a
+//! row (a newline inside a value is escaped) and simply end.
 
 use bytes::{Buf, BytesMut};
 
@@ -10,6 +12,8 @@ use super::error::MoveError;
 #[derive(Default)]
 pub struct RowReader {
     pub buf: BytesMut,
+    /// A text-format stream.
+    text: bool,
     header_done: bool,
     /// Bytes at the front of `buf` that are complete rows not yet sent.
     ready: usize,
@@ -18,6 +22,22 @@ pub struct RowReader {
 }
 
 impl RowReader {
+    pub fn new(text: bool) -> Self {
+        Self {
+            text,
+            header_done: text,
+            ..Self::default()
+        }
+    }
+
+    /// The source has sent everything: the end of a text stream.
+    pub fn source_ended(&mut self) -> bool {
+        if self.text && self.buf.len() == self.ready {
+            self.ended = true;
+        }
+        self.ended
+    }
+
     pub fn push(&mut self, bytes: &[u8]) -> Result<(), MoveError> {
         self.buf.extend_from_slice(bytes);
         if !self.header_done {
@@ -35,9 +55,16 @@ impl RowReader {
     pub fn take_rows(&mut self, max: u64) -> Result<(u64, usize), MoveError> {
         let mut rows = 0;
         while self.header_done && !self.ended && rows < max {
-            match copy_format::next(&self.buf[self.ready..])
-                .map_err(|e| MoveError::CopyFormat("source".into(), e))?
-            {
+            let next = if self.text {
+                match self.buf[self.ready..].iter().position(|b| *b == b'\n') {
+                    Some(end) => Next::Row(end + 1),
+                    None => Next::Incomplete,
+                }
+            } else {
+                copy_format::next(&self.buf[self.ready..])
+                    .map_err(|e| MoveError::CopyFormat("source".into(), e))?
+            };
+            match next {
                 Next::Row(len) => {
                     self.ready += len;
                     rows += 1;

@@ -22,7 +22,9 @@ pub struct OwnedSequence {
     pub column: String,
 }
 
-/// The sequences owned by `table`'s columns on `target`.
+/// The sequences `table`'s columns draw from on `target`: owned ones (serial,
+/// identity) and any a column's default calls `nextval` on (created by hand,
+/// or shared by several tables).
 pub async fn owned(target: &PgPool, table: &TenantTable) -> Result<Vec<OwnedSequence>, MoveError> {
     let rows = sqlx::query(
         "SELECT s.oid::regclass::text AS sequence, a.attname AS column_name
@@ -31,6 +33,14 @@ pub async fn owned(target: &PgPool, table: &TenantTable) -> Result<Vec<OwnedSequ
            JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
           WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
             AND d.refobjid = to_regclass($1) AND d.deptype IN ('a', 'i')
+         UNION
+         SELECT s.oid::regclass::text, a.attname
+           FROM pg_attrdef ad
+           JOIN pg_depend d ON d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid
+                           AND d.refclassid = 'pg_class'::regclass
+           JOIN pg_class s ON s.oid = d.refobjid AND s.relkind = 'S'
+           JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+          WHERE ad.adrelid = to_regclass($1)
           ORDER BY 1",
     )
     .bind(table.name.quoted())

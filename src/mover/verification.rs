@@ -19,14 +19,8 @@ impl Mover {
         let record = attempt.record.clone();
         let plan = self.plan(attempt, source, target).await?;
         for table in &plan {
-            let (src, dst) = verify::compare(
-                source,
-                target,
-                table,
-                record.website,
-                record.batch_rows,
-            )
-            .await?;
+            let (src, dst) =
+                verify::compare(source, target, table, record.website, record.batch_rows).await?;
             self.record_checksums(attempt, table, &src, &dst).await?;
         }
         super::references::check(target, &plan, record.website).await

@@ -169,7 +169,9 @@ fn owners(
         if candidate.columns.iter().any(|c| c == wanted) {
             keys.insert(candidate.oid, wanted.to_owned());
         } else if tenancy.key_columns.contains_key(&candidate.name.name)
-            || tenancy.key_columns.contains_key(&candidate.name.to_string())
+            || tenancy
+                .key_columns
+                .contains_key(&candidate.name.to_string())
         {
             return Err(TenancyError::Configuration(format!(
                 "tenancy.key_columns names column {wanted:?} for {}, which has no such column",
@@ -232,7 +234,13 @@ fn parent_paths(
                     constraint: edge.constraint.clone(),
                 }];
                 hops.extend(path.hops);
-                found.push((edge.child, ParentPath { hops, column: path.column }));
+                found.push((
+                    edge.child,
+                    ParentPath {
+                        hops,
+                        column: path.column,
+                    },
+                ));
             }
         }
         let mut grew = false;

@@ -147,7 +147,10 @@ pub async fn foreign_keys_into(
     Ok(rows
         .iter()
         .map(|r| ForeignKeyInto {
-            table: QualifiedName::new(r.get::<String, _>("child_schema"), r.get::<String, _>("child")),
+            table: QualifiedName::new(
+                r.get::<String, _>("child_schema"),
+                r.get::<String, _>("child"),
+            ),
             constraint: r.get("name"),
             references: QualifiedName::new(
                 r.get::<String, _>("parent_schema"),

@@ -112,7 +112,10 @@ impl Ownership {
                     .enumerate()
                     .map(|(n, path)| {
                         let (from, last) = joined_parents(&path.hops, alias, n);
-                        format!("(SELECT {last}.{}::int8 FROM {from} LIMIT 1)", ident(&path.column))
+                        format!(
+                            "(SELECT {last}.{}::int8 FROM {from} LIMIT 1)",
+                            ident(&path.column)
+                        )
                     })
                     .collect();
                 format!("COALESCE({})", each.join(", "))
@@ -142,7 +145,10 @@ fn joined_parents(hops: &[Hop], alias: &str, path: usize) -> (String, String) {
             from.push_str(&format!("{} {this}", hop.parent.quoted()));
             first_match = matches;
         } else {
-            from.push_str(&format!(" JOIN {} {this} ON {matches}", hop.parent.quoted()));
+            from.push_str(&format!(
+                " JOIN {} {this} ON {matches}",
+                hop.parent.quoted()
+            ));
         }
         previous = this;
     }
@@ -210,7 +216,10 @@ mod tests {
              WHERE (sm_hsmt_0_1.\"id\") = (sm_t.\"photo_of\") AND sm_hsmt_0_2.\"website_id\" = $2))"
         );
         let of = through_two_parents().website_of("OLD");
-        assert!(of.starts_with("COALESCE((SELECT sm_hold_0_2.\"website_id\"::int8 FROM"), "{of}");
+        assert!(
+            of.starts_with("COALESCE((SELECT sm_hold_0_2.\"website_id\"::int8 FROM"),
+            "{of}"
+        );
     }
 
     #[test]
@@ -228,7 +237,10 @@ mod tests {
             ],
         };
         let sql = owner.belongs("t", "7");
-        assert!(sql.contains(") OR EXISTS (SELECT 1 FROM \"public\".\"props\" sm_ht_1_1"), "{sql}");
+        assert!(
+            sql.contains(") OR EXISTS (SELECT 1 FROM \"public\".\"props\" sm_ht_1_1"),
+            "{sql}"
+        );
         assert!(sql.contains("sm_ht_1_1.\"site\" = 7"), "{sql}");
         assert_eq!(
             owner.describe(),

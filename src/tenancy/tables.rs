@@ -54,6 +54,11 @@ impl TenantTable {
             .collect()
     }
 
+    /// Binary `COPY` carries every copied column across databases.
+    pub fn binary_copy(&self) -> bool {
+        self.columns.iter().all(|c| c.generated || c.binary_safe)
+    }
+
     pub fn copy_column_list(&self) -> String {
         ident_list(&self.copy_columns())
     }

@@ -35,8 +35,12 @@ pub(super) async fn all<'a>(
     for table in tables {
         let key = table.owner.own_column();
         let leaves: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT relid::oid::int8, relid::regclass::text FROM pg_partition_tree($1::regclass)
-              WHERE isleaf ORDER BY 1",
+            "SELECT c.oid::int8, c.oid::regclass::text FROM pg_class c
+              WHERE c.oid = $1::regclass AND c.relkind <> 'p'
+             UNION ALL
+             SELECT relid::oid::int8, relid::regclass::text FROM pg_partition_tree($1::regclass)
+              WHERE isleaf
+             ORDER BY 1",
         )
         .bind(table.name.quoted())
         .fetch_all(&mut *tx)
