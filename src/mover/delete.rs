@@ -32,8 +32,8 @@ pub async fn delete_website_rows(
             format!("DELETE FROM {quoted} sm_t WHERE {mine}")
         } else {
             format!(
-                "DELETE FROM {quoted} WHERE ctid = ANY(ARRAY(
-                    SELECT ctid FROM {quoted} sm_t WHERE {mine} LIMIT $2))"
+                "DELETE FROM {quoted} WHERE {}",
+                table.rows_where("sm_t", &format!("FROM {quoted} sm_t WHERE {mine} LIMIT $2"))
             )
         };
         loop {
@@ -85,9 +85,14 @@ async fn unlink(
         .collect::<Vec<_>>()
         .join(" OR ");
     let sql = format!(
-        "UPDATE {quoted} SET {set} WHERE ctid = ANY(ARRAY(
-            SELECT ctid FROM {quoted} sm_t WHERE {mine} AND ({linked}) LIMIT $2))",
-        mine = table.belongs("sm_t", "$1"),
+        "UPDATE {quoted} SET {set} WHERE {rows}",
+        rows = table.rows_where(
+            "sm_t",
+            &format!(
+                "FROM {quoted} sm_t WHERE {} AND ({linked}) LIMIT $2",
+                table.belongs("sm_t", "$1")
+            )
+        ),
     );
     loop {
         let mut tx = begin_bypassing_fence(pool)

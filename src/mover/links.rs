@@ -141,14 +141,14 @@ fn update_sql(job: &TableCopy<'_>) -> String {
     // stale right after the copy), then updated by their row address.
     format!(
         "UPDATE {name} sm_t SET {set}
-           FROM (SELECT r.ctid, u.vr
+           FROM (SELECT r.tableoid, r.ctid, u.vr
                    FROM (SELECT jsonb_populate_record(NULL::{name}, k::jsonb) AS kr,
                                 jsonb_populate_record(NULL::{name}, v::jsonb) AS vr
                            FROM unnest($1::text[], $2::text[]) u(k, v)) u
-                  CROSS JOIN LATERAL (SELECT x.ctid, {key} AS w FROM {name} x
+                  CROSS JOIN LATERAL (SELECT x.tableoid, x.ctid, {key} AS w FROM {name} x
                                        WHERE {same_key} OFFSET 0) r
                   WHERE r.w = {website}) s
-          WHERE sm_t.ctid = s.ctid",
+          WHERE sm_t.ctid = s.ctid AND sm_t.tableoid = s.tableoid",
         same_key = table.same_key("x", "(u.kr)"),
         key = table.website_of("x"),
         website = crate::sql::literal_i64(job.website.get()),

@@ -221,22 +221,26 @@ async fn delete(
     job: &Replay<'_>,
     gone: &[String],
 ) -> Result<(), MoveError> {
-    let sql = format!(
-        "DELETE FROM {table} WHERE ctid = ANY(ARRAY(
-            SELECT r.ctid FROM {keys}
-             CROSS JOIN LATERAL (SELECT sm_t.ctid, {key} AS w FROM {table} sm_t
-                                  WHERE {equals} OFFSET 0) r
-             WHERE {whose}))",
-        table = table.name.quoted(),
+    // A row reached through parents whose parent is already gone (deleted
+    // first, its cascade not run here) is nobody's: it goes too.
+    let whose = match table.owner.own_column() {
+        Some(_) => "r.w = $2",
+        None => "(r.w = $2 OR r.w IS NULL)",
+    };
+    let found = format!(
+        "FROM {keys}
+         CROSS JOIN LATERAL (SELECT sm_t.tableoid, sm_t.ctid, {key} AS w FROM {table} sm_t
+                              WHERE {equals} OFFSET 0) r
+         WHERE {whose}",
         keys = table.keys_from("$1"),
         equals = table.same_key("sm_t", "sm_p"),
         key = table.website_of("sm_t"),
-        // A row reached through parents whose parent is already gone (deleted
-        // first, its cascade not run here) is nobody's: it goes too.
-        whose = match table.owner.own_column() {
-            Some(_) => "r.w = $2",
-            None => "(r.w = $2 OR r.w IS NULL)",
-        },
+        table = table.name.quoted(),
+    );
+    let sql = format!(
+        "DELETE FROM {} WHERE {}",
+        table.name.quoted(),
+        table.rows_where("r", &found)
     );
     sqlx::query(audited(&sql))
         .bind(gone)

@@ -35,6 +35,7 @@ mod tests {
         TenantTable {
             name: QualifiedName::new("public", name),
             oid: 0,
+            partitioned: false,
             owner: crate::tenancy::Ownership::Column {
                 column: "website_id".into(),
             },

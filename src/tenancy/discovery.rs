@@ -19,6 +19,7 @@ use crate::sql::QualifiedName;
 #[derive(Debug, Clone)]
 pub(super) struct Candidate {
     pub oid: u32,
+    pub partitioned: bool,
     pub name: QualifiedName,
     pub columns: Vec<String>,
 }
@@ -47,6 +48,7 @@ pub async fn discover(
         let mut table = TenantTable {
             name: candidate.name.clone(),
             oid: candidate.oid,
+            partitioned: candidate.partitioned,
             owner: owner.clone(),
             columns: columns(conn, &candidate.name.quoted()).await?,
             primary_key: primary_key(conn, &candidate.name.quoted()).await?,
@@ -81,6 +83,7 @@ async fn candidates(
 ) -> Result<Vec<Candidate>, TenancyError> {
     let rows = sqlx::query(
         "SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name,
+                c.relkind = 'p' AS partitioned,
                 ARRAY(SELECT a.attname::text FROM pg_attribute a
                        WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
                        ORDER BY a.attnum) AS columns
@@ -97,6 +100,7 @@ async fn candidates(
         .iter()
         .map(|row| Candidate {
             oid: row.get::<i64, _>("oid") as u32,
+            partitioned: row.get("partitioned"),
             name: QualifiedName::new(row.get::<String, _>("schema"), row.get::<String, _>("name")),
             columns: row.get("columns"),
         })

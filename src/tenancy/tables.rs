@@ -29,6 +29,9 @@ pub struct TenantTable {
     pub name: QualifiedName,
     /// The table's oid on the shard it was read from.
     pub oid: u32,
+    /// Partitioned: its rows live in partitions, whose row addresses (`ctid`)
+    /// repeat from one partition to the next.
+    pub partitioned: bool,
     /// How its rows belong to a website.
     pub owner: Ownership,
     pub columns: Vec<Column>,
@@ -80,6 +83,17 @@ impl TenantTable {
 
     pub fn primary_key_list(&self) -> String {
         ident_list(&self.primary_key)
+    }
+
+    /// A condition picking the rows that `SELECT … {from_where}` finds, by row
+    /// address: `alias` names the row in `from_where` (exposing `ctid` and
+    /// `tableoid`). A partitioned table's rows are picked by partition too.
+    pub fn rows_where(&self, alias: &str, from_where: &str) -> String {
+        if self.partitioned {
+            format!("(tableoid, ctid) IN (SELECT {alias}.tableoid, {alias}.ctid {from_where})")
+        } else {
+            format!("ctid = ANY(ARRAY(SELECT {alias}.ctid {from_where}))")
+        }
     }
 
     /// SQL true when row `alias` belongs to `website` (a parameter or literal).

@@ -15,13 +15,13 @@ use crate::helpers::{Interlude, MOVER_ROLE, TestEnv, block_on, dump, fences, web
 
 /// One application session on its own thread and runtime, so a test can keep
 /// a transaction open across a move (even while an `Interlude` holds the move).
-struct AppSession {
+pub(crate) struct AppSession {
     sql: mpsc::Sender<String>,
     outcome: mpsc::Receiver<Result<u64, String>>,
 }
 
 impl AppSession {
-    fn open(url: &SecretString) -> Self {
+    pub(crate) fn open(url: &SecretString) -> Self {
         let url = url.expose_secret().to_owned();
         let (sql, statements) = mpsc::channel::<String>();
         let (report, outcome) = mpsc::channel();
@@ -48,7 +48,7 @@ impl AppSession {
         Self { sql, outcome }
     }
 
-    fn run(&self, sql: &str) -> Result<u64, String> {
+    pub(crate) fn run(&self, sql: &str) -> Result<u64, String> {
         self.sql.send(sql.to_owned()).unwrap();
         self.outcome.recv().unwrap()
     }

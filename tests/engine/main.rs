@@ -31,6 +31,7 @@ mod operator;
 mod ownership;
 mod proxy;
 mod refusals;
+mod schema_partitions;
 mod schema_zoo;
 mod service;
 mod shards;
