@@ -32,6 +32,7 @@ mod request;
 mod rollback;
 mod row_reader;
 mod run;
+mod schema_notes;
 mod sequences;
 mod shard_schema;
 mod verification;
@@ -50,6 +51,7 @@ pub use preflight::{PreflightReport, TableReport};
 pub use progress::{ProgressSink, Silent, Snapshot};
 pub use raw_pipe::raw_pipe;
 pub use request::{Origin, RequestMoveError};
+pub use schema_notes::{MaterializedView, SchemaNotes};
 pub use shard_schema::FENCE_SQLSTATE;
 
 use crate::app::App;

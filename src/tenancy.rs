@@ -9,11 +9,12 @@ mod edges;
 mod error;
 mod keys;
 mod ownership;
+mod paths;
 pub mod schema_diff;
 pub mod tables;
 
 pub use copy_plan::order_by_foreign_keys;
-pub use discovery::discover;
+pub use discovery::{LeftAlone, Survey, discover, survey};
 pub use edges::{ForeignKeyInto, foreign_keys_into};
 pub use error::TenancyError;
 pub use ownership::{Hop, Ownership, ParentPath};

@@ -67,6 +67,9 @@ pub struct ProgressView {
     /// (autovacuum, VACUUM, CREATE INDEX, DDL) the fence would queue behind, so
     /// catch-up goes on until they end.
     pub freeze_waits_for: Option<String>,
+    /// What the operator must do after the move that shardmover cannot
+    /// (refresh the application's materialized views on both shards).
+    pub follow_up: Option<String>,
     pub tables: Vec<TableProgress>,
 }
 
@@ -135,6 +138,7 @@ pub fn render(
             changes_waiting: r.changes_waiting,
             catch_up_rate: r.catch_up_rate,
             freeze_waits_for: r.freeze_waits_for.clone(),
+            follow_up: r.follow_up.clone(),
             tables: tables.to_vec(),
         },
         freeze: freeze_view::freeze(r, budget_ms),

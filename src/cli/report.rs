@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::control::migrations::MigrationRecord;
 use crate::control::{MoveMode, NoticeStatus, Phase, Status};
-use crate::mover::{MoveOutcome, PreflightReport};
+use crate::mover::{MoveOutcome, PreflightReport, SchemaNotes};
 
 pub fn print_preflight(report: &PreflightReport) {
     println!(
@@ -17,7 +17,10 @@ pub fn print_preflight(report: &PreflightReport) {
         report.target_shard,
         report.target_location
     );
-    println!("{:<32} {:>12}  primary key", "table (copy order)", "rows");
+    println!(
+        "{:<32} {:>12}  {:<24} rows found by",
+        "table (copy order)", "rows", "key"
+    );
     for table in &report.tables {
         let note = if table.self_referencing && !table.links_later {
             "  (self-referencing, links NOT NULL: one chunk)"
@@ -27,17 +30,49 @@ pub fn print_preflight(report: &PreflightReport) {
             ""
         };
         println!(
-            "{:<32} {:>12}  ({}){note}",
+            "{:<32} {:>12}  {:<24} {}{note}",
             table.name,
             table.rows,
-            table.primary_key.join(", ")
+            format!("({})", table.primary_key.join(", ")),
+            table.owner
         );
     }
     println!("{:<32} {:>12}", "total", report.rows_total);
+    print_schema_notes(&report.schema);
     for leftover in &report.leftovers {
         println!("leftover: {leftover}");
     }
     println!("dry run: nothing was changed");
+}
+
+fn print_schema_notes(notes: &SchemaNotes) {
+    for table in &notes.left_alone {
+        println!("left alone: {} ({})", table.name, table.why);
+    }
+    if !notes.application_triggers.is_empty() {
+        let how = if notes.triggers_silenced {
+            "not fired by shardmover's writes (its sessions run as replicas)"
+        } else {
+            "WOULD FIRE for shardmover's writes"
+        };
+        println!(
+            "application triggers: {} ({how})",
+            notes.application_triggers.join(", ")
+        );
+    }
+    if !notes.row_security.is_empty() {
+        println!(
+            "row-level security: {} (shardmover's role reads them unfiltered)",
+            notes.row_security.join(", ")
+        );
+    }
+    for view in &notes.materialized_views {
+        println!(
+            "materialized view {} reads these tables: after the move run `{}` on both shards",
+            view.name,
+            view.refresh_sql()
+        );
+    }
 }
 
 pub fn print_outcome(outcome: &MoveOutcome) {

@@ -57,6 +57,8 @@ pub struct MigrationRecord {
     pub catch_up_rate: Option<f64>,
     /// Catch-up is ready to freeze but waits for these sessions' locks.
     pub freeze_waits_for: Option<String>,
+    /// The operator's steps after the move (refreshing materialized views).
+    pub follow_up: Option<String>,
 }
 
 impl MigrationRecord {
@@ -82,7 +84,7 @@ const COLUMNS: &str = "id, website_id, source_shard, target_shard, status, phase
     error_message, requested_by, notes, current_table, attempts, retry_from, target_unfenced_at,
     source_cleaned_at, next_attempt_at, updated_at, created_at, started_at, finished_at, mode,
     freeze_started_at, freeze_ended_at, freeze_changes, changes_applied, changes_waiting,
-    catch_up_rate, freeze_waits_for";
+    catch_up_rate, freeze_waits_for, follow_up";
 
 fn from_row(row: &PgRow) -> Result<MigrationRecord, sqlx::Error> {
     let decode = |col: &str, e: String| sqlx::Error::ColumnDecode {
@@ -135,6 +137,7 @@ fn from_row(row: &PgRow) -> Result<MigrationRecord, sqlx::Error> {
         changes_waiting: row.try_get("changes_waiting")?,
         catch_up_rate: row.try_get("catch_up_rate")?,
         freeze_waits_for: row.try_get("freeze_waits_for")?,
+        follow_up: row.try_get("follow_up")?,
     })
 }
 

@@ -77,6 +77,7 @@ mod tests {
             phase: "cleanup",
             error_code: Some("database_error".into()),
             error_message: Some("deleting <script>alert(1)</script> rows".into()),
+            follow_up: Some("REFRESH MATERIALIZED VIEW <b>v</b>".into()),
             after_cutover: true,
             target_fenced: false,
             left_for_operator: false,

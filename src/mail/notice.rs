@@ -29,6 +29,8 @@ pub struct Notice {
     pub phase: &'static str,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
+    /// The operator's steps after the move (materialized views to refresh).
+    pub follow_up: Option<String>,
     /// A failure after cutover: the website lives on the target, old rows stay fenced.
     pub after_cutover: bool,
     /// After cutover, whether the target may still refuse the website's writes
@@ -87,6 +89,7 @@ impl Notice {
             phase: record.phase.as_str(),
             error_code: record.error_code.clone(),
             error_message: record.error_message.clone(),
+            follow_up: record.follow_up.clone(),
             after_cutover,
             target_fenced: after_cutover && record.target_unfenced_at.is_none(),
             left_for_operator: record.error_code.as_deref() == Some("rollback_refused"),

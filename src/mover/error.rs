@@ -22,7 +22,10 @@ pub enum MoveError {
         expected: ShardName,
         actual: String,
     },
-    #[error("table {0} has no primary key; shardmover needs one to copy, resume and verify it")]
+    #[error(
+        "table {0} has no primary key and no unique index over NOT NULL columns; shardmover \
+         needs one to copy, resume and verify it (add a primary key, or such a unique index)"
+    )]
     NoPrimaryKey(String),
     #[error("foreign keys form a cycle between tenant tables {0}; such tables cannot be ordered")]
     ForeignKeyCycle(String),

@@ -5,6 +5,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 
 use super::error::{Context, MoveError};
+use super::schema_notes::{self, SchemaNotes};
 use super::{Mover, collisions, privileges};
 use crate::admission::{self, Ask};
 use crate::control::registry;
@@ -48,6 +49,8 @@ pub struct PreflightReport {
     /// Change capture left on either shard by moves that have ended.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub leftovers: Vec<String>,
+    /// Tables left alone, triggers, row security, materialized views.
+    pub schema: SchemaNotes,
     #[serde(skip)]
     pub plan: Vec<TenantTable>,
 }
@@ -74,9 +77,19 @@ impl Mover {
         let (source_pool, target_pool) = self.check_route(website, &source, target)?;
         self.check_admission(&mut *self.control_conn().await?, target, admission)
             .await?;
-        let plan = self.discover_plan(source_pool, target_pool).await?;
+        let (plan, left_alone) = self.survey_plan(source_pool, target_pool).await?;
         self.check_privileges([(&source, source_pool), (target, target_pool)], &plan)
             .await?;
+        let schema = {
+            let mut conn = source_pool
+                .acquire()
+                .await
+                .context(|| "connecting to the source shard".into())?;
+            schema_notes::gather(&mut conn, &plan, left_alone)
+                .await
+                .context(|| "reading the application's triggers and views".into())?
+        };
+        refuse_uncut_cycles(target_pool, &plan).await?;
         let mut tables = Vec::with_capacity(plan.len());
         for table in &plan {
             tables.push(TableReport {
@@ -97,6 +110,7 @@ impl Mover {
         leftovers.extend(self.leftover_captures(target, target_pool).await?);
         Ok(PreflightReport {
             leftovers,
+            schema,
             website_id: website,
             source_location: self.shards.location(&source).unwrap_or_default().to_owned(),
             target_location: self.shards.location(target).unwrap_or_default().to_owned(),
@@ -184,11 +198,21 @@ impl Mover {
         source: &PgPool,
         target: &PgPool,
     ) -> Result<Vec<TenantTable>, MoveError> {
+        Ok(self.survey_plan(source, target).await?.0)
+    }
+
+    /// `discover_plan`, with the tables left alone and why.
+    async fn survey_plan(
+        &self,
+        source: &PgPool,
+        target: &PgPool,
+    ) -> Result<(Vec<TenantTable>, Vec<tenancy::LeftAlone>), MoveError> {
         let mut conn = source
             .acquire()
             .await
             .context(|| "connecting to the source shard".into())?;
-        let tables = tenancy::discover(&mut conn, &self.settings.tenancy).await?;
+        let survey = tenancy::survey(&mut conn, &self.settings.tenancy).await?;
+        let tables = survey.tables;
         if let Some(table) = tables.iter().find(|t| t.primary_key.is_empty()) {
             return Err(MoveError::NoPrimaryKey(table.name.to_string()));
         }
@@ -202,7 +226,7 @@ impl Mover {
         if !diff.is_empty() {
             return Err(MoveError::SchemaMismatch(diff.join("\n")));
         }
-        Ok(plan)
+        Ok((plan, survey.left_alone))
     }
 
     /// Everything shardmover's role lacks on the control database and both
@@ -261,6 +285,35 @@ impl Mover {
             })
         }
     }
+}
+
+/// A foreign-key cycle cut at a soft edge puts a table's rows on the target
+/// before their parents': only sessions that run as replicas (checks off, the
+/// references checked before cutover) can write them.
+async fn refuse_uncut_cycles(target: &PgPool, plan: &[TenantTable]) -> Result<(), MoveError> {
+    let cut: Vec<String> = plan
+        .iter()
+        .filter(|t| t.before_parents)
+        .map(|t| t.name.to_string())
+        .collect();
+    if cut.is_empty() {
+        return Ok(());
+    }
+    let mut conn = target
+        .acquire()
+        .await
+        .context(|| "connecting to the target shard".into())?;
+    let may = super::privileges::may_set_replication_role(&mut conn)
+        .await
+        .context(|| "checking parameter privileges on the target".into())?;
+    if may {
+        return Ok(());
+    }
+    Err(MoveError::ForeignKeyCycle(format!(
+        "{} (their rows must arrive before their parents'; that needs \
+         GRANT SET ON PARAMETER session_replication_role to shardmover's role)",
+        cut.join(", ")
+    )))
 }
 
 /// Refuses a plan that rows outside it point into: deleting the source's

@@ -205,6 +205,8 @@ impl Mover {
             .await
             .context(|| "recording the plan".into())?;
         attempt.owned(planned)?;
+        self.record_follow_up(attempt, &report.schema.materialized_views)
+            .await?;
         attempt.plan = Some(report.plan);
         attempt.timings.preflight = started.elapsed();
         let next = match record.mode {
@@ -222,7 +224,10 @@ impl Mover {
         target: &PgPool,
     ) -> Result<Vec<TenantTable>, MoveError> {
         if attempt.plan.is_none() {
-            attempt.plan = Some(self.discover_plan(source, target).await?);
+            let plan = self.discover_plan(source, target).await?;
+            let views = self.views_reading(source, &plan).await?;
+            self.record_follow_up(attempt, &views).await?;
+            attempt.plan = Some(plan);
         }
         Ok(attempt.plan.clone().unwrap_or_default())
     }

@@ -3,7 +3,9 @@
 use super::{TenancyError, TenantTable};
 
 /// Kahn's algorithm over the foreign-key graph; ties keep name order, so the
-/// plan is the same on every run (resumes depend on that).
+/// plan is the same on every run (resumes depend on that). A cycle is cut at a
+/// soft edge (deferrable, all-nullable or undeclared), marking the table copied
+/// before that parent; a cycle of hard edges only is refused by name.
 pub fn order_by_foreign_keys(
     mut tables: Vec<TenantTable>,
 ) -> Result<Vec<TenantTable>, TenancyError> {
@@ -15,8 +17,20 @@ pub fn order_by_foreign_keys(
                 .iter()
                 .all(|p| ordered.iter().any(|done| &done.name == p))
         });
+        let cut = || {
+            tables.iter().position(|t| {
+                t.parents.iter().all(|p| {
+                    t.soft_parents.contains(p) || ordered.iter().any(|done| &done.name == p)
+                })
+            })
+        };
         match ready {
             Some(index) => ordered.push(tables.remove(index)),
+            None if let Some(index) = cut() => {
+                let mut table = tables.remove(index);
+                table.before_parents = true;
+                ordered.push(table);
+            }
             None => {
                 let names: Vec<String> = tables.iter().map(|t| t.name.to_string()).collect();
                 return Err(TenancyError::ForeignKeyCycle(names.join(", ")));
@@ -45,6 +59,8 @@ mod tests {
                 .iter()
                 .map(|p| QualifiedName::new("public", *p))
                 .collect(),
+            soft_parents: Vec::new(),
+            before_parents: false,
             self_referencing: false,
             self_keys: Vec::new(),
         }
@@ -63,6 +79,15 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(names(&plan), ["m_customers", "z_orders", "a_items"]);
+    }
+
+    #[test]
+    fn a_cycle_is_cut_at_its_soft_edge() {
+        let mut soft = table("a", &["b"]);
+        soft.soft_parents = vec![QualifiedName::new("public", "b")];
+        let plan = order_by_foreign_keys(vec![soft, table("b", &["a"])]).unwrap();
+        assert_eq!(names(&plan), ["a", "b"]);
+        assert!(plan[0].before_parents && !plan[1].before_parents);
     }
 
     #[test]

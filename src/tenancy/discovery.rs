@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 
 use sqlx::{PgConnection, Row};
 
-use super::edges::{Edge, configured_relations, declared_edges};
+use super::edges::{configured_relations, declared_edges};
+use super::paths::owners;
 use super::tables::{columns, primary_key};
-use super::{Hop, Ownership, ParentPath, TenancyError, TenantTable};
+use super::{TenancyError, TenantTable};
 use crate::config::TenancySettings;
 use crate::sql::QualifiedName;
 
@@ -24,17 +25,51 @@ pub(super) struct Candidate {
     pub columns: Vec<String>,
 }
 
+/// A table of the configured schemas that no website's rows are in, and why.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LeftAlone {
+    pub name: String,
+    pub why: String,
+}
+
+/// The tenant tables (sorted by name) and the tables left alone.
+#[derive(Debug, Clone)]
+pub struct Survey {
+    pub tables: Vec<TenantTable>,
+    pub left_alone: Vec<LeftAlone>,
+}
+
 /// Lists the tenant tables of the connected database, sorted by name.
 pub async fn discover(
     conn: &mut PgConnection,
     tenancy: &TenancySettings,
 ) -> Result<Vec<TenantTable>, TenancyError> {
+    Ok(survey(conn, tenancy).await?.tables)
+}
+
+/// Every table of the configured schemas: the tenant tables, and the others
+/// with the reason each is left alone.
+pub async fn survey(
+    conn: &mut PgConnection,
+    tenancy: &TenancySettings,
+) -> Result<Survey, TenancyError> {
     let registry = QualifiedName::parse(&tenancy.registry_table, "public");
-    let candidates: Vec<Candidate> = candidates(conn, tenancy)
-        .await?
-        .into_iter()
-        .filter(|c| c.name != registry && !named_in(&c.name, &tenancy.exclude_tables))
-        .collect();
+    let mut left_alone = Vec::new();
+    let mut candidates = Vec::new();
+    for candidate in self::candidates(conn, tenancy).await? {
+        let why = if candidate.name == registry {
+            "the tenant registry"
+        } else if named_in(&candidate.name, &tenancy.exclude_tables) {
+            "excluded (tenancy.exclude_tables)"
+        } else {
+            candidates.push(candidate);
+            continue;
+        };
+        left_alone.push(LeftAlone {
+            name: candidate.name.to_string(),
+            why: why.into(),
+        });
+    }
     let mut edges = declared_edges(conn, &candidates).await?;
     edges.extend(configured_relations(conn, tenancy, &candidates).await?);
     let registry_keys = registry_references(conn, &registry, tenancy).await?;
@@ -43,6 +78,10 @@ pub async fn discover(
     let mut tables = Vec::with_capacity(owners.len());
     for candidate in &candidates {
         let Some(owner) = owners.get(&candidate.oid) else {
+            left_alone.push(LeftAlone {
+                name: candidate.name.to_string(),
+                why: "global: no tenant key column and no reference to a tenant table".into(),
+            });
             continue;
         };
         let mut table = TenantTable {
@@ -53,6 +92,8 @@ pub async fn discover(
             columns: columns(conn, &candidate.name.quoted()).await?,
             primary_key: primary_key(conn, &candidate.name.quoted()).await?,
             parents: Vec::new(),
+            soft_parents: Vec::new(),
+            before_parents: false,
             self_referencing: false,
             self_keys: Vec::new(),
         };
@@ -71,9 +112,25 @@ pub async fn discover(
                 table.parents.push(parent.name.clone());
             }
         }
+        table.soft_parents = table
+            .parents
+            .iter()
+            .filter(|parent| {
+                let oid = candidates
+                    .iter()
+                    .find(|c| &c.name == *parent)
+                    .map(|c| c.oid);
+                edges
+                    .iter()
+                    .filter(|e| e.child == candidate.oid && Some(e.parent) == oid)
+                    .all(|e| e.soft)
+            })
+            .cloned()
+            .collect();
         tables.push(table);
     }
-    Ok(tables)
+    left_alone.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Survey { tables, left_alone })
 }
 
 /// Every table of the configured schemas (partitions only through their root).
@@ -114,15 +171,6 @@ pub(super) fn named_in(name: &QualifiedName, names: &[String]) -> bool {
         .any(|e| *e == name.name || *e == name.to_string())
 }
 
-/// The column configured as `table`'s tenant key, else the default one.
-fn key_column_of<'a>(tenancy: &'a TenancySettings, name: &QualifiedName) -> &'a str {
-    tenancy
-        .key_columns
-        .get(&name.to_string())
-        .or_else(|| tenancy.key_columns.get(&name.name))
-        .unwrap_or(&tenancy.key_column)
-}
-
 /// Single-column foreign keys to the registry's id: such a column is the
 /// table's tenant key whatever its name. (child oid → column)
 async fn registry_references(
@@ -152,111 +200,4 @@ async fn registry_references(
             .or_insert_with(|| row.get("column_name"));
     }
     Ok(keys)
-}
-
-/// Longest chain of parents followed, and most paths kept per table: enough
-/// for real schemas, and a bound on what a tangled one costs every query.
-const MAX_HOPS: usize = 4;
-const MAX_PATHS: usize = 8;
-
-/// Who owns each tenant table: the key column where it has one, else every
-/// path of edges (shortest first) up to a table that has one.
-fn owners(
-    tenancy: &TenancySettings,
-    candidates: &[Candidate],
-    edges: &[Edge],
-    registry_keys: &BTreeMap<u32, String>,
-) -> Result<BTreeMap<u32, Ownership>, TenancyError> {
-    let mut keys: BTreeMap<u32, String> = BTreeMap::new();
-    for candidate in candidates {
-        let wanted = key_column_of(tenancy, &candidate.name);
-        if candidate.columns.iter().any(|c| c == wanted) {
-            keys.insert(candidate.oid, wanted.to_owned());
-        } else if tenancy.key_columns.contains_key(&candidate.name.name)
-            || tenancy
-                .key_columns
-                .contains_key(&candidate.name.to_string())
-        {
-            return Err(TenancyError::Configuration(format!(
-                "tenancy.key_columns names column {wanted:?} for {}, which has no such column",
-                candidate.name
-            )));
-        } else if let Some(column) = registry_keys.get(&candidate.oid) {
-            keys.insert(candidate.oid, column.clone());
-        }
-    }
-    let paths = parent_paths(candidates, edges, &keys);
-    let mut owners: BTreeMap<u32, Ownership> = keys
-        .into_iter()
-        .map(|(oid, column)| (oid, Ownership::Column { column }))
-        .collect();
-    for (oid, mut found) in paths {
-        found.sort_by_key(|p| p.hops.len());
-        owners.insert(oid, Ownership::Parents { paths: found });
-    }
-    Ok(owners)
-}
-
-/// Every path from each table without a key up to one with a key, grown one
-/// hop per round until nothing new is found.
-fn parent_paths(
-    candidates: &[Candidate],
-    edges: &[Edge],
-    keys: &BTreeMap<u32, String>,
-) -> BTreeMap<u32, Vec<ParentPath>> {
-    let name_of = |oid: u32| {
-        candidates
-            .iter()
-            .find(|c| c.oid == oid)
-            .map(|c| c.name.clone())
-            .expect("edges join candidates")
-    };
-    let mut paths: BTreeMap<u32, Vec<ParentPath>> = BTreeMap::new();
-    loop {
-        let mut found = Vec::new();
-        for edge in edges {
-            if edge.child == edge.parent || keys.contains_key(&edge.child) {
-                continue;
-            }
-            let above = match keys.get(&edge.parent) {
-                Some(column) => vec![ParentPath {
-                    hops: Vec::new(),
-                    column: column.clone(),
-                }],
-                None => paths.get(&edge.parent).cloned().unwrap_or_default(),
-            };
-            let child = name_of(edge.child);
-            for path in above {
-                let loops = path.hops.iter().any(|h| h.parent == child);
-                if loops || path.hops.len() >= MAX_HOPS {
-                    continue;
-                }
-                let mut hops = vec![Hop {
-                    columns: edge.columns.clone(),
-                    parent: name_of(edge.parent),
-                    parent_columns: edge.parent_columns.clone(),
-                    constraint: edge.constraint.clone(),
-                }];
-                hops.extend(path.hops);
-                found.push((
-                    edge.child,
-                    ParentPath {
-                        hops,
-                        column: path.column,
-                    },
-                ));
-            }
-        }
-        let mut grew = false;
-        for (oid, path) in found {
-            let known = paths.entry(oid).or_default();
-            if known.len() < MAX_PATHS && !known.contains(&path) {
-                known.push(path);
-                grew = true;
-            }
-        }
-        if !grew {
-            return paths;
-        }
-    }
 }

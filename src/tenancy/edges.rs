@@ -21,6 +21,9 @@ pub(super) struct Edge {
     pub parent_columns: Vec<String>,
     /// `None` for a configured relation.
     pub constraint: Option<String>,
+    /// The database need not see the parent first: a configured relation, a
+    /// deferrable foreign key, or one whose columns may all be NULL.
+    pub soft: bool,
 }
 
 /// Every foreign key between two candidates, columns in key order.
@@ -36,7 +39,11 @@ pub(super) async fn declared_edges(
                        ORDER BY k.o) AS columns,
                 ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY k(n, o)
                         JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n
-                       ORDER BY k.o) AS parent_columns
+                       ORDER BY k.o) AS parent_columns,
+                c.condeferrable OR NOT EXISTS (
+                    SELECT 1 FROM unnest(c.conkey) k(n)
+                      JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n
+                     WHERE a.attnotnull) AS soft
            FROM pg_constraint c
           WHERE c.contype = 'f' AND c.conparentid = 0
             AND c.conrelid::int8 = ANY($1) AND c.confrelid::int8 = ANY($1)
@@ -54,6 +61,7 @@ pub(super) async fn declared_edges(
             columns: r.get("columns"),
             parent_columns: r.get("parent_columns"),
             constraint: Some(r.get("name")),
+            soft: r.get("soft"),
         })
         .collect())
 }
@@ -109,6 +117,7 @@ pub(super) async fn configured_relations(
             columns: relation.columns.clone(),
             parent_columns,
             constraint: None,
+            soft: true,
         });
     }
     Ok(edges)

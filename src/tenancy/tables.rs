@@ -40,6 +40,12 @@ pub struct TenantTable {
     pub primary_key: Vec<String>,
     /// Tenant tables this one references (excluding itself).
     pub parents: Vec<QualifiedName>,
+    /// Those of `parents` it references only softly (deferrable, all-nullable
+    /// or undeclared): a foreign-key cycle may be cut there.
+    pub soft_parents: Vec<QualifiedName>,
+    /// Copied before a soft parent, to cut a cycle: only a session that runs
+    /// as a replica (foreign-key checks off) can write it.
+    pub before_parents: bool,
     /// Has a foreign key to itself (Postgres checks it at the end of each
     /// statement, so a child may not arrive before its parent in another one).
     pub self_referencing: bool,

@@ -32,6 +32,7 @@ mod ownership;
 mod proxy;
 mod refusals;
 mod schema_partitions;
+mod schema_plan;
 mod schema_zoo;
 mod service;
 mod shards;

@@ -32,6 +32,9 @@ pub fn lines(r: &MigrationRecord) -> Vec<String> {
     if let Some(line) = freeze_line(r) {
         lines.push(line);
     }
+    if let Some(step) = &r.follow_up {
+        lines.push(format!("follow-up: {step}"));
+    }
     lines
 }
 
@@ -68,6 +71,7 @@ pub fn json_fields(r: &MigrationRecord) -> Value {
         "changes_waiting": r.changes_waiting,
         "catch_up_rate": r.catch_up_rate,
         "freeze_waits_for": r.freeze_waits_for,
+        "follow_up": r.follow_up,
         "freeze": freeze,
     })
 }

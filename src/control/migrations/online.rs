@@ -120,3 +120,22 @@ pub async fn ended_among(
         })
         .collect()
 }
+
+/// Records the operator's steps after the move (as the attempt that owns it).
+pub async fn record_follow_up(
+    conn: &mut PgConnection,
+    id: MigrationId,
+    attempt: i32,
+    follow_up: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE shardmover.migrations SET follow_up = $3, updated_at = now()
+          WHERE id = $1 AND attempts = $2 AND status = 'in_progress'",
+    )
+    .bind(id.0)
+    .bind(attempt)
+    .bind(follow_up)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
