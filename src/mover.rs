@@ -32,6 +32,7 @@ mod request;
 mod rollback;
 mod row_reader;
 mod run;
+mod schema_checks;
 mod schema_notes;
 mod sequences;
 mod shard_schema;

@@ -6,7 +6,7 @@ use sqlx::PgPool;
 
 use super::error::{Context, MoveError};
 use super::schema_notes::{self, SchemaNotes};
-use super::{Mover, collisions, privileges};
+use super::{Mover, collisions, privileges, schema_checks};
 use crate::admission::{self, Ask};
 use crate::control::registry;
 use crate::ids::{ShardName, WebsiteId};
@@ -89,7 +89,8 @@ impl Mover {
                 .await
                 .context(|| "reading the application's triggers and views".into())?
         };
-        refuse_uncut_cycles(target_pool, &plan).await?;
+        schema_checks::refuse_uncut_cycles(target_pool, &plan).await?;
+        schema_checks::refuse_shared_rows(source_pool, &plan, website).await?;
         let mut tables = Vec::with_capacity(plan.len());
         for table in &plan {
             tables.push(TableReport {
@@ -216,7 +217,7 @@ impl Mover {
         if let Some(table) = tables.iter().find(|t| t.primary_key.is_empty()) {
             return Err(MoveError::NoPrimaryKey(table.name.to_string()));
         }
-        refuse_references_into(&mut conn, &tables).await?;
+        schema_checks::refuse_references_into(&mut conn, &tables).await?;
         let plan = tenancy::order_by_foreign_keys(tables)?;
         let mut conn = target
             .acquire()
@@ -285,57 +286,6 @@ impl Mover {
             })
         }
     }
-}
-
-/// A foreign-key cycle cut at a soft edge puts a table's rows on the target
-/// before their parents': only sessions that run as replicas (checks off, the
-/// references checked before cutover) can write them.
-async fn refuse_uncut_cycles(target: &PgPool, plan: &[TenantTable]) -> Result<(), MoveError> {
-    let cut: Vec<String> = plan
-        .iter()
-        .filter(|t| t.before_parents)
-        .map(|t| t.name.to_string())
-        .collect();
-    if cut.is_empty() {
-        return Ok(());
-    }
-    let mut conn = target
-        .acquire()
-        .await
-        .context(|| "connecting to the target shard".into())?;
-    let may = super::privileges::may_set_replication_role(&mut conn)
-        .await
-        .context(|| "checking parameter privileges on the target".into())?;
-    if may {
-        return Ok(());
-    }
-    Err(MoveError::ForeignKeyCycle(format!(
-        "{} (their rows must arrive before their parents'; that needs \
-         GRANT SET ON PARAMETER session_replication_role to shardmover's role)",
-        cut.join(", ")
-    )))
-}
-
-/// Refuses a plan that rows outside it point into: deleting the source's
-/// rows would cascade into them, or orphan them, without their being copied.
-async fn refuse_references_into(
-    conn: &mut sqlx::PgConnection,
-    tables: &[TenantTable],
-) -> Result<(), MoveError> {
-    let into = tenancy::foreign_keys_into(conn, tables).await?;
-    if into.is_empty() {
-        return Ok(());
-    }
-    let named: Vec<String> = into
-        .iter()
-        .map(|fk| format!("{} ({} → {})", fk.table, fk.constraint, fk.references))
-        .collect();
-    Err(MoveError::UnmovedReferences(format!(
-        "tables outside the move reference its tables: {}; their rows would be deleted or \
-         orphaned with the website's without being moved. Give such a table the tenant key \
-         column, or stop excluding it (tenancy.exclude_tables), so it moves with its parents",
-        named.join(", ")
-    )))
 }
 
 pub(crate) async fn count_rows(

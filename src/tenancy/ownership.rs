@@ -85,20 +85,16 @@ impl Ownership {
     pub fn belongs(&self, alias: &str, website: &str) -> String {
         match self {
             Self::Column { column } => format!("{alias}.{} = {website}", ident(column)),
-            Self::Parents { paths } => {
-                let each: Vec<String> = paths
-                    .iter()
-                    .enumerate()
-                    .map(|(n, path)| {
-                        let (from, last) = joined_parents(&path.hops, alias, n);
-                        format!(
-                            "EXISTS (SELECT 1 FROM {from} AND {last}.{} = {website})",
-                            ident(&path.column)
-                        )
-                    })
-                    .collect();
-                format!("({})", each.join(" OR "))
-            }
+            Self::Parents { paths } => any_path(paths, alias, &format!("= {website}")),
+        }
+    }
+
+    /// SQL that is true when one of the row's paths leads to a website other
+    /// than `website`: with `belongs`, a row two websites would share.
+    pub fn belongs_elsewhere(&self, alias: &str, website: &str) -> String {
+        match self {
+            Self::Column { .. } => "false".to_owned(),
+            Self::Parents { paths } => any_path(paths, alias, &format!("<> {website}")),
         }
     }
 
@@ -122,6 +118,22 @@ impl Ownership {
             }
         }
     }
+}
+
+/// `(EXISTS (… path 1 … AND key <test>) OR …)`.
+fn any_path(paths: &[ParentPath], alias: &str, test: &str) -> String {
+    let each: Vec<String> = paths
+        .iter()
+        .enumerate()
+        .map(|(n, path)| {
+            let (from, last) = joined_parents(&path.hops, alias, n);
+            format!(
+                "EXISTS (SELECT 1 FROM {from} AND {last}.{} {test})",
+                ident(&path.column)
+            )
+        })
+        .collect();
+    format!("({})", each.join(" OR "))
 }
 
 fn as_text<S: serde::Serializer>(name: &QualifiedName, s: S) -> Result<S::Ok, S::Error> {

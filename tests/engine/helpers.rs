@@ -151,6 +151,22 @@ impl TestEnv {
         }
     }
 
+    /// Runs `statements` on a shard as the superuser (extensions the
+    /// application's role may not create).
+    pub async fn as_superuser(&self, shard: &str, statements: &[&str]) {
+        let index = match shard {
+            "shard_1" => 1,
+            "shard_2" => 2,
+            other => panic!("no shard {other}"),
+        };
+        let statements: Vec<String> = statements.iter().map(|s| (*s).to_owned()).collect();
+        Server::from_url(&server_url())
+            .unwrap()
+            .run_as_admin(&self.names[index], &statements)
+            .await
+            .unwrap();
+    }
+
     /// A shard as shardmover sees it (its own schema `shardmover` included).
     pub fn as_mover(&self, name: &str) -> &PgPool {
         match name {

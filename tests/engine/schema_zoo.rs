@@ -45,6 +45,11 @@ fn zoo_schema(target: bool) -> String {
          CREATE TABLE z_translations (
              id bigserial PRIMARY KEY, prop_id bigint NOT NULL, body text);
          CREATE TABLE z_counters (website_id bigint PRIMARY KEY, photos integer NOT NULL);
+         CREATE TYPE z_address AS (street text, mood mood);
+         CREATE DOMAIN z_positive AS integer CHECK (VALUE > 0);
+         CREATE TABLE z_profiles (
+             id bigserial PRIMARY KEY, website_id bigint NOT NULL, email citext, attrs hstore,
+             home z_address, past z_address[], score z_positive, tags citext[]);
          CREATE FUNCTION z_count() RETURNS trigger LANGUAGE plpgsql AS $$
          BEGIN
              INSERT INTO z_counters AS c (website_id, photos)
@@ -58,6 +63,16 @@ fn zoo_schema(target: bool) -> String {
 
 async fn zoo_env() -> TestEnv {
     let mut env = TestEnv::new().await;
+    for shard in ["shard_1", "shard_2"] {
+        env.as_superuser(
+            shard,
+            &[
+                "CREATE EXTENSION citext SCHEMA public",
+                "CREATE EXTENSION hstore SCHEMA public",
+            ],
+        )
+        .await;
+    }
     for (pool, target) in [(&env.shard_1, false), (&env.shard_2, true)] {
         sqlx::raw_sql(sqlx::AssertSqlSafe(zoo_schema(target)))
             .execute(pool)
@@ -84,7 +99,12 @@ async fn seed_zoo(pool: &PgPool, id: i64, props: i64) {
          INSERT INTO z_photo_notes (photo_id, note)
               SELECT f.id, 'n' FROM z_photos f JOIN z_props p ON p.id = f.prop_id WHERE p.website_id = {id};
          INSERT INTO z_translations (prop_id, body)
-              SELECT p.id, 'en' FROM z_props p WHERE p.website_id = {id};"
+              SELECT p.id, 'en' FROM z_props p WHERE p.website_id = {id};
+         INSERT INTO z_profiles (website_id, email, attrs, home, past, score, tags)
+              SELECT {id}, 'Who' || n || '@Example.com', hstore('k', n::text),
+                     ROW('street ' || n, 'sad')::z_address,
+                     ARRAY[ROW('old', 'meh')::z_address, NULL], 1 + n, ARRAY['A', 'b']::citext[]
+                FROM generate_series(1, {props} / 10) n;"
     )))
     .execute(pool)
     .await
@@ -291,6 +311,18 @@ async fn write_once(pool: &PgPool, id: i64, n: i64, model: &Zoo) -> Result<Apply
     }
 }
 
+/// The website's profiles (composite, domain, extension and array types) as text.
+async fn profiles(pool: &PgPool, id: i64) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT concat_ws('|', id, email, attrs, home, past, score, tags) FROM z_profiles
+          WHERE website_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
 async fn counter(pool: &PgPool, id: i64) -> Option<i32> {
     sqlx::query_scalar("SELECT photos FROM z_counters WHERE website_id = $1")
         .bind(id)
@@ -307,6 +339,8 @@ async fn children_reached_only_through_parents_move_online_exactly_under_a_write
     seed_zoo(&env.shard_1, 7, 3_000).await;
     seed_zoo(&env.shard_1, 8, 50).await;
     let neighbour = Zoo::read(&env.shard_1, 8).await;
+    let profiled = profiles(&env.shard_1, 7).await;
+    assert_eq!(profiled.len(), 300);
     let mover = env.mover();
     let plan = mover
         .preflight(website(7), &crate::helpers::shard("shard_2"))
@@ -355,6 +389,11 @@ async fn children_reached_only_through_parents_move_online_exactly_under_a_write
         "translations on the target"
     );
     assert_eq!(moved.notes, model.notes, "notes on the target");
+    assert_eq!(
+        profiles(&env.shard_2, 7).await,
+        profiled,
+        "composite, domain, citext, hstore"
+    );
     assert_eq!(
         Zoo::read(&env.shard_1, 7).await,
         Zoo::default(),
@@ -437,6 +476,47 @@ async fn a_configured_relation_naming_a_missing_column_is_refused_naming_it() {
     assert!(
         err.to_string()
             .contains("public.z_translations has no column \"prop\""),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_row_whose_parents_belong_to_two_websites_is_refused_naming_its_table() {
+    let mut env = zoo_env().await;
+    for pool in [&env.shard_1, &env.shard_2] {
+        sqlx::raw_sql(
+            "CREATE TABLE z_links (id bigserial PRIMARY KEY,
+                 prop_id bigint NOT NULL REFERENCES z_props (id), other_prop bigint)",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    env.settings.tenancy.relations.push(RelationSettings {
+        table: "z_links".into(),
+        columns: vec!["other_prop".into()],
+        parent: "z_props".into(),
+        parent_columns: Vec::new(),
+    });
+    env.seed(7, "shard_1", 100).await;
+    env.seed(8, "shard_1", 100).await;
+    seed_zoo(&env.shard_1, 7, 5).await;
+    seed_zoo(&env.shard_1, 8, 5).await;
+    sqlx::raw_sql(
+        "INSERT INTO z_links (prop_id, other_prop)
+         SELECT (SELECT min(id) FROM z_props WHERE website_id = 7), (SELECT min(id) FROM z_props WHERE website_id = 8)",
+    )
+    .execute(&env.shard_1)
+    .await
+    .unwrap();
+    let err = env
+        .mover()
+        .preflight(website(7), &crate::helpers::shard("shard_2"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "unmoved_references");
+    assert!(
+        err.to_string().contains("public.z_links (1 row(s)"),
         "{err}"
     );
 }
