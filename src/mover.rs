@@ -36,6 +36,7 @@ mod schema_checks;
 mod schema_notes;
 mod sequences;
 mod shard_schema;
+mod thaw;
 mod verification;
 mod verify;
 mod verify_online;
@@ -53,7 +54,7 @@ pub use progress::{ProgressSink, Silent, Snapshot};
 pub use raw_pipe::raw_pipe;
 pub use request::{Origin, RequestMoveError};
 pub use schema_notes::{MaterializedView, SchemaNotes};
-pub use shard_schema::FENCE_SQLSTATE;
+pub use shard_schema::{DDL_LOCK, FENCE_SQLSTATE};
 
 use crate::app::App;
 use crate::config::Settings;

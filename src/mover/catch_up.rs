@@ -19,6 +19,7 @@ use super::verify_online::{self, Scope};
 use super::{Mover, fence, sequences, shard_schema};
 use crate::control::migrations::{self, MigrationRecord};
 use crate::ids::WebsiteId;
+use crate::tenancy::TenantTable;
 use rate::Rate;
 
 /// Below this many waiting changes the freeze starts whatever the rate says:
@@ -88,7 +89,7 @@ impl Mover {
         // that kept the move from freezing (recorded on the move for operators).
         let mut blocked_by = String::new();
         loop {
-            let waiting = backlog(source, record.website).await?;
+            let waiting = backlog(source, record.website, &plan).await?;
             let fits = rate.fits(budget).max(SMALL_BACKLOG);
             self.record_catch_up(attempt, applied, waiting, rate.per_second())
                 .await?;
@@ -153,7 +154,12 @@ impl Mover {
         tables: &[String],
         blocked_by: &mut String,
     ) -> Result<bool, MoveError> {
-        let holders = fence::would_wait(source, tables).await?.join(", ");
+        // Strong locks (autovacuum, DDL), and write locks held by a long
+        // transaction (idle in transaction): the fence would queue behind both.
+        let mut holders = fence::would_wait(source, tables).await?;
+        holders.extend(fence::long_holders(source, tables).await?);
+        holders.dedup();
+        let holders = holders.join(", ");
         if holders.is_empty() {
             return Ok(true);
         }
@@ -265,11 +271,23 @@ fn gave_up(
     }
 }
 
-/// Captured changes of the website still waiting on the source.
-pub(super) async fn backlog(source: &PgPool, website: WebsiteId) -> Result<i64, MoveError> {
-    sqlx::query_scalar("SELECT count(*)::int8 FROM shardmover.changes WHERE website_id = $1")
-        .bind(website.get())
-        .fetch_one(source)
-        .await
-        .context(|| "counting captured changes".into())
+/// Captured changes of the website still waiting on the source, of the plan's
+/// tables only: a table's triggers may outlive its place in the plan (put in
+/// `tenancy.exclude_tables` since), and changes nothing will replay must not
+/// keep a freeze waiting for them.
+pub(super) async fn backlog(
+    source: &PgPool,
+    website: WebsiteId,
+    plan: &[TenantTable],
+) -> Result<i64, MoveError> {
+    let relids: Vec<i64> = plan.iter().map(|t| i64::from(t.oid)).collect();
+    sqlx::query_scalar(
+        "SELECT count(*)::int8 FROM shardmover.changes
+          WHERE website_id = $1 AND relid::int8 = ANY($2)",
+    )
+    .bind(website.get())
+    .bind(&relids)
+    .fetch_one(source)
+    .await
+    .context(|| "counting captured changes".into())
 }

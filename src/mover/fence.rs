@@ -13,6 +13,7 @@
 //! `pg_stat_activity` reading, so no extra privilege, is needed to drain.
 
 mod guarded;
+mod holders;
 mod lists;
 mod sql;
 
@@ -25,6 +26,8 @@ use super::shard_schema::DDL_LOCK;
 use crate::ids::{MigrationId, ShardName, WebsiteId};
 use crate::sql::audited;
 use crate::tenancy::TenantTable;
+use holders::lock_holders;
+pub use holders::{long_holders, would_wait};
 use lists::{Change, record};
 use sql::{GuardSpec, guard_function, guard_name, trigger_statements};
 
@@ -114,7 +117,37 @@ async fn change(
     options: &FenceOptions,
 ) -> Result<(), MoveError> {
     let started = Instant::now();
+    let names = quoted(tables);
+    {
+        let mut conn = pool
+            .acquire()
+            .await
+            .context(|| format!("connecting to {shard} to change its fence"))?;
+        if !lists::undoes_something(&mut conn, &what)
+            .await
+            .context(|| format!("reading the fence lists on {shard}"))?
+        {
+            return Ok(());
+        }
+    }
     loop {
+        // A transaction that has held a write lock on these tables for a while
+        // (idle in transaction, a long batch) would hold our lock request in the
+        // queue, and every other writer of the tables behind it: wait for it
+        // to end without queueing.
+        let waiting_for = long_holders(pool, &names).await?;
+        if !waiting_for.is_empty() {
+            if started.elapsed() >= options.give_up_after {
+                return Err(MoveError::FenceDrainTimeout {
+                    shard: shard.clone(),
+                    seconds: options.give_up_after.as_secs(),
+                    pids: waiting_for.join(", "),
+                });
+            }
+            tracing::debug!(%shard, sessions = %waiting_for.join(", "), "fence change waits for long transactions");
+            tokio::time::sleep(jittered(options.lock_timeout)).await;
+            continue;
+        }
         let mut tx = pool
             .begin()
             .await
@@ -128,19 +161,28 @@ async fn change(
             }
             Err(e) if is_lock_timeout(&e) && started.elapsed() < options.give_up_after => {
                 drop(tx);
-                tokio::time::sleep(options.lock_timeout.min(Duration::from_millis(250))).await;
+                tokio::time::sleep(jittered(options.lock_timeout)).await;
             }
             Err(e) if is_lock_timeout(&e) => {
                 drop(tx);
                 return Err(MoveError::FenceDrainTimeout {
                     shard: shard.clone(),
                     seconds: options.give_up_after.as_secs(),
-                    pids: lock_holders(pool, &quoted(tables)).await,
+                    pids: lock_holders(pool, &names).await,
                 });
             }
             Err(e) => return Err(e).context(|| format!("changing the fence on {shard}")),
         }
     }
+}
+
+/// The pause between tries: one to four lock timeouts, at random, so that
+/// fences on several shards (or moves) do not retry in step.
+fn jittered(lock_timeout: Duration) -> Duration {
+    let noise = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.subsec_nanos() % 1000);
+    lock_timeout.mul_f64(1.0 + 3.0 * f64::from(noise) / 1000.0)
 }
 
 fn is_lock_timeout(e: &sqlx::Error) -> bool {
@@ -234,43 +276,4 @@ async fn legacy_guard(
 /// The quoted names of `tables`.
 fn quoted(tables: &[TenantTable]) -> Vec<String> {
     tables.iter().map(|t| t.name.quoted()).collect()
-}
-
-/// Sessions holding a lock on `tables` that raising the fence would queue
-/// behind for more than a moment: `SHARE UPDATE EXCLUSIVE` and stronger
-/// (autovacuum, a manual `VACUUM`, `CREATE INDEX`, DDL), not the ordinary
-/// writers' `ROW EXCLUSIVE`, which come and go. Autovacuum yields only to a
-/// waiter older than `deadlock_timeout`, longer than one fence try waits, so
-/// the freeze is better started once they are gone. `pg_locks` shows every role's locks.
-pub async fn would_wait(source: &PgPool, tables: &[String]) -> Result<Vec<String>, MoveError> {
-    sqlx::query_scalar(
-        "SELECT format('pid %s (%s on %s)', pid, mode, relation::regclass) FROM pg_locks
-          WHERE granted AND pid <> pg_backend_pid() AND locktype = 'relation'
-            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-            AND relation = ANY ($1::text[]::regclass[])
-            AND mode IN ('ShareUpdateExclusiveLock', 'ShareLock', 'ShareRowExclusiveLock',
-                         'ExclusiveLock', 'AccessExclusiveLock')
-          ORDER BY pid, relation",
-    )
-    .bind(tables)
-    .fetch_all(source)
-    .await
-    .context(|| "reading the locks on the tenant tables".into())
-}
-
-/// Sessions holding write locks on the fenced tables: whom the fence waited for.
-/// `pg_locks` shows every role's locks, unlike `pg_stat_activity`'s details.
-async fn lock_holders(pool: &PgPool, tables: &[String]) -> String {
-    sqlx::query_scalar(
-        "SELECT coalesce(string_agg(DISTINCT pid::text, ','), 'unknown') FROM pg_locks
-          WHERE granted AND pid <> pg_backend_pid() AND mode <> 'AccessShareLock'
-            AND relation IN (SELECT c.oid FROM pg_class c
-                              WHERE c.oid = ANY($1::text[]::regclass[])
-                                 OR EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid
-                                               AND t.tgname LIKE 'shardmover\\_fence%'))",
-    )
-    .bind(tables)
-    .fetch_one(pool)
-    .await
-    .unwrap_or_else(|_| "unknown".into())
 }

@@ -58,7 +58,7 @@ impl Mover {
         loop {
             let drained = replay_batch(source, target, &job, None).await?;
             attempt.freeze_drained += drained as i64;
-            if drained == 0 && backlog(source, record.website).await? == 0 {
+            if drained == 0 && backlog(source, record.website, &plan).await? == 0 {
                 return Ok(());
             }
         }

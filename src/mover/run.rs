@@ -124,6 +124,11 @@ impl Mover {
             self.set_phase(attempt, Phase::Copying).await?;
         }
         let online = record.mode == MoveMode::Online;
+        if online && matches!(attempt.record.phase, Phase::Freezing | Phase::Verifying) {
+            // Stopped inside a freeze: never drain what built up since with
+            // the fence up; catch up first.
+            self.thaw(attempt, source).await?;
+        }
         if attempt.record.phase == Phase::Copying {
             let started = Instant::now();
             self.copy_all(attempt, source, target, !online).await?;
@@ -143,13 +148,17 @@ impl Mover {
         }
         let freeze_started = Instant::now();
         if attempt.record.phase == Phase::Freezing {
-            self.freeze(attempt, source, target).await?;
+            if let Err(error) = self.freeze(attempt, source, target).await {
+                return Err(self.thaw_after(attempt, source, error).await);
+            }
             self.set_phase(attempt, Phase::Verifying).await?;
         }
         if attempt.record.phase == Phase::Verifying {
             let started = Instant::now();
             if online {
-                self.verify_frozen(attempt, source, target).await?;
+                if let Err(error) = self.verify_frozen(attempt, source, target).await {
+                    return Err(self.thaw_after(attempt, source, error).await);
+                }
             } else {
                 self.verify_all(attempt, source, target).await?;
             }

@@ -10,7 +10,7 @@ use crate::sql::audited;
 
 /// Serialises our DDL on one shard; concurrent `CREATE OR REPLACE FUNCTION`s
 /// otherwise fail with "tuple concurrently updated".
-pub(super) const DDL_LOCK: i64 = 0x5348_4152_444d_4f56; // "SHARDMOV"
+pub const DDL_LOCK: i64 = 0x5348_4152_444d_4f56; // "SHARDMOV"
 
 /// SQLSTATE raised by the fence trigger, for applications to recognise.
 pub const FENCE_SQLSTATE: &str = "SMF01";

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use sqlx::{PgConnection, Row};
 
-use super::edges::{configured_relations, declared_edges};
+use super::edges::{Edge, configured_relations, declared_edges};
 use super::paths::owners;
 use super::tables::{columns, primary_key};
 use super::{TenancyError, TenantTable};
@@ -100,11 +100,6 @@ pub async fn survey(
         for edge in edges.iter().filter(|e| e.child == candidate.oid) {
             if edge.parent == candidate.oid {
                 table.self_referencing = true;
-                for key in &edge.columns {
-                    if !table.self_keys.contains(key) {
-                        table.self_keys.push(key.clone());
-                    }
-                }
             } else if owners.contains_key(&edge.parent)
                 && let Some(parent) = candidates.iter().find(|c| c.oid == edge.parent)
                 && !table.parents.contains(&parent.name)
@@ -112,6 +107,11 @@ pub async fn survey(
                 table.parents.push(parent.name.clone());
             }
         }
+        let self_edges: Vec<&Edge> = edges
+            .iter()
+            .filter(|e| e.child == candidate.oid && e.parent == candidate.oid)
+            .collect();
+        table.self_keys = self_keys(&table, &self_edges);
         table.soft_parents = table
             .parents
             .iter()
@@ -131,6 +131,31 @@ pub async fn survey(
     }
     left_alone.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Survey { tables, left_alone })
+}
+
+/// The columns a self-referencing table's rows are linked by. Setting one
+/// nullable column of each self-reference to NULL unlinks a row (a composite
+/// reference `(website_id, parent_id)` is not checked while `parent_id` is
+/// NULL), so those are the link columns when every self-reference has one;
+/// otherwise all their columns, which keeps the table in one chunk.
+fn self_keys(table: &TenantTable, self_edges: &[&Edge]) -> Vec<String> {
+    let nullable = |key: &String| {
+        !table.primary_key.contains(key)
+            && table
+                .columns
+                .iter()
+                .any(|c| c.name == *key && !c.not_null && !c.generated)
+    };
+    let each_unlinkable = self_edges.iter().all(|e| e.columns.iter().any(nullable));
+    let mut keys: Vec<String> = Vec::new();
+    for edge in self_edges {
+        for key in &edge.columns {
+            if (!each_unlinkable || nullable(key)) && !keys.contains(key) {
+                keys.push(key.clone());
+            }
+        }
+    }
+    keys
 }
 
 /// Every table of the configured schemas (partitions only through their root).

@@ -151,18 +151,29 @@ impl TestEnv {
         }
     }
 
+    /// A shard's database name.
+    fn database(&self, shard: &str) -> &str {
+        match shard {
+            "shard_1" => &self.names[1],
+            "shard_2" => &self.names[2],
+            other => panic!("no shard {other}"),
+        }
+    }
+
+    /// A shard's URL for the server's superuser.
+    pub fn superuser_url(&self, shard: &str) -> SecretString {
+        Server::from_url(&server_url())
+            .unwrap()
+            .url_for(self.database(shard))
+    }
+
     /// Runs `statements` on a shard as the superuser (extensions the
     /// application's role may not create).
     pub async fn as_superuser(&self, shard: &str, statements: &[&str]) {
-        let index = match shard {
-            "shard_1" => 1,
-            "shard_2" => 2,
-            other => panic!("no shard {other}"),
-        };
         let statements: Vec<String> = statements.iter().map(|s| (*s).to_owned()).collect();
         Server::from_url(&server_url())
             .unwrap()
-            .run_as_admin(&self.names[index], &statements)
+            .run_as_admin(self.database(shard), &statements)
             .await
             .unwrap();
     }

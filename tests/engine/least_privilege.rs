@@ -98,6 +98,13 @@ async fn after_a_move_the_old_shard_takes_every_other_websites_writes_and_refuse
         app.run("INSERT INTO website_settings (website_id, key) VALUES (7, 'bypass tried')"),
         7,
     );
+    // Nor in a superuser's (a member of every role).
+    let admin = AppSession::open(&env.superuser_url("shard_1"));
+    assert_eq!(admin.run("SET shardmover.bypass_fence = 'on'"), Ok(0));
+    refused_by_fence(
+        admin.run("INSERT INTO website_settings (website_id, key) VALUES (7, 'superuser tried')"),
+        7,
+    );
     // The target's copy is the application's to write.
     let target = AppSession::open(&env.app_urls[1]);
     assert_eq!(
@@ -145,21 +152,33 @@ async fn a_transaction_that_wrote_before_the_fence_holds_the_move_until_it_commi
     let id = env.request(&mover, 7, "shard_2", 200).await;
     let moving = tokio::spawn(async move { mover.run(id, &Silent).await.map(|_| ()) });
 
-    // The fence queues behind the open transaction's lock; pg_locks shows that to any role.
+    // Capture waits for the open transaction to end — without queueing a lock
+    // request behind it (which would stall every other writer of `pages`).
     let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let waiting: i64 = sqlx::query_scalar(
+    let mut looks = 0;
+    while looks < 20 {
+        let phase: Option<String> =
+            sqlx::query_scalar("SELECT phase FROM shardmover.migrations WHERE id = $1")
+                .bind(id.0)
+                .fetch_one(&env.control)
+                .await
+                .unwrap();
+        let queued_on_shard: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'pages'::regclass",
         )
         .fetch_one(env.as_mover("shard_1"))
         .await
         .unwrap();
-        if waiting > 0 {
-            break;
+        assert_eq!(
+            queued_on_shard, 0,
+            "a lock request queued behind the open transaction"
+        );
+        if phase.as_deref() == Some("capturing") {
+            looks += 1;
         }
         assert!(
             Instant::now() < deadline,
-            "the fence never waited for the writer"
+            "the move never reached capturing"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -21,6 +21,7 @@ mod least_privilege_preflight;
 mod mail;
 mod metrics;
 mod moves;
+mod neighbours;
 mod online;
 mod online_cancel;
 mod online_crash;

@@ -1,11 +1,15 @@
 //! Online moves killed with SIGKILL in each phase while the application keeps
 //! writing: the move resumes, never replays a change twice to a different
-//! effect nor misses one, and ends exactly as the writer's log says.
+//! effect nor misses one, and ends exactly as the writer's log says. A freeze
+//! that cannot finish lifts its fence and goes back to catching up.
 
 use std::time::{Duration, Instant};
 
+use shardmover::control::Phase;
+use shardmover::mover::{DDL_LOCK, Silent};
+
 use crate::crash::{config_file, migrate};
-use crate::helpers::{TestEnv, dump};
+use crate::helpers::{Interlude, TestEnv, block_on, dump, fences, pool};
 use crate::writer::{Model, Writer};
 
 /// Where the kill lands.
@@ -73,16 +77,16 @@ async fn killed_and_resumed(moment: Moment) {
             .await;
         }
         Moment::Freezing => {
-            // Once capture is in place (it takes the same locks), a neighbour's
-            // open write: the freeze's fence waits for it.
+            // Once capture is in place (it takes the same lock), hold the
+            // shard's DDL lock: the freeze's fence waits for it. (A neighbour's
+            // open write would keep catch-up from freezing at all.)
             wait_for(&env, "copying", |p, _, _| p == "copying").await;
             let mut tx = env.shard_1.begin().await.unwrap();
-            sqlx::query(
-                "UPDATE website_settings SET value = 'null' WHERE website_id = 8 AND key = 'theme'",
-            )
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(DDL_LOCK)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
             held = Some(tx);
             wait_for(&env, "freezing", |p, _, _| p == "freezing").await;
         }
@@ -156,4 +160,52 @@ async fn an_online_move_killed_while_catching_up_under_writes_resumes_exactly() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_online_move_killed_while_freezing_under_writes_resumes_exactly() {
     killed_and_resumed(Moment::Freezing).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_freeze_that_cannot_raise_its_fence_goes_back_to_catching_up_and_a_retry_completes() {
+    let mut env = TestEnv::new().await;
+    env.settings.engine.fence_drain_timeout_secs = 1;
+    env.seed(7, "shard_1", 3_000).await;
+    // On entering the freeze, another session takes the shard's DDL lock: the
+    // fence cannot go up within the drain timeout.
+    let (release, let_go) = std::sync::mpsc::channel::<()>();
+    let url = env.app_urls[0].clone();
+    let interlude = Interlude::on_entering(Phase::Freezing, move || {
+        let (held, is_held) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            block_on(async move {
+                let pool = pool(&url).await;
+                let mut tx = pool.begin().await.unwrap();
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(DDL_LOCK)
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                held.send(()).unwrap();
+                let _ = let_go.recv();
+                tx.rollback().await.unwrap();
+            })
+        });
+        is_held.recv().unwrap();
+    });
+    let mover = env.mover();
+    let id = env.request(&mover, 7, "shard_2", 1_000).await;
+    let err = mover.run(id, &interlude).await.unwrap_err();
+    assert_eq!(err.code(), "fence_drain_timeout", "{err}");
+    let record = mover.run_report(id).await.unwrap().record;
+    assert_eq!(record.phase.as_str(), "catching_up", "back to catching up");
+    assert_eq!(
+        record.freeze_started_at, None,
+        "the unfinished freeze is not counted as one"
+    );
+    assert!(
+        fences(&env, "shard_1").await.is_empty(),
+        "the website takes writes"
+    );
+
+    release.send(()).unwrap();
+    let outcome = mover.run(id, &Silent).await.unwrap();
+    assert_eq!(outcome.record.status.as_str(), "completed");
+    assert!(dump(&env.shard_1, 7).await.is_empty());
 }

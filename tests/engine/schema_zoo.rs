@@ -45,6 +45,10 @@ fn zoo_schema(target: bool) -> String {
          CREATE TABLE z_translations (
              id bigserial PRIMARY KEY, prop_id bigint NOT NULL, body text);
          CREATE TABLE z_counters (website_id bigint PRIMARY KEY, photos integer NOT NULL);
+         CREATE TABLE z_folders (
+             website_id bigint NOT NULL, id bigint NOT NULL, parent_id bigint, name text,
+             PRIMARY KEY (website_id, id),
+             FOREIGN KEY (website_id, parent_id) REFERENCES z_folders (website_id, id));
          CREATE TYPE z_address AS (street text, mood mood);
          CREATE DOMAIN z_positive AS integer CHECK (VALUE > 0);
          CREATE TABLE z_profiles (
@@ -100,6 +104,9 @@ async fn seed_zoo(pool: &PgPool, id: i64, props: i64) {
               SELECT f.id, 'n' FROM z_photos f JOIN z_props p ON p.id = f.prop_id WHERE p.website_id = {id};
          INSERT INTO z_translations (prop_id, body)
               SELECT p.id, 'en' FROM z_props p WHERE p.website_id = {id};
+         INSERT INTO z_folders (website_id, id, parent_id, name)
+              SELECT {id}, n, CASE WHEN n > 1 THEN n / 2 END, 'f' || n FROM generate_series(1, {props}) n
+              ORDER BY n;
          INSERT INTO z_profiles (website_id, email, attrs, home, past, score, tags)
               SELECT {id}, 'Who' || n || '@Example.com', hstore('k', n::text),
                      ROW('street ' || n, 'sad')::z_address,
@@ -312,6 +319,14 @@ async fn write_once(pool: &PgPool, id: i64, n: i64, model: &Zoo) -> Result<Apply
 }
 
 /// The website's profiles (composite, domain, extension and array types) as text.
+async fn folders(pool: &PgPool, id: i64) -> Vec<(i64, Option<i64>)> {
+    sqlx::query_as("SELECT id, parent_id FROM z_folders WHERE website_id = $1 ORDER BY id")
+        .bind(id)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
 async fn profiles(pool: &PgPool, id: i64) -> Vec<String> {
     sqlx::query_scalar(
         "SELECT concat_ws('|', id, email, attrs, home, past, score, tags) FROM z_profiles
@@ -340,6 +355,7 @@ async fn children_reached_only_through_parents_move_online_exactly_under_a_write
     seed_zoo(&env.shard_1, 8, 50).await;
     let neighbour = Zoo::read(&env.shard_1, 8).await;
     let profiled = profiles(&env.shard_1, 7).await;
+    let tree = folders(&env.shard_1, 7).await;
     assert_eq!(profiled.len(), 300);
     let mover = env.mover();
     let plan = mover
@@ -362,6 +378,15 @@ async fn children_reached_only_through_parents_move_online_exactly_under_a_write
     assert_eq!(
         owner("z_translations"),
         "prop_id → public.z_props.website_id"
+    );
+    let composite_tree = plan
+        .tables
+        .iter()
+        .find(|t| t.name == "public.z_folders")
+        .unwrap();
+    assert!(
+        composite_tree.links_later,
+        "a composite self-reference goes in bounded chunks, its links filled in after"
     );
 
     let id = env.request(&mover, 7, "shard_2", 1_000).await;
@@ -393,6 +418,11 @@ async fn children_reached_only_through_parents_move_online_exactly_under_a_write
         profiles(&env.shard_2, 7).await,
         profiled,
         "composite, domain, citext, hstore"
+    );
+    assert_eq!(
+        folders(&env.shard_2, 7).await,
+        tree,
+        "the tree arrived linked"
     );
     assert_eq!(
         Zoo::read(&env.shard_1, 7).await,

@@ -139,3 +139,25 @@ pub async fn record_follow_up(
     .await?;
     Ok(result.rows_affected() == 1)
 }
+
+/// A freeze that could not finish: the fence is lifted and the move goes back
+/// to catching up, so the next freeze starts anew (recorded from when its
+/// fence goes up) and only once the backlog fits the budget again.
+pub async fn thaw(
+    conn: &mut PgConnection,
+    id: MigrationId,
+    attempt: i32,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE shardmover.migrations
+            SET phase = 'catching_up', freeze_started_at = NULL, freeze_budget_ms = NULL,
+                freeze_changes = NULL, updated_at = now()
+          WHERE id = $1 AND attempts = $2 AND status = 'in_progress'
+            AND phase IN ('freezing', 'verifying')",
+    )
+    .bind(id.0)
+    .bind(attempt)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}

@@ -130,3 +130,28 @@ async fn exists(tx: &mut PgConnection, list: &'static str) -> Result<bool, sqlx:
         .fetch_one(&mut *tx)
         .await
 }
+
+/// Whether a lift or release has anything to undo, read without any lock: a
+/// fence never raised (or already lifted) needs neither the DDL lock nor the
+/// tables' locks, so undoing nothing never waits behind anyone.
+pub(super) async fn undoes_something(
+    conn: &mut PgConnection,
+    what: &Change,
+) -> Result<bool, sqlx::Error> {
+    let (list, website, only_for) = match what {
+        Change::Lift(website, only_for) => ("fenced_websites", website, only_for),
+        Change::Release(website, only_for) => ("captured_websites", website, only_for),
+        Change::Raise(..) | Change::Capture(..) => return Ok(true),
+    };
+    if !exists(conn, list).await? {
+        return Ok(false);
+    }
+    sqlx::query_scalar(crate::sql::audited(&format!(
+        "SELECT EXISTS (SELECT 1 FROM shardmover.{list}
+                         WHERE website_id = $1 AND ($2::int8 IS NULL OR migration_id = $2))"
+    )))
+    .bind(website.get())
+    .bind(only_for.map(|m| m.0))
+    .fetch_one(conn)
+    .await
+}

@@ -100,7 +100,8 @@ pub(super) fn trigger_statements(
 /// One table's guard function, named after the table's oid (a table renamed
 /// keeps it). The triggers call it only for rows of listed websites (and for a
 /// `TRUNCATE` while any website is listed). It lets shardmover's own sessions
-/// through (the bypass flag counts only for the role that owns the function), refuses writes of fenced websites with `SMF01`, and records the key
+/// through (the bypass flag counts only for a session logged in as the role
+/// that owns the function), refuses writes of fenced websites with `SMF01`, and records the key
 /// of every changed row of a captured website (old and new key of an update,
 /// so a row moving into or out of the website is seen from both sides). The
 /// key columns are compiled in: reading them off the row costs the writer far
@@ -131,10 +132,11 @@ pub(super) fn guard_function(function: &str, spec: &GuardSpec<'_>) -> String {
              old_key jsonb;
              new_key jsonb;
          BEGIN
-             -- shardmover's own sessions (the owner's role: current_user here)
-             -- may write through; anyone else setting the flag is fenced all the same.
+             -- shardmover's own sessions (logged in as the owner's role:
+             -- current_user here) may write through; anyone else setting the
+             -- flag is fenced all the same, superusers and members included.
              IF current_setting('shardmover.bypass_fence', true) = 'on' THEN
-                 IF pg_has_role(session_user, current_user, 'USAGE') THEN
+                 IF session_user = current_user THEN
                      RETURN COALESCE(NEW, OLD);
                  END IF;
              END IF;
