@@ -22,6 +22,7 @@ mod leftovers;
 mod links;
 mod lock;
 mod outage;
+mod owner_token;
 pub(crate) mod preflight;
 pub mod privileges;
 pub mod progress;

@@ -73,7 +73,8 @@ impl Mover {
         // here on each replayed batch advances past its own rows.
         sequences::advance(target, &plan, record.website).await?;
         let owned = self.owned_sequences(attempt, target, &plan).await?;
-        let job = Replay::new(&plan, &record, owned);
+        super::owner_token::claim(target, record.id, attempt.token).await?;
+        let job = Replay::new(&plan, &record, attempt.token, owned);
         let budget = Duration::from_millis(engine.freeze_budget_ms).as_secs_f64() * DRAIN_SHARE;
         let timeout = Duration::from_secs(engine.catch_up_timeout_secs);
         let started = Instant::now();

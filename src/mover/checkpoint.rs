@@ -63,6 +63,11 @@ pub async fn clear(target: &PgPool, migration: MigrationId) -> Result<(), MoveEr
     forget(target, "copy_checkpoints", migration).await
 }
 
+/// Forgets which attempt owned the move on the target.
+pub async fn clear_owner(target: &PgPool, migration: MigrationId) -> Result<(), MoveError> {
+    forget(target, "move_owners", migration).await
+}
+
 /// Forgets the keys an online move's catch-up touched on the target.
 pub async fn clear_touched(target: &PgPool, migration: MigrationId) -> Result<(), MoveError> {
     forget(target, "touched_rows", migration).await

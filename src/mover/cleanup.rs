@@ -58,6 +58,7 @@ impl Mover {
     ) -> Result<(), MoveError> {
         checkpoint::clear(target, record.id).await?;
         checkpoint::clear_touched(target, record.id).await?;
+        checkpoint::clear_owner(target, record.id).await?;
         let options = self.fence_options();
         fence::release(
             source,

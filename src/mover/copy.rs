@@ -14,7 +14,7 @@ use super::copy_sql::{last_copied_key, read_sql, write_sql};
 use super::error::{Context, MoveError};
 use super::progress::Tracker;
 use super::row_reader::RowReader;
-use super::{Mover, fence, links, shard_schema};
+use super::{Mover, fence, links, owner_token, shard_schema};
 use crate::control::tables;
 use crate::db::bypass_fence;
 use crate::ids::{MigrationId, WebsiteId};
@@ -28,6 +28,8 @@ pub struct TableCopy<'a> {
     pub table: &'a TenantTable,
     pub website: WebsiteId,
     pub migration: MigrationId,
+    /// The attempt copying: each chunk commits only while it owns the move.
+    pub attempt: i32,
     pub batch_rows: u32,
     /// `work_mem` for the source session, e.g. "256MB".
     pub sort_memory: &'a str,
@@ -148,6 +150,7 @@ async fn write_chunks(
         bypass_fence(&mut tx)
             .await
             .context(|| "opening a target transaction".into())?;
+        owner_token::check(&mut tx, job.migration, job.attempt).await?;
         let mut sink = tx
             .copy_in_raw(&write_sql(job.table))
             .await
@@ -246,6 +249,7 @@ impl Mover {
         let plan = self.plan(attempt, source, target).await?;
         shard_schema::ensure(source).await?;
         shard_schema::ensure(target).await?;
+        owner_token::claim(target, record.id, attempt.token).await?;
         if fenced {
             fence::raise(
                 source,
@@ -272,6 +276,7 @@ impl Mover {
                 table,
                 website: record.website,
                 migration: record.id,
+                attempt: attempt.token,
                 batch_rows: record.batch_rows,
                 sort_memory: &self.settings.engine.sort_memory,
                 links_later: two_passes(table, planned_rows(&already, table), record.batch_rows),

@@ -54,7 +54,8 @@ impl Mover {
         let record = attempt.record.clone();
         let plan = self.plan(attempt, source, target).await?;
         let owned = self.owned_sequences(attempt, target, &plan).await?;
-        let job = Replay::new(&plan, &record, owned);
+        super::owner_token::claim(target, record.id, attempt.token).await?;
+        let job = Replay::new(&plan, &record, attempt.token, owned);
         loop {
             let drained = replay_batch(source, target, &job, None).await?;
             attempt.freeze_drained += drained as i64;

@@ -26,6 +26,8 @@ pub struct Replay<'a> {
     pub plan: &'a [TenantTable],
     pub website: WebsiteId,
     pub migration: MigrationId,
+    /// The attempt replaying: each batch commits only while it owns the move.
+    pub attempt: i32,
     /// The target's sequences owned by each table's columns (by plan index),
     /// advanced past what each batch writes.
     sequences: Vec<Vec<OwnedSequence>>,
@@ -36,12 +38,14 @@ impl<'a> Replay<'a> {
     pub fn new(
         plan: &'a [TenantTable],
         record: &MigrationRecord,
+        attempt: i32,
         sequences: Vec<Vec<OwnedSequence>>,
     ) -> Self {
         Self {
             plan,
             website: record.website,
             migration: record.id,
+            attempt,
             sequences,
         }
     }
@@ -111,6 +115,7 @@ async fn apply(
     let writing = || "replaying changes on the target".to_owned();
     let mut tx = target.begin().await.context(writing)?;
     bypass_fence(&mut tx).await.context(writing)?;
+    super::owner_token::check(&mut tx, job.migration, job.attempt).await?;
     canonicalise(&mut tx).await?;
     for (index, change) in changes {
         if !change.rows.is_empty() {

@@ -61,6 +61,13 @@ pub async fn ensure(pool: &PgPool) -> Result<(), MoveError> {
             created_at timestamptz NOT NULL DEFAULT now(),
             updated_at timestamptz NOT NULL DEFAULT now())"
             .into(),
+        // The attempt that owns each move writing this shard (see owner_token).
+        "CREATE TABLE IF NOT EXISTS shardmover.move_owners (
+            migration_id bigint PRIMARY KEY,
+            attempt      integer NOT NULL,
+            created_at   timestamptz NOT NULL DEFAULT now(),
+            updated_at   timestamptz NOT NULL DEFAULT now())"
+            .into(),
         "CREATE TABLE IF NOT EXISTS shardmover.copy_checkpoints (
             migration_id bigint NOT NULL,
             table_name   text   NOT NULL,

@@ -287,3 +287,46 @@ async fn a_cancel_waiting_on_the_cutover_is_refused_once_the_cutover_commits() {
     assert!(!record(&env, id).await.cancel_requested);
     assert!(!mover.cancel(id).await.unwrap());
 }
+
+#[tokio::test]
+async fn a_stale_attempts_copy_commits_no_chunk_on_the_target_once_a_newer_attempt_claims_it() {
+    let env = TestEnv::new().await;
+    env.seed(7, "shard_1", 3_000).await;
+    let mover = env.mover();
+    let id = env.request(&mover, 7, "shard_2", 100).await;
+    // Mid-copy a newer attempt claims the move on the target, as its first
+    // write there does: the running attempt is now stale.
+    // The claim waits for the chunk in flight to commit, so it runs beside the move.
+    let url = env.shard_urls[1].clone();
+    let interlude = crate::helpers::Interlude::after(500, move || {
+        std::thread::spawn(move || {
+            block_on(async move {
+                sqlx::query(
+                    "UPDATE shardmover.move_owners SET attempt = attempt + 1 WHERE migration_id = $1",
+                )
+                .bind(id.0)
+                .execute(&pool(&url).await)
+                .await
+                .unwrap();
+            })
+        });
+    });
+    let err = mover.run(id, &interlude).await.unwrap_err();
+    assert_eq!(err.code(), "lost_ownership", "{err}");
+    let copied: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum(rows_done), 0)::int8 FROM shardmover.copy_checkpoints WHERE migration_id = $1",
+    )
+    .bind(id.0)
+    .fetch_one(env.as_mover("shard_2"))
+    .await
+    .unwrap();
+    let on_target = dump(&env.shard_2, 7).await.len() as i64;
+    assert_eq!(
+        on_target, copied,
+        "no chunk committed beyond its checkpoint"
+    );
+    assert!(
+        on_target < 3_000,
+        "the stale attempt stopped before the end ({on_target})"
+    );
+}
