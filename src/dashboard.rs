@@ -19,12 +19,15 @@ mod session;
 mod session_guard;
 mod shard;
 mod sign_in;
+mod sign_in_limit;
 mod website;
 mod website_move;
 
-use crate::app::App;
+use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
+
+use crate::app::App;
 
 use crate::mover::Mover;
 
@@ -35,11 +38,16 @@ pub(crate) use session::Session;
 #[derive(Clone)]
 pub struct Dashboard {
     app: App,
+    /// Shared by the server's worker threads: one budget per client per process.
+    sign_ins: Arc<sign_in_limit::SignInLimiter>,
 }
 
 impl Dashboard {
     pub fn new(app: App) -> Self {
-        Self { app }
+        Self {
+            app,
+            sign_ins: Arc::default(),
+        }
     }
 
     /// The move engine over this process's context.

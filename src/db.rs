@@ -1,5 +1,7 @@
 //! Connections to the control database and the shards, and our migrations.
 
+mod logged;
+
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -7,6 +9,10 @@ use sqlx::{PgConnection, PgPool, Postgres};
 
 use crate::config::{Settings, ShardSettings, parse_url};
 use crate::ids::ShardName;
+
+#[cfg(test)]
+pub(crate) use logged::fake;
+pub use logged::logged;
 
 /// Every connection we open says who it is (in `pg_stat_activity`, to operators).
 pub const APPLICATION_NAME: &str = "shardmover";

@@ -75,13 +75,49 @@ pub fn body<T: Answers>(
 ) -> T {
     match answer {
         Answer::Unavailable => {
-            tracing::warn!(error = %error, "service unavailable");
+            tracing::warn!(error = %crate::db::logged(error), "service unavailable");
             T::unavailable()
         }
         Answer::Internal => {
-            tracing::error!(error = ?error, "{failed}");
+            tracing::error!(error = %crate::db::logged(error), "{failed}");
             T::internal()
         }
         Answer::Status(status) => T::with_status(status, code, message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Internal;
+
+    impl Answers for Internal {
+        fn with_status(_: StatusCode, _: &'static str, _: String) -> Self {
+            Self
+        }
+        fn unavailable() -> Self {
+            Self
+        }
+        fn internal() -> Self {
+            Self
+        }
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("reading the registry")]
+    struct Wrapped(#[source] sqlx::Error);
+
+    #[test]
+    fn a_5xx_cause_is_logged_by_code_and_constraint_without_the_row_its_detail_quotes() {
+        let error = Wrapped(crate::db::fake::check_violation());
+        let (_, logs) = crate::telemetry::captured(|| {
+            body::<Internal>(Answer::Internal, &error, "x", String::new(), "page failed")
+        });
+        assert!(
+            logs.contains("reading the registry: SQLSTATE 23514"),
+            "{logs}"
+        );
+        assert!(!logs.contains("x@y.example"), "{logs}");
     }
 }

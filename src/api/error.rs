@@ -92,10 +92,10 @@ impl From<sqlx::Error> for ApiError {
             );
         }
         if crate::db::is_transient(&error) {
-            tracing::warn!(error = %error, "control database unavailable");
+            tracing::warn!(error = %crate::db::logged(&error), "control database unavailable");
             Self::unavailable()
         } else {
-            tracing::error!(error = ?error, "database error");
+            tracing::error!(error = %crate::db::logged(&error), "database error");
             Self::internal()
         }
     }
@@ -125,5 +125,22 @@ impl Answers for ApiError {
 
     fn internal() -> Self {
         Self::internal()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_error_is_logged_by_code_and_constraint_without_the_row_its_detail_quotes() {
+        let (answer, logs) =
+            crate::telemetry::captured(|| ApiError::from(crate::db::fake::check_violation()));
+        assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            logs.contains("SQLSTATE 23514, table users, constraint users_email_check"),
+            "{logs}"
+        );
+        assert!(!logs.contains("x@y.example"), "{logs}");
     }
 }

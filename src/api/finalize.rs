@@ -97,6 +97,6 @@ fn unknown(id: MigrationId) -> ApiError {
 }
 
 fn queue_error(error: apalis_postgres::Error) -> ApiError {
-    tracing::error!(error = ?error, "enqueueing the cleanup failed");
+    tracing::error!(error = %crate::db::logged(&error), "enqueueing the cleanup failed");
     ApiError::unavailable()
 }

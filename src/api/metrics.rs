@@ -22,16 +22,20 @@ pub async fn metrics(
     Ok(HttpResponse::Ok().content_type(CONTENT_TYPE).body(text))
 }
 
-/// This process's workers: whether each polls, and how often it was restarted.
+/// This process's workers: whether each polls, and how often it was started
+/// again. A worker off by configuration (mail off) has no samples: it is not down.
 fn worker_families(workers: &Workers) -> String {
     let mut out = Exposition::default();
-    let all = [&workers.moves, &workers.mail];
+    let all: Vec<_> = [&workers.moves, &workers.mail]
+        .into_iter()
+        .filter(|w| w.state() != WorkerState::Off)
+        .collect();
     out.family(
         "shardmover_worker_up",
         "gauge",
-        "1 while the worker polls its queue, 0 while it restarts after a backend error.",
+        "1 while the worker polls its queue, 0 while it starts, restarts or has stopped.",
     );
-    for worker in all {
+    for worker in &all {
         let up = worker.state() == WorkerState::Running;
         out.sample(
             "shardmover_worker_up",
@@ -42,9 +46,9 @@ fn worker_families(workers: &Workers) -> String {
     out.family(
         "shardmover_worker_restarts_total",
         "counter",
-        "Times a worker stopped on a backend error and was started again.",
+        "Times a worker stopped unexpectedly (a backend error, or its run ending without a shutdown) and was started again.",
     );
-    for worker in all {
+    for worker in &all {
         out.sample(
             "shardmover_worker_restarts_total",
             &[("worker", worker.name)],

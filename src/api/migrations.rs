@@ -254,6 +254,6 @@ fn budget_ms(state: &AppState) -> u64 {
 }
 
 fn queue_error(error: apalis_postgres::Error) -> ApiError {
-    tracing::error!(error = ?error, "enqueueing the move failed");
+    tracing::error!(error = %crate::db::logged(&error), "enqueueing the move failed");
     ApiError::unavailable()
 }

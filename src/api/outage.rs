@@ -16,7 +16,7 @@ pub async fn name_the_shard(
     error: MoveError,
 ) -> ApiError {
     if let Some(shard) = mover.unavailable_shard(website, target).await {
-        tracing::warn!(shard = %shard, error = %error, "shard unavailable");
+        tracing::warn!(shard = %shard, error = %crate::db::logged(&error), "shard unavailable");
         return ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "shard_unavailable",

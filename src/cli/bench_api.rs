@@ -2,13 +2,15 @@
 //! enqueue into the real queue) and GET progress — with throughput and p99,
 //! and for comparison the same SQL transaction driven directly by pgbench.
 
+mod pgbench;
+
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -102,7 +104,7 @@ pub async fn run(base: Settings, args: BenchApiArgs) -> anyhow::Result<()> {
         }
     })
     .await?;
-    let pgbench = pgbench(&urls[0], args.requests, args.concurrency)?;
+    let direct = pgbench::tps(&urls[0], args.requests, args.concurrency)?;
 
     println!(
         "{} requests, {} in flight, API and PostgreSQL on this machine",
@@ -116,8 +118,8 @@ pub async fn run(base: Settings, args: BenchApiArgs) -> anyhow::Result<()> {
         "GET  /api/v1/migrations/{{id}}: {:>4.0} req/s  p50 {:>6.1} ms  p99 {:>6.1} ms",
         get.rate, get.p50, get.p99
     );
-    println!("pgbench, the POST's SQL transaction: {:>6.0} tps", pgbench);
-    println!("ratio POST / pgbench: {:.2}", post.rate / pgbench);
+    println!("pgbench, the POST's SQL transaction: {:>6.0} tps", direct);
+    println!("ratio POST / pgbench: {:.2}", post.rate / direct);
     control.close().await;
     for name in DATABASES {
         server.drop_database(name).await?;
@@ -174,63 +176,4 @@ fn finished(joined: Joined) -> anyhow::Result<Duration> {
         bail!("a request was refused; the benchmark needs every request to succeed");
     }
     Ok(latency)
-}
-
-/// The POST's SQL — registry, catalogue and health reads, then the move, its
-/// audit entry and its queue job in one transaction — driven by pgbench
-/// against the same control database.
-fn pgbench(url: &SecretString, transactions: usize, clients: usize) -> anyhow::Result<f64> {
-    let script = std::env::temp_dir().join(format!("shardmover-bench-{}.sql", std::process::id()));
-    std::fs::write(
-        &script,
-        "\\set w random(1000000, 1000000000)
-BEGIN;
-SELECT shard_name FROM pwb_websites WHERE id = 1;
-SELECT status, capacity, labels FROM shardmover.shards WHERE name = 'shard_2';
-SELECT c.state FROM unnest(ARRAY['shard_1', 'shard_2']) AS s(name) CROSS JOIN LATERAL
-  (SELECT * FROM shardmover.shard_health_checks h WHERE h.shard_name = s.name ORDER BY h.id DESC LIMIT 1) c;
-WITH m AS (INSERT INTO shardmover.migrations (website_id, source_shard, target_shard, batch_rows, requested_by)
-           VALUES (:w, 'shard_1', 'shard_2', 50000, 'bench@example.com') RETURNING *)
-INSERT INTO shardmover.audit_logs (website_id, old_shard_name, new_shard_name, changed_by_email, status, migration_id)
-SELECT website_id, source_shard, target_shard, requested_by, status, id FROM m;
-INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, priority)
-VALUES (apalis.generate_ulid(), 'shardmover::move', convert_to('{\"migration_id\": 1}', 'UTF8'), 'Pending', 0, 20, now(), 0);
-COMMIT;
-",
-    )?;
-    let clients = clients.max(1);
-    let output = std::process::Command::new("pgbench")
-        .args([
-            "-n",
-            "-f",
-            script.to_str().unwrap_or_default(),
-            "-c",
-            &clients.to_string(),
-            "-j",
-            "2",
-        ])
-        .args([
-            "-t",
-            &(transactions / clients).max(1).to_string(),
-            url.expose_secret(),
-        ])
-        .output()
-        .context("running pgbench (install PostgreSQL's client tools)")?;
-    let _ = std::fs::remove_file(&script);
-    let text = String::from_utf8_lossy(&output.stdout);
-    text.lines()
-        .find_map(|line| {
-            line.strip_prefix("tps = ")?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
-        })
-        .with_context(|| {
-            format!(
-                "pgbench gave no tps: {}{}",
-                text,
-                String::from_utf8_lossy(&output.stderr)
-            )
-        })
 }

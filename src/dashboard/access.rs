@@ -1,5 +1,6 @@
 //! The API's rollout flags and admin allow-list, applied to pages and forms:
-//! a disabled feature's routes answer 403 (and its controls are not drawn).
+//! a disabled feature's routes answer 403 `feature_disabled` as the API's do
+//! (and its controls are not drawn).
 
 use serde::Serialize;
 
@@ -9,7 +10,8 @@ use super::{Dashboard, PageError};
 pub enum Feature {
     /// Every page (`SHARD_ADMIN_ENABLED`).
     Admin,
-    /// Previewing, starting and cancelling moves (`SHARD_MIGRATIONS_ENABLED`).
+    /// Previewing, starting, cancelling and finalizing moves
+    /// (`SHARD_MIGRATIONS_ENABLED`, and `SHARD_ADMIN_ENABLED` like everything here).
     Migrations,
 }
 
@@ -20,19 +22,23 @@ pub struct Enabled {
 }
 
 impl Dashboard {
+    /// The whole dashboard is an admin surface: every page and every action
+    /// needs `SHARD_ADMIN_ENABLED`, and moving needs `SHARD_MIGRATIONS_ENABLED` too.
     pub fn require(&self, feature: Feature) -> Result<(), PageError> {
         let flags = &self.app.settings().flags;
-        let (enabled, flag) = match feature {
-            Feature::Admin => (flags.admin, "SHARD_ADMIN_ENABLED"),
-            Feature::Migrations => (flags.migrations, "SHARD_MIGRATIONS_ENABLED"),
-        };
-        if enabled {
-            Ok(())
+        let off = if !flags.admin {
+            Some("SHARD_ADMIN_ENABLED")
+        } else if matches!(feature, Feature::Migrations) && !flags.migrations {
+            Some("SHARD_MIGRATIONS_ENABLED")
         } else {
-            Err(PageError::forbidden(
+            None
+        };
+        match off {
+            None => Ok(()),
+            Some(flag) => Err(PageError::forbidden(
                 "feature_disabled",
                 format!("this route is disabled by {flag}=false"),
-            ))
+            )),
         }
     }
 

@@ -52,10 +52,10 @@ impl Answers for PageError {
 impl From<sqlx::Error> for PageError {
     fn from(error: sqlx::Error) -> Self {
         if crate::db::is_transient(&error) {
-            tracing::warn!(error = %error, "control database unavailable");
+            tracing::warn!(error = %crate::db::logged(&error), "control database unavailable");
             Self::unavailable()
         } else {
-            tracing::error!(error = ?error, "database error");
+            tracing::error!(error = %crate::db::logged(&error), "database error");
             Self::internal()
         }
     }

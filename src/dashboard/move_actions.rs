@@ -61,7 +61,7 @@ pub async fn finalize(
         Err(RequestMoveError::Refused(e)) => return Err(e.into()),
         Err(RequestMoveError::Record(e)) => return Err(e.into()),
         Err(RequestMoveError::Enqueue(e)) => {
-            tracing::error!(error = ?e, "enqueueing the cleanup failed");
+            tracing::error!(error = %crate::db::logged(&e), "enqueueing the cleanup failed");
             return Err(PageError::unavailable());
         }
     };

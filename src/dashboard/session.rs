@@ -1,6 +1,6 @@
 //! The session: a cookie `v1.<expires>.<csrf>.<mac>` signed with HMAC-SHA256
 //! under a key derived from the API token, so rotating the token signs every
-//! browser out. `HttpOnly`, `SameSite=Strict`, `Secure` behind TLS, expiring.
+//! browser out. `HttpOnly`, `SameSite=Strict`, `Secure` over https, expiring.
 //! The CSRF token lives in the signed cookie and in every form's hidden field.
 
 use actix_web::HttpRequest;

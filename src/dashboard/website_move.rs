@@ -158,7 +158,7 @@ async fn record(dashboard: &Dashboard, request: &MoveRequest) -> Result<Migratio
         Err(RequestMoveError::Refused(e)) => return Err(e.into()),
         Err(RequestMoveError::Record(e)) => return Err(e.into()),
         Err(RequestMoveError::Enqueue(e)) => {
-            tracing::error!(error = ?e, "enqueueing the move failed");
+            tracing::error!(error = %crate::db::logged(&e), "enqueueing the move failed");
             return Err(PageError::unavailable());
         }
     };

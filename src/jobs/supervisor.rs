@@ -2,20 +2,24 @@
 //! first failed poll or heartbeat (its backend turns `Dead`), so each worker
 //! runs under this loop: a failure is logged, counted for `/ready` and
 //! `/metrics`, and the worker starts again, under a fresh name, after a backoff.
-//! A move the dead worker was running goes on in its own task; should it die,
-//! its job returns to the queue after the orphan window.
+//! A run that ends cleanly while no shutdown was asked for is a failure too:
+//! nothing would poll the queue any more. A move the dead worker was running
+//! goes on in its own task; should it die, its job returns to the queue after
+//! the orphan window.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+mod health;
+
 use std::time::{Duration, Instant};
 
 use apalis::prelude::WorkerError;
 use futures_util::future::{BoxFuture, Shared};
 
+pub use health::{WorkerHealth, WorkerState};
+
 /// First and longest pause before a failed worker starts again.
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
-/// A worker that ran this long before failing starts again at once.
+/// A worker that ran this long before failing starts again after the first backoff.
 const HEALTHY_RUN: Duration = Duration::from_secs(60);
 /// A restarted worker counts as running again once it has lasted this long
 /// (registered and polled), so `/ready` does not flap during an outage.
@@ -28,78 +32,10 @@ const SETTLED: Duration = Duration::from_secs(2);
 /// resumable from its checkpoint, so past this the worker is left.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// A supervised worker's state, as `/ready` shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WorkerState {
-    /// Not started in this process (mail off, or not yet).
-    Off,
-    Running,
-    /// Failed; waiting to start again or not yet settled after a restart.
-    Restarting,
-}
-
-impl WorkerState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Off => "off",
-            Self::Running => "running",
-            Self::Restarting => "restarting",
-        }
-    }
-}
-
 pub type Shutdown = Shared<BoxFuture<'static, ()>>;
 
-/// What `/ready` and `/metrics` show about one supervised worker.
-#[derive(Debug)]
-pub struct WorkerHealth {
-    pub name: &'static str,
-    state: AtomicU8,
-    restarts: AtomicU64,
-    last_error: Mutex<Option<String>>,
-}
-
-impl WorkerHealth {
-    pub fn new(name: &'static str) -> Self {
-        Self {
-            name,
-            state: AtomicU8::new(WorkerState::Off as u8),
-            restarts: AtomicU64::new(0),
-            last_error: Mutex::new(None),
-        }
-    }
-
-    pub fn state(&self) -> WorkerState {
-        match self.state.load(Ordering::SeqCst) {
-            x if x == WorkerState::Running as u8 => WorkerState::Running,
-            x if x == WorkerState::Restarting as u8 => WorkerState::Restarting,
-            _ => WorkerState::Off,
-        }
-    }
-
-    fn set(&self, state: WorkerState) {
-        self.state.store(state as u8, Ordering::SeqCst);
-    }
-
-    /// Times the worker failed and was started again.
-    pub fn restarts(&self) -> u64 {
-        self.restarts.load(Ordering::SeqCst)
-    }
-
-    /// The last failure, for the log-reading operator (never sent over HTTP).
-    pub fn last_error(&self) -> Option<String> {
-        self.last_error.lock().expect("not poisoned").clone()
-    }
-
-    fn failed(&self, error: &WorkerError) {
-        self.set(WorkerState::Restarting);
-        self.restarts.fetch_add(1, Ordering::SeqCst);
-        *self.last_error.lock().expect("not poisoned") = Some(error.to_string());
-    }
-}
-
-/// Runs `start(attempt)` until it ends cleanly or `shutdown` resolves; each
-/// failure is followed by a backoff and a new start.
+/// Runs `start(attempt)` until `shutdown` resolves; each run that ends before
+/// then, failed or not, is followed by a backoff and a new start.
 pub async fn supervise<F>(health: &WorkerHealth, shutdown: Shutdown, mut start: F)
 where
     F: FnMut(u64) -> BoxFuture<'static, Result<(), WorkerError>>,
@@ -117,26 +53,26 @@ where
                 run.await
             }
         };
-        let error = match result {
-            Ok(()) => return health.set(WorkerState::Off),
-            Err(error) => error,
-        };
         if shutdown.peek().is_some() {
-            return;
+            return health.set(WorkerState::Stopped);
         }
-        health.failed(&error);
+        let why = match result {
+            Ok(()) => "its run ended without a shutdown".to_owned(),
+            Err(error) => error.to_string(),
+        };
         if started.elapsed() >= HEALTHY_RUN {
             backoff = FIRST_BACKOFF;
         }
         tracing::warn!(
             worker = health.name,
-            error = %error,
+            error = %why,
             restart_in_ms = backoff.as_millis() as u64,
-            "worker stopped on a backend error; starting it again"
+            "worker stopped unexpectedly; starting it again"
         );
+        health.failed(why);
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
-            _ = shutdown.clone() => return,
+            _ = shutdown.clone() => return health.set(WorkerState::Stopped),
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
@@ -162,5 +98,53 @@ async fn bounded_by_shutdown(
             );
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use futures_util::FutureExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_run_that_ends_without_a_shutdown_is_started_again_and_reported_restarting() {
+        let health = Arc::new(WorkerHealth::new("moves"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let shutdown: Shutdown = async move {
+            let _ = stopped.await;
+        }
+        .boxed()
+        .shared();
+        let runs = Arc::new(AtomicU64::new(0));
+        let supervised = {
+            let (health, runs) = (health.clone(), runs.clone());
+            tokio::spawn(async move {
+                supervise(&health, shutdown, |_| {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    async { Ok(()) }.boxed()
+                })
+                .await
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while runs.load(Ordering::SeqCst) < 2 {
+            assert!(
+                Instant::now() < deadline,
+                "the worker was never started again"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(health.state(), WorkerState::Restarting);
+        assert!(!health.state().is_ready());
+        assert!(health.restarts() >= 1);
+        assert!(health.last_error().unwrap().contains("without a shutdown"));
+
+        stop.send(()).unwrap();
+        supervised.await.unwrap();
+        assert_eq!(health.state(), WorkerState::Stopped);
     }
 }

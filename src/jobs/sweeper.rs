@@ -52,7 +52,7 @@ pub async fn run(pool: PgPool, mut stop: tokio::sync::watch::Receiver<bool>) {
             purge_done_jobs(&pool, KEEP_DONE_JOBS_DAYS).await,
         );
         if let (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) = swept {
-            tracing::warn!(error = %e, "sweep failed; trying again later");
+            tracing::warn!(error = %crate::db::logged(e.as_ref()), "sweep failed; trying again later");
         }
     }
 }

@@ -64,6 +64,8 @@ pub async fn run_watched(
             .boxed()
     });
     let Some(notifier) = notifier else {
+        // Off by configuration is not down: `/ready` counts it ready, `/metrics` leaves it out.
+        workers.mail.turned_off();
         warn_if_notices_wait(pool).await;
         moves.await;
         return Ok(());
