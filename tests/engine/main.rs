@@ -30,6 +30,7 @@ mod online_surface;
 mod operator;
 mod ownership;
 mod proxy;
+mod pwb;
 mod refusals;
 mod schema_zoo;
 mod service;
