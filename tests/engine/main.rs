@@ -32,6 +32,7 @@ mod online_surface;
 mod operator;
 mod ownership;
 mod proxy;
+mod pwb;
 mod refusals;
 mod schema_partitions;
 mod schema_plan;
