@@ -30,6 +30,7 @@ mod online_surface;
 mod operator;
 mod ownership;
 mod proxy;
+mod reads_beside_moves;
 mod refusals;
 mod schema_partitions;
 mod schema_plan;
