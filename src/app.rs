@@ -2,6 +2,8 @@
 //! handed to the API, the workers and the CLI: settings, the control pool, the
 //! shard pools and the process's stop flag. The move engine (`Mover`) and shard
 //! operations (`ShardOps`) take what they need from it; neither wraps the other.
+//! Every clone shares the shard pools, so the moves of a process's workers and
+//! its API's reads each draw on their own pool of every shard (`ShardPools`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

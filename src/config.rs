@@ -143,6 +143,9 @@ pub struct EngineSettings {
     pub catch_up_timeout_secs: u64,
     /// Captured changes replayed per target transaction.
     pub catch_up_batch: u32,
+    /// Connections one running move may hold on one shard at once; each shard's
+    /// pool for moves holds `worker.concurrency` times this (see `shard_pools`).
+    pub move_connections_per_shard: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -15,6 +15,7 @@ pub mod jump_hash;
 pub mod metrics;
 mod placement;
 mod probe;
+mod row_counts;
 mod statistics;
 mod tenant_rows;
 mod website;
@@ -28,6 +29,7 @@ pub use distribution::{Distribution, ShardShare};
 pub use error::ShardOpsError;
 pub use health::HealthView;
 pub use placement::{Candidate, Recommendation};
+pub use row_counts::RowCounts;
 pub use statistics::{ShardStatistics, TableRows, TableSize};
 pub use website::WebsiteView;
 

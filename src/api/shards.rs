@@ -12,8 +12,8 @@ use super::migration_view::ErrorResponse;
 use super::{ApiError, AppState};
 use crate::ids::WebsiteId;
 use crate::shard_ops::{
-    Distribution, HealthView, Recommendation, ShardDetail, ShardOps, ShardStatistics, ShardUpdate,
-    ShardView,
+    Distribution, HealthView, Recommendation, RowCounts, ShardDetail, ShardOps, ShardStatistics,
+    ShardUpdate, ShardView,
 };
 use crate::shard_status::ShardStatus;
 
@@ -33,6 +33,14 @@ pub struct RefreshQuery {
     /// Probe now (in parallel, each under the probe timeout) and store the result.
     #[serde(default)]
     refresh: bool,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CountQuery {
+    /// Count every tenant table's rows (`count(*)`) instead of the catalogue's estimates.
+    #[serde(default)]
+    exact: bool,
 }
 
 #[utoipa::path(get, path = "/shards", tag = "shards",
@@ -138,7 +146,7 @@ pub async fn shard_health(
 }
 
 #[utoipa::path(get, path = "/shards/{name}/statistics", tag = "shards",
-    params(("name" = String, Path)),
+    params(("name" = String, Path), CountQuery),
     responses((status = 200, body = ShardStatistics), (status = 404, body = ErrorResponse),
         (status = 503, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -146,9 +154,11 @@ pub async fn statistics(
     request: HttpRequest,
     state: web::Data<AppState>,
     name: web::Path<String>,
+    query: web::Query<CountQuery>,
 ) -> Result<HttpResponse, ApiError> {
     require(&request, &state, Feature::Admin)?;
-    Ok(HttpResponse::Ok().json(ShardOps::new(&state.app).statistics(&name).await?))
+    let counts = RowCounts::exact_if(query.exact);
+    Ok(HttpResponse::Ok().json(ShardOps::new(&state.app).statistics(&name, counts).await?))
 }
 
 #[utoipa::path(get, path = "/shards/distribution", tag = "shards",

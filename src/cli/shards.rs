@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use crate::app::App;
 use crate::shard_ops::{
-    Distribution, HealthView, Recommendation, ShardDetail, ShardOps, ShardStatistics, ShardUpdate,
-    ShardView,
+    Distribution, HealthView, Recommendation, RowCounts, ShardDetail, ShardOps, ShardStatistics,
+    ShardUpdate, ShardView,
 };
 use crate::shard_status::ShardStatus;
 
@@ -31,7 +31,12 @@ pub enum ShardsCommand {
         refresh: bool,
     },
     /// Websites, rows per tenant table, sizes and largest tables of one shard.
-    Stats { name: String },
+    Stats {
+        name: String,
+        /// Count every tenant table's rows instead of the catalogue's estimates.
+        #[arg(long)]
+        exact: bool,
+    },
     /// Websites per shard and whether they are imbalanced.
     Distribution,
     /// The shard a new website should go to.
@@ -71,7 +76,10 @@ pub async fn run(app: &App, args: ShardsArgs) -> anyhow::Result<()> {
             let health: Vec<HealthView> = ops.health(refresh, false).await?.into_values().collect();
             show(health.as_slice(), json, print_health)
         }
-        ShardsCommand::Stats { name } => show(&ops.statistics(&name).await?, json, print_stats),
+        ShardsCommand::Stats { name, exact } => {
+            let counts = RowCounts::exact_if(exact);
+            show(&ops.statistics(&name, counts).await?, json, print_stats)
+        }
         ShardsCommand::Distribution => show(&ops.distribution().await?, json, print_distribution),
         ShardsCommand::Recommend { website } => {
             show(&ops.recommend(website).await?, json, print_recommendation)
@@ -161,7 +169,12 @@ fn print_stats(stats: &ShardStatistics) {
         stats.table_count,
         human_bytes(stats.index_size)
     );
-    println!("{:<32} {:>12}", "tenant table", "rows");
+    let rows = if stats.estimate {
+        "rows (est.)"
+    } else {
+        "rows"
+    };
+    println!("{:<32} {:>12}", "tenant table", rows);
     for t in &stats.tenant_tables {
         println!("{:<32} {:>12}", t.name, t.rows);
     }

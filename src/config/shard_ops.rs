@@ -1,4 +1,5 @@
-//! The `[shard_ops]` section: health-probe thresholds, placement and distribution.
+//! The `[shard_ops]` section: health-probe thresholds, placement and
+//! distribution, and the shard connections of reads.
 
 use std::time::Duration;
 
@@ -24,6 +25,9 @@ pub struct ShardOpsSettings {
     pub slow_query_ms: f64,
     /// Largest spread of website shares before `imbalanced` (`SHARD_IMBALANCE_THRESHOLD`).
     pub imbalance_threshold: f64,
+    /// Each shard's pool for everything but running moves: API and dashboard
+    /// reads, shard operations, dry runs.
+    pub read_connections_per_shard: u32,
 }
 
 impl Default for ShardOpsSettings {
@@ -38,6 +42,7 @@ impl Default for ShardOpsSettings {
             error_window: 20,
             slow_query_ms: 1000.0,
             imbalance_threshold: 0.2,
+            read_connections_per_shard: 4,
         }
     }
 }

@@ -168,3 +168,24 @@ fn every_section_knows_its_keys() {
         );
     }
 }
+
+#[test]
+fn shard_pools_of_no_connections_are_refused_naming_their_key() {
+    for (var, key) in [
+        (
+            "SHARDMOVER__ENGINE__MOVE_CONNECTIONS_PER_SHARD",
+            "engine.move_connections_per_shard",
+        ),
+        (
+            "SHARDMOVER__SHARD_OPS__READ_CONNECTIONS_PER_SHARD",
+            "shard_ops.read_connections_per_shard",
+        ),
+    ] {
+        let error = load(None, &[(var, "0")]).unwrap().validate().unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("configuration: {key} must be at least 1")
+        );
+        load(None, &[(var, "3")]).unwrap().validate().unwrap();
+    }
+}

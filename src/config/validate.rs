@@ -31,7 +31,7 @@ impl Settings {
     }
 
     fn validate_numbers(&self) -> Result<(), ConfigError> {
-        let positive: [(&str, u64); 14] = [
+        let positive: [(&str, u64); 16] = [
             ("engine.catch_up_batch", self.engine.catch_up_batch.into()),
             ("engine.freeze_budget_ms", self.engine.freeze_budget_ms),
             (
@@ -51,6 +51,10 @@ impl Settings {
                 "engine.delete_batch_rows",
                 self.engine.delete_batch_rows.into(),
             ),
+            (
+                "engine.move_connections_per_shard",
+                self.engine.move_connections_per_shard.into(),
+            ),
             ("worker.concurrency", self.worker.concurrency as u64),
             ("worker.max_attempts", self.worker.max_attempts.into()),
             (
@@ -69,6 +73,10 @@ impl Settings {
             (
                 "shard_ops.probe_timeout_ms",
                 self.shard_ops.probe_timeout_ms,
+            ),
+            (
+                "shard_ops.read_connections_per_shard",
+                self.shard_ops.read_connections_per_shard.into(),
             ),
         ];
         if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {

@@ -10,7 +10,7 @@ use super::render::page as render_page;
 use super::{Dashboard, PageError, Session, see_other};
 use crate::control::{probe_history, shard_websites};
 use crate::ids::ShardName;
-use crate::shard_ops::{ShardOps, ShardUpdate};
+use crate::shard_ops::{RowCounts, ShardOps, ShardUpdate};
 use crate::shard_status::ShardStatus;
 
 const WEBSITES: i64 = 200;
@@ -103,7 +103,7 @@ async fn show(
     let ops = ShardOps::new(&dashboard.app);
     let detail = ops.show(name).await?;
     // An unreachable shard still gets its page: the statistics say why they are missing.
-    let (statistics, statistics_error) = match ops.statistics(name).await {
+    let (statistics, statistics_error) = match ops.statistics(name, RowCounts::Estimated).await {
         Ok(s) => (Some(s), None),
         Err(e) => (None, Some(PageError::from(e).shown())),
     };

@@ -3,7 +3,7 @@
 //! memory) and joined there, so no key set is ever held by shardmover.
 
 use futures_util::StreamExt;
-use sqlx::{PgPool, Row};
+use sqlx::{Acquire, PgPool, Row};
 
 use super::error::{Context, MoveError};
 use crate::ids::WebsiteId;
@@ -29,7 +29,10 @@ pub async fn check(
         return Ok(()); // the common case: nothing there to collide with
     }
     let pk = table.primary_key_list();
-    let mut tx = target
+    let (mut source_conn, mut target_conn) = crate::shard_pools::acquire_both(source, target)
+        .await
+        .context(|| "connecting to both shards".into())?;
+    let mut tx = target_conn
         .begin()
         .await
         .context(|| "opening a target transaction".into())?;
@@ -40,10 +43,6 @@ pub async fn check(
     .await
     .context(|| "creating a temporary key table".into())?;
     {
-        let mut source_conn = source
-            .acquire()
-            .await
-            .context(|| "connecting to the source".into())?;
         let mut keys = source_conn
             .copy_out_raw(&format!(
                 "COPY (SELECT {pk} FROM {quoted} sm_t WHERE {}) TO STDOUT (FORMAT binary)",

@@ -21,7 +21,7 @@ impl Mover {
         target: &PgPool,
     ) -> Result<(), MoveError> {
         let record = attempt.record.clone();
-        let source = self.shards.get(&record.source).expect("route checked");
+        let source = self.shards.moves(&record.source).expect("route checked");
         if record.mode == MoveMode::Offline {
             // An online move's catch-up advanced them already, batch by batch.
             let plan = self.plan(attempt, source, target).await?;

@@ -42,7 +42,7 @@ impl Mover {
     pub async fn fences_on(&self, shard: &ShardName) -> Result<Vec<FenceEntry>, MoveError> {
         let pool = self
             .shards
-            .get(shard)
+            .reads(shard)
             .ok_or_else(|| MoveError::UnknownShard(shard.to_string()))?;
         let present: bool =
             sqlx::query_scalar("SELECT to_regclass('shardmover.fenced_websites') IS NOT NULL")
@@ -98,7 +98,7 @@ impl Mover {
         }
         let pool = self
             .shards
-            .get(shard)
+            .reads(shard)
             .ok_or_else(|| MoveError::UnknownShard(shard.to_string()))?;
         fence::lift(pool, shard, website, None, &self.fence_options()).await?;
         tracing::warn!(website_id = %website, shard = %shard, "fence lifted by hand");

@@ -31,7 +31,7 @@ impl Mover {
     }
 
     async fn answers(&self, shard: &ShardName) -> bool {
-        let Some(pool) = self.shards.get(shard) else {
+        let Some(pool) = self.shards.reads(shard) else {
             return true;
         };
         let probe = sqlx::query("SELECT 1").execute(pool);

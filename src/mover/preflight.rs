@@ -10,6 +10,7 @@ use super::{Mover, collisions, privileges, schema_checks};
 use crate::admission::{self, Ask};
 use crate::control::registry;
 use crate::ids::{ShardName, WebsiteId};
+use crate::shard_pools::PoolUse;
 use crate::sql::audited;
 use crate::tenancy::schema_diff;
 use crate::tenancy::{self, TenantTable};
@@ -23,6 +24,16 @@ pub(crate) enum Admission {
     DryRun,
     /// Recorded already, so it counts itself among the moves heading there.
     Recorded,
+}
+
+impl Admission {
+    /// A dry run is a read: it never takes the connections running moves count on.
+    pub(crate) fn pools(self) -> PoolUse {
+        match self {
+            Admission::DryRun => PoolUse::Read,
+            Admission::NewMove | Admission::Recorded => PoolUse::Move,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -74,7 +85,7 @@ impl Mover {
         admission: Admission,
     ) -> Result<PreflightReport, MoveError> {
         let source = self.current_shard(website).await?;
-        let (source_pool, target_pool) = self.check_route(website, &source, target)?;
+        let (source_pool, target_pool) = self.route(website, &source, target, admission.pools())?;
         self.check_admission(&mut *self.control_conn().await?, target, admission)
             .await?;
         let (plan, left_alone) = self.survey_plan(source_pool, target_pool).await?;
@@ -166,12 +177,24 @@ impl Mover {
             .map_err(MoveError::from)
     }
 
-    /// Source and target configured and distinct (status and capacity: `check_admission`).
+    /// Source and target configured and distinct (status and capacity:
+    /// `check_admission`), with their pools for running moves.
     pub(crate) fn check_route(
         &self,
         website: WebsiteId,
         source: &ShardName,
         target: &ShardName,
+    ) -> Result<(&PgPool, &PgPool), MoveError> {
+        self.route(website, source, target, PoolUse::Move)
+    }
+
+    /// `check_route` with the pools of `pools`.
+    fn route(
+        &self,
+        website: WebsiteId,
+        source: &ShardName,
+        target: &ShardName,
+        pools: PoolUse,
     ) -> Result<(&PgPool, &PgPool), MoveError> {
         self.settings
             .shard(target)
@@ -184,11 +207,11 @@ impl Mover {
         }
         let source_pool = self
             .shards
-            .get(source)
+            .get(source, pools)
             .ok_or_else(|| MoveError::UnknownShard(source.to_string()))?;
         let target_pool = self
             .shards
-            .get(target)
+            .get(target, pools)
             .expect("configured shards have pools");
         Ok((source_pool, target_pool))
     }
@@ -219,6 +242,7 @@ impl Mover {
         }
         schema_checks::refuse_references_into(&mut conn, &tables).await?;
         let plan = tenancy::order_by_foreign_keys(tables)?;
+        drop(conn); // never held while waiting for the target's
         let mut conn = target
             .acquire()
             .await
@@ -245,6 +269,7 @@ impl Mover {
         {
             missing.push(format!("{item} (control database)"));
         }
+        drop(conn); // never held while waiting for a shard's
         for (name, pool) in shards {
             let mut conn = pool
                 .acquire()

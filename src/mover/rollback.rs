@@ -233,7 +233,7 @@ impl Mover {
         name: &crate::ids::ShardName,
     ) -> Result<&sqlx::PgPool, MoveError> {
         self.shards
-            .get(name)
+            .moves(name)
             .ok_or_else(|| MoveError::UnknownShard(name.to_string()))
     }
 

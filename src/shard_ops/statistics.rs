@@ -1,10 +1,12 @@
-//! Statistics of one shard: websites (registry), rows per tenant table (exact
-//! counts), database and index sizes, table count and the ten largest tables.
+//! Statistics of one shard: websites (registry), rows per tenant table
+//! (estimated unless asked to count), database and index sizes, table count
+//! and the ten largest tables.
 
 use serde::Serialize;
 use sqlx::{PgConnection, Row};
 use utoipa::ToSchema;
 
+use super::row_counts::{self, RowCounts};
 use super::{ShardOps, ShardOpsError};
 use crate::control::registry;
 use crate::sql::audited;
@@ -15,8 +17,10 @@ pub struct ShardStatistics {
     pub shard: String,
     pub location: String,
     pub websites: i64,
-    /// Every tenant table with its exact row count.
+    /// Every tenant table with its row count.
     pub tenant_tables: Vec<TableRows>,
+    /// The counts are the catalogue's estimates; `?exact=true` counts the rows.
+    pub estimate: bool,
     /// Bytes.
     pub database_size: i64,
     /// User tables in every schema but the system ones.
@@ -40,7 +44,11 @@ pub struct TableSize {
 }
 
 impl ShardOps<'_> {
-    pub async fn statistics(&self, name: &str) -> Result<ShardStatistics, ShardOpsError> {
+    pub async fn statistics(
+        &self,
+        name: &str,
+        counts: RowCounts,
+    ) -> Result<ShardStatistics, ShardOpsError> {
         let name = self.shard(name)?;
         let websites = {
             let mut conn = self.conn().await?;
@@ -51,29 +59,30 @@ impl ShardOps<'_> {
         let pool = self
             .app
             .shards
-            .get(&name)
+            .reads(&name)
             .expect("configured shards have pools");
         // Exact counts can take long on a big shard: bounded, so a hanging
         // shard or a huge table answers 503 instead of holding the request.
-        let measured =
-            tokio::time::timeout(STATISTICS_TIMEOUT, measure(pool, &self.settings().tenancy))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(format!(
-                        "no answer within {} s",
-                        STATISTICS_TIMEOUT.as_secs()
-                    ))
-                })
-                .map_err(|message| ShardOpsError::ShardUnreachable {
-                    shard: name.to_string(),
-                    message,
-                })?;
+        let measuring = measure(pool, &self.settings().tenancy, counts);
+        let measured = tokio::time::timeout(STATISTICS_TIMEOUT, measuring)
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "no answer within {} s",
+                    STATISTICS_TIMEOUT.as_secs()
+                ))
+            })
+            .map_err(|message| ShardOpsError::ShardUnreachable {
+                shard: name.to_string(),
+                message,
+            })?;
         let (tenant_tables, (database_size, table_count, index_size), largest_tables) = measured;
         Ok(ShardStatistics {
             location: self.location(&name),
             shard: name.to_string(),
             websites,
             tenant_tables,
+            estimate: counts == RowCounts::Estimated,
             database_size,
             table_count,
             index_size,
@@ -92,6 +101,7 @@ type Measured = (Vec<TableRows>, (i64, i64, i64), Vec<TableSize>);
 async fn measure(
     pool: &sqlx::PgPool,
     tenancy: &crate::config::TenancySettings,
+    counts: RowCounts,
 ) -> Result<Measured, String> {
     let text = |e: sqlx::Error| crate::db::error_message(&e);
     let mut tx = pool.begin().await.map_err(text)?;
@@ -106,18 +116,9 @@ async fn measure(
     let tables = tenancy::discover(&mut tx, tenancy)
         .await
         .map_err(|e| e.one_line())?;
-    let mut tenant_tables = Vec::with_capacity(tables.len());
-    for table in &tables {
-        let sql = format!("SELECT count(*)::int8 FROM {}", table.name.quoted());
-        let rows: i64 = sqlx::query_scalar(audited(&sql))
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(text)?;
-        tenant_tables.push(TableRows {
-            name: table.name.to_string(),
-            rows,
-        });
-    }
+    let tenant_tables = row_counts::count(&mut tx, &tables, counts)
+        .await
+        .map_err(text)?;
     let sizes = sizes(&mut tx).await.map_err(text)?;
     let largest = largest(&mut tx).await.map_err(text)?;
     Ok((tenant_tables, sizes, largest))

@@ -80,7 +80,7 @@ impl ShardOps<'_> {
             let pool = self
                 .app
                 .shards
-                .get(name)
+                .reads(name)
                 .expect("configured shards have pools");
             let counted = rows_of_many_on(pool, tenancy, websites);
             match tokio::time::timeout(timeout, counted).await {

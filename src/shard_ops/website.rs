@@ -104,7 +104,7 @@ impl ShardOps<'_> {
         let pool = self
             .app
             .shards
-            .get(shard)
+            .reads(shard)
             .expect("configured shards have pools");
         let timeout = self.settings().shard_ops.probe_timeout() * 2;
         match tokio::time::timeout(timeout, rows_on(pool, &self.settings().tenancy, website)).await

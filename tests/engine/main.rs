@@ -33,6 +33,7 @@ mod operator;
 mod ownership;
 mod proxy;
 mod pwb;
+mod reads_beside_moves;
 mod refusals;
 mod schema_partitions;
 mod schema_plan;

@@ -109,8 +109,11 @@ async fn statistics_and_distribution_match_counts_made_independently() {
     app.env.seed(3, "shard_2", 100).await;
     app.register_empty(4, Some("shard_1")).await;
 
-    let (status, stats) = app.get("/api/v1/shards/shard_1/statistics").await;
+    let (status, stats) = app
+        .get("/api/v1/shards/shard_1/statistics?exact=true")
+        .await;
     assert_eq!(status, StatusCode::OK, "{stats}");
+    assert_eq!(stats["estimate"], false);
     assert_eq!(stats["websites"], 3);
     for table in TABLES {
         let expected: i64 =
@@ -160,6 +163,46 @@ async fn statistics_and_distribution_match_counts_made_independently() {
         (d["spread"].as_f64(), d["imbalanced"].as_bool()),
         (Some(0.0), Some(false))
     );
+}
+
+#[tokio::test]
+async fn statistics_give_the_catalogues_estimates_unless_asked_to_count() {
+    let app = spawn_app_with(|_| {}).await;
+    app.env.seed(1, "shard_1", 300).await;
+
+    let (status, stats) = app.get("/api/v1/shards/shard_1/statistics").await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    assert_eq!(stats["estimate"], true);
+    // Never analyzed: whatever the live-row counter says so far, never negative.
+    let rows = |stats: &Value, table: &str| {
+        stats["tenant_tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == format!("public.{table}"))
+            .unwrap_or_else(|| panic!("no {table} in {stats}"))["rows"]
+            .as_i64()
+            .unwrap()
+    };
+    assert!(
+        TABLES.iter().all(|table| rows(&stats, table) >= 0),
+        "{stats}"
+    );
+
+    // ANALYZE reads small tables whole: the estimates are then the counts.
+    sqlx::query("ANALYZE")
+        .execute(&app.env.shard_1)
+        .await
+        .unwrap();
+    let (_, estimated) = app.get("/api/v1/shards/shard_1/statistics").await;
+    let (_, counted) = app
+        .get("/api/v1/shards/shard_1/statistics?exact=true")
+        .await;
+    assert_eq!(counted["estimate"], false);
+    for table in TABLES {
+        assert_eq!(rows(&estimated, table), rows(&counted, table), "{table}");
+    }
+    assert!(rows(&counted, "pages") > 0, "{counted}");
 }
 
 #[tokio::test]

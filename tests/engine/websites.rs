@@ -282,6 +282,15 @@ async fn the_cli_shows_shards_changes_status_and_bulk_assigns_after_a_preview() 
     );
     assert!(!stdout.contains("postgres@"), "no URL is printed");
 
+    for (flags, estimate) in [(&[][..], true), (&["--exact"][..], false)] {
+        let mut args = vec!["shards", "stats", "shard_1", "--json"];
+        args.extend(flags);
+        let (ok, stdout, stderr) = shardmover_cli(env, &args);
+        assert!(ok, "{stderr}");
+        let stats: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(stats["estimate"], estimate, "{stdout}");
+    }
+
     let (ok, stdout, stderr) = shardmover_cli(
         env,
         &["shards", "set-status", "shard_2", "maintenance", "--json"],
