@@ -17,5 +17,6 @@ pub use copy_plan::order_by_foreign_keys;
 pub use discovery::{LeftAlone, Survey, discover, survey};
 pub use edges::{ForeignKeyInto, foreign_keys_into};
 pub use error::TenancyError;
+pub(crate) use ownership::qualified;
 pub use ownership::{Hop, Ownership, ParentPath};
 pub use tables::{Column, TenantTable};

@@ -131,23 +131,6 @@ async fn change(
         }
     }
     loop {
-        // A transaction that has held a write lock on these tables for a while
-        // (idle in transaction, a long batch) would hold our lock request in the
-        // queue, and every other writer of the tables behind it: wait for it
-        // to end without queueing.
-        let waiting_for = long_holders(pool, &names).await?;
-        if !waiting_for.is_empty() {
-            if started.elapsed() >= options.give_up_after {
-                return Err(MoveError::FenceDrainTimeout {
-                    shard: shard.clone(),
-                    seconds: options.give_up_after.as_secs(),
-                    pids: waiting_for.join(", "),
-                });
-            }
-            tracing::debug!(%shard, sessions = %waiting_for.join(", "), "fence change waits for long transactions");
-            tokio::time::sleep(jittered(options.lock_timeout)).await;
-            continue;
-        }
         let mut tx = pool
             .begin()
             .await
@@ -161,6 +144,7 @@ async fn change(
             }
             Err(e) if is_lock_timeout(&e) && started.elapsed() < options.give_up_after => {
                 drop(tx);
+                wait_out_long_holders(pool, shard, &names, started, options).await?;
                 tokio::time::sleep(jittered(options.lock_timeout)).await;
             }
             Err(e) if is_lock_timeout(&e) => {
@@ -173,6 +157,36 @@ async fn change(
             }
             Err(e) => return Err(e).context(|| format!("changing the fence on {shard}")),
         }
+    }
+}
+
+/// After a try timed out: while a transaction holds a write lock on these
+/// tables for long (idle in transaction, a long batch), wait for it without
+/// queueing — a request queued behind it would hold every other writer of the
+/// tables behind it too. Short writers come and go; the first try does not
+/// look (the freeze's own fence would pay for the look every time), so a
+/// neighbour waits at most one try's `lock_timeout` per change.
+async fn wait_out_long_holders(
+    pool: &PgPool,
+    shard: &ShardName,
+    names: &[String],
+    started: Instant,
+    options: &FenceOptions,
+) -> Result<(), MoveError> {
+    loop {
+        let waiting_for = long_holders(pool, names).await?;
+        if waiting_for.is_empty() {
+            return Ok(());
+        }
+        if started.elapsed() >= options.give_up_after {
+            return Err(MoveError::FenceDrainTimeout {
+                shard: shard.clone(),
+                seconds: options.give_up_after.as_secs(),
+                pids: waiting_for.join(", "),
+            });
+        }
+        tracing::debug!(%shard, sessions = %waiting_for.join(", "), "fence change waits for long transactions");
+        tokio::time::sleep(jittered(options.lock_timeout)).await;
     }
 }
 

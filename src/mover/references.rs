@@ -10,7 +10,7 @@ use sqlx::{PgPool, Row};
 use super::error::{Context, MoveError};
 use crate::ids::WebsiteId;
 use crate::sql::{audited, ident};
-use crate::tenancy::TenantTable;
+use crate::tenancy::{TenantTable, qualified};
 
 /// Fails with `DanglingReferences` naming each foreign key some of the
 /// website's target rows break, with a count and one example.
@@ -100,12 +100,4 @@ async fn foreign_keys(target: &PgPool, table: &TenantTable) -> Result<Vec<Foreig
             parent_columns: r.get("parent_columns"),
         })
         .collect())
-}
-
-fn qualified(alias: &str, columns: &[String]) -> String {
-    columns
-        .iter()
-        .map(|c| format!("{alias}.{}", ident(c)))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -103,17 +103,9 @@ impl Ownership {
         match self {
             Self::Column { column } => format!("{alias}.{}", ident(column)),
             Self::Parents { paths } => {
-                let each: Vec<String> = paths
-                    .iter()
-                    .enumerate()
-                    .map(|(n, path)| {
-                        let (from, last) = joined_parents(&path.hops, alias, n);
-                        format!(
-                            "(SELECT {last}.{}::int8 FROM {from} LIMIT 1)",
-                            ident(&path.column)
-                        )
-                    })
-                    .collect();
+                let each = per_path(paths, alias, |from, key| {
+                    format!("(SELECT {key}::int8 FROM {from} LIMIT 1)")
+                });
                 format!("COALESCE({})", each.join(", "))
             }
         }
@@ -122,18 +114,23 @@ impl Ownership {
 
 /// `(EXISTS (… path 1 … AND key <test>) OR …)`.
 fn any_path(paths: &[ParentPath], alias: &str, test: &str) -> String {
-    let each: Vec<String> = paths
+    let each = per_path(paths, alias, |from, key| {
+        format!("EXISTS (SELECT 1 FROM {from} AND {key} {test})")
+    });
+    format!("({})", each.join(" OR "))
+}
+
+/// `sql(from, key)` for each path: its joined parents up to `WHERE` (more
+/// conditions follow with `AND`), and the qualified key column of its last parent.
+fn per_path(paths: &[ParentPath], alias: &str, sql: impl Fn(&str, &str) -> String) -> Vec<String> {
+    paths
         .iter()
         .enumerate()
         .map(|(n, path)| {
             let (from, last) = joined_parents(&path.hops, alias, n);
-            format!(
-                "EXISTS (SELECT 1 FROM {from} AND {last}.{} {test})",
-                ident(&path.column)
-            )
+            sql(&from, &format!("{last}.{}", ident(&path.column)))
         })
-        .collect();
-    format!("({})", each.join(" OR "))
+        .collect()
 }
 
 fn as_text<S: serde::Serializer>(name: &QualifiedName, s: S) -> Result<S::Ok, S::Error> {
@@ -176,7 +173,8 @@ fn alias_tag(alias: &str) -> String {
         .to_ascii_lowercase()
 }
 
-fn qualified(alias: &str, columns: &[String]) -> String {
+/// `alias."c1", alias."c2"`.
+pub(crate) fn qualified(alias: &str, columns: &[String]) -> String {
     columns
         .iter()
         .map(|c| format!("{alias}.{}", ident(c)))

@@ -2,7 +2,8 @@
 //! one row of *another* website (a pool or ORM mistake) holds a write lock on
 //! a tenant table for as long as it lives. A lock request queued behind it
 //! would make every other writer of that table wait behind the request, so
-//! shardmover must wait for such a transaction without ever queueing.
+//! shardmover queues at most one short try (`fence_lock_timeout_ms`, 50 ms)
+//! and then waits for such a transaction without queueing.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -13,7 +14,8 @@ use shardmover::mover::Silent;
 use crate::helpers::TestEnv;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_session_idle_in_a_transaction_never_has_shardmover_queue_a_lock_behind_it() {
+async fn a_session_idle_in_a_transaction_has_shardmover_queue_behind_it_for_one_short_try_at_most()
+{
     let env = TestEnv::new().await;
     env.seed(7, "shard_1", 3_000).await;
     env.seed(8, "shard_1", 300).await;
