@@ -73,9 +73,12 @@ async fn a_session_idle_in_a_transaction_has_shardmover_queue_behind_it_for_one_
         "{:?}",
         outcome.record.error_message
     );
-    assert_eq!(
-        queued, 0,
-        "shardmover queued a lock request behind the idle transaction"
+    // 60 looks 25 ms apart over the idle transaction's life: one 50 ms try
+    // shows in a few of them; tries over and over (500 ms each, as before)
+    // in most.
+    assert!(
+        queued <= 4,
+        "shardmover kept queueing behind the idle transaction ({queued} looks)"
     );
     assert!(
         writes.load(Ordering::Relaxed) > 10,
