@@ -24,6 +24,7 @@ mod lock;
 mod outage;
 mod owner_token;
 pub(crate) mod preflight;
+mod preflight_privileges;
 pub mod privileges;
 pub mod progress;
 mod raw_pipe;

@@ -6,7 +6,7 @@ use sqlx::PgPool;
 
 use super::error::{Context, MoveError};
 use super::schema_notes::{self, SchemaNotes};
-use super::{Mover, collisions, privileges, schema_checks};
+use super::{Mover, collisions, schema_checks};
 use crate::admission::{self, Ask};
 use crate::control::registry;
 use crate::ids::{ShardName, WebsiteId};
@@ -252,41 +252,6 @@ impl Mover {
             return Err(MoveError::SchemaMismatch(diff.join("\n")));
         }
         Ok((plan, survey.left_alone))
-    }
-
-    /// Everything shardmover's role lacks on the control database and both
-    /// shards, in one list, before anything is touched.
-    async fn check_privileges(
-        &self,
-        shards: [(&ShardName, &PgPool); 2],
-        plan: &[TenantTable],
-    ) -> Result<(), MoveError> {
-        let mut missing = Vec::new();
-        let mut conn = self.control_conn().await?;
-        for item in privileges::missing_on_control(&mut conn, &self.settings.tenancy)
-            .await
-            .context(|| "checking privileges on the control database".into())?
-        {
-            missing.push(format!("{item} (control database)"));
-        }
-        drop(conn); // never held while waiting for a shard's
-        for (name, pool) in shards {
-            let mut conn = pool
-                .acquire()
-                .await
-                .context(|| format!("connecting to {name}"))?;
-            for item in privileges::missing_on_shard(&mut conn, plan)
-                .await
-                .context(|| format!("checking privileges on {name}"))?
-            {
-                missing.push(format!("{item} ({name})"));
-            }
-        }
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(MoveError::MissingPrivileges(missing.join("; ")))
-        }
     }
 
     async fn check_target_is_clear(

@@ -57,10 +57,22 @@ pub async fn owned(target: &PgPool, table: &TenantTable) -> Result<Vec<OwnedSequ
 }
 
 /// Moves `sequence` forward to `m` when it is behind, never backwards: a
-/// concurrent `nextval` of the target's own tenants keeps what it drew.
-const FORWARD: &str = "SELECT setval($1::regclass, m)
-   FROM (SELECT ({max})::int8 AS m) x
-  WHERE m > coalesce(pg_sequence_last_value($1::regclass), 0)";
+/// concurrent `nextval` of the target's own tenants keeps what it drew. A
+/// descending sequence goes forward too: down, past the smallest value.
+/// `{agg}` in `extreme` stands for `max` or `min`, whichever the sequence's
+/// direction needs (only that one runs).
+fn forward(extreme: &str) -> String {
+    format!(
+        "SELECT setval($1::regclass, m)
+           FROM (SELECT CASE WHEN s.seqincrement > 0 THEN ({max}) ELSE ({min}) END::int8 AS m,
+                        s.seqincrement AS inc
+                   FROM pg_sequence s WHERE s.seqrelid = $1::regclass) x
+          WHERE CASE WHEN inc > 0 THEN m > coalesce(pg_sequence_last_value($1::regclass), 0)
+                     ELSE m < coalesce(pg_sequence_last_value($1::regclass), 0) END",
+        max = extreme.replace("{agg}", "max"),
+        min = extreme.replace("{agg}", "min"),
+    )
+}
 
 /// Every owned sequence past the website's largest value on the target (reads
 /// all of the website's rows of each such table: kept out of any freeze).
@@ -72,13 +84,13 @@ pub async fn advance(
     let mut advanced = 0;
     for table in tables {
         for owned in owned(target, table).await? {
-            let largest = format!(
-                "SELECT max(sm_t.{col}) FROM {table} sm_t WHERE {mine}",
+            let extreme = format!(
+                "SELECT {{agg}}(sm_t.{col}) FROM {table} sm_t WHERE {mine}",
                 col = ident(&owned.column),
                 table = table.name.quoted(),
                 mine = table.belongs("sm_t", "$2"),
             );
-            sqlx::query(audited(&FORWARD.replace("{max}", &largest)))
+            sqlx::query(audited(&forward(&extreme)))
                 .bind(&owned.sequence)
                 .bind(website.get())
                 .execute(target)
@@ -99,12 +111,12 @@ pub async fn advance_past_rows(
     rows: &[String],
 ) -> Result<(), MoveError> {
     for owned in sequences {
-        let largest = format!(
-            "SELECT max((json_populate_record(NULL::{table}, sm_r::json)).{col}) FROM unnest($2::text[]) sm_r",
+        let extreme = format!(
+            "SELECT {{agg}}((json_populate_record(NULL::{table}, sm_r::json)).{col}) FROM unnest($2::text[]) sm_r",
             col = ident(&owned.column),
             table = table.name.quoted(),
         );
-        sqlx::query(audited(&FORWARD.replace("{max}", &largest)))
+        sqlx::query(audited(&forward(&extreme)))
             .bind(&owned.sequence)
             .bind(rows)
             .execute(&mut *tx)

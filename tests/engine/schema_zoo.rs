@@ -33,6 +33,9 @@ fn zoo_schema(target: bool) -> String {
         "CREATE TYPE mood AS ENUM ('happy', 'sad', 'meh');
          {props};
          CREATE SEQUENCE z_shared;
+         CREATE SEQUENCE z_down INCREMENT -1 MAXVALUE -1;
+         CREATE TABLE z_tickets (
+             id bigint PRIMARY KEY DEFAULT nextval('z_down'), website_id bigint NOT NULL, subject text);
          CREATE TABLE z_photos (
              id bigint PRIMARY KEY DEFAULT nextval('z_shared'),
              prop_id bigint NOT NULL REFERENCES z_props (id) ON DELETE CASCADE,
@@ -104,6 +107,7 @@ async fn seed_zoo(pool: &PgPool, id: i64, props: i64) {
               SELECT f.id, 'n' FROM z_photos f JOIN z_props p ON p.id = f.prop_id WHERE p.website_id = {id};
          INSERT INTO z_translations (prop_id, body)
               SELECT p.id, 'en' FROM z_props p WHERE p.website_id = {id};
+         INSERT INTO z_tickets (website_id, subject) SELECT {id}, 't' || n FROM generate_series(1, 20) n;
          INSERT INTO z_folders (website_id, id, parent_id, name)
               SELECT {id}, n, CASE WHEN n > 1 THEN n / 2 END, 'f' || n FROM generate_series(1, {props}) n
               ORDER BY n;
@@ -457,6 +461,10 @@ async fn children_reached_only_through_parents_move_online_exactly_under_a_write
         .execute(&env.shard_2)
         .await
         .expect("the shared sequence was advanced past the moved photos");
+    sqlx::query("INSERT INTO z_tickets (website_id, subject) VALUES (7, 'after')")
+        .execute(&env.shard_2)
+        .await
+        .expect("the descending sequence went down past the moved tickets");
     sqlx::query("INSERT INTO z_props (website_id, mood) VALUES (7, 'meh')")
         .execute(&env.shard_2)
         .await
