@@ -236,6 +236,14 @@ impl Mover {
             .await
             .context(|| "connecting to the source shard".into())?;
         let survey = tenancy::survey(&mut conn, &self.settings.tenancy).await?;
+        if !survey.polymorphic.is_empty() {
+            return Err(MoveError::UnmovedReferences(format!(
+                "tables with a polymorphic reference that may point at the website's rows: {}; \
+                 shardmover cannot follow one. Exclude such a table (tenancy.exclude_tables) \
+                 to leave all its rows where they are, or give it the tenant key column",
+                survey.polymorphic.join(", ")
+            )));
+        }
         let tables = survey.tables;
         if let Some(table) = tables.iter().find(|t| t.primary_key.is_empty()) {
             return Err(MoveError::NoPrimaryKey(table.name.to_string()));

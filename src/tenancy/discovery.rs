@@ -37,6 +37,10 @@ pub struct LeftAlone {
 pub struct Survey {
     pub tables: Vec<TenantTable>,
     pub left_alone: Vec<LeftAlone>,
+    /// Tables left alone that carry a polymorphic reference (`<x>_type` with
+    /// `<x>_id`, as Rails writes them): it may point at the website's rows,
+    /// and no foreign key says which. `table (x_type, x_id)`.
+    pub polymorphic: Vec<String>,
 }
 
 /// Lists the tenant tables of the connected database, sorted by name.
@@ -76,8 +80,12 @@ pub async fn survey(
     let owners = owners(tenancy, &candidates, &edges, &registry_keys)?;
 
     let mut tables = Vec::with_capacity(owners.len());
+    let mut polymorphic = Vec::new();
     for candidate in &candidates {
         let Some(owner) = owners.get(&candidate.oid) else {
+            if let Some(pair) = polymorphic_pair(&candidate.columns) {
+                polymorphic.push(format!("{} ({pair})", candidate.name));
+            }
             left_alone.push(LeftAlone {
                 name: candidate.name.to_string(),
                 why: "global: no tenant key column and no reference to a tenant table".into(),
@@ -130,7 +138,20 @@ pub async fn survey(
         tables.push(table);
     }
     left_alone.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Survey { tables, left_alone })
+    Ok(Survey {
+        tables,
+        left_alone,
+        polymorphic,
+    })
+}
+
+/// The first `<x>_type`, `<x>_id` pair among `columns`.
+fn polymorphic_pair(columns: &[String]) -> Option<String> {
+    columns.iter().find_map(|c| {
+        let stem = c.strip_suffix("_type")?;
+        let id = format!("{stem}_id");
+        columns.contains(&id).then(|| format!("{c}, {id}"))
+    })
 }
 
 /// The columns a self-referencing table's rows are linked by. Setting one

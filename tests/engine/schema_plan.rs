@@ -187,3 +187,37 @@ async fn a_cycle_of_foreign_keys_none_of_which_can_wait_is_refused_naming_its_ta
     assert_eq!(err.code(), "foreign_key_cycle");
     assert!(err.to_string().contains("public.h_a, public.h_b"), "{err}");
 }
+
+#[tokio::test]
+async fn a_polymorphic_reference_is_refused_naming_it_until_its_table_is_excluded() {
+    let mut env = plan_env().await;
+    for pool in [&env.shard_1, &env.shard_2] {
+        sqlx::raw_sql(
+            "CREATE TABLE attachments (id bigserial PRIMARY KEY, record_type text, record_id bigint, blob text)",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    env.seed(7, "shard_1", 100).await;
+    seed(&env, 7).await;
+    let err = env
+        .mover()
+        .preflight(website(7), &shard("shard_2"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "unmoved_references");
+    assert!(
+        err.to_string()
+            .contains("public.attachments (record_type, record_id)"),
+        "{err}"
+    );
+    env.settings
+        .tenancy
+        .exclude_tables
+        .push("attachments".into());
+    env.mover()
+        .preflight(website(7), &shard("shard_2"))
+        .await
+        .expect("an excluded table is the operator's decision");
+}
