@@ -17,7 +17,7 @@ use crate::writer::{Model, Writer};
 enum Moment {
     Copying,
     CatchingUp,
-    /// Freezing, while the fence waits for a transaction the application holds open.
+    /// Freezing, while the fence waits for the shard's DDL lock, held by another session.
     Freezing,
 }
 
@@ -77,10 +77,11 @@ async fn killed_and_resumed(moment: Moment) {
             .await;
         }
         Moment::Freezing => {
-            // Once capture is in place (it takes the same lock), hold the
-            // shard's DDL lock: the freeze's fence waits for it. (A neighbour's
-            // open write would keep catch-up from freezing at all.)
-            wait_for(&env, "copying", |p, _, _| p == "copying").await;
+            // Once the copy has begun (capture and the shard schema take the
+            // same lock first), hold the shard's DDL lock: the freeze's fence
+            // waits for it. (A neighbour's open write would keep catch-up from
+            // freezing at all.)
+            wait_for(&env, "copying", |p, copied, _| p == "copying" && copied > 0).await;
             let mut tx = env.shard_1.begin().await.unwrap();
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(DDL_LOCK)
