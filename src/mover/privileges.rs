@@ -8,10 +8,7 @@ mod triggers;
 use sqlx::PgConnection;
 
 pub use rls::filtered_tables;
-pub use triggers::{
-    application_triggers, may_set_replication_role, replication_role_statement,
-    skip_application_triggers,
-};
+pub use triggers::{application_triggers, may_set_replication_role};
 
 use crate::config::TenancySettings;
 use crate::sql::{QualifiedName, ident};

@@ -2,32 +2,15 @@
 //! replays or deletes (an audit trigger would log a move as edits, a counter
 //! would count rows twice). Its sessions turn them off with
 //! `session_replication_role = replica`, which a role may set only if granted
-//! (PostgreSQL 15: `GRANT SET ON PARAMETER`) or as a superuser.
+//! (PostgreSQL 15: `GRANT SET ON PARAMETER`) or as a superuser; every write
+//! transaction of shardmover sets it through `db::bypass_fence`.
 
-use sqlx::{PgConnection, Postgres, Transaction};
+use sqlx::PgConnection;
 
 use crate::sql::ident;
 use crate::tenancy::TenantTable;
 
 const PARAMETER: &str = "session_replication_role";
-
-/// Turns the application's triggers (those `ENABLE`d the default way) off until
-/// the end of the current transaction. Transaction-local on purpose: a plain
-/// `SET` would stay on the pooled connection and reach whatever uses it next.
-/// Outside a transaction it has no lasting effect.
-pub fn replication_role_statement() -> &'static str {
-    "SELECT set_config('session_replication_role', 'replica', true)"
-}
-
-/// Runs `replication_role_statement` in `tx`.
-pub async fn skip_application_triggers(
-    tx: &mut Transaction<'_, Postgres>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(replication_role_statement())
-        .execute(&mut **tx)
-        .await
-        .map(|_| ())
-}
 
 /// Whether the connected role may set `session_replication_role`.
 pub async fn may_set_replication_role(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
