@@ -45,6 +45,8 @@ pub enum Refusal {
         shard: ShardName,
         detail: Option<String>,
     },
+    #[error("shard {shard} is being drained by rebalance {plan} and takes no new websites")]
+    Draining { shard: ShardName, plan: i64 },
     #[error("{context}: {}", crate::db::error_message(source))]
     Database {
         context: &'static str,
@@ -61,6 +63,7 @@ impl Refusal {
             Self::NotAvailable { .. } => "shard_not_available",
             Self::Full { .. } => "shard_full",
             Self::Unhealthy { .. } => "shard_unhealthy",
+            Self::Draining { .. } => "shard_draining",
             Self::Database { .. } => "database_error",
         }
     }
@@ -88,6 +91,9 @@ pub async fn admit(
             shard: target.clone(),
             status: state.status,
         });
+    }
+    if ask.extra > 0 {
+        check_not_drained(conn, target).await?;
     }
     if let Some(capacity) = state.capacity {
         let websites = websites_on(conn, settings, target).await?;
@@ -131,6 +137,24 @@ async fn websites_on(
         .await
         .map_err(control("counting moves"))?;
     Ok(registered + arriving)
+}
+
+/// A live drain plan keeps new websites off its shard (a move already
+/// recorded toward it goes on).
+async fn check_not_drained(conn: &mut PgConnection, target: &ShardName) -> Result<(), Refusal> {
+    let drained = crate::control::rebalances::drained_shards(conn)
+        .await
+        .map_err(control("reading rebalance plans"))?;
+    match drained
+        .into_iter()
+        .find(|(shard, _)| shard == target.as_str())
+    {
+        Some((_, plan)) => Err(Refusal::Draining {
+            shard: target.clone(),
+            plan,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// A fresh UNHEALTHY probe keeps websites off the shard.

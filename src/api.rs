@@ -1,5 +1,5 @@
 //! The HTTP API (actix-web): move requests, progress, cancel and the audit log
-//! under `/api/v1` (bearer token), shard operations, `/metrics` (same token),
+//! under `/api/v1` (bearer token), shard operations, rebalance plans, `/metrics` (same token),
 //! plus open `/health` and `/ready`.
 
 mod access;
@@ -14,7 +14,7 @@ mod metrics;
 mod migration_view;
 mod migrations;
 mod openapi;
-mod outage;
+mod rebalances;
 mod request_id;
 mod shards;
 mod websites;
@@ -90,6 +90,13 @@ pub fn server(listener: TcpListener, state: AppState) -> std::io::Result<Server>
                         web::post().to(finalize::finalize),
                     )
                     .route("/audit-logs", web::get().to(audit_logs::list))
+                    .route("/rebalances", web::post().to(rebalances::create))
+                    .route("/rebalances", web::get().to(rebalances::list))
+                    .route("/rebalances/{id}", web::get().to(rebalances::show))
+                    .route(
+                        "/rebalances/{id}/{command}",
+                        web::post().to(rebalances::command),
+                    )
                     // Fixed paths before `/shards/{name}`, which would match them too.
                     .route("/shards", web::get().to(shards::list))
                     .route("/shards/health", web::get().to(shards::health))

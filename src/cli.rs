@@ -12,6 +12,8 @@ mod demo;
 mod fences;
 mod migrate;
 mod progress_bar;
+mod rebalance;
+mod rebalance_print;
 mod report;
 mod serve;
 mod shards;
@@ -97,6 +99,8 @@ pub enum Command {
     Websites(websites::WebsitesArgs),
     /// Which websites each shard refuses writes for; lift a fence by hand.
     Fences(fences::FencesArgs),
+    /// Fleet plans of many moves: drain, balance, add a shard, or a list.
+    Rebalance(rebalance::RebalanceArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -138,6 +142,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Shards(args) => shards::run(&connect(settings).await?, args).await,
         Command::Websites(args) => websites::run(&connect(settings).await?, args).await,
         Command::Fences(args) => fences::run(&mover(settings).await?, args).await,
+        Command::Rebalance(args) => rebalance::run(&connect(settings).await?, args).await,
     }
 }
 

@@ -9,6 +9,7 @@ pub mod move_search;
 pub mod notifications;
 pub mod phase_history;
 pub mod probe_history;
+pub mod rebalances;
 pub mod registry;
 pub mod shard_catalogue;
 pub mod shard_health;

@@ -5,6 +5,8 @@
 use actix_web::http::StatusCode;
 
 use crate::mover::MoveError;
+use crate::moves::MovesError;
+use crate::rebalance::RebalanceError;
 use crate::shard_ops::ShardOpsError;
 
 /// What to answer: a status with the error's own code and message, or one of
@@ -56,6 +58,63 @@ pub fn of_shard_ops(error: &ShardOpsError) -> Answer {
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     };
     Answer::Status(status)
+}
+
+/// The answer to a use case's refusal, the same from the API and the dashboard.
+pub fn of_moves<T: Answers>(error: &MovesError, failed: &'static str) -> T {
+    let status = match error {
+        MovesError::Refused(e) => return body(of_move(e), e, e.code(), e.one_line(), failed),
+        MovesError::Database(e) => return database(e),
+        MovesError::Queue(e) => {
+            tracing::error!(error = %crate::db::logged(e), "enqueueing the job failed");
+            return T::unavailable();
+        }
+        MovesError::UnknownMove(_) => StatusCode::NOT_FOUND,
+        MovesError::Conflict { .. } => StatusCode::CONFLICT,
+        MovesError::KeyReused { .. } | MovesError::InvalidRequester => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        MovesError::RequesterNotAllowed(_) => StatusCode::FORBIDDEN,
+        MovesError::ShardUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    T::with_status(status, error.code(), error.one_line())
+}
+
+/// The answer to a rebalance plan's refusal, the same from the API and the dashboard.
+pub fn of_rebalance<T: Answers>(error: &RebalanceError, failed: &'static str) -> T {
+    use RebalanceError as E;
+    let status = match error {
+        E::Requester(e) => return of_moves(e, failed),
+        E::Fleet(e) => return body(of_shard_ops(e), e, e.code(), e.one_line(), failed),
+        E::Database(e) => return database(e),
+        E::Plan(crate::rebalance::planner::PlanError::UnknownShard(_)) | E::UnknownPlan(_) => {
+            StatusCode::NOT_FOUND
+        }
+        E::Plan(_) | E::Invalid(_) | E::NothingToMove => StatusCode::UNPROCESSABLE_ENTITY,
+        E::PlanChanged | E::Conflict { .. } => StatusCode::CONFLICT,
+    };
+    T::with_status(status, error.code(), error.one_line())
+}
+
+/// A control-database failure: a unique violation is a 409 (a conflicting
+/// record exists), a transient failure a 503, anything else a 500.
+pub fn database<T: Answers>(error: &sqlx::Error) -> T {
+    if let sqlx::Error::Database(db) = error
+        && db.is_unique_violation()
+    {
+        return T::with_status(
+            StatusCode::CONFLICT,
+            "conflict",
+            "a conflicting record already exists".into(),
+        );
+    }
+    if crate::db::is_transient(error) {
+        tracing::warn!(error = %crate::db::logged(error), "control database unavailable");
+        T::unavailable()
+    } else {
+        tracing::error!(error = %crate::db::logged(error), "database error");
+        T::internal()
+    }
 }
 
 /// An error body a handler can answer with: the API's JSON error, the dashboard's page.

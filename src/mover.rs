@@ -30,7 +30,6 @@ pub mod progress;
 mod raw_pipe;
 mod references;
 mod replay;
-mod request;
 mod rollback;
 mod row_reader;
 mod run;
@@ -54,7 +53,6 @@ pub use fence_admin::{FenceEntry, LiftRefused};
 pub use preflight::{PreflightReport, TableReport};
 pub use progress::{ProgressSink, Silent, Snapshot};
 pub use raw_pipe::raw_pipe;
-pub use request::{Origin, RequestMoveError};
 pub use schema_notes::{MaterializedView, SchemaNotes};
 pub use shard_schema::{DDL_LOCK, FENCE_SQLSTATE};
 

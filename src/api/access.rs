@@ -37,26 +37,8 @@ pub fn require(request: &HttpRequest, state: &AppState, feature: Feature) -> Res
     }
 }
 
-/// A write must name who asks, and that person must be on `TENANT_ADMIN_EMAILS` when it is set.
+/// A write must name who asks (`moves::requester`: an email address, on
+/// `TENANT_ADMIN_EMAILS` when that is set).
 pub fn check_requester(state: &AppState, requested_by: &str) -> Result<String, ApiError> {
-    let email = requested_by.trim().to_lowercase();
-    let plausible = email.len() <= 254
-        && email
-            .split_once('@')
-            .is_some_and(|(user, host)| !user.is_empty() && host.contains('.'));
-    if !plausible {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_requested_by",
-            "requested_by must be an email address",
-        ));
-    }
-    match &state.app.settings().flags.admin_emails {
-        Some(allowed) if !allowed.contains(&email) => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "requester_not_allowed",
-            format!("{email} is not in TENANT_ADMIN_EMAILS"),
-        )),
-        _ => Ok(email),
-    }
+    Ok(crate::moves::requester(state.app.settings(), requested_by)?)
 }

@@ -82,22 +82,19 @@ impl From<MoveError> for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &error
-            && db.is_unique_violation()
-        {
-            return Self::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                "a conflicting record already exists",
-            );
-        }
-        if crate::db::is_transient(&error) {
-            tracing::warn!(error = %crate::db::logged(&error), "control database unavailable");
-            Self::unavailable()
-        } else {
-            tracing::error!(error = %crate::db::logged(&error), "database error");
-            Self::internal()
-        }
+        error_status::database(&error)
+    }
+}
+
+impl From<crate::rebalance::RebalanceError> for ApiError {
+    fn from(error: crate::rebalance::RebalanceError) -> Self {
+        error_status::of_rebalance(&error, "request failed")
+    }
+}
+
+impl From<crate::moves::MovesError> for ApiError {
+    fn from(error: crate::moves::MovesError) -> Self {
+        error_status::of_moves(&error, "request failed")
     }
 }
 

@@ -3,17 +3,14 @@
 //! that lifts what fences the target and deletes the source's rows. It never
 //! goes back, so it is only for moves whose cutover committed.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 
 use super::access::{Feature, require};
 use super::migration_view::{self, ErrorResponse, MigrationView};
 use super::request_id::RequestId;
 use super::{ApiError, AppState};
-use crate::control::migrations::{self, MigrationRecord};
-use crate::control::{Phase, Status};
 use crate::ids::MigrationId;
-use crate::mover::RequestMoveError;
+use crate::moves;
 
 #[utoipa::path(post, path = "/api/v1/migrations/{id}/finalize", tag = "migrations",
     params(("id" = i64, Path, description = "migration id")),
@@ -31,52 +28,9 @@ pub async fn finalize(
 ) -> Result<HttpResponse, ApiError> {
     require(&request, &state, Feature::Migrations)?;
     let id = MigrationId(id.into_inner());
-    let mut tx = state.app.control_pool().begin().await?;
-    // The queued job and the restarted retry budget commit together.
     let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone());
-    let resumed = match state.mover().resume_cleanup(&mut tx, id, request_id).await {
-        Ok(resumed) => resumed,
-        Err(RequestMoveError::Refused(e)) => return Err(e.into()),
-        Err(RequestMoveError::Record(e)) => return Err(e.into()),
-        Err(RequestMoveError::Enqueue(e)) => return Err(queue_error(e)),
-    };
-    if let Some(record) = resumed {
-        tx.commit().await?;
-        tracing::info!(migration_id = %id, website_id = %record.website, "cleanup resumed");
-        return accepted(&state, id).await;
-    }
-    let record = migrations::find(&mut tx, id)
-        .await?
-        .ok_or_else(|| unknown(id))?;
-    drop(tx);
-    if running_cleanup(&record) {
-        // Its job is live (the sweeper sees to that): nothing more to queue.
-        return accepted(&state, id).await;
-    }
-    Err(ApiError::new(
-        StatusCode::CONFLICT,
-        "cannot_finalize",
-        refusal(&record),
-    ))
-}
-
-fn running_cleanup(record: &MigrationRecord) -> bool {
-    record.status == Status::InProgress && record.phase == Phase::Cleanup
-}
-
-fn refusal(record: &MigrationRecord) -> String {
-    let id = record.id;
-    match record.status {
-        Status::Completed if record.keep_source => format!(
-            "move {id} completed and kept its source rows on purpose; delete them with `shardmover finalize --website {}`",
-            record.website
-        ),
-        Status::Completed => format!("move {id} completed: nothing is left to clean"),
-        _ => format!(
-            "move {id} is {} in phase {}: it is not past cutover, so there is no cleanup to resume",
-            record.status, record.phase
-        ),
-    }
+    moves::finalize(&state.mover(), id, request_id).await?;
+    accepted(&state, id).await
 }
 
 async fn accepted(state: &AppState, id: MigrationId) -> Result<HttpResponse, ApiError> {
@@ -94,9 +48,4 @@ fn unknown(id: MigrationId) -> ApiError {
         "unknown_migration",
         format!("migration {id} does not exist"),
     )
-}
-
-fn queue_error(error: apalis_postgres::Error) -> ApiError {
-    tracing::error!(error = %crate::db::logged(&error), "enqueueing the cleanup failed");
-    ApiError::unavailable()
 }

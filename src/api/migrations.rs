@@ -7,14 +7,15 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::access::{Feature, check_requester, require};
+use super::idempotency;
 use super::migration_view::{self, ErrorResponse, MigrationList, MigrationView};
 use super::request_id::RequestId;
 use super::{ApiError, AppState};
-use super::{idempotency, outage};
 use crate::control::migrations::{self, MigrationFilter, MigrationRecord};
 use crate::control::{MoveMode, Status, notifications, tables};
 use crate::ids::{MigrationId, ShardName, WebsiteId};
-use crate::mover::{MoveError, MoveRequest, Origin, RequestMoveError};
+use crate::mover::{MoveError, MoveRequest};
+use crate::moves;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -60,13 +61,8 @@ pub async fn create(
     let mode = parse_mode(body.mode.as_deref())?;
     let mover = &state.mover();
     if body.dry_run {
-        return match mover.preflight(website, &target).await {
-            Ok(report) => Ok(HttpResponse::Ok().json(report)),
-            Err(e) if e.is_transient() => {
-                Err(outage::name_the_shard(mover, website, &target, e).await)
-            }
-            Err(e) => Err(e.into()),
-        };
+        let report = moves::preview(mover, website, &target).await?;
+        return Ok(HttpResponse::Ok().json(report));
     }
     // Set for every request by the request-id middleware.
     let request_id = request
@@ -83,34 +79,11 @@ pub async fn create(
         notes: body.notes,
         mode,
     };
-    if let Some(existing) = idempotency::earlier_move(&state, key.as_deref(), &move_request).await?
-    {
-        return accepted(&state, existing, &request_id).await;
-    }
-    // The audit entry, the move and its job commit together or not at all.
-    let mut tx = mover.control_pool().begin().await?;
-    let origin = Origin {
+    let origin = moves::Origin {
         request_id: &request_id,
         idempotency_key: key.as_deref(),
     };
-    let record = match mover.request_move(&mut tx, &move_request, origin).await {
-        Ok(record) => record,
-        Err(RequestMoveError::Refused(busy @ MoveError::Busy { .. })) => {
-            drop(tx);
-            // A concurrent POST with the same key won the race: answer as it did.
-            if let Some(existing) =
-                idempotency::earlier_move(&state, key.as_deref(), &move_request).await?
-            {
-                return accepted(&state, existing, &request_id).await;
-            }
-            return Err(busy.into());
-        }
-        Err(RequestMoveError::Refused(e)) => return Err(e.into()),
-        Err(RequestMoveError::Record(e)) => return Err(e.into()),
-        Err(RequestMoveError::Enqueue(e)) => return Err(queue_error(e)),
-    };
-    tx.commit().await?;
-    tracing::info!(migration_id = %record.id, website_id = %website, request_id, "move requested");
+    let record = moves::request(mover, &move_request, origin).await?;
     accepted(&state, record, &request_id).await
 }
 
@@ -206,16 +179,8 @@ pub async fn cancel(
 ) -> Result<HttpResponse, ApiError> {
     require(&request, &state, Feature::Migrations)?;
     let id = MigrationId(id.into_inner());
-    view(&state, id).await?; // 404 for an unknown move
-    if state.mover().cancel(id).await? {
-        Ok(HttpResponse::Accepted().json(view(&state, id).await?))
-    } else {
-        Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "cannot_cancel",
-            format!("move {id} has ended or is past cutover"),
-        ))
-    }
+    moves::cancel(&state.mover(), id).await?;
+    Ok(HttpResponse::Accepted().json(view(&state, id).await?))
 }
 
 async fn view(state: &AppState, id: MigrationId) -> Result<MigrationView, ApiError> {
@@ -251,9 +216,4 @@ fn parse_mode(mode: Option<&str>) -> Result<MoveMode, ApiError> {
 
 fn budget_ms(state: &AppState) -> u64 {
     state.app.settings().engine.freeze_budget_ms
-}
-
-fn queue_error(error: apalis_postgres::Error) -> ApiError {
-    tracing::error!(error = %crate::db::logged(&error), "enqueueing the move failed");
-    ApiError::unavailable()
 }

@@ -7,14 +7,15 @@ use utoipa::{Modify, OpenApi};
 
 use super::access::{Feature, require};
 use super::{
-    ApiError, AppState, audit_logs, finalize, freeze_view, migration_view, migrations, shards,
-    websites,
+    ApiError, AppState, audit_logs, finalize, freeze_view, migration_view, migrations, rebalances,
+    shards, websites,
 };
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "shardmover", description = "Move a tenant between PostgreSQL shards, safely."),
-    paths(migrations::create, migrations::list, migrations::show, migrations::cancel, finalize::finalize, audit_logs::list),
+    paths(migrations::create, migrations::list, migrations::show, migrations::cancel, finalize::finalize, audit_logs::list,
+        rebalances::create, rebalances::list, rebalances::show, rebalances::command),
     nest((path = "/api/v1", api = ShardOpsDoc)),
     components(schemas(
         migrations::CreateMigration,
@@ -23,6 +24,12 @@ use super::{
         migration_view::MigrationList,
         migration_view::ErrorResponse,
         audit_logs::AuditList,
+        rebalances::CreateRebalance,
+        rebalances::RebalanceList,
+        rebalances::PlanCommand,
+        crate::rebalance::PlanView,
+        crate::rebalance::PlanSummary,
+        crate::rebalance::Preview,
     )),
     modifiers(&BearerAuth)
 )]

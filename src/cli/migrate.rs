@@ -124,12 +124,9 @@ pub async fn status(mover: &Mover, id: MigrationId, json: bool) -> anyhow::Resul
 }
 
 pub async fn cancel(mover: &Mover, id: MigrationId) -> anyhow::Result<()> {
-    if mover.cancel(id).await? {
-        println!("move {id} will stop at its next checkpoint and roll back");
-        Ok(())
-    } else {
-        bail!("move {id} cannot be cancelled: it does not exist, has ended, or is past cutover")
-    }
+    crate::moves::cancel(mover, id).await?;
+    println!("move {id} will stop at its next checkpoint and roll back");
+    Ok(())
 }
 
 pub async fn audit(mover: &Mover, filter: &AuditFilter, json: bool) -> anyhow::Result<()> {

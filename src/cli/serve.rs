@@ -53,13 +53,19 @@ pub async fn run(app: App, with_api: bool, with_worker: bool) -> anyhow::Result<
         let pool = crate::db::worker_pool(app.settings());
         let working = Arc::new(Mover::from(app.with_control_pool(pool.clone())));
         tokio::spawn(crate::jobs::sweeper::run(pool.clone(), stopped.clone()));
-        // Runs on this task: apalis's worker future is not `Send`-friendly enough to spawn.
         // apalis refuses a second live worker of the same name: unique across hosts.
         let name = format!(
             "shardmover-{}-{}",
             std::process::id(),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
+        // Fleet plans are stepped by whichever worker process holds each one's lease.
+        tokio::spawn(crate::rebalance::driver::run(
+            working.clone(),
+            name.clone(),
+            stopped.clone(),
+        ));
+        // Runs on this task: apalis's worker future is not `Send`-friendly enough to spawn.
         let mut stopped = stopped.clone();
         let shutdown = async move {
             let _ = stopped.wait_for(|s| *s).await;

@@ -28,6 +28,14 @@ pub struct ShardOpsSettings {
     /// Each shard's pool for everything but running moves: API and dashboard
     /// reads, shard operations, dry runs.
     pub read_connections_per_shard: u32,
+    /// A rebalance plan starts no move touching a shard whose streaming
+    /// replicas replay further behind than this (`pg_stat_replication`).
+    pub max_replication_lag_secs: f64,
+    /// ... nor one whose last probe counted more connections than this share
+    /// of its `max_connections`.
+    pub max_connections_used: f64,
+    /// How often a worker process steps the live rebalance plans.
+    pub rebalance_step_ms: u64,
 }
 
 impl Default for ShardOpsSettings {
@@ -43,6 +51,9 @@ impl Default for ShardOpsSettings {
             slow_query_ms: 1000.0,
             imbalance_threshold: 0.2,
             read_connections_per_shard: 4,
+            max_replication_lag_secs: 5.0,
+            max_connections_used: 0.9,
+            rebalance_step_ms: 1000,
         }
     }
 }

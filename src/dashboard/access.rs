@@ -48,25 +48,8 @@ impl Dashboard {
         }
     }
 
-    /// A change must name who asks, on `TENANT_ADMIN_EMAILS` when that is set.
+    /// A change must name who asks (`moves::requester`).
     pub fn requester(&self, requested_by: &str) -> Result<String, PageError> {
-        let email = requested_by.trim().to_lowercase();
-        let plausible = email.len() <= 254
-            && email
-                .split_once('@')
-                .is_some_and(|(user, host)| !user.is_empty() && host.contains('.'));
-        if !plausible {
-            return Err(PageError::unprocessable(
-                "invalid_requested_by",
-                "requested_by must be an email address",
-            ));
-        }
-        match &self.app.settings().flags.admin_emails {
-            Some(allowed) if !allowed.contains(&email) => Err(PageError::forbidden(
-                "requester_not_allowed",
-                format!("{email} is not in TENANT_ADMIN_EMAILS"),
-            )),
-            _ => Ok(email),
-        }
+        Ok(crate::moves::requester(self.app.settings(), requested_by)?)
     }
 }

@@ -51,13 +51,19 @@ impl Answers for PageError {
 
 impl From<sqlx::Error> for PageError {
     fn from(error: sqlx::Error) -> Self {
-        if crate::db::is_transient(&error) {
-            tracing::warn!(error = %crate::db::logged(&error), "control database unavailable");
-            Self::unavailable()
-        } else {
-            tracing::error!(error = %crate::db::logged(&error), "database error");
-            Self::internal()
-        }
+        error_status::database(&error)
+    }
+}
+
+impl From<crate::rebalance::RebalanceError> for PageError {
+    fn from(error: crate::rebalance::RebalanceError) -> Self {
+        error_status::of_rebalance(&error, "page failed")
+    }
+}
+
+impl From<crate::moves::MovesError> for PageError {
+    fn from(error: crate::moves::MovesError) -> Self {
+        error_status::of_moves(&error, "page failed")
     }
 }
 

@@ -13,7 +13,8 @@ use super::website::show;
 use super::{Dashboard, PageError, Session, see_other};
 use crate::control::MoveMode;
 use crate::ids::{MigrationId, ShardName, WebsiteId};
-use crate::mover::{MoveError, MoveRequest, Origin, PreflightReport, RequestMoveError};
+use crate::mover::{MoveError, MoveRequest, PreflightReport};
+use crate::moves;
 
 #[derive(Debug, Deserialize, Serialize)]
 pub struct MoveForm {
@@ -92,22 +93,7 @@ async fn dry_run(
     form: &MoveForm,
 ) -> Result<(PreflightReport, String), PageError> {
     let (target, requested_by, mode) = checked(dashboard, form)?;
-    let mover = dashboard.mover();
-    let report = match mover.preflight(website, &target).await {
-        Ok(report) => report,
-        Err(e) if e.is_transient() => {
-            // Name the shard that is away, as the API does, not the control database.
-            return Err(match mover.unavailable_shard(website, &target).await {
-                Some(shard) => PageError::new(
-                    actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                    "shard_unavailable",
-                    format!("shard {shard} is unavailable; retry later"),
-                ),
-                None => e.into(),
-            });
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let report = moves::preview(&dashboard.mover(), website, &target).await?;
     let ticket = ticket(dashboard, session, (website, &target, mode, &requested_by))?;
     Ok((report, ticket))
 }
@@ -146,25 +132,14 @@ async fn begin(
 
 /// The move, its audit entry and its job commit together or not at all.
 async fn record(dashboard: &Dashboard, request: &MoveRequest) -> Result<MigrationId, PageError> {
-    let mover = &dashboard.mover();
     let request_id = format!("dashboard-{}", uuid::Uuid::new_v4());
-    let mut tx = mover.control_pool().begin().await?;
-    let origin = Origin {
+    let origin = moves::Origin {
         request_id: &request_id,
         idempotency_key: None,
     };
-    let record = match mover.request_move(&mut tx, request, origin).await {
-        Ok(record) => record,
-        Err(RequestMoveError::Refused(e)) => return Err(e.into()),
-        Err(RequestMoveError::Record(e)) => return Err(e.into()),
-        Err(RequestMoveError::Enqueue(e)) => {
-            tracing::error!(error = %crate::db::logged(&e), "enqueueing the move failed");
-            return Err(PageError::unavailable());
-        }
-    };
-    tx.commit().await?;
-    tracing::info!(migration_id = %record.id, website_id = %request.website, request_id, "move requested from the dashboard");
-    Ok(record.id)
+    Ok(moves::request(&dashboard.mover(), request, origin)
+        .await?
+        .id)
 }
 
 /// The form's target, requester and mode, parsed (a mode is checked at

@@ -35,6 +35,9 @@ pub struct ShardView {
     pub accepts_websites: bool,
     /// False for a catalogue row whose shard is no longer in the configuration.
     pub configured: bool,
+    /// The live drain plan keeping new websites off this shard.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drained_by_rebalance: Option<i64>,
     pub health: Option<HealthView>,
 }
 
@@ -98,6 +101,7 @@ fn unconfigured_view(name: String, state: ShardState, websites: i64) -> ShardVie
         labels: state.labels,
         accepts_websites: false,
         configured: false,
+        drained_by_rebalance: None,
         health: None,
     }
 }
@@ -138,6 +142,15 @@ impl ShardOps<'_> {
             let websites = counts.get(&name).copied().unwrap_or(0);
             unconfigured_view(name, state, websites)
         }));
+        let drained = crate::control::rebalances::drained_shards(&mut conn)
+            .await
+            .map_err(ShardOpsError::control("reading rebalance plans"))?;
+        for (shard, plan) in drained {
+            if let Some(view) = views.iter_mut().find(|v| v.name == shard) {
+                view.accepts_websites = false;
+                view.drained_by_rebalance = Some(plan);
+            }
+        }
         Ok(views)
     }
 
@@ -162,6 +175,7 @@ impl ShardOps<'_> {
                 && free_capacity != Some(0)
                 && !unhealthy,
             configured: true,
+            drained_by_rebalance: None,
             health,
         }
     }

@@ -1,9 +1,11 @@
 //! `/metrics`: computed from the control database at scrape time, so any API
 //! process answers for all of them — moves by status, rows copied, move
-//! durations, online moves' freezes and backlog, queue depth and age, and each shard's stored health and size.
+//! durations, online moves' freezes and backlog, queue depth and age, rebalance
+//! plans, and each shard's stored health and size.
 
 mod exposition;
 mod online_families;
+mod rebalance_families;
 mod shard_families;
 
 use sqlx::PgConnection;
@@ -36,6 +38,9 @@ impl ShardOps<'_> {
             .await
             .map_err(ShardOpsError::control("reading metrics"))?;
         notices(&mut conn, &mut out)
+            .await
+            .map_err(ShardOpsError::control("reading metrics"))?;
+        rebalance_families::render(&mut conn, &mut out)
             .await
             .map_err(ShardOpsError::control("reading metrics"))?;
         shard_families::render(&shards, &mut out);

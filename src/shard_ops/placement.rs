@@ -31,9 +31,12 @@ pub struct Candidate {
     pub reason: Option<String>,
 }
 
-fn ineligibility(shard: &ShardView) -> Option<String> {
+pub(crate) fn ineligibility(shard: &ShardView) -> Option<String> {
     if !shard.configured {
         return Some("not configured".into());
+    }
+    if let Some(plan) = shard.drained_by_rebalance {
+        return Some(format!("being drained by rebalance {plan}"));
     }
     if !shard.status.accepts_websites() {
         return Some(format!("status {}", shard.status));

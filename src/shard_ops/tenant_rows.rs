@@ -28,6 +28,42 @@ pub(crate) async fn rows_of_many_on(
     tenancy: &crate::config::TenancySettings,
     websites: &[WebsiteId],
 ) -> Result<HashMap<WebsiteId, Vec<(String, i64)>>, TenancyError> {
+    let counted = counted_on(pool, tenancy, websites).await?;
+    Ok(counted
+        .into_iter()
+        .map(|(website, tables)| {
+            let rows = tables.into_iter().map(|(t, rows, _)| (t, rows)).collect();
+            (website, rows)
+        })
+        .collect())
+}
+
+/// Rows and bytes (the rows as stored, `pg_column_size`; indexes left out) of
+/// each of `websites` on one shard, summed over its tenant tables.
+pub(crate) async fn sizes_on(
+    pool: &PgPool,
+    tenancy: &crate::config::TenancySettings,
+    websites: &[WebsiteId],
+) -> Result<HashMap<WebsiteId, (i64, i64)>, TenancyError> {
+    let counted = counted_on(pool, tenancy, websites).await?;
+    Ok(counted
+        .into_iter()
+        .map(|(website, tables)| {
+            let rows = tables.iter().map(|t| t.1).sum();
+            let bytes = tables.iter().map(|t| t.2).sum();
+            (website, (rows, bytes))
+        })
+        .collect())
+}
+
+/// Per website, per tenant table: (table, rows, bytes).
+type Counted = HashMap<WebsiteId, Vec<(String, i64, i64)>>;
+
+async fn counted_on(
+    pool: &PgPool,
+    tenancy: &crate::config::TenancySettings,
+    websites: &[WebsiteId],
+) -> Result<Counted, TenancyError> {
     let tables = {
         let mut conn = pool
             .acquire()
@@ -36,27 +72,28 @@ pub(crate) async fn rows_of_many_on(
         tenancy::discover(&mut conn, tenancy).await?
     };
     let ids: Vec<i64> = websites.iter().map(|w| w.get()).collect();
-    let mut found: HashMap<WebsiteId, Vec<(String, i64)>> = HashMap::new();
+    let mut found = Counted::new();
     for table in &tables {
         let sql = format!(
-            "SELECT {key}::int8, count(*)::int8 FROM {table} sm_t WHERE {mine} GROUP BY 1",
+            "SELECT {key}::int8, count(*)::int8, sum(pg_column_size(sm_t.*))::int8
+               FROM {table} sm_t WHERE {mine} GROUP BY 1",
             key = table.website_of("sm_t"),
             mine = table.belongs("sm_t", "ANY($1)"),
             table = table.name.quoted(),
         );
-        let counts: Vec<(i64, i64)> = sqlx::query_as(audited(&sql))
+        let counts: Vec<(i64, i64, i64)> = sqlx::query_as(audited(&sql))
             .bind(&ids)
             .fetch_all(pool)
             .await
             .map_err(TenancyError::database(|| {
                 format!("counting rows of {}", table.name)
             }))?;
-        for (id, rows) in counts {
+        for (id, rows, bytes) in counts {
             if let Ok(website) = WebsiteId::new(id) {
                 found
                     .entry(website)
                     .or_default()
-                    .push((table.name.to_string(), rows));
+                    .push((table.name.to_string(), rows, bytes));
             }
         }
     }

@@ -484,3 +484,34 @@ pub fn rot_a_copied_row(env: &TestEnv) -> Interlude {
         })
     })
 }
+
+/// Rows of `website_id` on `shard_name` without registering it there (a
+/// leftover that makes a move to that shard refuse).
+pub async fn seed_rows_only(env: &TestEnv, website_id: i64, shard_name: &str) {
+    sample_tenant::seed(
+        env.pool(shard_name),
+        website(website_id),
+        Scale::total_rows(20),
+    )
+    .await
+    .unwrap();
+}
+
+/// Deletes every row of `website_id` on `shard_name`, children first.
+pub async fn delete_rows(env: &TestEnv, website_id: i64, shard_name: &str) {
+    for table in [
+        "page_parts",
+        "pages",
+        "orders",
+        "products",
+        "website_settings",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE website_id = $1"
+        )))
+        .bind(website_id)
+        .execute(env.pool(shard_name))
+        .await
+        .unwrap();
+    }
+}

@@ -34,6 +34,7 @@ mod ownership;
 mod proxy;
 mod pwb;
 mod reads_beside_moves;
+mod rebalance;
 mod refusals;
 mod schema_partitions;
 mod schema_plan;
