@@ -35,6 +35,7 @@ mod proxy;
 mod pwb;
 mod reads_beside_moves;
 mod rebalance;
+mod rebalance_crash;
 mod refusals;
 mod schema_partitions;
 mod schema_plan;
