@@ -6,6 +6,7 @@ mod bench_api;
 mod bench_capture;
 mod bench_dashboard;
 mod bench_fence;
+mod bench_fleet;
 mod bench_online;
 mod bench_writer;
 mod demo;
@@ -93,6 +94,8 @@ pub enum Command {
     BenchApi(bench_api::BenchApiArgs),
     /// Time every dashboard page with a long move history against a short one.
     BenchDashboard(bench_dashboard::BenchDashboardArgs),
+    /// Drain a shard of many long-tailed websites with a plan, against raw pipes and one move at a time.
+    BenchFleet(bench_fleet::BenchFleetArgs),
     /// Shard catalogue, health, statistics, distribution, placement, status changes.
     Shards(shards::ShardsArgs),
     /// Where a website lives; assign websites without rows to a shard.
@@ -139,6 +142,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(settings, args).await,
         Command::BenchApi(args) => bench_api::run(settings, args).await,
         Command::BenchDashboard(args) => bench_dashboard::run(settings, args).await,
+        Command::BenchFleet(args) => bench_fleet::run(settings, args).await,
         Command::Shards(args) => shards::run(&connect(settings).await?, args).await,
         Command::Websites(args) => websites::run(&connect(settings).await?, args).await,
         Command::Fences(args) => fences::run(&mover(settings).await?, args).await,

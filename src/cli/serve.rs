@@ -59,9 +59,11 @@ pub async fn run(app: App, with_api: bool, with_worker: bool) -> anyhow::Result<
             std::process::id(),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
-        // Fleet plans are stepped by whichever worker process holds each one's lease.
+        // Fleet plans are stepped by whichever worker process holds each one's
+        // lease, on the process's other control pool: the moves it starts run
+        // on this one, and a step never waits behind them for a connection.
         tokio::spawn(crate::rebalance::driver::run(
-            working.clone(),
+            Arc::new(Mover::from(app.clone())),
             name.clone(),
             stopped.clone(),
         ));
