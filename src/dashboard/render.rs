@@ -35,6 +35,10 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         "website.html",
         "shard.html",
         "audit.html",
+        "rebalances.html",
+        "rebalance_preview.html",
+        "rebalance.html",
+        "rebalance_live.html",
     );
     for (name, source) in sources {
         env.add_template(name, source)

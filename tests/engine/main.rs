@@ -13,6 +13,7 @@ mod dashboard_browser;
 mod dashboard_guards;
 mod dashboard_outage;
 mod dashboard_pages;
+mod dashboard_rebalance;
 mod dashboard_render;
 mod edges;
 mod helpers;
