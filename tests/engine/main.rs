@@ -10,6 +10,7 @@ mod cli;
 mod crash;
 mod dashboard;
 mod dashboard_browser;
+mod dashboard_browser_rebalance;
 mod dashboard_guards;
 mod dashboard_outage;
 mod dashboard_pages;
