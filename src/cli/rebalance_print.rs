@@ -138,7 +138,7 @@ impl Bar {
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs());
-                if now % 5 == 0 {
+                if now.is_multiple_of(5) {
                     eprintln!("{ended}/{total} moves {msg}");
                 }
             }
