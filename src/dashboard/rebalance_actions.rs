@@ -26,8 +26,7 @@ pub async fn command(
     path: web::Path<(i64, String)>,
     form: web::Form<CommandForm>,
 ) -> Result<HttpResponse, PageError> {
-    session.check_csrf(&form.csrf)?;
-    dashboard.require(Feature::Migrations)?;
+    dashboard.allow_form(&session, &form.csrf, Feature::Migrations)?;
     let (id, verb) = path.into_inner();
     let command =
         Command::parse(&verb).ok_or_else(|| PageError::not_found("not_found", "no such page"))?;

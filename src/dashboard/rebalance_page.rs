@@ -3,14 +3,13 @@
 //! plan ends — status and what it waits for, moves by state, rows and bytes
 //! done, ETA, every move and the trail, and the controls its status allows.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use minijinja::{Value, context};
 use serde::Serialize;
 
 use super::access::Feature;
 use super::overview::percent;
-use super::render::{html, page as render_page, render};
+use super::render::{fragment as render_fragment, page as render_page};
 use super::{Dashboard, PageError, Session};
 use crate::rebalance::{self, PlanView};
 
@@ -41,8 +40,12 @@ pub async fn fragment(
 ) -> Result<HttpResponse, PageError> {
     dashboard.require(Feature::Admin)?;
     let plan = load(&dashboard, id.into_inner()).await?;
-    let ctx = context! { p => plan, csrf => session.csrf, enabled => dashboard.enabled() };
-    Ok(html(StatusCode::OK).body(render("rebalance_live.html", ctx)?))
+    render_fragment(
+        &dashboard,
+        &session,
+        "rebalance_live.html",
+        context! { p => plan },
+    )
 }
 
 /// The page; `form` is the controls' state after a refused command.

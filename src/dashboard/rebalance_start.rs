@@ -21,8 +21,7 @@ pub async fn preview(
     session: Session,
     form: web::Form<PlanForm>,
 ) -> Result<HttpResponse, PageError> {
-    session.check_csrf(&form.csrf)?;
-    dashboard.require(Feature::Migrations)?;
+    dashboard.allow_form(&session, &form.csrf, Feature::Migrations)?;
     match dry_run(&dashboard, &session, &form).await {
         Ok((preview, ticket)) => {
             let state = context! { values => &*form, preview, ticket };
@@ -37,8 +36,7 @@ pub async fn start(
     session: Session,
     form: web::Form<PlanForm>,
 ) -> Result<HttpResponse, PageError> {
-    session.check_csrf(&form.csrf)?;
-    dashboard.require(Feature::Migrations)?;
+    dashboard.allow_form(&session, &form.csrf, Feature::Migrations)?;
     match begin(&dashboard, &session, &form).await {
         Ok(id) => Ok(see_other(&format!("/ui/rebalances/{id}"))),
         Err(error) => refused(&dashboard, &session, &form, error).await,

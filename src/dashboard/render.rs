@@ -68,6 +68,17 @@ pub fn page(
     Ok(html(StatusCode::OK).body(render(template, ctx)?))
 }
 
+/// A live region's fragment (no layout), with what its buttons need.
+pub fn fragment(
+    dashboard: &Dashboard,
+    session: &Session,
+    template: &str,
+    values: Value,
+) -> Result<HttpResponse, PageError> {
+    let ctx = context! { csrf => &session.csrf, enabled => dashboard.enabled(), ..values };
+    Ok(html(StatusCode::OK).body(render(template, ctx)?))
+}
+
 pub fn render(template: &str, ctx: Value) -> Result<String, PageError> {
     Ok(TEMPLATES.get_template(template)?.render(ctx)?)
 }

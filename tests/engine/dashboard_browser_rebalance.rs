@@ -51,7 +51,7 @@ async fn an_operator_plans_a_drain_from_the_overview_pauses_and_resumes_it_and_w
         .await;
     browser.find("#plan-preview").await.click().await;
     let preview = browser
-        .wait_for_text("Type the number of moves (3) to confirm", 20)
+        .wait_for_text("Type the number of moves (3) to confirm", 60)
         .await;
     assert!(
         preview.contains("3 moves") && preview.contains("shard_1 → shard_2"),

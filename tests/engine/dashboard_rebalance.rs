@@ -1,18 +1,18 @@
 //! Fleet plans in the dashboard over plain HTTP: the list and the form, a
 //! preview with every move and the API's token, Start only with the number
-//! of moves typed again and only for the plan previewed, the plan page with
-//! the controls its status allows, and those controls behind CSRF.
+//! of moves typed again and only for the plan previewed, and the plan page
+//! (its controls are `dashboard_rebalance_controls`).
 
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::app::{TestApp, spawn_app, spawn_app_with};
+use crate::app::{TestApp, spawn_app};
 use crate::operator::{Operator, Page};
 
-const ADMIN: &str = "ops@example.com";
+pub const ADMIN: &str = "ops@example.com";
 
 /// The value of the page's hidden field `name`.
-fn field(body: &str, name: &str) -> String {
+pub fn field(body: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = body
         .find(&marker)
@@ -22,7 +22,7 @@ fn field(body: &str, name: &str) -> String {
 }
 
 /// The form of a drain of shard_1 by ops@.
-fn drain(csrf: &str) -> Vec<(&'static str, String)> {
+pub fn drain(csrf: &str) -> Vec<(&'static str, String)> {
     [
         ("csrf", csrf),
         ("kind", "drain"),
@@ -35,13 +35,13 @@ fn drain(csrf: &str) -> Vec<(&'static str, String)> {
     .to_vec()
 }
 
-async fn post(operator: &Operator, path: &str, fields: &[(&str, String)]) -> Page {
+pub async fn post(operator: &Operator, path: &str, fields: &[(&str, String)]) -> Page {
     let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
     operator.post(path, &pairs).await
 }
 
 /// Previews a drain of shard_1; returns the Start form's fields, confirmation left to the caller.
-async fn preview(operator: &Operator) -> (Page, Vec<(&'static str, String)>) {
+pub async fn preview(operator: &Operator) -> (Page, Vec<(&'static str, String)>) {
     let csrf = operator.get("/ui/rebalances").await.csrf();
     let page = post(operator, "/ui/rebalances/preview", &drain(&csrf)).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
@@ -50,6 +50,22 @@ async fn preview(operator: &Operator) -> (Page, Vec<(&'static str, String)>) {
         start.push((name, field(&page.body, name)));
     }
     (page, start)
+}
+
+/// Previews and starts a drain of shard_1, typing `count`; returns the plan page's path.
+pub async fn started(operator: &Operator, count: &str) -> String {
+    let (_, mut start) = preview(operator).await;
+    start.push(("confirm", count.to_owned()));
+    let page = post(operator, "/ui/rebalances/start", &start).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    page.location.unwrap()
+}
+
+/// Asserts the page holds every part.
+pub fn shows(body: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(body.contains(part), "{part}: {body}");
+    }
 }
 
 async fn plans(app: &TestApp) -> usize {
@@ -69,35 +85,18 @@ async fn the_overview_links_to_the_rebalances_page_which_lists_plans_and_offers_
     );
     let empty = operator.get("/ui/rebalances").await;
     assert_eq!(empty.status, StatusCode::OK, "{}", empty.body);
-    for part in [
+    let form = [
         "id=\"plan-form\"",
-        "No plan yet.",
         "<option value=\"shard_2\"",
         "id=\"kind-list\"",
-    ] {
-        assert!(empty.body.contains(part), "{part}: {}", empty.body);
-    }
-    let (status, body) = app
-        .post(
-            "/api/v1/rebalances",
-            json!({"kind": "drain", "shard": "shard_1", "requested_by": ADMIN}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let mut start = json!({"kind": "drain", "shard": "shard_1", "requested_by": ADMIN});
-    start["confirmation_token"] = body["confirmation_token"].clone();
-    let (status, started) = app.post("/api/v1/rebalances", start).await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    ];
+    shows(&empty.body, &[&form[..], &["No plan yet."]].concat());
+
+    let plan = started(&operator, "1").await;
+    let id = plan.rsplit('/').next().unwrap();
+    let link = format!("<a href=\"{plan}\">{id}</a>");
     let listed = operator.get("/ui/rebalances").await.body;
-    let id = started["id"].as_i64().unwrap();
-    for part in [
-        format!("<a href=\"/ui/rebalances/{id}\">{id}</a>"),
-        "drain shard_1".to_owned(),
-        "1 waiting".to_owned(),
-        ADMIN.to_owned(),
-    ] {
-        assert!(listed.contains(&part), "{part}: {listed}");
-    }
+    shows(&listed, &[&link, "drain shard_1", "1 waiting", ADMIN]);
 }
 
 #[tokio::test]
@@ -108,7 +107,7 @@ async fn a_preview_shows_every_move_and_the_distribution_and_carries_the_apis_to
     }
     let operator = Operator::sign_in(&app).await;
     let (page, start) = preview(&operator).await;
-    for part in [
+    let parts = [
         "id=\"rebalance-preview\"",
         "<strong>3 moves</strong>",
         "<a href=\"/ui/websites/2\">2</a>",
@@ -116,9 +115,8 @@ async fn a_preview_shows_every_move_and_the_distribution_and_carries_the_apis_to
         "id=\"preview-distribution\"",
         "3 → 0",
         "Type the number of moves (3) to confirm",
-    ] {
-        assert!(page.body.contains(part), "{part}: {}", page.body);
-    }
+    ];
+    shows(&page.body, &parts);
     let (_, api) = app
         .post(
             "/api/v1/rebalances",
@@ -192,100 +190,18 @@ async fn start_refuses_a_mistyped_count_with_422_and_the_form_and_the_right_coun
     assert!(location.starts_with("/ui/rebalances/"), "{location}");
     let page = operator.get(&location).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    for part in [
-        "Rebalance",
+    let live = format!("data-live=\"{location}/live\"");
+    let parts = [
         "drain shard_1",
         "status-running",
         "2 waiting",
         "id=\"plan-pause\"",
         "id=\"plan-cancel\"",
         "<strong>started</strong> by ops@example.com",
-        &format!("data-live=\"{location}/live\""),
-    ] {
-        assert!(page.body.contains(part), "{part}: {}", page.body);
-    }
+        &live,
+    ];
+    shows(&page.body, &parts);
     assert!(!page.body.contains("id=\"plan-resume\""), "{}", page.body);
-}
-
-#[tokio::test]
-async fn pause_and_cancel_need_the_csrf_token_and_a_requester_and_a_refusal_shows_on_the_plan_page()
-{
-    let app = spawn_app().await;
-    app.env.seed(1, "shard_1", 40).await;
-    let operator = Operator::sign_in(&app).await;
-    let (_, mut start) = preview(&operator).await;
-    start.push(("confirm", "1".into()));
-    let plan = post(&operator, "/ui/rebalances/start", &start)
-        .await
-        .location
-        .unwrap();
-    let csrf = operator.get(&plan).await.csrf();
-    let pause = format!("{plan}/pause");
-
-    let forged = operator.post(&pause, &[("requested_by", ADMIN)]).await;
-    assert_eq!(forged.status, StatusCode::FORBIDDEN);
-    assert!(
-        forged.body.contains("csrf_token_invalid"),
-        "{}",
-        forged.body
-    );
-    let nobody = operator.post(&pause, &[("csrf", &csrf)]).await;
-    assert_eq!(
-        nobody.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "{}",
-        nobody.body
-    );
-    assert!(
-        nobody.body.contains("id=\"plan-controls\""),
-        "{}",
-        nobody.body
-    );
-    assert!(
-        operator.get(&plan).await.body.contains("status-running"),
-        "unchanged"
-    );
-
-    let by = [("csrf", csrf.as_str()), ("requested_by", ADMIN)];
-    assert_eq!(
-        operator.post(&pause, &by).await.status,
-        StatusCode::SEE_OTHER
-    );
-    let paused = operator.get(&format!("{plan}/live")).await.body;
-    assert!(
-        paused.contains("status-paused") && paused.contains("id=\"plan-resume\""),
-        "{paused}"
-    );
-    assert!(!paused.contains("id=\"plan-pause\""), "{paused}");
-    let again = operator.post(&pause, &by).await;
-    assert_eq!(again.status, StatusCode::CONFLICT);
-    assert!(
-        again.body.contains("cannot_pause") && again.body.contains("data-live"),
-        "{}",
-        again.body
-    );
-
-    let cancelled = operator.post(&format!("{plan}/cancel"), &by).await;
-    assert_eq!(
-        cancelled.status,
-        StatusCode::SEE_OTHER,
-        "{}",
-        cancelled.body
-    );
-    shardmover::rebalance::driver::step_all(&app.mover, "test-worker")
-        .await
-        .unwrap();
-    let ended = operator.get(&plan).await.body;
-    assert!(
-        ended.contains("status-cancelled") && ended.contains("data-final"),
-        "{ended}"
-    );
-    assert!(
-        ended.contains("<strong>cancelled</strong> by ops@example.com"),
-        "{ended}"
-    );
-    let unknown = operator.post(&format!("{plan}/shuffle"), &by).await;
-    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -307,22 +223,4 @@ async fn a_plan_changed_since_its_preview_is_refused_with_409_plan_changed_on_th
         stale.body
     );
     assert_eq!(plans(&app).await, 0);
-}
-
-#[tokio::test]
-async fn with_migrations_off_the_form_is_not_drawn_and_preview_answers_403() {
-    let app = spawn_app_with(|s| s.flags.migrations = false).await;
-    app.env.seed(1, "shard_1", 40).await;
-    let operator = Operator::sign_in(&app).await;
-    let page = operator.get("/ui/rebalances").await;
-    assert_eq!(page.status, StatusCode::OK);
-    assert!(!page.body.contains("id=\"plan-form\""), "{}", page.body);
-    let csrf = page.csrf();
-    let refused = post(&operator, "/ui/rebalances/preview", &drain(&csrf)).await;
-    assert_eq!(refused.status, StatusCode::FORBIDDEN);
-    assert!(
-        refused.body.contains("SHARD_MIGRATIONS_ENABLED"),
-        "{}",
-        refused.body
-    );
 }

@@ -15,6 +15,7 @@ mod dashboard_guards;
 mod dashboard_outage;
 mod dashboard_pages;
 mod dashboard_rebalance;
+mod dashboard_rebalance_controls;
 mod dashboard_render;
 mod edges;
 mod helpers;
