@@ -1,5 +1,5 @@
 // shardmover dashboard: plain JavaScript, no build step, no dependencies.
-// 1. Forms with data-confirm ask before they submit.
+// 1. Forms (or their submit buttons) with data-confirm ask before they submit.
 // 2. An element with data-live="<url>" is refreshed from that URL every
 //    second (an HTML fragment) until the fragment carries data-final.
 "use strict";
@@ -7,7 +7,10 @@
 window.shardmoverDashboard = { loadedAt: Date.now(), refreshes: 0 };
 
 document.addEventListener("submit", function (event) {
-  var question = event.target.getAttribute("data-confirm");
+  var button = event.submitter;
+  var question =
+    (button && button.getAttribute("data-confirm")) ||
+    event.target.getAttribute("data-confirm");
   if (question && !window.confirm(question)) {
     event.preventDefault();
   }

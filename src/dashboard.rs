@@ -1,7 +1,8 @@
 //! The operator dashboard under `/ui`: server-rendered pages (minijinja
 //! templates compiled into the binary) over the same library calls the API
 //! makes, a signed session cookie from the API token, a CSRF token on every
-//! form, and one small vendored script that polls a move's live fragment.
+//! form, and one small vendored script that polls a move's or a plan's live
+//! fragment.
 
 mod access;
 mod assets;
@@ -14,6 +15,11 @@ mod move_live;
 mod move_page;
 mod moves;
 mod overview;
+mod rebalance_actions;
+mod rebalance_form;
+mod rebalance_page;
+mod rebalance_start;
+mod rebalances;
 mod render;
 mod session;
 mod session_guard;
@@ -91,6 +97,21 @@ fn routes() -> impl actix_web::dev::HttpServiceFactory {
             web::post().to(website_move::preview),
         )
         .route("/websites/{id}/move", web::post().to(website_move::start))
+        .route("/rebalances", web::get().to(rebalances::page))
+        .route(
+            "/rebalances/preview",
+            web::post().to(rebalance_start::preview),
+        )
+        .route("/rebalances/start", web::post().to(rebalance_start::start))
+        .route("/rebalances/{id}", web::get().to(rebalance_page::page))
+        .route(
+            "/rebalances/{id}/live",
+            web::get().to(rebalance_page::fragment),
+        )
+        .route(
+            "/rebalances/{id}/{command}",
+            web::post().to(rebalance_actions::command),
+        )
         .route("/shards/{name}", web::get().to(shard::page))
         .route("/shards/{name}", web::post().to(shard::change))
         .route("/audit", web::get().to(audit::page))

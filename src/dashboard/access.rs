@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{Dashboard, PageError};
+use super::{Dashboard, PageError, Session};
 
 #[derive(Debug, Clone, Copy)]
 pub enum Feature {
@@ -40,6 +40,17 @@ impl Dashboard {
                 format!("this route is disabled by {flag}=false"),
             )),
         }
+    }
+
+    /// A form that changes something: this session's CSRF token first, then `feature`.
+    pub fn allow_form(
+        &self,
+        session: &Session,
+        csrf: &str,
+        feature: Feature,
+    ) -> Result<(), PageError> {
+        session.check_csrf(csrf)?;
+        self.require(feature)
     }
 
     pub fn enabled(&self) -> Enabled {

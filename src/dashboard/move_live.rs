@@ -1,13 +1,12 @@
 //! `/ui/moves/{id}/live`: the part of a move's page that changes, as an HTML
 //! fragment the script swaps in every second (no page reload).
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use minijinja::context;
 
 use super::access::Feature;
 use super::move_page::load;
-use super::render::{html, render};
+use super::render::fragment as render_fragment;
 use super::{Dashboard, PageError, Session};
 use crate::ids::MigrationId;
 
@@ -18,6 +17,10 @@ pub async fn fragment(
 ) -> Result<HttpResponse, PageError> {
     dashboard.require(Feature::Admin)?;
     let details = load(&dashboard, MigrationId(id.into_inner())).await?;
-    let ctx = context! { m => details, csrf => session.csrf, enabled => dashboard.enabled() };
-    Ok(html(StatusCode::OK).body(render("move_live.html", ctx)?))
+    render_fragment(
+        &dashboard,
+        &session,
+        "move_live.html",
+        context! { m => details },
+    )
 }

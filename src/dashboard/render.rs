@@ -35,6 +35,10 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         "website.html",
         "shard.html",
         "audit.html",
+        "rebalances.html",
+        "rebalance_preview.html",
+        "rebalance.html",
+        "rebalance_live.html",
     );
     for (name, source) in sources {
         env.add_template(name, source)
@@ -61,6 +65,17 @@ pub fn page(
         enabled => dashboard.enabled(),
         ..values
     };
+    Ok(html(StatusCode::OK).body(render(template, ctx)?))
+}
+
+/// A live region's fragment (no layout), with what its buttons need.
+pub fn fragment(
+    dashboard: &Dashboard,
+    session: &Session,
+    template: &str,
+    values: Value,
+) -> Result<HttpResponse, PageError> {
+    let ctx = context! { csrf => &session.csrf, enabled => dashboard.enabled(), ..values };
     Ok(html(StatusCode::OK).body(render(template, ctx)?))
 }
 

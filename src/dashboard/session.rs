@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::PageError;
+use super::{Dashboard, PageError};
 
 pub(crate) const COOKIE: &str = "shardmover_session";
 /// A signed-in browser stays signed in for a working day.
@@ -47,6 +47,21 @@ impl Session {
     /// A keyed tag over `text` for this session (a clean preview's ticket).
     pub fn tag(&self, token: &SecretString, text: &str) -> String {
         hex(&mac(token, &format!("{}\n{text}", self.csrf)))
+    }
+}
+
+impl Dashboard {
+    /// A preview's ticket: `text` tagged for this session, so a Start form
+    /// carries only what a preview in this session showed.
+    pub fn ticket(&self, session: &Session, text: &str) -> Result<String, PageError> {
+        let token = self.app.settings().api.token.as_ref().ok_or_else(|| {
+            PageError::new(
+                actix_web::http::StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "the API has no token configured (SHARD_API_TOKEN)",
+            )
+        })?;
+        Ok(session.tag(token, text))
     }
 }
 

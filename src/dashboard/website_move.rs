@@ -166,15 +166,8 @@ fn ticket(
     session: &Session,
     (website, target, mode, requested_by): (WebsiteId, &ShardName, MoveMode, &str),
 ) -> Result<String, PageError> {
-    let token = dashboard.app.settings().api.token.as_ref().ok_or_else(|| {
-        PageError::new(
-            actix_web::http::StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "the API has no token configured (SHARD_API_TOKEN)",
-        )
-    })?;
-    Ok(session.tag(
-        token,
+    dashboard.ticket(
+        session,
         &format!("preview {website} {target} {mode} {requested_by}"),
-    ))
+    )
 }

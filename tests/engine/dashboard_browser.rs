@@ -2,7 +2,8 @@
 //! the overview (two healthy shards, one unreachable), search, preview and
 //! start a move, watch it progress to `completed` without a reload, cancel
 //! another, read the audit log, sign out and be refused. Screenshots of the
-//! main pages are written on the way (see `screenshot`).
+//! main pages are written on the way (see `screenshot`). Fleet plans have their
+//! own browser test (`dashboard_browser_rebalance`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,7 +33,7 @@ impl ProgressSink for Leisurely {
 
 /// Under the target directory; into `docs/screenshots/` (the README's) with
 /// `SHARDMOVER_UPDATE_SCREENSHOTS=1`, so a test run leaves the tree clean.
-fn screenshot(name: &str) -> PathBuf {
+pub fn screenshot(name: &str) -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let dir = if std::env::var_os("SHARDMOVER_UPDATE_SCREENSHOTS").is_some() {
         root.join("docs/screenshots")
@@ -44,7 +45,8 @@ fn screenshot(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-async fn read(browser: &Browser, css: &str) -> String {
+/// The text of the first element `css` selects (empty when there is none).
+pub async fn read(browser: &Browser, css: &str) -> String {
     let script =
         format!("var e = document.querySelector({css:?}); return e ? e.textContent : null;");
     browser

@@ -82,7 +82,7 @@ async fn the_session_cookie_is_secure_whenever_the_public_url_is_https_and_only_
 }
 
 #[tokio::test]
-async fn with_the_admin_flag_off_preview_start_cancel_and_finalize_answer_403_and_change_nothing() {
+async fn with_the_admin_flag_off_every_action_answers_403_and_changes_nothing() {
     let app = spawn_app_with(|s| s.flags.admin = false).await;
     app.env.seed(7, "shard_1", 100).await;
     app.env.seed(8, "shard_1", 100).await;
@@ -103,6 +103,9 @@ async fn with_the_admin_flag_off_preview_start_cancel_and_finalize_answer_403_an
         ("/ui/websites/7/move".to_owned(), &move_form[..]),
         (format!("/ui/moves/{}/cancel", id.0), &move_form[..1]),
         (format!("/ui/moves/{}/finalize", id.0), &move_form[..1]),
+        ("/ui/rebalances/preview".to_owned(), &move_form[..]),
+        ("/ui/rebalances/start".to_owned(), &move_form[..]),
+        ("/ui/rebalances/1/pause".to_owned(), &move_form[..]),
     ];
     for (path, fields) in actions {
         let refused = operator.post(&path, fields).await;

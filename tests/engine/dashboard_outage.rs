@@ -46,6 +46,9 @@ async fn every_page_says_503_database_unavailable_while_the_control_database_is_
         "/ui/websites/7",
         "/ui/shards/shard_1",
         "/ui/audit",
+        "/ui/rebalances",
+        "/ui/rebalances/1",
+        "/ui/rebalances/1/live",
     ] {
         let page = operator.get(path).await;
         assert_eq!(

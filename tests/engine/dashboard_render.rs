@@ -31,6 +31,7 @@ async fn every_page_answers_and_lists_come_in_pages_of_50_with_10000_moves_in_th
         "/ui/websites/7".to_owned(),
         "/ui/shards/shard_1".to_owned(),
         "/ui/audit".to_owned(),
+        "/ui/rebalances".to_owned(),
         "/ui/audit?changed_by=ops1%40example.com&from=2020-01-01".to_owned(),
     ];
     // Pages of 50, newest first, and the filters hold across pages.
