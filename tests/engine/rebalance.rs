@@ -12,7 +12,7 @@ use crate::helpers::dump;
 const ADMIN: &str = "ops@example.com";
 
 /// Previews `plan`, then starts it with the preview's token; returns the plan's id.
-async fn start(app: &TestApp, plan: Value) -> i64 {
+pub async fn start(app: &TestApp, plan: Value) -> i64 {
     let (status, preview) = app.post("/api/v1/rebalances", plan.clone()).await;
     assert_eq!(status, 200, "{preview}");
     let mut confirmed = plan;

@@ -80,13 +80,7 @@ async fn a_plan_waits_while_a_shards_replica_lags_and_goes_on_once_it_catches_up
     let moves = json!([{"website_id": 1, "target_shard": "shard_3"},
                        {"website_id": 2, "target_shard": "shard_4"}]);
     let plan = json!({"kind": "list", "moves": moves, "requested_by": "ops@example.com"});
-    let (status, preview) = app.post("/api/v1/rebalances", plan.clone()).await;
-    assert_eq!(status, 200, "{preview}");
-    let mut confirmed = plan;
-    confirmed["confirmation_token"] = preview["confirmation_token"].clone();
-    let (status, started) = app.post("/api/v1/rebalances", confirmed).await;
-    assert_eq!(status, 202, "{started}");
-    let id = started["id"].as_i64().unwrap();
+    let id = crate::rebalance::start(&app, plan).await;
     let path = format!("/api/v1/rebalances/{id}");
 
     shardmover::rebalance::driver::step_all(&app.mover, "w")
