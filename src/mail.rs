@@ -1,21 +1,24 @@
-//! Email about moves: who hears about a final event, what the notice says, and
-//! how it travels over SMTP. Notices are written to an outbox in the same
-//! transaction that records a move's final status (`outbox`) and delivered by
-//! their own job (`jobs::notify_job`), so an SMTP outage delays a notice
-//! but never loses it, and a retried move never mails twice.
+//! Email about moves and fleet plans: who hears about a final event, what the
+//! notice says, and how it travels over SMTP. Notices are written to an outbox
+//! in the same transaction that records a move's final status or a plan's end
+//! (`outbox`) and delivered by their own job (`jobs::notify_job`), so an SMTP
+//! outage delays a notice but never loses it, and a retried move never mails
+//! twice. A plan's moves mail only failures; the plan mails one summary.
 
 mod compose;
 mod mailer;
 mod notice;
 pub mod outbox;
+mod plan_notice;
 mod settings;
 mod templates;
 
 pub use crate::config::{MailSettings, TlsMode};
 pub use crate::ids::EmailAddress;
-pub use compose::compose;
+pub use compose::{compose, compose_plan};
 pub use mailer::{Mailer, SendError};
 pub use notice::Notice;
+pub use plan_notice::{PlanNotice, PlanNoticeMove};
 
 /// Mail failures that are not about delivery (those are `SendError`).
 #[derive(Debug, thiserror::Error)]

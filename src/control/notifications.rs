@@ -1,4 +1,8 @@
-//! Repository for `shardmover.notifications`, the outbox of move notices.
+//! Repository for `shardmover.notifications`, the outbox of notices: a move's
+//! final event, or the summary of a fleet plan's end. Delivery's side (claim a
+//! row, record how sending went) is in `delivery`.
+
+mod delivery;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -9,7 +13,9 @@ use sqlx::PgConnection;
 use super::{NoticeStatus, Status};
 use crate::ids::{EmailAddress, MigrationId, NotificationId};
 
-/// Also the API's `notifications` item (field names are a contract).
+pub use delivery::{Outgoing, claim, mark_failed_attempt, mark_sent};
+
+/// A move's notice; also the API's `notifications` item (field names are a contract).
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct Notification {
     #[sqlx(try_from = "i64")]
@@ -41,29 +47,55 @@ pub struct Notification {
 const COLUMNS: &str = "id, migration_id, event, recipient, status, attempts, next_attempt_at,
     give_up_at, last_error, sent_at, message_id, created_at";
 
+/// What a notice is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    Move(MigrationId),
+    /// A plan's end: the plan, and the trail entry of the ending announced (a
+    /// retried plan can end again, and each ending is summarised once).
+    Plan {
+        rebalance: i64,
+        ending: i64,
+    },
+}
+
+impl Subject {
+    /// The columns `migration_id`, `rebalance_id` and `rebalance_event_id`.
+    fn columns(self) -> (Option<i64>, Option<i64>, Option<i64>) {
+        match self {
+            Self::Move(id) => (Some(id.0), None, None),
+            Self::Plan { rebalance, ending } => (None, Some(rebalance), Some(ending)),
+        }
+    }
+}
+
 pub struct NewNotification<'a> {
-    pub migration: MigrationId,
+    pub subject: Subject,
     pub event: &'a str,
     pub recipients: &'a [String],
     pub message_id: &'a str,
     pub give_up_after: Duration,
 }
 
-/// Records the notice of a final event, one row per recipient; returns the new
-/// rows' ids. A recipient who already has a notice of this move gets none, which
-/// is what makes a re-run of an ended move's job mail nothing.
+/// Records the notice of a final event or a plan's end, one row per recipient;
+/// returns the new rows' ids. A recipient who already has this notice gets
+/// none (either unique constraint: a move's event, a plan's ending), which is
+/// what makes a re-run of an ended move's job mail nothing.
 pub async fn insert(
     conn: &mut PgConnection,
     new: &NewNotification<'_>,
 ) -> Result<Vec<NotificationId>, sqlx::Error> {
+    let (migration, rebalance, ending) = new.subject.columns();
     let ids: Vec<i64> = sqlx::query_scalar(
-        "INSERT INTO shardmover.notifications
-            (migration_id, event, recipient, message_id, next_attempt_at, give_up_at)
-         SELECT $1, $2, r, $4, now(), now() + make_interval(secs => $5)
-           FROM unnest($3::text[]) AS r
-         ON CONFLICT (migration_id, event, recipient) DO NOTHING RETURNING id",
+        "INSERT INTO shardmover.notifications (migration_id, rebalance_id, rebalance_event_id,
+             event, recipient, message_id, next_attempt_at, give_up_at)
+         SELECT $1, $2, $3, $4, r, $6, now(), now() + make_interval(secs => $7)
+           FROM unnest($5::text[]) AS r
+         ON CONFLICT DO NOTHING RETURNING id",
     )
-    .bind(new.migration.0)
+    .bind(migration)
+    .bind(rebalance)
+    .bind(ending)
     .bind(new.event)
     .bind(new.recipients)
     .bind(new.message_id)
@@ -71,59 +103,6 @@ pub async fn insert(
     .fetch_all(conn)
     .await?;
     Ok(ids.into_iter().map(NotificationId).collect())
-}
-
-/// Locks a pending notice for delivery until the caller's transaction ends;
-/// `None` if it was sent or given up, or another worker holds it right now.
-pub async fn claim(
-    conn: &mut PgConnection,
-    id: NotificationId,
-) -> Result<Option<Notification>, sqlx::Error> {
-    sqlx::query_as(crate::sql::audited(&format!(
-        "SELECT {COLUMNS} FROM shardmover.notifications
-          WHERE id = $1 AND status = $2 FOR UPDATE SKIP LOCKED"
-    )))
-    .bind(id.0)
-    .bind(NoticeStatus::Pending.as_str())
-    .fetch_optional(conn)
-    .await
-}
-
-pub async fn mark_sent(conn: &mut PgConnection, id: NotificationId) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE shardmover.notifications
-            SET status = $2, sent_at = now(), attempts = attempts + 1, next_attempt_at = NULL
-          WHERE id = $1",
-    )
-    .bind(id.0)
-    .bind(NoticeStatus::Sent.as_str())
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Records a failed attempt: retried after `retry_in`, or given up with `None`.
-pub async fn mark_failed_attempt(
-    conn: &mut PgConnection,
-    id: NotificationId,
-    error: &str,
-    retry_in: Option<Duration>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE shardmover.notifications
-            SET attempts = attempts + 1, last_error = $2,
-                status = CASE WHEN $3::float8 IS NULL THEN $4 ELSE $5 END,
-                next_attempt_at = now() + make_interval(secs => $3)
-          WHERE id = $1",
-    )
-    .bind(id.0)
-    .bind(error)
-    .bind(retry_in.map(|d| d.as_secs_f64()))
-    .bind(NoticeStatus::Failed.as_str())
-    .bind(NoticeStatus::Pending.as_str())
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 pub async fn list_for_migration(

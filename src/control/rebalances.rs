@@ -2,6 +2,7 @@
 //! and their trail). Repository functions only: what the states mean and when
 //! they change is `rebalance`'s business.
 
+mod membership;
 mod moves;
 
 use chrono::{DateTime, Utc};
@@ -10,6 +11,7 @@ use sqlx::PgConnection;
 
 use crate::sql::audited;
 
+pub use membership::plan_state_of_move;
 pub use moves::{
     NewPlanMove, PlanMove, STOPPED_AFTER_FAILURE, count_by_state, insert_moves, move_rate,
     moves_of, retry_failed, set_move, unfinished_moves, websites_in_live_plans,
@@ -192,25 +194,25 @@ pub async fn drained_shards(conn: &mut PgConnection) -> Result<Vec<(String, i64)
     .await
 }
 
-/// Appends to the plan's trail.
+/// Appends to the plan's trail; returns the entry's id (a plan's end names
+/// the entry that announced it, so each ending is mailed once).
 pub async fn record_event(
     conn: &mut PgConnection,
     id: i64,
     event: &str,
     by: Option<&str>,
     detail: Option<&str>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
         "INSERT INTO shardmover.rebalance_events (rebalance_id, event, changed_by_email, detail)
-         VALUES ($1, $2, $3, $4)",
+         VALUES ($1, $2, $3, $4) RETURNING id",
     )
     .bind(id)
     .bind(event)
     .bind(by)
     .bind(detail)
-    .execute(conn)
+    .fetch_one(conn)
     .await
-    .map(drop)
 }
 
 /// One entry of a plan's trail.

@@ -15,10 +15,10 @@ use tracing::{info, warn};
 
 use super::backoff::backoff;
 use crate::config::Settings;
-use crate::control::notifications::{self, Notification};
+use crate::control::notifications::{self, Outgoing, Subject};
 use crate::control::{migrations, tables};
-use crate::ids::{MigrationId, NotificationId};
-use crate::mail::{MailError, Mailer, Notice, compose};
+use crate::ids::NotificationId;
+use crate::mail::{MailError, Mailer, Notice, PlanNotice, compose, compose_plan};
 use crate::queue::NotifyJob;
 
 /// What a notice job needs: the control database, settings and an SMTP client.
@@ -53,6 +53,8 @@ pub enum NotifyError {
     },
     #[error("notice {0}: its move is gone")]
     MoveMissing(NotificationId),
+    #[error("notice {0}: its rebalance is gone")]
+    PlanMissing(NotificationId),
 }
 
 impl Notifier {
@@ -112,39 +114,51 @@ impl Notifier {
         Ok(delivery)
     }
 
+    /// The message, from the move or plan as it stands now.
     async fn compose(
         &self,
         conn: &mut sqlx::PgConnection,
-        notice: &Notification,
+        notice: &Outgoing,
     ) -> Result<Result<lettre::Message, MailError>, NotifyError> {
         let db = |source| NotifyError::Database {
             id: notice.id,
             source,
         };
-        let id = MigrationId(notice.migration_id);
-        let record = migrations::find(conn, id)
-            .await
-            .map_err(db)?
-            .ok_or(NotifyError::MoveMissing(notice.id))?;
-        let tables = tables::list(conn, id).await.map_err(db)?;
-        let content = Notice::new(
-            &record,
-            notice.event,
-            &tables,
-            &self.settings.api.public_url,
-        );
-        Ok(compose(
-            &content,
+        let (from, to) = (
             self.mailer.sender(),
             std::slice::from_ref(&notice.recipient),
-            &notice.message_id,
-        ))
+        );
+        let public_url = &self.settings.api.public_url;
+        match notice.subject {
+            Subject::Move(id) => {
+                let Some(event) = notice.move_event() else {
+                    let unknown = format!("a move notice of unknown event {:?}", notice.event);
+                    return Ok(Err(MailError::Build(unknown)));
+                };
+                let record = migrations::find(conn, id)
+                    .await
+                    .map_err(db)?
+                    .ok_or(NotifyError::MoveMissing(notice.id))?;
+                let tables = tables::list(conn, id).await.map_err(db)?;
+                let content = Notice::new(&record, event, &tables, public_url);
+                Ok(compose(&content, from, to, &notice.message_id))
+            }
+            Subject::Plan { rebalance, .. } => {
+                // The notice was written in the transaction that ended the plan.
+                let (outcome, ended_at) = (notice.plan_outcome(), notice.created_at);
+                let content = PlanNotice::load(conn, rebalance, outcome, ended_at, public_url)
+                    .await
+                    .map_err(db)?
+                    .ok_or(NotifyError::PlanMissing(notice.id))?;
+                Ok(compose_plan(&content, from, to, &notice.message_id))
+            }
+        }
     }
 
     async fn retry_later(
         &self,
         conn: &mut sqlx::PgConnection,
-        notice: &Notification,
+        notice: &Outgoing,
         error: String,
     ) -> Result<Delivery, NotifyError> {
         let delay = backoff(notice.attempts as u32 + 1);
@@ -169,7 +183,7 @@ impl Notifier {
     async fn give_up(
         &self,
         conn: &mut sqlx::PgConnection,
-        notice: &Notification,
+        notice: &Outgoing,
         error: String,
     ) -> Result<Delivery, NotifyError> {
         notifications::mark_failed_attempt(conn, notice.id, &error, None)

@@ -1,18 +1,20 @@
-//! Turns a notice into a MIME message: a plain-text and an HTML part, and a
-//! Message-ID derived from the event so a resend is recognisable as the same notice.
+//! Turns a notice (a move's, or a plan's summary) into a MIME message: a
+//! plain-text and an HTML part, and a Message-ID derived from the event so a
+//! resend is recognisable as the same notice.
 
 use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
 use serde::Serialize;
 
-use super::templates::{self, HTML, SUBJECT, TEXT};
-use super::{EmailAddress, MailError, Notice};
+use super::templates::{self, Templates};
+use super::{EmailAddress, MailError, Notice, PlanNotice};
 use crate::control::migrations::MigrationRecord;
+use crate::control::rebalances::PlanRow;
 
 #[derive(Serialize)]
-struct Context<'a> {
+struct Context<'a, N> {
     #[serde(flatten)]
-    notice: &'a Notice,
+    notice: &'a N,
     subject: &'a str,
 }
 
@@ -30,19 +32,52 @@ pub fn message_id(record: &MigrationRecord, sender: &Mailbox) -> String {
     )
 }
 
+/// The Message-ID of one ending of a plan (a retried plan can end again, under
+/// another trail entry); the plan's creation time keeps it unique across
+/// control databases as a move's does.
+pub fn plan_message_id(plan: &PlanRow, ending: i64, end_state: &str, sender: &Mailbox) -> String {
+    format!(
+        "<rebalance-{}.{end_state}.{ending}.{}@{}>",
+        plan.id,
+        plan.created_at.timestamp_millis(),
+        sender.email.domain()
+    )
+}
+
 pub fn compose(
     notice: &Notice,
     from: &Mailbox,
     to: &[EmailAddress],
     message_id: &str,
 ) -> Result<Message, MailError> {
-    let subject = templates::render(SUBJECT, notice)?.trim().to_owned();
+    compose_with(templates::MOVE, notice, from, to, message_id)
+}
+
+pub fn compose_plan(
+    notice: &PlanNotice,
+    from: &Mailbox,
+    to: &[EmailAddress],
+    message_id: &str,
+) -> Result<Message, MailError> {
+    compose_with(templates::PLAN, notice, from, to, message_id)
+}
+
+fn compose_with(
+    templates: Templates,
+    notice: &impl Serialize,
+    from: &Mailbox,
+    to: &[EmailAddress],
+    message_id: &str,
+) -> Result<Message, MailError> {
+    let subject = templates::render(templates.subject, notice)?
+        .trim()
+        .to_owned();
     let context = Context {
         notice,
         subject: &subject,
     };
-    let text = templates::render(TEXT, &context)?;
-    let html = templates::render(HTML, &context)?;
+    let text = templates::render(templates.text, &context)?;
+    let html = templates::render(templates.html, &context)?;
     let mut builder = Message::builder()
         .from(from.clone())
         .subject(subject)
@@ -57,6 +92,7 @@ pub fn compose(
 
 #[cfg(test)]
 mod tests {
+    use super::templates::{HTML, SUBJECT, TEXT};
     use super::*;
 
     fn failed_after_cutover() -> Notice {

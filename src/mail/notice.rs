@@ -103,11 +103,11 @@ impl Notice {
     }
 }
 
-fn timestamp(at: DateTime<Utc>) -> String {
+pub(super) fn timestamp(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
-fn human_duration(elapsed: chrono::TimeDelta) -> String {
+pub(super) fn human_duration(elapsed: chrono::TimeDelta) -> String {
     let millis = elapsed.num_milliseconds().max(0);
     let secs = millis / 1000;
     match secs {

@@ -46,7 +46,7 @@ pub async fn step(mover: &Mover, plan: &PlanRow) -> Result<(), RebalanceError> {
         .iter()
         .any(|m| m.state == "waiting" || m.state == "running")
     {
-        finish(&mut conn, plan, &moves).await?;
+        finish(mover, &mut conn, plan, &moves).await?;
     }
     Ok(())
 }
@@ -244,8 +244,12 @@ fn is_transient(error: &MovesError) -> bool {
     }
 }
 
-/// Ends the plan: completed, completed with failures, or cancelled.
+/// Ends the plan: completed, completed with failures, or cancelled. The end,
+/// its trail entry and its summary notice commit together, so a plan never
+/// ends unannounced or is announced twice (only the step that moves it out
+/// of a live state writes either).
 async fn finish(
+    mover: &Mover,
     conn: &mut sqlx::PgConnection,
     plan: &PlanRow,
     moves: &[PlanMove],
@@ -258,17 +262,22 @@ async fn finish(
         "running" => (&["running"], "completed_with_failures"),
         _ => return Ok(()),
     };
-    if rebalances::transition(conn, plan.id, from, to).await? {
-        let detail = format!("{done} completed, {failed} failed, {cancelled} cancelled");
-        rebalances::record_event(conn, plan.id, to, None, Some(&detail)).await?;
-        tracing::info!(
-            rebalance_id = plan.id,
-            state = to,
-            done,
-            failed,
-            cancelled,
-            "rebalance ended"
-        );
+    let mut tx = sqlx::Connection::begin(conn).await?;
+    if !rebalances::transition(&mut tx, plan.id, from, to).await? {
+        return Ok(());
     }
+    let detail = format!("{done} completed, {failed} failed, {cancelled} cancelled");
+    let ending = rebalances::record_event(&mut tx, plan.id, to, None, Some(&detail)).await?;
+    let settings = mover.app().settings();
+    crate::mail::outbox::record_plan_end(&mut tx, settings, plan, ending, to).await?;
+    tx.commit().await?;
+    tracing::info!(
+        rebalance_id = plan.id,
+        state = to,
+        done,
+        failed,
+        cancelled,
+        "rebalance ended"
+    );
     Ok(())
 }

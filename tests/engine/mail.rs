@@ -41,14 +41,14 @@ async fn notices(env: &TestEnv, id: MigrationId) -> Vec<Notification> {
         .unwrap()
 }
 
-struct Parsed {
-    subject: String,
-    text: String,
-    html: String,
-    message_id: String,
+pub(crate) struct Parsed {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub message_id: String,
 }
 
-fn parse(message: &Received) -> Parsed {
+pub(crate) fn parse(message: &Received) -> Parsed {
     let parsed = MessageParser::default()
         .parse(&message.data)
         .expect("a MIME message");

@@ -40,6 +40,7 @@ mod reads_beside_moves;
 mod rebalance;
 mod rebalance_crash;
 mod rebalance_lag;
+mod rebalance_mail;
 mod refusals;
 mod replica;
 mod schema_partitions;

@@ -12,7 +12,7 @@ use crate::helpers::dump;
 const ADMIN: &str = "ops@example.com";
 
 /// Previews `plan`, then starts it with the preview's token; returns the plan's id.
-pub async fn start(app: &TestApp, plan: Value) -> i64 {
+pub(crate) async fn start(app: &TestApp, plan: Value) -> i64 {
     let (status, preview) = app.post("/api/v1/rebalances", plan.clone()).await;
     assert_eq!(status, 200, "{preview}");
     let mut confirmed = plan;
@@ -22,21 +22,21 @@ pub async fn start(app: &TestApp, plan: Value) -> i64 {
     started["id"].as_i64().unwrap()
 }
 
-async fn view(app: &TestApp, id: i64) -> Value {
+pub(crate) async fn view(app: &TestApp, id: i64) -> Value {
     let (status, body) = app.get(&format!("/api/v1/rebalances/{id}")).await;
     assert_eq!(status, 200, "{body}");
     body
 }
 
 /// One step of every live plan, as a worker process takes it.
-async fn step(app: &TestApp) {
+pub(crate) async fn step(app: &TestApp) {
     shardmover::rebalance::driver::step_all(&app.mover, "test-worker")
         .await
         .unwrap();
 }
 
 /// Steps and runs move jobs until the plan ends; returns its last view.
-async fn run_to_end(app: &TestApp, id: i64) -> Value {
+pub(crate) async fn run_to_end(app: &TestApp, id: i64) -> Value {
     for _ in 0..100 {
         step(app).await;
         let body = view(app, id).await;
@@ -51,7 +51,7 @@ async fn run_to_end(app: &TestApp, id: i64) -> Value {
     panic!("rebalance {id} did not end: {}", view(app, id).await);
 }
 
-async fn command(app: &TestApp, id: i64, verb: &str) -> (reqwest::StatusCode, Value) {
+pub(crate) async fn command(app: &TestApp, id: i64, verb: &str) -> (reqwest::StatusCode, Value) {
     app.post(
         &format!("/api/v1/rebalances/{id}/{verb}"),
         json!({"requested_by": ADMIN}),
