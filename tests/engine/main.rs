@@ -38,6 +38,7 @@ mod proxy;
 mod pwb;
 mod reads_beside_moves;
 mod rebalance;
+mod rebalance_cli;
 mod rebalance_crash;
 mod rebalance_lag;
 mod rebalance_mail;
