@@ -35,6 +35,7 @@ mod online_surface;
 mod operator;
 mod ownership;
 mod proxy;
+mod populated_targets;
 mod pwb;
 mod reads_beside_moves;
 mod rebalance;
