@@ -8,6 +8,8 @@
 use shardmover::control::Phase;
 use shardmover::mover::{MoveError, Silent};
 
+use sqlx::PgPool;
+
 use crate::helpers::{Interlude, TestEnv, block_on, dump, pool};
 
 /// Website 7 (500 rows: orders 700000001..=700000322) on shard_1 and website 9
@@ -19,14 +21,14 @@ async fn seeded() -> TestEnv {
     env
 }
 
-/// Orders of website 9 on the target with the given ids.
-async fn orders_of_9_on_target(env: &TestEnv, ids: &str) {
+/// Orders of website 9 with the given ids on `shard` (website 9's).
+async fn orders_of_9(shard: &PgPool, ids: &str) {
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "INSERT INTO orders (id, website_id, product_id, quantity, total, ordered_at)
          SELECT g, 9, (SELECT min(id) FROM products WHERE website_id = 9), 1, 1, now()
            FROM {ids} g"
     )))
-    .execute(&env.shard_2)
+    .execute(shard)
     .await
     .unwrap();
 }
@@ -35,6 +37,14 @@ async fn run_move(env: &TestEnv) -> Result<(), MoveError> {
     let mover = env.mover();
     let id = env.request(&mover, 7, "shard_2", 100).await;
     mover.run(id, &Silent).await.map(|_| ())
+}
+
+/// A key collision, its message starting with `table_count` and naming `key`.
+fn assert_collision(error: &MoveError, table_count: &str, key: &str) {
+    assert_eq!(error.code(), "key_collision", "{error}");
+    let message = error.to_string();
+    assert!(message.starts_with(table_count), "{message}");
+    assert!(message.contains(key), "{message}");
 }
 
 /// The move failed and changed nothing: website 7 still lives on shard_1 and
@@ -68,7 +78,7 @@ async fn target_keys_inside_the_websites_range_that_equal_none_of_its_keys_do_no
         .execute(&env.shard_1)
         .await
         .unwrap();
-    orders_of_9_on_target(&env, "unnest(ARRAY[700000100, 700000200]::int8[])").await;
+    orders_of_9(&env.shard_2, "unnest(ARRAY[700000100, 700000200]::int8[])").await;
     let source_before = dump(&env.shard_1, 7).await;
 
     run_move(&env).await.unwrap();
@@ -89,18 +99,12 @@ async fn keys_that_collide_where_the_ranges_overlap_are_all_counted_and_named() 
     let env = seeded().await;
     // Website 9's orders 700000301..=700000400 on the target: the first 22
     // are website 7's last 22, the rest lie above its range.
-    orders_of_9_on_target(&env, "generate_series(700000301, 700000400)").await;
+    orders_of_9(&env.shard_2, "generate_series(700000301, 700000400)").await;
     let source_before = dump(&env.shard_1, 7).await;
 
     let error = run_move(&env).await.unwrap_err();
 
-    assert_eq!(error.code(), "key_collision", "{error}");
-    let message = error.to_string();
-    assert!(
-        message.starts_with("public.orders: 22 primary key(s)"),
-        "{message}"
-    );
-    assert!(message.contains("(700000301)"), "{message}");
+    assert_collision(&error, "public.orders: 22 primary key(s)", "(700000301)");
     assert_refused_cleanly(&env, &source_before).await;
 }
 
@@ -125,13 +129,7 @@ async fn a_text_keyed_table_is_checked_key_by_key_and_a_shared_code_is_refused()
 
     let error = run_move(&env).await.unwrap_err();
 
-    assert_eq!(error.code(), "key_collision", "{error}");
-    let message = error.to_string();
-    assert!(
-        message.starts_with("public.coupons: 1 primary key(s)"),
-        "{message}"
-    );
-    assert!(message.contains("(SPRING)"), "{message}");
+    assert_collision(&error, "public.coupons: 1 primary key(s)", "(SPRING)");
     assert_refused_cleanly(&env, &source_before).await;
 }
 
@@ -143,13 +141,7 @@ async fn a_key_taken_on_the_target_after_preflight_fails_the_copy_and_the_move_r
     // Preflight found no collision; then website 9 takes one of website 7's order ids.
     let collide = Interlude::on_entering(Phase::Copying, move || {
         block_on(async move {
-            sqlx::raw_sql(
-                "INSERT INTO orders (id, website_id, product_id, quantity, total, ordered_at)
-                 SELECT 700000005, 9, min(id), 1, 1, now() FROM products WHERE website_id = 9",
-            )
-            .execute(&pool(&target_url).await)
-            .await
-            .unwrap();
+            orders_of_9(&pool(&target_url).await, "unnest(ARRAY[700000005]::int8[])").await
         })
     });
     let mover = env.mover();
