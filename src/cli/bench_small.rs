@@ -1,9 +1,9 @@
 //! The fixed cost of a move: a small website moved through the service path —
-//! the move and its job recorded in one transaction as the API does, picked up
-//! by a move worker running here, driven to `completed` (source rows deleted) —
-//! back and forth between the bench's shards, both of which hold other
-//! websites. Most websites of a real fleet are small, so this decides how long
-//! a fleet plan takes.
+//! requested through the use case the API calls (the move and its job in one
+//! transaction), picked up by a move worker running here, driven to
+//! `completed` (source rows deleted) — back and forth between the bench's
+//! shards, both of which hold other websites. Most websites of a real fleet
+//! are small, so this decides how long a fleet plan takes.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,7 +12,8 @@ use sqlx::PgPool;
 
 use crate::control::{Status, migrations, phase_history};
 use crate::ids::{MigrationId, ShardName, WebsiteId};
-use crate::mover::{MoveRequest, Mover, Origin};
+use crate::mover::{MoveRequest, Mover};
+use crate::moves::Origin;
 
 /// How often the bench looks at the move's status while it runs.
 const LOOK: Duration = Duration::from_millis(2);
@@ -82,9 +83,7 @@ async fn move_once(
         idempotency_key: None,
     };
     let started = Instant::now();
-    let mut tx = control.begin().await?;
-    let record = mover.request_move(&mut tx, &request, origin).await?;
-    tx.commit().await?;
+    let record = crate::moves::request(mover, &request, origin).await?;
     let status = wait_for_end(control, record.id).await?;
     let total = started.elapsed();
     anyhow::ensure!(
