@@ -8,6 +8,7 @@ mod bench_dashboard;
 mod bench_fence;
 mod bench_fleet;
 mod bench_online;
+mod bench_small;
 mod bench_writer;
 mod demo;
 mod fences;

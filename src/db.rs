@@ -1,6 +1,7 @@
 //! Connections to the control database and the shards, and our migrations.
 
 mod logged;
+mod no_delay;
 
 use std::time::Duration;
 
@@ -20,10 +21,16 @@ pub const APPLICATION_NAME: &str = "shardmover";
 /// The control database's migrations (schema `shardmover`).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// Pool options every pool of ours starts from: each new connection's socket
+/// sends at once (see `no_delay`).
+pub fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new().after_connect(|conn, _| Box::pin(no_delay::set(conn)))
+}
+
 /// A lazily connecting pool: nothing is dialled until first use, so one
 /// unreachable shard never blocks start-up.
 pub fn lazy_pool(options: PgConnectOptions, max: u32, timeout: Duration) -> PgPool {
-    PgPoolOptions::new()
+    pool_options()
         .max_connections(max)
         .acquire_timeout(timeout)
         .connect_lazy_with(options)
@@ -55,7 +62,7 @@ pub fn describe(options: &PgConnectOptions) -> String {
 }
 
 pub async fn control_pool(settings: &Settings) -> Result<PgPool, sqlx::Error> {
-    let pool = PgPoolOptions::new()
+    let pool = pool_options()
         .max_connections(settings.database.max_connections)
         .acquire_timeout(settings.connect_timeout())
         .connect_with(control_options(settings))

@@ -1,6 +1,8 @@
 //! `shardmover bench`: builds a tenant of ~1,000,000 rows and measures, in one
 //! run, the engine's full (online, unloaded) move against a raw binary COPY
-//! pipe of the same rows, then what the fence left on the old shard costs other
+//! pipe of the same rows onto targets that already hold another website (as
+//! every real target does), then a small website's moves through a worker
+//! (the fixed cost of a move), then what the fence left on the old shard costs other
 //! websites' writes, then online moves of a small and the big tenant under a
 //! steady write load (the freeze), and what change capture costs the moving
 //! website's own writes.
@@ -38,6 +40,21 @@ pub struct BenchArgs {
     /// the two shards).
     #[arg(long, default_value_t = 3)]
     pub online_moves: usize,
+    /// Rows of the website already on the target (and on the raw pipe's
+    /// target), which every real target holds: the moved keys must be checked
+    /// against them.
+    #[arg(long, default_value_t = 100_000)]
+    pub neighbour_rows: i64,
+    /// Rows of the small website moved through a worker (the fixed cost).
+    #[arg(long, default_value_t = 1_000)]
+    pub small_rows: i64,
+    /// Moves of the small website, back and forth.
+    #[arg(long, default_value_t = 5)]
+    pub small_moves: usize,
+    /// Stops after the small website's moves (skips the fence, write-load and
+    /// capture measurements).
+    #[arg(long)]
+    pub moves_only: bool,
     /// Writes per second of the moving website during those moves (inserts,
     /// updates and deletes of its rows, routed by the registry, retried on SMF01).
     #[arg(long, default_value_t = 300)]
@@ -100,7 +117,33 @@ async fn run_in(server: &Server, base: &Settings, args: &BenchArgs) -> anyhow::R
     };
     eprintln!("seeding {} rows ...", big.rows);
     seed(&scratch, big.website, args.rows).await?;
-    move_against_raw_pipe(&mover, &scratch, big.website, args.batch_rows).await?;
+    let neighbour = Neighbour {
+        website: WebsiteId::new(2).expect("positive"),
+        rows: args.neighbour_rows,
+    };
+    eprintln!(
+        "seeding a neighbour of {} rows on the targets ...",
+        neighbour.rows
+    );
+    seed_on(&scratch.pools[2], &scratch.control, &neighbour).await?;
+    move_against_raw_pipe(&mover, &scratch, big.website, &neighbour, args.batch_rows).await?;
+    let small = WebsiteId::new(4).expect("positive");
+    eprintln!(
+        "moving a {}-row website {} times ...",
+        args.small_rows, args.small_moves
+    );
+    seed(&scratch, small, args.small_rows).await?;
+    super::bench_small::report(
+        &mover,
+        &scratch.control,
+        small,
+        args.small_rows,
+        args.small_moves,
+    )
+    .await?;
+    if args.moves_only {
+        return Ok(());
+    }
     super::bench_fence::report(&scratch.pools[0], scratch.urls[1].expose_secret()).await?;
     under_write_load(&mover, &scratch, big, args).await
 }
@@ -112,12 +155,28 @@ async fn seed(scratch: &Scratch, website: WebsiteId, rows: i64) -> anyhow::Resul
     Ok(())
 }
 
+/// A website living on the engine's target before the move (and seeded on the
+/// raw pipe's target too, so both write into indexes of the same size).
+struct Neighbour {
+    website: WebsiteId,
+    rows: i64,
+}
+
+/// Seeds the neighbour on `shard` and registers it on the engine's target.
+async fn seed_on(shard: &PgPool, control: &PgPool, neighbour: &Neighbour) -> anyhow::Result<()> {
+    sample_tenant::seed(shard, neighbour.website, Scale::total_rows(neighbour.rows)).await?;
+    sample_tenant::register(control, neighbour.website, "target").await?;
+    Ok(())
+}
+
 /// The raw pipe into one target, then the engine's online move (no writes)
-/// into the other; the website ends on the target, its source rows deleted.
+/// into the other, both targets holding `neighbour`; the website ends on the
+/// target, its source rows deleted.
 async fn move_against_raw_pipe(
     mover: &Mover,
     scratch: &Scratch,
     website: WebsiteId,
+    neighbour: &Neighbour,
     batch_rows: Option<u32>,
 ) -> anyhow::Result<()> {
     let [source, raw_target, _] = &scratch.pools;
@@ -127,6 +186,7 @@ async fn move_against_raw_pipe(
     sqlx::raw_sql("TRUNCATE pages, page_parts, products, orders, website_settings")
         .execute(raw_target)
         .await?;
+    seed_on(raw_target, &scratch.control, neighbour).await?;
     let started = Instant::now();
     let raw_rows = raw_pipe(source, raw_target, tenancy, website).await?;
     let raw = started.elapsed();
@@ -256,7 +316,9 @@ fn print_move(m: &Measured<'_>) {
 }
 
 pub(super) async fn pool(url: &SecretString) -> anyhow::Result<PgPool> {
-    Ok(sqlx::postgres::PgPoolOptions::new()
+    // Sockets set up as the engine's are, so the raw pipe pays no delay the
+    // engine does not.
+    Ok(crate::db::pool_options()
         .max_connections(4)
         .connect(url.expose_secret())
         .await?)

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use apalis::prelude::*;
-use futures_util::FutureExt;
+use apalis_postgres::Pubsub;
+use futures_util::{FutureExt, StreamExt};
 use sqlx::PgPool;
 
 use super::move_job::run_move;
@@ -14,6 +15,7 @@ use super::notify_job::{Notifier, run_notify};
 use super::supervisor::{Shutdown, WorkerHealth, supervise};
 use crate::mover::Mover;
 use crate::queue::{POLL, notice_storage, storage};
+use crate::queue::{move_job::QUEUE as MOVE_QUEUE, notify_job::QUEUE as NOTICE_QUEUE};
 
 /// The health of the workers one process runs, for `/ready` and `/metrics`.
 #[derive(Debug)]
@@ -55,7 +57,7 @@ pub async fn run_watched(
     let settings = mover.settings().worker.clone();
     let moves = supervise(&workers.moves, shutdown.clone(), |attempt| {
         WorkerBuilder::new(format!("{name}-{attempt}"))
-            .backend(storage(pool, &settings).poll_with_interval(POLL))
+            .backend(storage(pool, &settings).poll_with_strategy(woken(pool, MOVE_QUEUE)))
             .data(mover.clone())
             .concurrency(settings.concurrency.max(1))
             .parallelize(tokio::spawn)
@@ -77,7 +79,7 @@ pub async fn run_watched(
     let notifier = Arc::new(notifier);
     let notices = supervise(&workers.mail, shutdown.clone(), |attempt| {
         WorkerBuilder::new(format!("{name}-mail-{attempt}"))
-            .backend(notice_storage(pool, &settings).poll_with_interval(POLL))
+            .backend(notice_storage(pool, &settings).poll_with_strategy(woken(pool, NOTICE_QUEUE)))
             .data(notifier.clone())
             .build(run_notify)
             .run_until(until(shutdown.clone()))
@@ -85,6 +87,18 @@ pub async fn run_watched(
     });
     tokio::join!(moves, notices);
     Ok(())
+}
+
+/// Wakes a worker as soon as a job of `queue` is inserted due (apalis's insert
+/// trigger notifies, on a listener connection of the worker's own), so a move
+/// starts within milliseconds of its request instead of at the next poll;
+/// the poll stays for jobs that become due later (retries' `run_at`) and for
+/// notifications lost while the listener reconnects. A listener that ends
+/// just stops waking (it must not wake the worker in a loop).
+fn woken(pool: &PgPool, queue: &str) -> Strategy {
+    let inserted =
+        Pubsub::new(pool.clone(), queue.to_owned()).chain(futures_util::stream::pending());
+    Strategy::new().stream(inserted).interval(POLL)
 }
 
 async fn until(shutdown: Shutdown) -> Result<(), std::io::Error> {

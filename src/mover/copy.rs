@@ -9,12 +9,12 @@ use tokio::sync::mpsc;
 
 use super::attempt::Attempt;
 use super::checkpoint::{self, Checkpoint};
-use super::copy_format::{HEADER, TRAILER};
+use super::copy_format::framed;
 use super::copy_sql::{last_copied_key, read_sql, write_sql};
 use super::error::{Context, MoveError};
 use super::progress::Tracker;
 use super::row_reader::RowReader;
-use super::{Mover, fence, links, owner_token, shard_schema};
+use super::{Mover, collisions, fence, links, owner_token, shard_schema};
 use crate::control::tables;
 use crate::db::bypass_fence;
 use crate::ids::{MigrationId, WebsiteId};
@@ -102,7 +102,7 @@ pub async fn copy_table(
     let write = write_chunks(receiver, target_conn, job, checkpoint, tracker);
     let started = std::time::Instant::now();
     let ((), written) = tokio::join!(read, write);
-    let written = written?;
+    let written = written.map_err(|e| collisions::taken_during_copy(e, job.table, job.website))?;
     if job.links_later {
         links::fill_in(source_conn, target_conn, job).await?;
         let done = Checkpoint {
@@ -155,23 +155,24 @@ async fn write_chunks(
             .copy_in_raw(&write_sql(job.table))
             .await
             .context(writing)?;
-        if binary {
-            sink.send(&HEADER[..]).await.context(writing)?;
-        }
         let mut chunk_rows = 0u64;
+        let mut first = true;
         loop {
             let (rows, ready) = reader.take_rows(chunk_limit - chunk_rows)?;
             chunk_rows += rows;
-            if ready >= SEND_BYTES || reader.ended || chunk_rows == chunk_limit {
-                sink.send(reader.buf.split_to(ready))
+            let last = reader.ended || chunk_rows == chunk_limit;
+            if ready >= SEND_BYTES || last {
+                let rows = reader.buf.split_to(ready);
+                sink.send(framed(binary, (first, last), rows))
                     .await
                     .context(writing)?;
+                first = false;
                 reader.sent(ready);
                 tracker
                     .add_rows(rows_unreported(&mut reader), false)
                     .await?;
             }
-            if reader.ended || chunk_rows == chunk_limit {
+            if last {
                 break;
             }
             match incoming.recv().await {
@@ -186,9 +187,6 @@ async fn write_chunks(
                     ));
                 }
             }
-        }
-        if binary {
-            sink.send(&TRAILER[..]).await.context(writing)?;
         }
         sink.finish().await.context(writing)?;
         checkpoint.rows_done += chunk_rows as i64;

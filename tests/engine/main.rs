@@ -34,6 +34,7 @@ mod online_locks;
 mod online_surface;
 mod operator;
 mod ownership;
+mod populated_targets;
 mod proxy;
 mod pwb;
 mod reads_beside_moves;

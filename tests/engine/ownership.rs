@@ -296,10 +296,13 @@ async fn a_stale_attempts_copy_commits_no_chunk_on_the_target_once_a_newer_attem
     let id = env.request(&mover, 7, "shard_2", 100).await;
     // Mid-copy a newer attempt claims the move on the target, as its first
     // write there does: the running attempt is now stale.
-    // The claim waits for the chunk in flight to commit, so it runs beside the move.
+    // The claim waits for the chunk in flight to commit, so it runs beside the
+    // move; the move goes on once the claim queues behind that chunk (a copy
+    // far quicker than a thread's start could otherwise end first).
     let url = env.shard_urls[1].clone();
     let interlude = crate::helpers::Interlude::after(500, move || {
-        std::thread::spawn(move || {
+        let watch = url.clone();
+        let claim = std::thread::spawn(move || {
             block_on(async move {
                 sqlx::query(
                     "UPDATE shardmover.move_owners SET attempt = attempt + 1 WHERE migration_id = $1",
@@ -309,6 +312,12 @@ async fn a_stale_attempts_copy_commits_no_chunk_on_the_target_once_a_newer_attem
                 .await
                 .unwrap();
             })
+        });
+        block_on(async move {
+            let watch = pool(&watch).await;
+            while !claim.is_finished() && !claim_waits(&watch).await {
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
         });
     });
     let err = mover.run(id, &interlude).await.unwrap_err();
@@ -329,4 +338,15 @@ async fn a_stale_attempts_copy_commits_no_chunk_on_the_target_once_a_newer_attem
         on_target < 3_000,
         "the stale attempt stopped before the end ({on_target})"
     );
+}
+
+/// Whether the claim above queues for the lock of the chunk in flight.
+async fn claim_waits(shard: &PgPool) -> bool {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+                          AND query LIKE 'UPDATE shardmover.move_owners%')",
+    )
+    .fetch_one(shard)
+    .await
+    .unwrap()
 }
