@@ -64,7 +64,6 @@ async fn run_in(server: &Server, base: &Settings, args: &BenchFleetArgs) -> anyh
     let mut settings = settings_with(base, urls[0].clone(), &shards);
     settings.mail.smtp_host.clear();
     settings.worker.concurrency = args.concurrency as usize;
-    settings.shard_ops.rebalance_step_ms = 200;
     let control = crate::db::control_pool(&settings).await?;
     crate::startup::migrate(&control).await?;
     sample_tenant::create_registry(&control).await?;

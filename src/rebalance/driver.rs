@@ -27,20 +27,46 @@ pub async fn step_all(mover: &Mover, owner: &str) -> Result<usize, anyhow::Error
     Ok(plans.len())
 }
 
-/// Steps the live plans every `shard_ops.rebalance_step_ms` until `stop` is set.
+/// Steps the live plans when a move ends or a plan changes (the control
+/// database's `shardmover_rebalance` notification), and at least every
+/// `shard_ops.rebalance_step_ms`, until `stop` is set. Small websites move in
+/// a fraction of a second, so waiting for the next poll to start the next move
+/// would cost a plan more than its moves.
 pub async fn run(
     mover: std::sync::Arc<Mover>,
     owner: String,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let every = Duration::from_millis(mover.settings().shard_ops.rebalance_step_ms.max(50));
+    let mut listener = None;
     loop {
+        if listener.is_none() {
+            listener = listen(mover.control_pool()).await;
+        }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
+            woke = woken(&mut listener) => if !woke { listener = None },
             _ = stop.wait_for(|s| *s) => return,
         }
         if let Err(error) = step_all(&mover, &owner).await {
             tracing::warn!(error = %crate::db::logged(error.as_ref()), "stepping rebalance plans failed; trying again");
         }
+    }
+}
+
+const CHANNEL: &str = "shardmover_rebalance";
+
+async fn listen(pool: &sqlx::PgPool) -> Option<sqlx::postgres::PgListener> {
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await.ok()?;
+    listener.listen(CHANNEL).await.ok()?;
+    Some(listener)
+}
+
+/// Waits for a notification; false when the listener failed (the poll goes on,
+/// and the next turn listens again). Without a listener, waits for ever.
+async fn woken(listener: &mut Option<sqlx::postgres::PgListener>) -> bool {
+    match listener {
+        Some(listener) => listener.recv().await.is_ok(),
+        None => std::future::pending().await,
     }
 }

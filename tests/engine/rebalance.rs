@@ -334,3 +334,52 @@ async fn bad_plans_are_refused_with_a_code_and_never_a_500() {
         (404, "unknown_rebalance")
     );
 }
+
+/// Waits (at most 10 s) until the plan has a running move with that position's website.
+async fn until_running(app: &TestApp, id: i64, website: i64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let body = view(app, id).await;
+        let items = body["items"].as_array().unwrap();
+        if items
+            .iter()
+            .any(|i| i["website_id"] == website && i["state"] == "running")
+        {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "website {website} never started: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_driver_starts_the_next_move_when_one_ends_not_at_its_next_poll() {
+    // A poll a minute apart: only the control database's notifications can wake it in time.
+    let app = crate::app::spawn_app_with(|s| s.shard_ops.rebalance_step_ms = 60_000).await;
+    for website in 1..=2 {
+        app.env.seed(website, "shard_1", 30).await;
+    }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let driver = tokio::spawn(shardmover::rebalance::driver::run(
+        app.mover.clone(),
+        "woken".into(),
+        stopped,
+    ));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await; // listening
+    let moves: Vec<Value> = (1..=2)
+        .map(|w| json!({"website_id": w, "target_shard": "shard_2"}))
+        .collect();
+    let id = start(
+        &app,
+        json!({"kind": "list", "moves": moves, "requested_by": ADMIN, "max_concurrent": 1}),
+    )
+    .await;
+    until_running(&app, id, 1).await; // woken by the plan's insert
+    app.drain_queue().await;
+    until_running(&app, id, 2).await; // woken by move 1's end
+    stop.send(true).unwrap();
+    driver.await.unwrap();
+}
