@@ -22,6 +22,15 @@ pub(crate) async fn start(app: &TestApp, plan: Value) -> i64 {
     started["id"].as_i64().unwrap()
 }
 
+/// A list plan moving websites 1..=n to shard_2, one at a time.
+async fn start_one_at_a_time(app: &TestApp, n: i64) -> i64 {
+    let moves: Vec<Value> = (1..=n)
+        .map(|w| json!({"website_id": w, "target_shard": "shard_2"}))
+        .collect();
+    let plan = json!({"kind": "list", "moves": moves, "requested_by": ADMIN, "max_concurrent": 1});
+    start(app, plan).await
+}
+
 pub(crate) async fn view(app: &TestApp, id: i64) -> Value {
     let (status, body) = app.get(&format!("/api/v1/rebalances/{id}")).await;
     assert_eq!(status, 200, "{body}");
@@ -189,14 +198,7 @@ async fn a_paused_plan_lets_its_running_move_finish_and_starts_none_until_resume
     for website in 1..=3 {
         app.env.seed(website, "shard_1", 40).await;
     }
-    let moves: Vec<Value> = (1..=3)
-        .map(|w| json!({"website_id": w, "target_shard": "shard_2"}))
-        .collect();
-    let id = start(
-        &app,
-        json!({"kind": "list", "moves": moves, "requested_by": ADMIN, "max_concurrent": 1}),
-    )
-    .await;
+    let id = start_one_at_a_time(&app, 3).await;
     step(&app).await;
     assert_eq!(view(&app, id).await["moves"]["running"], 1);
 
@@ -369,14 +371,7 @@ async fn the_driver_starts_the_next_move_when_one_ends_not_at_its_next_poll() {
         stopped,
     ));
     tokio::time::sleep(std::time::Duration::from_millis(300)).await; // listening
-    let moves: Vec<Value> = (1..=2)
-        .map(|w| json!({"website_id": w, "target_shard": "shard_2"}))
-        .collect();
-    let id = start(
-        &app,
-        json!({"kind": "list", "moves": moves, "requested_by": ADMIN, "max_concurrent": 1}),
-    )
-    .await;
+    let id = start_one_at_a_time(&app, 2).await;
     until_running(&app, id, 1).await; // woken by the plan's insert
     app.drain_queue().await;
     until_running(&app, id, 2).await; // woken by move 1's end
