@@ -43,6 +43,7 @@ mod rebalance_cli;
 mod rebalance_crash;
 mod rebalance_lag;
 mod rebalance_mail;
+mod rebalance_outage;
 mod refusals;
 mod replica;
 mod schema_partitions;

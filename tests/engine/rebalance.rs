@@ -378,3 +378,41 @@ async fn the_driver_starts_the_next_move_when_one_ends_not_at_its_next_poll() {
     stop.send(true).unwrap();
     driver.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_step_cut_short_after_requesting_a_move_adopts_that_move_when_taken_again() {
+    let app = spawn_app().await;
+    app.env.seed(1, "shard_1", 30).await;
+    let id = start_one_at_a_time(&app, 1).await;
+    // The window a crash could leave: the step's request committed (same key,
+    // same request as a step makes), its own record of it did not.
+    let request = shardmover::mover::MoveRequest {
+        website: crate::helpers::website(1),
+        target: crate::helpers::shard("shard_2"),
+        keep_source: false,
+        batch_rows: None,
+        requested_by: Some(ADMIN.into()),
+        notes: Some(format!("rebalance {id}")),
+        mode: Default::default(),
+    };
+    let (request_id, key) = (format!("rebalance-{id}"), format!("rebalance-{id}-1-1"));
+    let origin = shardmover::moves::Origin {
+        request_id: &request_id,
+        idempotency_key: Some(&key),
+    };
+    let orphan = shardmover::moves::request(&app.mover, &request, origin)
+        .await
+        .unwrap();
+    assert_eq!(view(&app, id).await["moves"]["waiting"], 1);
+
+    step(&app).await;
+    let body = view(&app, id).await;
+    assert_eq!(body["items"][0]["migration_id"], orphan.id.0, "{body}");
+    let ended = run_to_end(&app, id).await;
+    assert_eq!(ended["status"], "completed", "{ended}");
+    let moves: i64 = sqlx::query_scalar("SELECT count(*) FROM shardmover.migrations")
+        .fetch_one(&app.env.control)
+        .await
+        .unwrap();
+    assert_eq!(moves, 1, "the website was moved once");
+}

@@ -66,7 +66,7 @@ async fn wait_until_ended(env: &TestEnv, website: i64, within: Duration) -> Stri
 
 /// `shardmover serve` on the test's databases, its control database reached at
 /// `control` and its API on `api_port`, logging to `log`; `extra` overrides more.
-fn serve(
+pub(crate) fn serve(
     env: &TestEnv,
     control: &str,
     api_port: u16,
@@ -98,7 +98,7 @@ fn serve(
         .unwrap()
 }
 
-fn log_file(port: u16) -> std::path::PathBuf {
+pub(crate) fn log_file(port: u16) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("shardmover-serve-{port}.log"))
 }
 
@@ -107,7 +107,7 @@ async fn get(client: &reqwest::Client, url: &str) -> Option<(StatusCode, String)
     Some((response.status(), response.text().await.ok()?))
 }
 
-async fn wait_until_ready(client: &reqwest::Client, base: &str, child: &mut Child) {
+pub(crate) async fn wait_until_ready(client: &reqwest::Client, base: &str, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         assert!(child.try_wait().unwrap().is_none(), "serve exited");
