@@ -7,6 +7,7 @@ mod bench_capture;
 mod bench_dashboard;
 mod bench_fence;
 mod bench_fleet;
+mod bench_move_print;
 mod bench_online;
 mod bench_small;
 mod bench_writer;

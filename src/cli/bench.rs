@@ -9,18 +9,19 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 
 use super::bench_capture::{self, Home};
+use super::bench_move_print::{Measured, print_move};
 use super::bench_online::{self, Load, Tenant};
 use super::bench_writer::Route;
 use crate::config::Settings;
 use crate::ids::{ShardName, WebsiteId};
-use crate::mover::{MoveOutcome, MoveRequest, Mover, Silent, raw_pipe};
+use crate::mover::{MoveRequest, Mover, Silent, raw_pipe};
 use crate::sample_tenant::{self, Scale};
 use crate::scratch::{Server, settings_with};
 
@@ -262,57 +263,6 @@ async fn under_write_load(
         migration: last,
     };
     bench_capture::report(mover, &home).await
-}
-
-/// One run of the move against the raw pipe, as `print_move` reports it.
-struct Measured<'a> {
-    rows: u64,
-    raw: Duration,
-    engine: Duration,
-    cleanup: Duration,
-    deleted: u64,
-    batch_rows: u32,
-    outcome: &'a MoveOutcome,
-}
-
-fn print_move(m: &Measured<'_>) {
-    let t = &m.outcome.timings;
-    let rate = |secs: f64| m.rows as f64 / secs;
-    println!(
-        "tenant rows: {} in {} tables, chunk {} rows",
-        m.rows,
-        m.outcome.tables.len(),
-        m.batch_rows
-    );
-    println!(
-        "raw binary COPY pipe:                 {:>7.2}s  {:>9.0} rows/s",
-        m.raw.as_secs_f64(),
-        rate(m.raw.as_secs_f64())
-    );
-    println!(
-        "online move, no writes (no cleanup): {:>7.2}s  {:>9.0} rows/s",
-        m.engine.as_secs_f64(),
-        rate(m.engine.as_secs_f64())
-    );
-    println!(
-        "  preflight {:.2}s, copy {:.2}s, catch-up {:.2}s, freeze {} ms \
-         (verify {:.2}s, cutover {:.2}s inside it)",
-        t.preflight.as_secs_f64(),
-        t.copy.as_secs_f64(),
-        t.catch_up.as_secs_f64(),
-        m.outcome.record.freeze_ms().unwrap_or(-1),
-        t.verify.as_secs_f64(),
-        t.cutover.as_secs_f64()
-    );
-    println!(
-        "cleanup (delete {} source rows): {:.2}s",
-        m.deleted,
-        m.cleanup.as_secs_f64()
-    );
-    println!(
-        "ratio move / raw pipe: {:.2}x (target <= 1.30x)",
-        m.engine.as_secs_f64() / m.raw.as_secs_f64()
-    );
 }
 
 pub(super) async fn pool(url: &SecretString) -> anyhow::Result<PgPool> {

@@ -67,7 +67,7 @@ pub struct PlanArgs {
     #[arg(long, group = "kind")]
     add_shard: Option<String>,
     /// A list of moves: WEBSITE:SHARD, comma-separated.
-    #[arg(long, group = "kind", value_delimiter = ',', value_parser = listed)]
+    #[arg(long, group = "kind", value_delimiter = ',', value_parser = str::parse::<ListedMove>)]
     moves: Vec<ListedMove>,
     /// balance: how far from the mean a shard may stay (0.1 = 10%).
     #[arg(long, default_value_t = 0.1)]
@@ -94,15 +94,6 @@ fn measure(text: &str) -> Result<Measure, String> {
 
 fn add_by(text: &str) -> Result<AddBy, String> {
     serde_json::from_value(text.into()).map_err(|_| "expected jump_hash or capacity".into())
-}
-
-fn listed(text: &str) -> Result<ListedMove, String> {
-    let bad = || format!("expected WEBSITE:SHARD, not {text:?}");
-    let (website, shard) = text.split_once(':').ok_or_else(bad)?;
-    Ok(ListedMove {
-        website_id: website.trim().parse().map_err(|_| bad())?,
-        target_shard: shard.trim().to_owned(),
-    })
 }
 
 impl PlanArgs {

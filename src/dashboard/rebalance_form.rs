@@ -147,14 +147,7 @@ fn listed(text: &str) -> Result<Vec<ListedMove>, RebalanceError> {
     let entries = text.split([',', '\n']).map(str::trim);
     entries
         .filter(|entry| !entry.is_empty())
-        .map(|entry| {
-            let bad = || invalid(format!("each move is WEBSITE:SHARD, not {entry:?}"));
-            let (website, shard) = entry.split_once(':').ok_or_else(bad)?;
-            Ok(ListedMove {
-                website_id: website.trim().parse().map_err(|_| bad())?,
-                target_shard: shard.trim().to_owned(),
-            })
-        })
+        .map(|entry| entry.parse().map_err(invalid))
         .collect()
 }
 

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::window::Window;
-use super::{Kind, RebalanceError};
+use super::{Kind, ListedMove, RebalanceError};
 use crate::config::Settings;
 
 /// The most moves of one plan running at once.
@@ -92,5 +92,19 @@ impl PlanRequest {
             Kind::AddShard { .. } => "add_shard",
             Kind::List { .. } => "list",
         }
+    }
+}
+
+/// `WEBSITE:SHARD`, as the CLI and the dashboard take a listed move.
+impl std::str::FromStr for ListedMove {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || format!("each move is WEBSITE:SHARD, not {text:?}");
+        let (website, shard) = text.trim().split_once(':').ok_or_else(bad)?;
+        Ok(Self {
+            website_id: website.trim().parse().map_err(|_| bad())?,
+            target_shard: shard.trim().to_owned(),
+        })
     }
 }
