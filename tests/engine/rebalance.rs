@@ -337,15 +337,17 @@ async fn bad_plans_are_refused_with_a_code_and_never_a_500() {
     );
 }
 
-/// Waits (at most 10 s) until the plan has a running move with that position's website.
-async fn until_running(app: &TestApp, id: i64, website: i64) {
+/// Waits (at most 10 s) until the plan has started that website's move. Started
+/// means no longer waiting: the queue drain that ends one move may run the next
+/// to its end before this looks.
+async fn until_started(app: &TestApp, id: i64, website: i64) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let body = view(app, id).await;
         let items = body["items"].as_array().unwrap();
         if items
             .iter()
-            .any(|i| i["website_id"] == website && i["state"] == "running")
+            .any(|i| i["website_id"] == website && i["state"] != "waiting")
         {
             return;
         }
@@ -372,9 +374,9 @@ async fn the_driver_starts_the_next_move_when_one_ends_not_at_its_next_poll() {
     ));
     tokio::time::sleep(std::time::Duration::from_millis(300)).await; // listening
     let id = start_one_at_a_time(&app, 2).await;
-    until_running(&app, id, 1).await; // woken by the plan's insert
+    until_started(&app, id, 1).await; // woken by the plan's insert
     app.drain_queue().await;
-    until_running(&app, id, 2).await; // woken by move 1's end
+    until_started(&app, id, 2).await; // woken by move 1's end
     stop.send(true).unwrap();
     driver.await.unwrap();
 }
