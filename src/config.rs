@@ -139,6 +139,10 @@ pub struct EngineSettings {
     pub sort_memory: String,
     /// Longest the website's writes may be frozen at the end of an online move.
     pub freeze_budget_ms: u64,
+    /// The hard bound of a freeze: a mover that cannot cut over by then lifts
+    /// its fence and catches up again; any worker lifts the fence of a mover
+    /// that died with it up (see `jobs::freeze_watch`).
+    pub freeze_limit_ms: u64,
     /// How long an online move may catch up before it gives up (transiently).
     pub catch_up_timeout_secs: u64,
     /// Captured changes replayed per target transaction.

@@ -44,11 +44,16 @@ pub fn control_options(settings: &Settings) -> PgConnectOptions {
         .application_name(APPLICATION_NAME)
 }
 
-/// A shard's options, tagged like the control database's.
+/// A shard's options, tagged like the control database's. None of our shard
+/// transactions sits idle for long; one that does holds locks a neighbour, or
+/// our own next statement on another connection, may queue behind (seen once
+/// under heavy load: a pooled connection left inside a transaction blocked a
+/// move's cleanup), so the server ends it.
 pub fn shard_options(shard: &ShardSettings, name: &ShardName) -> PgConnectOptions {
     parse_url(&shard.url, &format!("shards.{name}.url"))
         .expect("validated at load")
         .application_name(APPLICATION_NAME)
+        .options([("idle_in_transaction_session_timeout", "60s")])
 }
 
 /// `host:port/database` without user or password, for reports and logs.

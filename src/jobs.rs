@@ -3,6 +3,7 @@
 //! `async fn` that tests call directly.
 
 mod backoff;
+pub mod freeze_watch;
 pub mod move_job;
 pub mod notify_job;
 pub mod supervisor;

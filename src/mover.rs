@@ -18,6 +18,7 @@ mod fence;
 mod fence_admin;
 mod finalize;
 mod freeze;
+mod freeze_expiry;
 mod leftovers;
 mod links;
 mod lock;

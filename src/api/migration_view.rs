@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use sqlx::PgConnection;
 
-use super::freeze_view::{self, FreezeView};
+use super::freeze_view::{self, EndedFreezeView, FreezeView};
 use crate::control::migrations::{self, MigrationRecord};
 use crate::control::notifications::{self, Notification};
 use crate::control::tables::{self, TableProgress};
@@ -32,8 +32,12 @@ pub struct MigrationView {
     /// offline (writes refused for the whole move)
     pub mode: String,
     pub progress: ProgressView,
-    /// Online moves, once the freeze has begun.
+    /// Online moves, once the freeze has begun: the one under way, or the last.
     pub freeze: Option<FreezeView>,
+    /// Every freeze that ended, however it ended, each with the budget it was
+    /// held to (one move's view only; absent from lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub freezes: Option<Vec<EndedFreezeView>>,
     /// Set once the cutover committed: from then on the move only goes forward.
     pub after_cutover: Option<AfterCutoverView>,
     pub attempts: i32,
@@ -142,6 +146,7 @@ pub fn render(
             tables: tables.to_vec(),
         },
         freeze: freeze_view::freeze(r, budget_ms),
+        freezes: None,
         after_cutover: after_cutover(r),
         attempts: r.attempts,
         next_attempt_at: r.next_attempt_at,
@@ -185,7 +190,10 @@ pub async fn load(
     };
     let tables = tables::list(conn, id).await?;
     let notices = notifications::list_for_migration(conn, id).await?;
-    Ok(Some(render(&record, &tables, notices, budget_ms)))
+    let freezes = migrations::freezes_of(conn, id).await?;
+    let mut view = render(&record, &tables, notices, budget_ms);
+    view.freezes = Some(freezes.iter().map(freeze_view::ended).collect());
+    Ok(Some(view))
 }
 
 /// Remaining rows at the rate seen so far, while copying.

@@ -185,20 +185,14 @@ pub async fn cancel(
 
 async fn view(state: &AppState, id: MigrationId) -> Result<MigrationView, ApiError> {
     let mut conn = state.app.control_pool().acquire().await?;
-    let record = migrations::find(&mut conn, id).await?.ok_or_else(|| {
-        ApiError::not_found(
-            "unknown_migration",
-            format!("migration {id} does not exist"),
-        )
-    })?;
-    let tables = tables::list(&mut conn, id).await?;
-    let notices = notifications::list_for_migration(&mut conn, id).await?;
-    Ok(migration_view::render(
-        &record,
-        &tables,
-        notices,
-        budget_ms(state),
-    ))
+    migration_view::load(&mut conn, id, budget_ms(state))
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "unknown_migration",
+                format!("migration {id} does not exist"),
+            )
+        })
 }
 
 /// The body's `mode`, online when absent.

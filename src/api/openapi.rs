@@ -21,6 +21,7 @@ use super::{
         migrations::CreateMigration,
         migration_view::MigrationView,
         freeze_view::FreezeView,
+        freeze_view::EndedFreezeView,
         migration_view::MigrationList,
         migration_view::ErrorResponse,
         audit_logs::AuditList,

@@ -60,10 +60,15 @@ pub async fn run(app: App, with_api: bool, with_worker: bool) -> anyhow::Result<
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
         // Fleet plans are stepped by whichever worker process holds each one's
-        // lease, on the process's other control pool: the moves it starts run
-        // on this one, and a step never waits behind them for a connection.
+        // lease, and abandoned freezes watched for, on the process's other
+        // control pool: moves run on this one, and neither waits behind them.
+        let watching = Arc::new(Mover::from(app.clone()));
+        tokio::spawn(crate::jobs::freeze_watch::run(
+            watching.clone(),
+            stopped.clone(),
+        ));
         tokio::spawn(crate::rebalance::driver::run(
-            Arc::new(Mover::from(app.clone())),
+            watching,
             name.clone(),
             stopped.clone(),
         ));

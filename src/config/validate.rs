@@ -82,6 +82,12 @@ impl Settings {
         if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return Err(invalid(key, "must be at least 1"));
         }
+        if self.engine.freeze_limit_ms < self.engine.freeze_budget_ms {
+            return Err(invalid(
+                "engine.freeze_limit_ms",
+                "must be at least engine.freeze_budget_ms",
+            ));
+        }
         if self.shard_ops.error_window < 1 {
             return Err(invalid("shard_ops.error_window", "must be at least 1"));
         }

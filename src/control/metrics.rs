@@ -65,44 +65,49 @@ pub async fn durations(
         .collect()
 }
 
-/// Finished freezes of online moves: how many, their total length, how many
-/// overran the budget, and how many lasted at most each bucket's bound (seconds).
+/// Ended freezes of online moves, however each ended: how many, their total
+/// length, how many overran the budget recorded with them, how many lasted at
+/// most each bucket's bound (seconds), and how many ended each way.
 pub struct Freezes {
     pub count: i64,
     pub total_secs: f64,
     pub over_budget: i64,
     pub buckets: Vec<i64>,
+    pub ended_by: Vec<(String, i64)>,
 }
 
-/// Every recorded freeze, bucketed by `bounds` (seconds), and how many lasted
-/// longer than the budget recorded with them (`budget_secs` where none was).
-pub async fn freezes(
-    conn: &mut PgConnection,
-    bounds: &[f64],
-    budget_secs: f64,
-) -> Result<Freezes, sqlx::Error> {
+/// Every kept freeze (`shardmover.freezes`), bucketed by `bounds` (seconds).
+pub async fn freezes(conn: &mut PgConnection, bounds: &[f64]) -> Result<Freezes, sqlx::Error> {
     let row = sqlx::query(
-        "WITH f AS (SELECT extract(epoch FROM freeze_ended_at - freeze_started_at)::float8 AS secs,
-                           (freeze_budget_ms / 1000.0)::float8 AS budget
-                      FROM shardmover.migrations
-                     WHERE freeze_ended_at IS NOT NULL AND freeze_started_at IS NOT NULL)
+        "WITH f AS (SELECT extract(epoch FROM ended_at - started_at)::float8 AS secs,
+                           (budget_ms / 1000.0)::float8 AS budget, ended_by
+                      FROM shardmover.freezes)
          SELECT (SELECT count(*)::int8 FROM f) AS n,
                 (SELECT coalesce(sum(secs), 0)::float8 FROM f) AS total,
-                (SELECT count(*)::int8 FROM f WHERE f.secs > coalesce(f.budget, $2)) AS over_budget,
+                (SELECT count(*)::int8 FROM f WHERE f.secs > f.budget) AS over_budget,
                 array(SELECT (SELECT count(*) FROM f WHERE f.secs <= u.b)::int8
-                        FROM unnest($1::float8[]) WITH ORDINALITY AS u(b, i) ORDER BY u.i) AS buckets",
+                        FROM unnest($1::float8[]) WITH ORDINALITY AS u(b, i) ORDER BY u.i) AS buckets,
+                array(SELECT e FROM unnest($2::text[]) e ORDER BY e) AS ends,
+                array(SELECT (SELECT count(*) FROM f WHERE f.ended_by = e)::int8
+                        FROM unnest($2::text[]) e ORDER BY e) AS ended",
     )
     .bind(bounds.to_vec())
-    .bind(budget_secs)
+    .bind(FREEZE_ENDS)
     .fetch_one(conn)
     .await?;
+    let ends: Vec<String> = row.try_get("ends")?;
+    let ended: Vec<i64> = row.try_get("ended")?;
     Ok(Freezes {
         count: row.try_get("n")?,
         total_secs: row.try_get("total")?,
         over_budget: row.try_get("over_budget")?,
         buckets: row.try_get("buckets")?,
+        ended_by: ends.into_iter().zip(ended).collect(),
     })
 }
+
+/// Every way a freeze ends, so each is reported even while zero.
+const FREEZE_ENDS: [&str; 4] = ["cutover", "expired", "rollback", "thaw"];
 
 /// Captured changes not yet replayed, summed over running moves.
 pub async fn changes_waiting(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {

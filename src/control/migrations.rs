@@ -8,8 +8,10 @@ use super::state::{MoveMode, Phase, Status};
 use crate::ids::{MigrationId, ShardName, WebsiteId};
 use crate::sql::audited;
 
+mod freezes;
 mod online;
 mod transitions;
+pub use freezes::*;
 pub use online::*;
 pub use transitions::*;
 
@@ -59,6 +61,8 @@ pub struct MigrationRecord {
     pub freeze_waits_for: Option<String>,
     /// The operator's steps after the move (refreshing materialized views).
     pub follow_up: Option<String>,
+    /// `engine.freeze_budget_ms` as it was when the open (or last) freeze began.
+    pub freeze_budget_ms: Option<i32>,
 }
 
 impl MigrationRecord {
@@ -84,7 +88,7 @@ const COLUMNS: &str = "id, website_id, source_shard, target_shard, status, phase
     error_message, requested_by, notes, current_table, attempts, retry_from, target_unfenced_at,
     source_cleaned_at, next_attempt_at, updated_at, created_at, started_at, finished_at, mode,
     freeze_started_at, freeze_ended_at, freeze_changes, changes_applied, changes_waiting,
-    catch_up_rate, freeze_waits_for, follow_up";
+    catch_up_rate, freeze_waits_for, follow_up, freeze_budget_ms";
 
 fn from_row(row: &PgRow) -> Result<MigrationRecord, sqlx::Error> {
     let decode = |col: &str, e: String| sqlx::Error::ColumnDecode {
@@ -138,6 +142,7 @@ fn from_row(row: &PgRow) -> Result<MigrationRecord, sqlx::Error> {
         catch_up_rate: row.try_get("catch_up_rate")?,
         freeze_waits_for: row.try_get("freeze_waits_for")?,
         follow_up: row.try_get("follow_up")?,
+        freeze_budget_ms: row.try_get("freeze_budget_ms")?,
     })
 }
 

@@ -48,6 +48,14 @@ pub enum Phase {
     Done,
 }
 
+impl Phase {
+    /// An online move in one of these phases has (or may have) its fence up:
+    /// from the freeze to the registry switch.
+    pub fn is_frozen(self) -> bool {
+        matches!(self, Self::Freezing | Self::Verifying | Self::Cutover)
+    }
+}
+
 /// How a move treats the website's writes: online keeps taking them until a
 /// short final freeze; offline fences them for the whole move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

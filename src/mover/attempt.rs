@@ -46,9 +46,25 @@ pub(super) struct Attempt<'a> {
     pub(super) source_rows_deleted: u64,
     /// Online moves: captured changes this attempt replayed inside the freeze.
     pub(super) freeze_drained: i64,
+    /// Online moves: when this attempt's fence went up.
+    pub(super) fenced_at: Option<std::time::Instant>,
+    /// The cutover's commit was sent: whether it landed only the control
+    /// database knows, so nothing may lift the fence on this attempt's word.
+    pub(super) cutover_sent: bool,
 }
 
 impl Attempt<'_> {
+    /// `FreezeOverLimit` once the fence this attempt raised has been up for
+    /// `limit_ms`: the freeze gives up (and thaws) rather than go on.
+    pub(super) fn within_freeze_limit(&self, limit_ms: u64) -> Result<(), MoveError> {
+        match self.fenced_at {
+            Some(at) if at.elapsed().as_millis() >= u128::from(limit_ms) => {
+                Err(MoveError::FreezeOverLimit { limit_ms })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// `Ok` if a conditional write happened, `LostOwnership` if it did not.
     pub(super) fn owned(&self, written: bool) -> Result<(), MoveError> {
         if written {

@@ -4,6 +4,8 @@
 //! in the same transaction, so a cancel request (one conditional update of that
 //! row) either lands first and is honoured, or finds the cutover done and is refused.
 
+use std::time::Instant;
+
 use sqlx::PgPool;
 use tracing::info;
 
@@ -13,6 +15,28 @@ use super::{Mover, sequences};
 use crate::control::{MoveMode, Phase, migrations, registry};
 
 impl Mover {
+    /// Offline moves: verify every row, then cut over.
+    pub(super) async fn verify_and_cut_over(
+        &self,
+        attempt: &mut Attempt<'_>,
+        source: &PgPool,
+        target: &PgPool,
+    ) -> Result<(), MoveError> {
+        if attempt.record.phase == Phase::Verifying {
+            let started = Instant::now();
+            self.verify_all(attempt, source, target).await?;
+            attempt.timings.verify = started.elapsed();
+            attempt.tracker.check_cancel().await?;
+            self.set_phase(attempt, Phase::Cutover).await?;
+        }
+        if attempt.record.phase == Phase::Cutover {
+            let started = Instant::now();
+            self.cutover(attempt, target).await?;
+            attempt.timings.cutover = started.elapsed();
+        }
+        Ok(())
+    }
+
     /// Sequences, then the registry flip and the phase change in one control
     /// transaction: after it commits the move can only go forward.
     pub(super) async fn cutover(
@@ -27,6 +51,7 @@ impl Mover {
             let plan = self.plan(attempt, source, target).await?;
             sequences::advance(target, &plan, record.website).await?;
         }
+        attempt.within_freeze_limit(self.settings.engine.freeze_limit_ms)?;
         let mut tx = self
             .control
             .begin()
@@ -72,6 +97,7 @@ impl Mover {
             .await
             .context(|| "recording cutover".into())?;
         attempt.owned(moved)?;
+        attempt.cutover_sent = true;
         tx.commit().await.context(|| "committing cutover".into())?;
         attempt.record.phase = Phase::Cleanup;
         attempt.tracker.set_phase(Phase::Cleanup);

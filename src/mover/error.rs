@@ -95,6 +95,10 @@ pub enum MoveError {
         pids: String,
     },
     #[error(
+        "the freeze could not cut over within engine.freeze_limit_ms ({limit_ms} ms); the fence is lifted and the move catches up again"
+    )]
+    FreezeOverLimit { limit_ms: u64 },
+    #[error(
         "shardmover's database role lacks privileges it needs (see the README's \"Roles and privileges\"): {0}"
     )]
     MissingPrivileges(String),
@@ -150,6 +154,7 @@ impl MoveError {
             Self::Cancelled => "cancelled",
             Self::Interrupted => "interrupted",
             Self::FenceDrainTimeout { .. } => "fence_drain_timeout",
+            Self::FreezeOverLimit { .. } => "freeze_over_limit",
             Self::MissingPrivileges(_) => "missing_privileges",
             Self::CleanupRefused(_) => "cleanup_refused",
             Self::RollbackRefused(_) => "rollback_refused",
@@ -169,6 +174,7 @@ impl MoveError {
         match self {
             Self::Database { source, .. } => crate::db::is_transient(source),
             Self::FenceDrainTimeout { .. }
+            | Self::FreezeOverLimit { .. }
             | Self::CatchUpTimeout { .. }
             | Self::FenceBlocked { .. }
             | Self::Busy { .. }

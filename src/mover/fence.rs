@@ -54,14 +54,37 @@ pub async fn raise(
     tables: &[TenantTable],
     options: &FenceOptions,
 ) -> Result<(), MoveError> {
-    change(
-        pool,
-        shard,
-        tables,
-        Change::Raise(website, migration),
-        options,
-    )
-    .await
+    let what = Change::Raise(website, migration);
+    change(pool, shard, tables, what, None, options).await
+}
+
+/// Like [`raise`], in a transaction that first checks (`FOR SHARE`) that
+/// `attempt` still owns the move on this shard (`owner_token`): once the
+/// freeze watcher has taken a move over and lifted its fence, a stale attempt
+/// still trying to raise it gets `LostOwnership` and raises nothing.
+pub async fn raise_owned(
+    pool: &PgPool,
+    shard: &ShardName,
+    (website, migration, attempt): (WebsiteId, MigrationId, i32),
+    tables: &[TenantTable],
+    options: &FenceOptions,
+) -> Result<(), MoveError> {
+    let what = Change::Raise(website, migration);
+    let owner = Some((migration, attempt));
+    change(pool, shard, tables, what, owner, options).await
+}
+
+/// Lifts the move's fence as the attempt that owns the move on this shard, so
+/// a stale attempt never lifts a fence a newer attempt raised.
+pub async fn lift_owned(
+    pool: &PgPool,
+    shard: &ShardName,
+    (website, migration, attempt): (WebsiteId, MigrationId, i32),
+    options: &FenceOptions,
+) -> Result<(), MoveError> {
+    let what = Change::Lift(website, Some(migration));
+    let owner = Some((migration, attempt));
+    change(pool, shard, &[], what, owner, options).await
 }
 
 /// Lifts the fence. With `only_for`, only a fence raised by that move is lifted,
@@ -74,7 +97,15 @@ pub async fn lift(
     only_for: Option<MigrationId>,
     options: &FenceOptions,
 ) -> Result<(), MoveError> {
-    change(pool, shard, &[], Change::Lift(website, only_for), options).await
+    change(
+        pool,
+        shard,
+        &[],
+        Change::Lift(website, only_for),
+        None,
+        options,
+    )
+    .await
 }
 
 /// Starts recording every change to `website`'s rows on the shard (installing
@@ -91,7 +122,7 @@ pub async fn capture(
     options: &FenceOptions,
 ) -> Result<(), MoveError> {
     let what = Change::Capture(website, migration);
-    change(pool, shard, tables, what, options).await
+    change(pool, shard, tables, what, None, options).await
 }
 
 /// Stops recording `website`'s changes and deletes those still logged. With
@@ -105,15 +136,17 @@ pub async fn release(
     options: &FenceOptions,
 ) -> Result<(), MoveError> {
     let what = Change::Release(website, only_for);
-    change(pool, shard, &[], what, options).await
+    change(pool, shard, &[], what, None, options).await
 }
 
-/// Applies `what`, retrying lock timeouts until `give_up_after`.
+/// Applies `what` (as `owner`, the move and attempt, when given), retrying
+/// lock timeouts until `give_up_after`.
 async fn change(
     pool: &PgPool,
     shard: &ShardName,
     tables: &[TenantTable],
     what: Change,
+    owner: Option<(MigrationId, i32)>,
     options: &FenceOptions,
 ) -> Result<(), MoveError> {
     let started = Instant::now();
@@ -135,6 +168,9 @@ async fn change(
             .begin()
             .await
             .context(|| format!("connecting to {shard} to change its fence"))?;
+        if let Some((migration, attempt)) = owner {
+            super::owner_token::check(&mut tx, migration, attempt).await?;
+        }
         match apply(&mut tx, tables, &what, options).await {
             Ok(()) => {
                 return tx

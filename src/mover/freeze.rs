@@ -1,8 +1,13 @@
 //! Online moves, the freeze: the website's writes are refused on the source
 //! (the fence, `SMF01`; applications retry against the shard the registry
 //! names), the last captured changes are drained, the rows they touched are
-//! verified, and the cutover follows. The freeze is recorded from the moment the
-//! fence goes up to the registry switch, which ends it.
+//! verified, and the cutover follows. The freeze is recorded from just before
+//! the fence goes up to the registry switch, which ends it. It is bounded
+//! whatever happens: past `engine.freeze_limit_ms` with the fence up the mover
+//! gives up and thaws (`FreezeOverLimit`), and a mover that died with its fence
+//! up has it lifted by the freeze watcher of any worker (`freeze_watch.rs`).
+
+use std::time::Instant;
 
 use sqlx::PgPool;
 use tracing::info;
@@ -13,9 +18,37 @@ use super::error::{Context, MoveError};
 use super::replay::{Replay, replay_batch};
 use super::verify_online::{self, Scope};
 use super::{Mover, fence};
-use crate::control::migrations;
+use crate::control::{Phase, migrations};
 
 impl Mover {
+    /// An online move from its freeze to the registry switch. Any error here
+    /// leaves the fence up: the caller thaws (`thaw_after`), unless the
+    /// cutover's commit was sent, whose outcome only the control database knows.
+    pub(super) async fn frozen_to_cutover(
+        &self,
+        attempt: &mut Attempt<'_>,
+        source: &PgPool,
+        target: &PgPool,
+    ) -> Result<(), MoveError> {
+        if attempt.record.phase == Phase::Freezing {
+            self.freeze(attempt, source, target).await?;
+            self.set_phase(attempt, Phase::Verifying).await?;
+        }
+        if attempt.record.phase == Phase::Verifying {
+            let started = Instant::now();
+            self.verify_frozen(attempt, source, target).await?;
+            attempt.timings.verify = started.elapsed();
+            attempt.tracker.check_cancel().await?;
+            self.set_phase(attempt, Phase::Cutover).await?;
+        }
+        if attempt.record.phase == Phase::Cutover {
+            let started = Instant::now();
+            self.cutover(attempt, target).await?;
+            attempt.timings.cutover = started.elapsed();
+        }
+        Ok(())
+    }
+
     /// Freezing: fence the website and drain what the change log still holds.
     pub(super) async fn freeze(
         &self,
@@ -32,15 +65,12 @@ impl Mover {
             .context(|| "recording the freeze".into())?;
         attempt.owned(started)?;
         drop(conn);
-        fence::raise(
-            source,
-            &record.source,
-            record.website,
-            record.id,
-            &plan,
-            &self.fence_options(),
-        )
-        .await?;
+        // Owned on the source too, so the freeze watcher can fence this
+        // attempt out of raising once it has taken the move over.
+        super::owner_token::claim(source, record.id, attempt.token).await?;
+        let owner = (record.website, record.id, attempt.token);
+        fence::raise_owned(source, &record.source, owner, &plan, &self.fence_options()).await?;
+        attempt.fenced_at = Some(std::time::Instant::now());
         self.drain(attempt, source, target).await
     }
 
@@ -56,7 +86,9 @@ impl Mover {
         let owned = self.owned_sequences(attempt, target, &plan).await?;
         super::owner_token::claim(target, record.id, attempt.token).await?;
         let job = Replay::new(&plan, &record, attempt.token, owned);
+        let limit_ms = self.settings.engine.freeze_limit_ms;
         loop {
+            attempt.within_freeze_limit(limit_ms)?;
             let drained = replay_batch(source, target, &job, None).await?;
             attempt.freeze_drained += drained as i64;
             if drained == 0 && backlog(source, record.website, &plan).await? == 0 {
@@ -78,6 +110,7 @@ impl Mover {
         let plan = self.plan(attempt, source, target).await?;
         let mut compared = 0;
         for table in &plan {
+            attempt.within_freeze_limit(self.settings.engine.freeze_limit_ms)?;
             let scope = Scope::of(table, &record);
             compared += verify_online::touched(source, target, &scope).await?;
         }

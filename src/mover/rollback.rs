@@ -109,6 +109,19 @@ impl Mover {
                 self.shard_pool(&record.source)?,
                 self.shard_pool(&record.target)?,
             );
+            // The fence first: the source is the website's home again, and its
+            // writes must not wait on the target's rows being deleted.
+            let options = self.fence_options();
+            fence::lift(
+                source,
+                &record.source,
+                record.website,
+                Some(record.id),
+                &options,
+            )
+            .await?;
+            let ended = migrations::end_freeze_by_rollback(&mut conn, record.id, attempt).await;
+            ended.context(|| "recording the end of the freeze".into())?;
             let plan = self
                 .discover_plan(source, target)
                 .await
@@ -130,15 +143,6 @@ impl Mover {
             )
             .await?;
             self.forget_traces(record, source, target).await?;
-            let options = self.fence_options();
-            fence::lift(
-                source,
-                &record.source,
-                record.website,
-                Some(record.id),
-                &options,
-            )
-            .await?;
         }
         drop(conn);
         let ended = self

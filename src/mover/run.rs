@@ -69,6 +69,8 @@ impl Mover {
             timings: Timings::default(),
             source_rows_deleted: 0,
             freeze_drained: 0,
+            fenced_at: None,
+            cutover_sent: false,
         };
         // Past cutover nothing is rolled back, whatever an older version recorded.
         if attempt.record.rollback_required && attempt.record.phase < Phase::Cleanup {
@@ -124,7 +126,7 @@ impl Mover {
             self.set_phase(attempt, Phase::Copying).await?;
         }
         let online = record.mode == MoveMode::Online;
-        if online && matches!(attempt.record.phase, Phase::Freezing | Phase::Verifying) {
+        if online && attempt.record.phase.is_frozen() {
             // Stopped inside a freeze: never drain what built up since with
             // the fence up; catch up first.
             self.thaw(attempt, source).await?;
@@ -146,33 +148,14 @@ impl Mover {
             attempt.timings.catch_up = started.elapsed();
             self.set_phase(attempt, Phase::Freezing).await?;
         }
-        let freeze_started = Instant::now();
-        if attempt.record.phase == Phase::Freezing {
-            if let Err(error) = self.freeze(attempt, source, target).await {
+        if online {
+            let started = Instant::now();
+            if let Err(error) = self.frozen_to_cutover(attempt, source, target).await {
                 return Err(self.thaw_after(attempt, source, error).await);
             }
-            self.set_phase(attempt, Phase::Verifying).await?;
-        }
-        if attempt.record.phase == Phase::Verifying {
-            let started = Instant::now();
-            if online {
-                if let Err(error) = self.verify_frozen(attempt, source, target).await {
-                    return Err(self.thaw_after(attempt, source, error).await);
-                }
-            } else {
-                self.verify_all(attempt, source, target).await?;
-            }
-            attempt.timings.verify = started.elapsed();
-            attempt.tracker.check_cancel().await?;
-            self.set_phase(attempt, Phase::Cutover).await?;
-        }
-        if attempt.record.phase == Phase::Cutover {
-            let started = Instant::now();
-            self.cutover(attempt, target).await?;
-            attempt.timings.cutover = started.elapsed();
-            if online {
-                attempt.timings.freeze = freeze_started.elapsed();
-            }
+            attempt.timings.freeze = started.elapsed();
+        } else {
+            self.verify_and_cut_over(attempt, source, target).await?;
         }
         if attempt.record.phase == Phase::Cleanup {
             let started = Instant::now();
@@ -259,7 +242,11 @@ impl Mover {
         Ok(attempt.sequences.clone().unwrap_or_default())
     }
 
-    async fn set_phase(&self, attempt: &mut Attempt<'_>, phase: Phase) -> Result<(), MoveError> {
+    pub(super) async fn set_phase(
+        &self,
+        attempt: &mut Attempt<'_>,
+        phase: Phase,
+    ) -> Result<(), MoveError> {
         let mut conn = self.control_conn().await?;
         let moved = migrations::set_phase(&mut conn, attempt.record.id, attempt.token, phase)
             .await

@@ -10,7 +10,8 @@ use tracing::{info, warn};
 use super::attempt::Attempt;
 use super::error::{Context, MoveError};
 use super::{Mover, fence};
-use crate::control::{Phase, migrations};
+use crate::control::Phase;
+use crate::control::migrations::{self, FreezeEnd};
 
 impl Mover {
     /// Lifts this move's fence on the source and records the move back in
@@ -22,16 +23,12 @@ impl Mover {
     ) -> Result<(), MoveError> {
         let record = attempt.record.clone();
         let options = self.fence_options();
-        fence::lift(
-            source,
-            &record.source,
-            record.website,
-            Some(record.id),
-            &options,
-        )
-        .await?;
+        super::owner_token::claim(source, record.id, attempt.token).await?;
+        let owner = (record.website, record.id, attempt.token);
+        fence::lift_owned(source, &record.source, owner, &options).await?;
+        attempt.fenced_at = None;
         let mut conn = self.control_conn().await?;
-        let thawed = migrations::thaw(&mut conn, record.id, attempt.token)
+        let thawed = migrations::thaw(&mut conn, record.id, attempt.token, FreezeEnd::Thaw)
             .await
             .context(|| "recording the move back in catch-up".into())?;
         attempt.owned(thawed)?;
@@ -43,15 +40,17 @@ impl Mover {
     }
 
     /// After `error` inside the freeze: a transient one thaws it (best effort:
-    /// if that fails too, the next attempt thaws it first); others roll back,
-    /// which lifts the fence as well. Returns `error`.
+    /// if that fails too, the next attempt or the freeze watcher thaws it);
+    /// others roll back, which lifts the fence as well. Never once the
+    /// cutover's commit was sent: if it landed, the website lives on the
+    /// target and the source must stay fenced. Returns `error`.
     pub(super) async fn thaw_after(
         &self,
         attempt: &mut Attempt<'_>,
         source: &sqlx::PgPool,
         error: MoveError,
     ) -> MoveError {
-        let benign = matches!(error, MoveError::LostOwnership { .. });
+        let benign = matches!(error, MoveError::LostOwnership { .. }) || attempt.cutover_sent;
         if error.is_transient()
             && !benign
             && let Err(thaw) = self.thaw(attempt, source).await

@@ -18,6 +18,7 @@ mod dashboard_rebalance;
 mod dashboard_rebalance_controls;
 mod dashboard_render;
 mod edges;
+mod freeze_bound;
 mod helpers;
 mod interruptions;
 mod least_privilege;

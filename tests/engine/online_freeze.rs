@@ -36,6 +36,16 @@ async fn moved_with_freeze(app: &TestApp, website: i64, ms: i64, drained: i64) -
     .execute(&app.env.control)
     .await
     .unwrap();
+    // Its one freeze as kept for /metrics, likewise.
+    sqlx::query(
+        "UPDATE shardmover.freezes f SET started_at = m.freeze_started_at,
+                ended_at = m.freeze_ended_at, changes_drained = m.freeze_changes
+           FROM shardmover.migrations m WHERE m.id = f.migration_id AND m.id = $1",
+    )
+    .bind(id)
+    .execute(&app.env.control)
+    .await
+    .unwrap();
     id
 }
 

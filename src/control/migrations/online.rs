@@ -51,49 +51,6 @@ pub async fn record_freeze_wait(
     Ok(result.rows_affected() == 1)
 }
 
-/// The freeze begins, held to `budget_ms` (both kept as first recorded when a
-/// resumed attempt freezes again: the application's writes have been refused since then).
-pub async fn start_freeze(
-    conn: &mut PgConnection,
-    id: MigrationId,
-    attempt: i32,
-    budget_ms: u64,
-) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query(
-        "UPDATE shardmover.migrations
-            SET freeze_started_at = coalesce(freeze_started_at, clock_timestamp()),
-                freeze_budget_ms = coalesce(freeze_budget_ms, $3), freeze_waits_for = NULL
-          WHERE id = $1 AND attempts = $2 AND status = 'in_progress'",
-    )
-    .bind(id.0)
-    .bind(attempt)
-    .bind(i32::try_from(budget_ms).unwrap_or(i32::MAX))
-    .execute(conn)
-    .await?;
-    Ok(result.rows_affected() == 1)
-}
-
-/// The freeze ends: called in the cutover transaction, so it ends exactly when
-/// the registry sends the website's writes to the target.
-pub async fn end_freeze(
-    conn: &mut PgConnection,
-    id: MigrationId,
-    attempt: i32,
-    drained: i64,
-) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query(
-        "UPDATE shardmover.migrations
-            SET freeze_ended_at = clock_timestamp(), freeze_changes = coalesce(freeze_changes, 0) + $3
-          WHERE id = $1 AND attempts = $2 AND status = 'in_progress' AND freeze_started_at IS NOT NULL",
-    )
-    .bind(id.0)
-    .bind(attempt)
-    .bind(drained)
-    .execute(conn)
-    .await?;
-    Ok(result.rows_affected() == 1)
-}
-
 /// Which of `ids` have ended (neither pending nor running), with their status:
 /// the moves whose change capture on a shard nothing will remove.
 pub async fn ended_among(
@@ -135,28 +92,6 @@ pub async fn record_follow_up(
     .bind(id.0)
     .bind(attempt)
     .bind(follow_up)
-    .execute(conn)
-    .await?;
-    Ok(result.rows_affected() == 1)
-}
-
-/// A freeze that could not finish: the fence is lifted and the move goes back
-/// to catching up, so the next freeze starts anew (recorded from when its
-/// fence goes up) and only once the backlog fits the budget again.
-pub async fn thaw(
-    conn: &mut PgConnection,
-    id: MigrationId,
-    attempt: i32,
-) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query(
-        "UPDATE shardmover.migrations
-            SET phase = 'catching_up', freeze_started_at = NULL, freeze_budget_ms = NULL,
-                freeze_changes = NULL, updated_at = now()
-          WHERE id = $1 AND attempts = $2 AND status = 'in_progress'
-            AND phase IN ('freezing', 'verifying')",
-    )
-    .bind(id.0)
-    .bind(attempt)
     .execute(conn)
     .await?;
     Ok(result.rows_affected() == 1)

@@ -1,7 +1,9 @@
 //! Online moves in `/metrics`: how long their freezes refused writes (a
-//! histogram), how many overran the `engine.freeze_budget_ms` they were held
-//! to (the counter the freeze-over-budget alert reads, so it follows the
-//! configured budget) and the
+//! histogram of every freeze, whether it ended in the cutover, a thaw, a
+//! rollback or the freeze watcher), how many overran the
+//! `engine.freeze_budget_ms` they were held to (the counter the
+//! freeze-over-budget alert reads, so it follows the configured budget), how
+//! each ended, and the
 //! backlog of captured changes of running moves. All come from the control
 //! database, so every process reports the same.
 
@@ -19,12 +21,12 @@ pub async fn render(
     out: &mut Exposition,
 ) -> Result<(), sqlx::Error> {
     let budget_secs = budget_ms as f64 / 1000.0;
-    let freezes = metrics::freezes(conn, &FREEZE_BUCKETS, budget_secs).await?;
+    let freezes = metrics::freezes(conn, &FREEZE_BUCKETS).await?;
     let name = "shardmover_move_freeze_seconds";
     out.family(
         name,
         "histogram",
-        "How long online moves refused the website's writes in their final freeze.",
+        "How long online moves refused the website's writes in a freeze, however it ended.",
     );
     let bucket = format!("{name}_bucket");
     for (le, n) in FREEZE_BUCKETS.iter().zip(&freezes.buckets) {
@@ -41,6 +43,15 @@ pub async fn render(
         "Online moves' freezes that lasted longer than the engine.freeze_budget_ms they were held to.",
     );
     out.sample(name, &[], freezes.over_budget as f64);
+    let name = "shardmover_move_freezes_total";
+    out.family(
+        name,
+        "counter",
+        "Online moves' freezes by how they ended: cutover, thaw (went back to catching up), rollback, or expired (lifted for a mover that was gone).",
+    );
+    for (ended_by, n) in &freezes.ended_by {
+        out.sample(name, &[("ended_by", ended_by)], *n as f64);
+    }
     let name = "shardmover_freeze_budget_seconds";
     out.family(name, "gauge", "engine.freeze_budget_ms, in seconds.");
     out.sample(name, &[], budget_secs);
