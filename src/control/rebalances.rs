@@ -14,7 +14,7 @@ use crate::sql::audited;
 pub use membership::plan_state_of_move;
 pub use moves::{
     NewPlanMove, PlanMove, STOPPED_AFTER_FAILURE, count_by_state, insert_moves, move_rate,
-    moves_of, retry_failed, set_move, unfinished_moves, websites_in_live_plans,
+    moves_of, moves_of_plans, retry_failed, set_move, unfinished_moves, websites_in_live_plans,
 };
 
 /// A plan as stored.

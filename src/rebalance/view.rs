@@ -91,16 +91,16 @@ pub async fn list(
 ) -> Result<Vec<PlanSummary>, RebalanceError> {
     let mut conn = app.control_pool().acquire().await?;
     let plans = rebalances::list(&mut conn, before, limit).await?;
-    let mut out = Vec::with_capacity(plans.len());
-    for plan in &plans {
-        let items: Vec<PlanMoveView> = rebalances::moves_of(&mut conn, plan.id)
-            .await?
-            .iter()
-            .map(item)
-            .collect();
-        out.push(summary(plan, &items));
-    }
-    Ok(out)
+    let ids: Vec<i64> = plans.iter().map(|p| p.id).collect();
+    let mut moves = rebalances::moves_of_plans(&mut conn, &ids).await?;
+    Ok(plans
+        .iter()
+        .map(|plan| {
+            let of_plan = moves.remove(&plan.id).unwrap_or_default();
+            let items: Vec<PlanMoveView> = of_plan.iter().map(item).collect();
+            summary(plan, &items)
+        })
+        .collect())
 }
 
 fn item(m: &PlanMove) -> PlanMoveView {

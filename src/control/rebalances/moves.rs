@@ -61,19 +61,43 @@ pub async fn insert_moves(
 }
 
 pub async fn moves_of(conn: &mut PgConnection, id: i64) -> Result<Vec<PlanMove>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT p.position, p.website_id, p.source_shard, p.target_shard, p.rows_total,
+    let mut by_plan = moves_of_plans(conn, &[id]).await?;
+    Ok(by_plan.remove(&id).unwrap_or_default())
+}
+
+/// The moves of each plan in `ids`, in one query (a list page shows many plans).
+pub async fn moves_of_plans(
+    conn: &mut PgConnection,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, Vec<PlanMove>>, sqlx::Error> {
+    let rows = sqlx::query_as::<_, PlanMoveOf>(
+        "SELECT p.rebalance_id, p.position, p.website_id, p.source_shard, p.target_shard, p.rows_total,
                 p.bytes_total, p.state, p.tries, p.migration_id, p.reason,
                 m.status AS move_status, m.phase AS move_phase, m.rows_total AS move_rows_total,
                 m.rows_copied AS move_rows_copied, m.error_message AS move_error,
                 m.started_at AS move_started_at, m.updated_at AS move_updated_at
            FROM shardmover.rebalance_moves p
            LEFT JOIN shardmover.migrations m ON m.id = p.migration_id
-          WHERE p.rebalance_id = $1 ORDER BY p.position",
+          WHERE p.rebalance_id = ANY($1) ORDER BY p.rebalance_id, p.position",
     )
-    .bind(id)
+    .bind(ids)
     .fetch_all(conn)
-    .await
+    .await?;
+    let mut by_plan: std::collections::HashMap<i64, Vec<PlanMove>> = Default::default();
+    for row in rows {
+        by_plan
+            .entry(row.rebalance_id)
+            .or_default()
+            .push(row.the_move);
+    }
+    Ok(by_plan)
+}
+
+#[derive(sqlx::FromRow)]
+struct PlanMoveOf {
+    rebalance_id: i64,
+    #[sqlx(flatten)]
+    the_move: PlanMove,
 }
 
 /// Sets one move's state, started move, tries and reason.
