@@ -8,8 +8,10 @@ use super::state::{MoveMode, Phase, Status};
 use crate::ids::{MigrationId, ShardName, WebsiteId};
 use crate::sql::audited;
 
+mod cancels;
 mod online;
 mod transitions;
+pub use cancels::*;
 pub use online::*;
 pub use transitions::*;
 
