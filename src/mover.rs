@@ -47,7 +47,7 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
-pub use attempt::{MoveOutcome, Timings};
+pub use attempt::{MoveOutcome, Run, Timings};
 pub use copy::SEND_BYTES;
 pub use error::MoveError;
 pub use fence_admin::{FenceEntry, LiftRefused};

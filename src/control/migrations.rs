@@ -8,9 +8,11 @@ use super::state::{MoveMode, Phase, Status};
 use crate::ids::{MigrationId, ShardName, WebsiteId};
 use crate::sql::audited;
 
+mod cancels;
 mod freezes;
 mod online;
 mod transitions;
+pub use cancels::*;
 pub use freezes::*;
 pub use online::*;
 pub use transitions::*;

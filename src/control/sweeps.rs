@@ -1,6 +1,12 @@
 //! The sweeper's queries: unfinished moves and overdue notices that have no
 //! live job on the queue (apalis's `jobs` table in the same database), and the
 //! purge of finished jobs. Row locks (`SKIP LOCKED`) keep two sweepers apart.
+//!
+//! A running move's owner may have no job of its own: apalis hands a job out
+//! again when its worker stops beating, and the duplicate, finding the owner
+//! holding the website, ends and takes the job with it. The owner's lock on
+//! the website says it is alive, so such a move is left alone until that lock
+//! is free (its process died with it).
 
 use sqlx::PgConnection;
 
@@ -12,8 +18,18 @@ use crate::sql::audited;
 const LIVE_JOB: &str = "j.job_type = $1
     AND (j.status IN ('Pending', 'Queued', 'Running') OR (j.status = 'Failed' AND j.attempts < j.max_attempts))";
 
-/// Unfinished moves quiet for `quiet_for_secs` with no live job on `queue`,
-/// locked for the caller's transaction.
+/// The class ("sm" + "wl") of the advisory lock whoever runs a move holds on its website
+/// (`pg_try_advisory_lock(WEBSITE_LOCK_CLASS, hashint8(website_id))`, see
+/// `mover::lock`), in the control database.
+pub const WEBSITE_LOCK_CLASS: i32 = 0x736d_776c;
+
+/// Some session holds the website lock of move `m`: its owner is alive.
+const OWNER_ALIVE: &str = "l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    AND l.classid = $4::int4::oid AND l.objid = hashint8(m.website_id)::oid";
+
+/// Unfinished moves quiet for `quiet_for_secs` with no live job on `queue` and
+/// no owner holding their website, locked for the caller's transaction.
 pub async fn lost_moves(
     conn: &mut PgConnection,
     queue: &str,
@@ -25,12 +41,14 @@ pub async fn lost_moves(
             AND m.updated_at < now() - make_interval(secs => $2)
             AND NOT EXISTS (SELECT 1 FROM apalis.jobs j WHERE {LIVE_JOB}
                    AND convert_from(j.job, 'UTF8')::jsonb ->> 'migration_id' = m.id::text)
+            AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE {OWNER_ALIVE})
           ORDER BY m.id
           FOR UPDATE OF m SKIP LOCKED"
     )))
     .bind(queue)
     .bind(quiet_for_secs)
     .bind([Status::Pending.as_str(), Status::InProgress.as_str()])
+    .bind(WEBSITE_LOCK_CLASS)
     .fetch_all(conn)
     .await
 }

@@ -2,6 +2,11 @@
 //! are retried with exponential backoff and jitter by enqueueing the next
 //! attempt with a `run_at`, recorded as the move's `next_attempt_at`; permanent
 //! ones were already rolled back and recorded by the engine.
+//!
+//! A job acts on the move only under the attempt its own run started, and only
+//! while that attempt is the newest: giving up, scheduling and re-queueing are
+//! each conditional on it. A job whose attempt was overtaken stands down quietly;
+//! the newer attempt's job carries the move on.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +15,8 @@ use apalis::prelude::{BoxDynError, Data};
 use tracing::{Instrument, info, warn};
 
 use super::backoff::backoff;
-use crate::control::{Phase, migrations};
+use crate::control::migrations::{self, MigrationRecord};
+use crate::control::{Phase, Status};
 use crate::mover::{MoveError, Mover, Silent};
 use crate::queue::MoveJob;
 
@@ -25,63 +31,107 @@ pub async fn run_move(job: MoveJob, mover: Data<Arc<Mover>>) -> Result<(), BoxDy
 }
 
 async fn handle(job: MoveJob, mover: &Mover) -> Result<(), BoxDynError> {
-    let id = job.migration_id;
-    match mover.run(id, &Silent).await {
-        Ok(outcome) => {
+    let run = mover.run_attempt(job.migration_id, &Silent).await;
+    match (run.attempt, run.result) {
+        (_, Ok(outcome)) => {
             info!(status = %outcome.record.status, "move job finished");
             Ok(())
         }
-        // A newer attempt owns the move (and has a live job): nothing to do.
-        Err(error @ MoveError::LostOwnership { .. }) => {
-            info!(error = %error, "move job stands down");
-            Ok(())
+        (_, Err(error @ MoveError::LostOwnership { .. })) => stand_down(&error),
+        (None, Err(error @ MoveError::Busy { .. })) => website_busy(mover, &job, &error).await,
+        (Some(attempt), Err(error)) if error.is_transient() => {
+            retry_later(mover, &job, attempt, &error).await
         }
-        Err(error) if error.is_transient() => retry_later(mover, &job, &error).await,
+        (None, Err(error)) if error.is_transient() => try_again(mover, &job, &error).await,
         // Already rolled back and recorded as failed or cancelled by the engine,
         // or (past cutover) left cleanup_pending.
-        Err(error) => {
+        (_, Err(error)) => {
             warn!(error = %error, "move failed permanently");
             Ok(())
         }
     }
 }
 
-async fn retry_later(mover: &Mover, job: &MoveJob, error: &MoveError) -> Result<(), BoxDynError> {
+/// Another process holds the website. If the move is running, the holder is
+/// its attempt and this job a duplicate delivery of that attempt's job (apalis
+/// hands a job out again once its worker stops beating, though the move goes
+/// on in its own task): it ends quietly and touches nothing. Should the owner
+/// then die, its lock goes with it and the sweeper queues the move again. A
+/// move waiting to start (or to resume its cleanup) waits for the holder, the
+/// website's previous move say, to let go.
+async fn website_busy(mover: &Mover, job: &MoveJob, error: &MoveError) -> Result<(), BoxDynError> {
+    let mut conn = mover.control_pool().acquire().await?;
+    let record = migrations::find(&mut conn, job.migration_id).await?;
+    drop(conn);
+    let waiting =
+        |r: &MigrationRecord| matches!(r.status, Status::Pending | Status::CleanupPending);
+    if record.as_ref().is_some_and(waiting) {
+        return try_again(mover, job, error).await;
+    }
+    info!(error = %error, "the move's owner runs it; this duplicate job stands down");
+    Ok(())
+}
+
+/// A run that started no attempt is tried again shortly. It records nothing on
+/// the move, which may be running under another job.
+async fn try_again(mover: &Mover, job: &MoveJob, error: &MoveError) -> Result<(), BoxDynError> {
+    let delay = backoff(0);
+    job.enqueue(&mut *mover.control_pool().acquire().await?, delay)
+        .await?;
+    warn!(retry_in_secs = delay.as_secs_f64(), error = %error, "the move did not start; trying again");
+    Ok(())
+}
+
+/// Retries the move after `attempt` failed transiently, or gives up once its
+/// retries are used up; nothing at all if a newer attempt owns the move.
+async fn retry_later(
+    mover: &Mover,
+    job: &MoveJob,
+    attempt: i32,
+    error: &MoveError,
+) -> Result<(), BoxDynError> {
     let id = job.migration_id;
     let Some(record) = migrations::find(&mut *mover.control_pool().acquire().await?, id).await?
     else {
         return Ok(());
     };
-    let attempts = record.attempts - record.retry_from;
+    let attempts = attempt - record.retry_from;
     // A shutdown is no failure of the move: the next worker takes it at once.
     let interrupted = matches!(error, MoveError::Interrupted);
-    // Another process holds the website: its attempt owns the move, and this
-    // job, which started no attempt, must not give up on the owner's behalf.
-    let busy = matches!(error, MoveError::Busy { .. });
-    if !interrupted && !busy && attempts >= mover.settings().worker.max_attempts as i32 {
+    if !interrupted && attempts >= mover.settings().worker.max_attempts as i32 {
         // Before cutover the next run rolls the move back; if the shards are
         // still down that run is retried like any other. Past cutover the
         // cleanup is left pending, told about, and waits for `finalize`.
-        match mover.give_up(&record, error).await {
+        match mover.give_up(&record, attempt, error).await {
             Ok(()) if record.phase >= Phase::Cleanup => {
                 warn!(attempts, error = %error, "giving up: the cleanup waits for finalize");
                 return Ok(());
             }
             Ok(()) => warn!(attempts, error = %error, "giving up: the move will be rolled back"),
-            // A newer attempt runs the move: its job is live.
-            Err(MoveError::LostOwnership { .. }) => return Ok(()),
+            Err(lost @ MoveError::LostOwnership { .. }) => return stand_down(&lost),
             Err(e) => return Err(e.into()),
         }
     }
-    let mut tx = mover.control_pool().begin().await?;
     let delay = if interrupted {
         Duration::ZERO
     } else {
         backoff(attempts as u32)
     };
-    migrations::schedule_retry(&mut tx, id, delay).await?;
+    let mut tx = mover.control_pool().begin().await?;
+    if !migrations::schedule_retry(&mut tx, id, attempt, delay).await? {
+        return stand_down(&MoveError::LostOwnership {
+            migration: id,
+            attempt,
+        });
+    }
     job.enqueue(&mut tx, delay).await?;
     tx.commit().await?;
     warn!(attempts, retry_in_secs = delay.as_secs_f64(), error = %error, "transient failure; retrying");
+    Ok(())
+}
+
+/// A newer attempt runs the move, and its job is live.
+fn stand_down(lost: &MoveError) -> Result<(), BoxDynError> {
+    info!(error = %lost, "move job stands down");
     Ok(())
 }

@@ -1,12 +1,16 @@
 //! One attempt at a move, as the phases see it: its ownership token, the move's
-//! record, the copy plan once known, progress, and what it measured. `run`
-//! creates it and hands it to each phase.
+//! record, the copy plan and sequences once known, progress, and what it
+//! measured. `run` creates it and hands it to each phase, and tells the job
+//! layer which attempt it started (`Run`).
 
 use std::time::Duration;
 
+use sqlx::PgPool;
+
+use super::Mover;
 use super::error::MoveError;
 use super::progress::Tracker;
-use super::sequences::OwnedSequence;
+use super::sequences::{self, OwnedSequence};
 use crate::control::migrations::MigrationRecord;
 use crate::control::tables::TableProgress;
 use crate::tenancy::TenantTable;
@@ -31,6 +35,24 @@ pub struct MoveOutcome {
     pub timings: Timings,
     /// Source rows this attempt's cleanup deleted.
     pub source_rows_deleted: u64,
+}
+
+/// One run of a move as the job layer sees it: the attempt the run started (none
+/// if it stopped before, e.g. because another process holds the website) and
+/// how it ended. The job acts on the move only under that attempt's number.
+#[derive(Debug)]
+pub struct Run {
+    pub attempt: Option<i32>,
+    pub result: Result<MoveOutcome, MoveError>,
+}
+
+impl Run {
+    pub(super) fn unstarted(result: Result<MoveOutcome, MoveError>) -> Self {
+        Self {
+            attempt: None,
+            result,
+        }
+    }
 }
 
 /// What one attempt has learned so far.
@@ -75,5 +97,41 @@ impl Attempt<'_> {
                 attempt: self.token,
             })
         }
+    }
+}
+
+impl Mover {
+    /// The copy plan, discovered once per attempt (and re-checked against the target).
+    pub(super) async fn plan(
+        &self,
+        attempt: &mut Attempt<'_>,
+        source: &PgPool,
+        target: &PgPool,
+    ) -> Result<Vec<TenantTable>, MoveError> {
+        if attempt.plan.is_none() {
+            let plan = self.discover_plan(source, target).await?;
+            let views = self.views_reading(source, &plan).await?;
+            self.record_follow_up(attempt, &views).await?;
+            attempt.plan = Some(plan);
+        }
+        Ok(attempt.plan.clone().unwrap_or_default())
+    }
+
+    /// The target's sequences owned by each table of `plan`, read once per attempt
+    /// (the freeze replays twice; the catalogue is not read again inside it).
+    pub(super) async fn owned_sequences(
+        &self,
+        attempt: &mut Attempt<'_>,
+        target: &PgPool,
+        plan: &[TenantTable],
+    ) -> Result<Vec<Vec<OwnedSequence>>, MoveError> {
+        if attempt.sequences.is_none() {
+            let mut owned = Vec::with_capacity(plan.len());
+            for table in plan {
+                owned.push(sequences::owned(target, table).await?);
+            }
+            attempt.sequences = Some(owned);
+        }
+        Ok(attempt.sequences.clone().unwrap_or_default())
     }
 }

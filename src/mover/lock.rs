@@ -11,10 +11,8 @@
 use sqlx::{Connection, PgConnection, PgPool};
 
 use super::error::{Context, MoveError};
+use crate::control::sweeps::WEBSITE_LOCK_CLASS as LOCK_CLASS;
 use crate::ids::{MigrationId, WebsiteId};
-
-/// Namespace of our advisory locks ("sm" + "wl").
-const LOCK_CLASS: i32 = 0x736d_776c;
 
 /// Held while the move runs. The connection is detached from the pool: if the
 /// process dies or the guard is dropped, the socket closes and Postgres frees the lock.

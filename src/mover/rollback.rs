@@ -18,16 +18,11 @@ impl Mover {
         attempt: i32,
         cause: MoveError,
     ) -> MoveError {
-        let status = if matches!(cause, MoveError::Cancelled) {
-            Status::Cancelled
-        } else {
-            Status::Failed
-        };
         let result = if record.phase >= Phase::Cleanup {
             self.leave_cleanup_pending(record, attempt, cause.code(), &cause.one_line())
                 .await
         } else {
-            self.roll_back(record, attempt, &cause, status).await
+            self.roll_back(record, attempt, &cause).await
         };
         match result {
             Ok(()) => cause,
@@ -45,35 +40,37 @@ impl Mover {
 
     /// Called by the job layer when a move's retries are used up: before
     /// cutover its rollback is recorded (the next run does it); after, its
-    /// cleanup is left pending. Conditional on `record.attempts` still owning it.
+    /// cleanup is left pending. Only under `attempt`, the one the job's own run
+    /// started: `LostOwnership` if a newer attempt owns the move.
     pub async fn give_up(
         &self,
         record: &MigrationRecord,
+        attempt: i32,
         cause: &MoveError,
     ) -> Result<(), MoveError> {
         let message = format!(
             "gave up after {} attempts: {}",
-            record.attempts - record.retry_from,
+            attempt - record.retry_from,
             cause.one_line()
         );
         if record.phase >= Phase::Cleanup {
             return self
-                .leave_cleanup_pending(record, record.attempts, "retries_exhausted", &message)
+                .leave_cleanup_pending(record, attempt, "retries_exhausted", &message)
                 .await;
         }
         let mut conn = self.control_conn().await?;
-        let id = record.id;
-        let recorded = migrations::record_error(
-            &mut conn,
-            id,
-            record.attempts,
-            "retries_exhausted",
-            &message,
-            true,
+        // A rollback already recorded (after a cancel, say) keeps its cause.
+        let recorded = if record.rollback_required {
+            migrations::owns(&mut conn, record.id, attempt).await
+        } else {
+            let code = "retries_exhausted";
+            migrations::record_error(&mut conn, record.id, attempt, code, &message, true).await
+        };
+        lost_unless(
+            recorded.context(|| "recording the rollback".into())?,
+            record,
+            attempt,
         )
-        .await
-        .context(|| "recording the rollback".into())?;
-        lost_unless(recorded, record, record.attempts)
     }
 
     async fn roll_back(
@@ -81,7 +78,6 @@ impl Mover {
         record: &MigrationRecord,
         attempt: i32,
         cause: &MoveError,
-        status: Status,
     ) -> Result<(), MoveError> {
         let mut conn = self.control_conn().await?;
         // A resumed rollback keeps the error its first attempt recorded.
@@ -145,12 +141,14 @@ impl Mover {
             self.forget_traces(record, source, target).await?;
         }
         drop(conn);
+        // `cancelled` if a cancel was accepted, whatever this attempt's cause.
+        let id = record.id;
         let ended = self
-            .record_ending(record.id, attempt, status)
+            .record_ending_if(move |tx| Box::pin(migrations::finish_rolled_back(tx, id, attempt)))
             .await
             .context(|| "recording the failure".into())?;
         lost_unless(ended, record, attempt)?;
-        info!(website_id = %record.website, status = %status, "move rolled back; the source is as it was");
+        info!(website_id = %record.website, "move rolled back; the source is as it was");
         Ok(())
     }
 

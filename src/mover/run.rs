@@ -5,38 +5,34 @@
 
 use std::time::Instant;
 
-use sqlx::PgPool;
 use tracing::{info, instrument, warn};
 
-use super::attempt::{Attempt, MoveOutcome, Timings};
+use super::attempt::{Attempt, MoveOutcome, Run, Timings};
 use super::error::{Context, MoveError};
 use super::preflight::Admission;
 use super::progress::{ProgressSink, Tracker};
-use super::sequences::{self, OwnedSequence};
 use super::{Mover, lock};
 use crate::control::tables;
 use crate::control::{MoveMode, Phase, Status, migrations, migrations::MigrationRecord};
 use crate::ids::MigrationId;
-use crate::tenancy::TenantTable;
 
 impl Mover {
     /// Runs (or resumes) a move to its end. Transient errors leave it resumable;
     /// permanent ones before cutover roll it back.
-    #[instrument(skip_all, fields(migration_id = %id, website_id))]
     pub async fn run(
         &self,
         id: MigrationId,
         sink: &dyn ProgressSink,
     ) -> Result<MoveOutcome, MoveError> {
-        let record = self.load(id).await?;
-        tracing::Span::current().record("website_id", record.website.get());
-        if record.status.is_final() {
-            return self.outcome(record, Timings::default()).await;
-        }
-        let guard = lock::acquire(&self.control, record.website, id).await?;
-        let result = self.attempt(record, sink).await;
-        guard.release().await;
-        result
+        self.run_attempt(id, sink).await.result
+    }
+
+    /// `run`, also saying which attempt it started, for the job layer.
+    #[instrument(skip_all, fields(migration_id = %id, website_id))]
+    pub async fn run_attempt(&self, id: MigrationId, sink: &dyn ProgressSink) -> Run {
+        self.locked_attempt(id, sink)
+            .await
+            .unwrap_or_else(|error| Run::unstarted(Err(error)))
     }
 
     /// The move's current state without running it.
@@ -45,12 +41,23 @@ impl Mover {
         self.outcome(record, Timings::default()).await
     }
 
-    async fn attempt(
+    async fn locked_attempt(
         &self,
-        record: MigrationRecord,
+        id: MigrationId,
         sink: &dyn ProgressSink,
-    ) -> Result<MoveOutcome, MoveError> {
-        let id = record.id;
+    ) -> Result<Run, MoveError> {
+        let record = self.load(id).await?;
+        tracing::Span::current().record("website_id", record.website.get());
+        if record.status.is_final() {
+            return Ok(Run::unstarted(self.run_report(id).await));
+        }
+        let guard = lock::acquire(&self.control, record.website, id).await?;
+        let run = self.attempt(id, sink).await;
+        guard.release().await;
+        run
+    }
+
+    async fn attempt(&self, id: MigrationId, sink: &dyn ProgressSink) -> Result<Run, MoveError> {
         let mut conn = self.control_conn().await?;
         let token = migrations::start_attempt(&mut conn, id)
             .await
@@ -58,8 +65,21 @@ impl Mover {
         drop(conn);
         let Some(token) = token else {
             // Ended while we waited for the lock (cancelled in the queue, say).
-            return self.outcome(self.load(id).await?, Timings::default()).await;
+            return Ok(Run::unstarted(self.run_report(id).await));
         };
+        Ok(Run {
+            attempt: Some(token),
+            result: self.attempt_as(id, token, sink).await,
+        })
+    }
+
+    /// Drives the move as attempt `token`.
+    async fn attempt_as(
+        &self,
+        id: MigrationId,
+        token: i32,
+        sink: &dyn ProgressSink,
+    ) -> Result<MoveOutcome, MoveError> {
         let mut attempt = Attempt {
             token,
             record: self.load(id).await?,
@@ -206,40 +226,6 @@ impl Mover {
             MoveMode::Offline => Phase::Copying,
         };
         self.set_phase(attempt, next).await
-    }
-
-    /// The copy plan, discovered once per attempt (and re-checked against the target).
-    pub(super) async fn plan(
-        &self,
-        attempt: &mut Attempt<'_>,
-        source: &PgPool,
-        target: &PgPool,
-    ) -> Result<Vec<TenantTable>, MoveError> {
-        if attempt.plan.is_none() {
-            let plan = self.discover_plan(source, target).await?;
-            let views = self.views_reading(source, &plan).await?;
-            self.record_follow_up(attempt, &views).await?;
-            attempt.plan = Some(plan);
-        }
-        Ok(attempt.plan.clone().unwrap_or_default())
-    }
-
-    /// The target's sequences owned by each table of `plan`, read once per attempt
-    /// (the freeze replays twice; the catalogue is not read again inside it).
-    pub(super) async fn owned_sequences(
-        &self,
-        attempt: &mut Attempt<'_>,
-        target: &PgPool,
-        plan: &[TenantTable],
-    ) -> Result<Vec<Vec<OwnedSequence>>, MoveError> {
-        if attempt.sequences.is_none() {
-            let mut owned = Vec::with_capacity(plan.len());
-            for table in plan {
-                owned.push(sequences::owned(target, table).await?);
-            }
-            attempt.sequences = Some(owned);
-        }
-        Ok(attempt.sequences.clone().unwrap_or_default())
     }
 
     pub(super) async fn set_phase(

@@ -27,24 +27,34 @@ async fn record(control: &PgPool, id: MigrationId) -> MigrationRecord {
 /// Makes every delete from `schema.table` fail with `sqlstate`, as a real
 /// trigger on the shard would (a legal hold, a lock that times out). `pool`
 /// must own the table: the application for tenant tables, shardmover for its own.
-async fn refuse_deletes(pool: &PgPool, schema: &str, table: &str, sqlstate: &str) {
+pub(crate) async fn refuse_deletes(pool: &PgPool, schema: &str, table: &str, sqlstate: &str) {
+    let refuse = format!(
+        "RAISE EXCEPTION 'deletes from % are refused by the test', TG_TABLE_NAME
+               USING ERRCODE = '{sqlstate}';"
+    );
+    before_each(pool, schema, table, "DELETE", &refuse).await;
+}
+
+/// Runs `body` (PL/pgSQL) before each `event` on a row of `schema.table`, in
+/// shardmover's sessions too; `allow_deletes` removes it (and any such hook).
+pub(crate) async fn before_each(pool: &PgPool, schema: &str, table: &str, event: &str, body: &str) {
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "CREATE FUNCTION {schema}.sm_test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN RAISE EXCEPTION 'deletes from % are refused by the test', TG_TABLE_NAME
-               USING ERRCODE = '{sqlstate}'; END $$;
-         CREATE TRIGGER sm_test_refuse BEFORE DELETE ON {schema}.{table}
-             FOR EACH ROW EXECUTE FUNCTION {schema}.sm_test_refuse();
+        "CREATE FUNCTION {schema}.sm_test_hook() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN {body}
+         IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW; END $$;
+         CREATE TRIGGER sm_test_hook BEFORE {event} ON {schema}.{table}
+             FOR EACH ROW EXECUTE FUNCTION {schema}.sm_test_hook();
          -- shardmover's sessions run as replicas; this one fires for them too.
-         ALTER TABLE {schema}.{table} ENABLE ALWAYS TRIGGER sm_test_refuse;"
+         ALTER TABLE {schema}.{table} ENABLE ALWAYS TRIGGER sm_test_hook;"
     )))
     .execute(pool)
     .await
     .unwrap();
 }
 
-async fn allow_deletes(pool: &PgPool, schema: &str, table: &str) {
+pub(crate) async fn allow_deletes(pool: &PgPool, schema: &str, table: &str) {
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP TRIGGER sm_test_refuse ON {schema}.{table}; DROP FUNCTION {schema}.sm_test_refuse();"
+        "DROP TRIGGER sm_test_hook ON {schema}.{table}; DROP FUNCTION {schema}.sm_test_hook();"
     )))
     .execute(pool)
     .await

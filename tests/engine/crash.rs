@@ -113,7 +113,7 @@ pub mod tempfile_path {
 }
 
 /// Records a move of `website` to shard_2 and its queue job, as the API does.
-async fn request_and_enqueue(
+pub(crate) async fn request_and_enqueue(
     mover: &shardmover::mover::Mover,
     tx: &mut sqlx::PgConnection,
     website: i64,
@@ -136,7 +136,7 @@ async fn request_and_enqueue(
     job.enqueue(tx, Duration::ZERO).await.unwrap();
 }
 
-fn worker(config: &std::path::Path) -> std::process::Child {
+pub(crate) fn worker(config: &std::path::Path) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_shardmover"))
         .args(["--config", config.to_str().unwrap(), "worker"])
         .env("SHARDMOVER__LOG__LEVEL", "warn")
@@ -146,14 +146,14 @@ fn worker(config: &std::path::Path) -> std::process::Child {
         .unwrap()
 }
 
-async fn progress(env: &TestEnv) -> Option<(String, String, i64)> {
+pub(crate) async fn progress(env: &TestEnv) -> Option<(String, String, i64)> {
     sqlx::query_as("SELECT status, phase, rows_copied FROM shardmover.migrations")
         .fetch_optional(&env.control)
         .await
         .unwrap_or(None)
 }
 
-async fn attempts(env: &TestEnv) -> i32 {
+pub(crate) async fn attempts(env: &TestEnv) -> i32 {
     sqlx::query_scalar("SELECT attempts FROM shardmover.migrations")
         .fetch_one(&env.control)
         .await

@@ -220,82 +220,69 @@ pub async fn finish(
     attempt: i32,
     status: Status,
 ) -> Result<Option<MigrationRecord>, sqlx::Error> {
+    end(conn, id, attempt, status, false).await
+}
+
+/// Ends a move whose rollback is done, as `finish` does: `cancelled` if a cancel
+/// was ever accepted for it, `failed` otherwise. Read from the row in the
+/// statement that ends the move, so a cancel answered 202 ends `cancelled`
+/// however many attempts its rollback took and whatever error interrupted it.
+pub async fn finish_rolled_back(
+    conn: &mut PgConnection,
+    id: MigrationId,
+    attempt: i32,
+) -> Result<Option<MigrationRecord>, sqlx::Error> {
+    end(conn, id, attempt, Status::Failed, true).await
+}
+
+/// `status`, or `cancelled` instead when `cancelled_wins` and a cancel was accepted.
+async fn end(
+    conn: &mut PgConnection,
+    id: MigrationId,
+    attempt: i32,
+    status: Status,
+    cancelled_wins: bool,
+) -> Result<Option<MigrationRecord>, sqlx::Error> {
     let row = sqlx::query(audited(&format!(
         "WITH m AS (
             UPDATE shardmover.migrations
-               SET status = $2, rollback_required = false, finished_at = now(),
+               SET status = CASE WHEN $4 AND cancel_requested THEN 'cancelled' ELSE $2 END,
+                   rollback_required = false, finished_at = now(),
                    phase = CASE WHEN $2 = 'completed' THEN 'done' ELSE phase END,
                    error_code = CASE WHEN $2 = 'completed' THEN NULL ELSE error_code END,
                    error_message = CASE WHEN $2 = 'completed' THEN NULL ELSE error_message END
              WHERE id = $1 AND attempts = $3 AND status = 'in_progress' RETURNING *),
          audit AS (
-            UPDATE shardmover.audit_logs SET status = $2 WHERE migration_id IN (SELECT id FROM m))
+            UPDATE shardmover.audit_logs a SET status = m.status FROM m WHERE a.migration_id = m.id)
          SELECT {COLUMNS} FROM m"
     )))
     .bind(id.0)
     .bind(status.as_str())
     .bind(attempt)
+    .bind(cancelled_wins)
     .fetch_optional(conn)
     .await?;
     row.as_ref().map(from_row).transpose()
 }
 
-/// Cancels a move still waiting in the queue; `None` if it has started or ended.
-pub async fn cancel_pending(
-    conn: &mut PgConnection,
-    id: MigrationId,
-) -> Result<Option<MigrationRecord>, sqlx::Error> {
-    let row = sqlx::query(audited(&format!(
-        "WITH m AS (
-            UPDATE shardmover.migrations
-               SET status = 'cancelled', cancel_requested = true, finished_at = now(),
-                   error_code = 'cancelled', error_message = 'cancelled before it started'
-             WHERE id = $1 AND status = 'pending' RETURNING *),
-         audit AS (
-            UPDATE shardmover.audit_logs SET status = 'cancelled' WHERE migration_id IN (SELECT id FROM m))
-         SELECT {COLUMNS} FROM m"
-    )))
-    .bind(id.0)
-    .fetch_optional(conn)
-    .await?;
-    row.as_ref().map(from_row).transpose()
-}
-
-/// Asks a running move to stop and roll back; false once it has ended or its
-/// cutover committed. One conditional statement on the move's row, which the
-/// cutover transaction locks and re-reads: either the cancel lands first and the
-/// cutover refuses, or the cutover lands first and this finds phase `cleanup`.
-pub async fn request_cancel(conn: &mut PgConnection, id: MigrationId) -> Result<bool, sqlx::Error> {
-    let before_cleanup: Vec<&str> = Phase::ALL
-        .iter()
-        .filter(|p| **p < Phase::Cleanup)
-        .map(|p| p.as_str())
-        .collect();
-    let result = sqlx::query(
-        "UPDATE shardmover.migrations SET cancel_requested = true
-          WHERE id = $1 AND status = ANY($2) AND phase = ANY($3)",
-    )
-    .bind(id.0)
-    .bind([Status::Pending.as_str(), Status::InProgress.as_str()])
-    .bind(before_cleanup)
-    .execute(conn)
-    .await?;
-    Ok(result.rows_affected() == 1)
-}
-
-/// Records when the next attempt of a transiently failed move will run.
+/// Records when the next attempt of a transiently failed move will run, if
+/// `attempt` still owns the running move; false otherwise (a newer attempt
+/// runs it, or it ended), and then its job must not queue another.
 pub async fn schedule_retry(
     conn: &mut PgConnection,
     id: MigrationId,
+    attempt: i32,
     delay: std::time::Duration,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
         "UPDATE shardmover.migrations
-            SET next_attempt_at = now() + make_interval(secs => $2) WHERE id = $1",
+            SET next_attempt_at = now() + make_interval(secs => $3)
+          WHERE id = $1 AND attempts = $2 AND status = 'in_progress'",
     )
     .bind(id.0)
+    .bind(attempt)
     .bind(delay.as_secs_f64())
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(result.rows_affected() == 1)
 }
