@@ -11,11 +11,13 @@
 //! writes afterwards reads triggers from the catalogue as it is now, whatever its
 //! snapshot (even a `REPEATABLE READ` one opened before the fence). No
 //! `pg_stat_activity` reading, so no extra privilege, is needed to drain.
+//! Once neither list names a website, `sweep` drops the triggers when it can.
 
 mod guarded;
 mod holders;
 mod lists;
 mod sql;
+mod sweep;
 
 use std::time::{Duration, Instant};
 
@@ -30,6 +32,7 @@ use holders::lock_holders;
 pub use holders::{long_holders, would_wait};
 use lists::{Change, record};
 use sql::{GuardSpec, guard_function, guard_name, trigger_statements};
+pub use sweep::drop_unused;
 
 /// How the fence is changed on a shard.
 #[derive(Debug, Clone)]

@@ -147,6 +147,7 @@ impl Mover {
             .context(|| "recording the failure".into())?;
         lost_unless(ended, record, attempt)?;
         info!(website_id = %record.website, status = %status, "move rolled back; the source is as it was");
+        self.drop_unused_triggers(record).await;
         Ok(())
     }
 
