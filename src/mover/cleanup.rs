@@ -2,7 +2,8 @@
 //! earlier move off the target left there is lifted (until then the website's
 //! writes are refused on its own shard) and the copy's checkpoints forgotten,
 //! then the source's rows are deleted. Each step is recorded when done, so a
-//! resumed attempt does only what is left; nothing here ever goes back.
+//! resumed attempt does only what is left; nothing here ever goes back. Last,
+//! the triggers neither shard needs any longer are dropped (best effort).
 
 use sqlx::PgPool;
 use tracing::info;
@@ -43,7 +44,20 @@ impl Mover {
             self.record_step(attempt, CleanupStep::SourceCleaned)
                 .await?;
         }
+        self.drop_unused_triggers(&record).await;
         Ok(())
+    }
+
+    /// The end of a move (cleanup or rollback) is where the triggers that no
+    /// move needs any longer are dropped, on both its shards, as far as lock
+    /// holders allow: what is left stays `WHEN (false)` until a later move's end.
+    pub(super) async fn drop_unused_triggers(&self, record: &MigrationRecord) {
+        let options = self.fence_options();
+        for shard in [&record.source, &record.target] {
+            if let Ok(pool) = self.shard_pool(shard) {
+                fence::drop_unused(pool, shard, &options).await;
+            }
+        }
     }
 
     /// What a move keeps while it runs, beside the fence: the copy's

@@ -11,25 +11,26 @@
 //! writes afterwards reads triggers from the catalogue as it is now, whatever its
 //! snapshot (even a `REPEATABLE READ` one opened before the fence). No
 //! `pg_stat_activity` reading, so no extra privilege, is needed to drain.
+//! Once neither list names a website, `sweep` drops the triggers when it can.
 
+mod apply;
 mod guarded;
 mod holders;
 mod lists;
 mod sql;
+mod sweep;
 
 use std::time::{Duration, Instant};
 
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 
 use super::error::{Context, MoveError};
-use super::shard_schema::DDL_LOCK;
 use crate::ids::{MigrationId, ShardName, WebsiteId};
-use crate::sql::audited;
 use crate::tenancy::TenantTable;
 use holders::lock_holders;
 pub use holders::{long_holders, would_wait};
-use lists::{Change, record};
-use sql::{GuardSpec, guard_function, guard_name, trigger_statements};
+use lists::Change;
+pub use sweep::drop_unused;
 
 /// How the fence is changed on a shard.
 #[derive(Debug, Clone)]
@@ -171,7 +172,7 @@ async fn change(
         if let Some((migration, attempt)) = owner {
             super::owner_token::check(&mut tx, migration, attempt).await?;
         }
-        match apply(&mut tx, tables, &what, options).await {
+        match apply::apply(&mut tx, tables, &what, options).await {
             Ok(()) => {
                 return tx
                     .commit()
@@ -237,90 +238,6 @@ fn jittered(lock_timeout: Duration) -> Duration {
 
 fn is_lock_timeout(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("55P03"))
-}
-
-async fn apply(
-    tx: &mut PgConnection,
-    extra_tables: &[TenantTable],
-    what: &Change,
-    options: &FenceOptions,
-) -> Result<(), sqlx::Error> {
-    let timeout_ms = options.lock_timeout.as_millis().max(1);
-    sqlx::query(audited(&format!("SET LOCAL lock_timeout = {timeout_ms}")))
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(audited(&format!(
-        "SELECT pg_advisory_xact_lock({DDL_LOCK})"
-    )))
-    .execute(&mut *tx)
-    .await?;
-    if !record(tx, what).await? {
-        return Ok(());
-    }
-    let tables = guarded::all(tx, extra_tables, &options.key_column).await?;
-    if tables.is_empty() {
-        return Ok(());
-    }
-    let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
-    sqlx::query(audited(&format!(
-        "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
-        names.join(", ")
-    )))
-    .execute(&mut *tx)
-    .await?;
-    let lists = lists::current(tx).await?;
-    for guarded in &tables {
-        let function = guard_name(guarded.oid);
-        // Under the locks: no write runs the function while it is replaced.
-        if let Some(table) = guarded.table {
-            let spec = GuardSpec {
-                owner: &table.owner,
-                primary_key: &table.primary_key,
-                root_oid: table.oid,
-            };
-            sqlx::query(audited(&guard_function(&function, &spec)))
-                .execute(&mut *tx)
-                .await?;
-        } else if let Some(key) = &guarded.key_column {
-            // Guarded by a release whose triggers called one shared function.
-            legacy_guard(tx, guarded, &function, key).await?;
-        }
-        let key = guarded.key_column.as_deref();
-        for sql in trigger_statements(&guarded.name, &function, key, &lists) {
-            sqlx::query(audited(&sql)).execute(&mut *tx).await?;
-        }
-    }
-    Ok(())
-}
-
-/// Compiles the guard function of a table guarded before guard functions were
-/// per table, from the catalogue, unless it has one already.
-async fn legacy_guard(
-    tx: &mut PgConnection,
-    guarded: &guarded::Guarded<'_>,
-    function: &str,
-    key: &str,
-) -> Result<(), sqlx::Error> {
-    let exists: bool = sqlx::query_scalar("SELECT to_regprocedure($1 || '()') IS NOT NULL")
-        .bind(function)
-        .fetch_one(&mut *tx)
-        .await?;
-    if exists {
-        return Ok(());
-    }
-    let (oid, primary_key) = lists::oid_and_primary_key(tx, &guarded.name).await?;
-    let owner = crate::tenancy::Ownership::Column {
-        column: key.to_owned(),
-    };
-    let spec = GuardSpec {
-        owner: &owner,
-        primary_key: &primary_key,
-        root_oid: oid,
-    };
-    sqlx::query(audited(&guard_function(function, &spec)))
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
 }
 
 /// The quoted names of `tables`.

@@ -79,6 +79,7 @@ impl Mover {
     /// Lifts `website`'s fence on `shard` by hand: at once where the website
     /// lives; on an old shard only with `stale` (stale writers could then land
     /// rows there that nobody reads); never while a move of it is unfinished.
+    /// The last fence lifted, the triggers go too when no lock holder is in the way.
     pub async fn lift_fence(
         &self,
         shard: &ShardName,
@@ -100,7 +101,9 @@ impl Mover {
             .shards
             .reads(shard)
             .ok_or_else(|| MoveError::UnknownShard(shard.to_string()))?;
-        fence::lift(pool, shard, website, None, &self.fence_options()).await?;
+        let options = self.fence_options();
+        fence::lift(pool, shard, website, None, &options).await?;
+        fence::drop_unused(pool, shard, &options).await;
         tracing::warn!(website_id = %website, shard = %shard, "fence lifted by hand");
         Ok(())
     }

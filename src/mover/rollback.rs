@@ -149,6 +149,7 @@ impl Mover {
             .context(|| "recording the failure".into())?;
         lost_unless(ended, record, attempt)?;
         info!(website_id = %record.website, "move rolled back; the source is as it was");
+        self.drop_unused_triggers(record).await;
         Ok(())
     }
 

@@ -56,6 +56,7 @@ mod service;
 mod shards;
 mod smtp;
 mod supervision;
+mod unused_triggers;
 mod webdriver;
 mod websites;
 mod writer;

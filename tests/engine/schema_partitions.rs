@@ -31,7 +31,7 @@ CREATE TABLE p_tags (id bigint, website_id bigint NOT NULL, tag text,
 CREATE TABLE p_tags_0 PARTITION OF p_tags FOR VALUES WITH (MODULUS 2, REMAINDER 0);
 CREATE TABLE p_tags_1 PARTITION OF p_tags FOR VALUES WITH (MODULUS 2, REMAINDER 1);";
 
-async fn partitioned_env() -> TestEnv {
+pub(crate) async fn partitioned_env() -> TestEnv {
     let env = TestEnv::new().await;
     for pool in [&env.shard_1, &env.shard_2] {
         sqlx::raw_sql(SCHEMA).execute(pool).await.unwrap();
@@ -39,7 +39,7 @@ async fn partitioned_env() -> TestEnv {
     env
 }
 
-async fn seed(pool: &PgPool, id: i64, events: i64) {
+pub(crate) async fn seed(pool: &PgPool, id: i64, events: i64) {
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "INSERT INTO p_events (website_id, happened, kind, payload)
               SELECT {id}, date '2024-06-01' + (n % 1000), (ARRAY['view','click','buy'])[1 + n % 3],

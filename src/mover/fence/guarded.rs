@@ -4,7 +4,8 @@
 //! tables' rows belong to a website, so each table's key column (NULL for one
 //! owned through parents) is kept in `shardmover.guarded_tables`. A partitioned
 //! table is guarded on each of its leaf partitions: Postgres cannot replace a
-//! trigger on a partitioned table whose partitions carry its clones.
+//! trigger on a partitioned table whose partitions carry its clones. A table's
+//! entry goes when `sweep` drops its triggers.
 
 use sqlx::PgConnection;
 
