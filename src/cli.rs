@@ -3,12 +3,17 @@
 
 mod bench;
 mod bench_api;
+mod bench_app_role;
 mod bench_capture;
 mod bench_dashboard;
 mod bench_fence;
 mod bench_fleet;
+mod bench_idle;
+pub mod bench_model;
 mod bench_move_print;
+mod bench_neighbours;
 mod bench_online;
+mod bench_raw;
 mod bench_small;
 mod bench_writer;
 mod demo;
@@ -89,8 +94,8 @@ pub enum Command {
     /// Create demo databases on the local server, seed a tenant and move it.
     Demo(demo::DemoArgs),
     /// Measure a full move against a raw binary COPY pipe of the same rows, the
-    /// freeze of online moves under write load, and what the fence and change
-    /// capture cost writes.
+    /// freeze of online moves under write load, what the fence and change
+    /// capture cost writes, and what a move costs a neighbour's writes.
     Bench(bench::BenchArgs),
     /// Load the HTTP API (POST and GET) and compare with pgbench on the same SQL.
     BenchApi(bench_api::BenchApiArgs),

@@ -9,19 +9,20 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
 use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 
 use super::bench_capture::{self, Home};
-use super::bench_move_print::{Measured, print_move};
+use super::bench_neighbours::{self, NeighbourArgs, Neighbours};
 use super::bench_online::{self, Load, Tenant};
 use super::bench_writer::Route;
+use super::{bench_app_role, bench_raw};
 use crate::config::Settings;
 use crate::ids::{ShardName, WebsiteId};
-use crate::mover::{MoveRequest, Mover, Silent, raw_pipe};
+use crate::mover::Mover;
 use crate::sample_tenant::{self, Scale};
 use crate::scratch::{Server, settings_with};
 
@@ -52,14 +53,20 @@ pub struct BenchArgs {
     /// Moves of the small website, back and forth.
     #[arg(long, default_value_t = 5)]
     pub small_moves: usize,
-    /// Stops after the small website's moves (skips the fence, write-load and
-    /// capture measurements).
+    /// Stops after the small website's moves (skips the fence, write-load,
+    /// capture and neighbours' measurements).
     #[arg(long)]
     pub moves_only: bool,
+    /// Runs only the online moves under write load and capture's cost.
+    #[arg(long)]
+    pub online_only: bool,
     /// Writes per second of the moving website during those moves (inserts,
-    /// updates and deletes of its rows, routed by the registry, retried on SMF01).
+    /// updates and deletes of its rows, routed by the registry, retried on
+    /// SMF01); also the neighbour's in the neighbours' case.
     #[arg(long, default_value_t = 300)]
     pub write_rate: u32,
+    #[command(flatten)]
+    pub neighbours: NeighbourArgs,
 }
 
 const DATABASES: [&str; 4] = [
@@ -69,23 +76,79 @@ const DATABASES: [&str; 4] = [
     "shardmover_bench_target",
 ];
 
-/// Runs the bench and drops its databases afterwards, also when it failed.
+/// Runs the bench and drops its databases (and the application's role)
+/// afterwards, also when it failed.
 pub async fn run(base: Settings, args: BenchArgs) -> anyhow::Result<()> {
     let server = Server::from_url(&base.database.url)?;
     let result = run_in(&server, &base, &args).await;
-    server.dropping(&DATABASES, result).await
+    let result = server.dropping(&DATABASES, result).await;
+    if let Err(e) = bench_app_role::drop_role(&server).await {
+        eprintln!("could not drop the bench's application role: {e:#}");
+    }
+    result
 }
 
 /// The bench's databases, connected: control, then the source, the raw
 /// pipe's target and the engine's target.
-struct Scratch {
-    urls: Vec<SecretString>,
-    control: PgPool,
-    pools: [PgPool; 3],
+pub(super) struct Scratch {
+    pub urls: Vec<SecretString>,
+    pub control: PgPool,
+    pub pools: [PgPool; 3],
 }
 
 async fn run_in(server: &Server, base: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.online_moves >= 1, "--online-moves must be at least 1");
+    anyhow::ensure!(
+        (1..=50).contains(&args.online_moves),
+        "--online-moves must be 1 to 50"
+    );
+    anyhow::ensure!(
+        (1..=16).contains(&args.neighbours.neighbours_rounds),
+        "--neighbours-rounds must be 1 to 16"
+    );
+    let (scratch, settings) = create(server, base).await?;
+    let mover = Mover::new(Arc::new(settings), scratch.control.clone());
+    if args.neighbours.neighbours_only {
+        return neighbours(server, &mover, &scratch, args).await;
+    }
+    let big = Tenant {
+        website: WebsiteId::new(1).expect("positive"),
+        rows: Scale::total_rows(args.rows).rows(),
+    };
+    eprintln!("seeding {} rows ...", big.rows);
+    seed(&scratch, big.website, args.rows).await?;
+    if !args.online_only {
+        bench_raw::report(
+            &mover,
+            &scratch,
+            big.website,
+            args.neighbour_rows,
+            args.batch_rows,
+        )
+        .await?;
+        let small = WebsiteId::new(4).expect("positive");
+        eprintln!(
+            "moving a {}-row website {} times ...",
+            args.small_rows, args.small_moves
+        );
+        seed(&scratch, small, args.small_rows).await?;
+        let control = &scratch.control;
+        super::bench_small::report(&mover, control, small, args.small_rows, args.small_moves)
+            .await?;
+        if args.moves_only {
+            return Ok(());
+        }
+        super::bench_fence::report(&scratch.pools[0], scratch.urls[1].expose_secret()).await?;
+    }
+    under_write_load(&mover, &scratch, big, args).await?;
+    if args.online_only {
+        return Ok(());
+    }
+    neighbours(server, &mover, &scratch, args).await
+}
+
+/// Creates and connects the bench's databases; the settings name the source
+/// and the engine's target as shards.
+async fn create(server: &Server, base: &Settings) -> anyhow::Result<(Scratch, Settings)> {
     let mut urls = Vec::new();
     for name in DATABASES {
         urls.push(server.recreate(name).await?);
@@ -111,113 +174,44 @@ async fn run_in(server: &Server, base: &Settings, args: &BenchArgs) -> anyhow::R
         control,
         pools,
     };
-    let mover = Mover::new(Arc::new(settings), scratch.control.clone());
-    let big = Tenant {
-        website: WebsiteId::new(1).expect("positive"),
-        rows: Scale::total_rows(args.rows).rows(),
-    };
-    eprintln!("seeding {} rows ...", big.rows);
-    seed(&scratch, big.website, args.rows).await?;
-    let neighbour = Neighbour {
-        website: WebsiteId::new(2).expect("positive"),
-        rows: args.neighbour_rows,
-    };
-    eprintln!(
-        "seeding a neighbour of {} rows on the targets ...",
-        neighbour.rows
-    );
-    seed_on(&scratch.pools[2], &scratch.control, &neighbour).await?;
-    move_against_raw_pipe(&mover, &scratch, big.website, &neighbour, args.batch_rows).await?;
-    let small = WebsiteId::new(4).expect("positive");
-    eprintln!(
-        "moving a {}-row website {} times ...",
-        args.small_rows, args.small_moves
-    );
-    seed(&scratch, small, args.small_rows).await?;
-    super::bench_small::report(
-        &mover,
-        &scratch.control,
-        small,
-        args.small_rows,
-        args.small_moves,
-    )
-    .await?;
-    if args.moves_only {
-        return Ok(());
+    Ok((scratch, settings))
+}
+
+/// A move's cost to a neighbour's writes, as the application's role.
+async fn neighbours(
+    server: &Server,
+    mover: &Mover,
+    scratch: &Scratch,
+    args: &BenchArgs,
+) -> anyhow::Result<()> {
+    let [moving, neighbour, idle_website] =
+        [5, 6, 7].map(|id| WebsiteId::new(id).expect("positive"));
+    let rows = args.online_small_rows;
+    eprintln!("seeding a {rows}-row website and two neighbours on the source ...");
+    for (website, rows) in [(moving, rows), (neighbour, 20_000), (idle_website, 1_000)] {
+        seed(scratch, website, rows).await?;
     }
-    super::bench_fence::report(&scratch.pools[0], scratch.urls[1].expose_secret()).await?;
-    under_write_load(&mover, &scratch, big, args).await
+    let shards = [("source", DATABASES[1]), ("target", DATABASES[3])];
+    let app = bench_app_role::connect(server, DATABASES[0], &shards).await?;
+    let case = Neighbours {
+        mover,
+        app: app.route.clone(),
+        idle_url: app.urls["source"].expose_secret(),
+        watch_url: scratch.urls[1].expose_secret(),
+        moving,
+        neighbour,
+        idle_website,
+        rate: args.write_rate,
+        idle: Duration::from_millis(args.neighbours.idle_ms),
+    };
+    let rounds = args.neighbours.neighbours_rounds;
+    bench_neighbours::report(&case, Scale::total_rows(rows).rows(), rounds).await
 }
 
 /// Seeds `website` on the source and registers it there.
 async fn seed(scratch: &Scratch, website: WebsiteId, rows: i64) -> anyhow::Result<()> {
     sample_tenant::seed(&scratch.pools[0], website, Scale::total_rows(rows)).await?;
     sample_tenant::register(&scratch.control, website, "source").await?;
-    Ok(())
-}
-
-/// A website living on the engine's target before the move (and seeded on the
-/// raw pipe's target too, so both write into indexes of the same size).
-struct Neighbour {
-    website: WebsiteId,
-    rows: i64,
-}
-
-/// Seeds the neighbour on `shard` and registers it on the engine's target.
-async fn seed_on(shard: &PgPool, control: &PgPool, neighbour: &Neighbour) -> anyhow::Result<()> {
-    sample_tenant::seed(shard, neighbour.website, Scale::total_rows(neighbour.rows)).await?;
-    sample_tenant::register(control, neighbour.website, "target").await?;
-    Ok(())
-}
-
-/// The raw pipe into one target, then the engine's online move (no writes)
-/// into the other, both targets holding `neighbour`; the website ends on the
-/// target, its source rows deleted.
-async fn move_against_raw_pipe(
-    mover: &Mover,
-    scratch: &Scratch,
-    website: WebsiteId,
-    neighbour: &Neighbour,
-    batch_rows: Option<u32>,
-) -> anyhow::Result<()> {
-    let [source, raw_target, _] = &scratch.pools;
-    let tenancy = &mover.settings.tenancy;
-    // Warm the source's cache once so neither contender pays for cold reads.
-    raw_pipe(source, raw_target, tenancy, website).await?;
-    sqlx::raw_sql("TRUNCATE pages, page_parts, products, orders, website_settings")
-        .execute(raw_target)
-        .await?;
-    seed_on(raw_target, &scratch.control, neighbour).await?;
-    let started = Instant::now();
-    let raw_rows = raw_pipe(source, raw_target, tenancy, website).await?;
-    let raw = started.elapsed();
-
-    let request = MoveRequest {
-        website,
-        target: ShardName::parse("target").expect("valid"),
-        keep_source: true,
-        batch_rows,
-        requested_by: Some("bench".into()),
-        notes: None,
-        mode: Default::default(),
-    };
-    let record = mover.request(&request).await?;
-    let started = Instant::now();
-    let outcome = mover.run(record.id, &Silent).await?;
-    let engine = started.elapsed();
-    let started = Instant::now();
-    let (_, deleted) = mover.finalize(website).await?;
-    let cleanup = started.elapsed();
-
-    print_move(&Measured {
-        rows: raw_rows,
-        raw,
-        engine,
-        cleanup,
-        deleted,
-        batch_rows: record.batch_rows,
-        outcome: &outcome,
-    });
     Ok(())
 }
 

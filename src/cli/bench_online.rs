@@ -2,15 +2,17 @@
 //! forth between the bench's two shards while the application keeps writing
 //! its rows at a steady rate (`bench_writer`). Per size it reports the freeze
 //! (from the move records), the changes drained inside it, the writer's
-//! longest wait and the whole move's time, and whether the freeze grows with
-//! the tenant.
+//! longest wait, the whole move's time, and the writes lost: the website's
+//! rows on the target after the move, compared with the writer's model of
+//! every acknowledged write. Then whether the freeze grows with the tenant.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::bench_model::Model;
 use super::bench_writer::{Route, Writer, WriterStats};
 use crate::ids::{MigrationId, ShardName, WebsiteId};
-use crate::mover::{MoveRequest, Mover, Silent};
+use crate::mover::{MoveOutcome, MoveRequest, Mover, ProgressSink, Silent};
 
 /// The writer runs this long before each move starts and after it ends.
 const SETTLE: Duration = Duration::from_millis(500);
@@ -38,6 +40,8 @@ struct Measured {
     freeze_ms: i64,
     freeze_changes: i64,
     writer: WriterStats,
+    /// The website's rows on the target unlike the writer's model.
+    lost: usize,
 }
 
 /// Moves every tenant `load.moves` times and prints what each move and each
@@ -89,25 +93,14 @@ async fn one_move(
         .find(|name| **name != from)
         .ok_or_else(|| anyhow::anyhow!("the bench needs two shards"))?
         .clone();
-    let pages = Arc::new(page_ids(route, &from, tenant.website).await?);
-    let tag = format!("{}-{round}", tenant.website);
-    let writer = Writer::start(route.clone(), tenant.website, pages, rate, &tag);
+    let model = Model::read(&route.shards[&from], tenant.website.get()).await?;
+    let writer = Writer::start(route.clone(), tenant.website, model, rate, round);
     tokio::time::sleep(SETTLE).await;
-    let request = MoveRequest {
-        website: tenant.website,
-        target: ShardName::parse(&to).map_err(anyhow::Error::msg)?,
-        keep_source: false,
-        batch_rows: None,
-        requested_by: Some("bench".into()),
-        notes: None,
-        mode: crate::control::MoveMode::Online,
-    };
-    let record = mover.request(&request).await?;
     let started = Instant::now();
-    let outcome = mover.run(record.id, &Silent).await?;
+    let outcome = online_move(mover, tenant.website, &to, &Silent).await?;
     let total = started.elapsed();
     tokio::time::sleep(SETTLE).await;
-    let writer = writer.stop().await?;
+    let (writer, model) = writer.stop().await?;
     let done = &outcome.record;
     anyhow::ensure!(
         route.shard_of(tenant.website).await? == to,
@@ -115,6 +108,7 @@ async fn one_move(
         done.id,
         tenant.website
     );
+    let ended = Model::read(&route.shards[&to], tenant.website.get()).await?;
     let measured = Measured {
         from,
         to,
@@ -124,25 +118,42 @@ async fn one_move(
         freeze_ms: done.freeze_ms().unwrap_or(-1),
         freeze_changes: done.freeze_changes.unwrap_or(0),
         writer,
+        lost: model.differences(&ended),
     };
     Ok((measured, done.id))
 }
 
-async fn page_ids(route: &Route, shard: &str, website: WebsiteId) -> anyhow::Result<Vec<i64>> {
-    let pool = &route.shards[shard];
-    let pages: Vec<i64> = sqlx::query_scalar("SELECT id FROM pages WHERE website_id = $1")
-        .bind(website.get())
-        .fetch_all(pool)
-        .await?;
-    anyhow::ensure!(!pages.is_empty(), "website {website} has no pages");
-    Ok(pages)
+/// The bench's request to move `website` to `to` online, its source rows
+/// deleted afterwards.
+pub(super) fn online_request(website: WebsiteId, to: &str) -> anyhow::Result<MoveRequest> {
+    Ok(MoveRequest {
+        website,
+        target: ShardName::parse(to).map_err(anyhow::Error::msg)?,
+        keep_source: false,
+        batch_rows: None,
+        requested_by: Some("bench".into()),
+        notes: None,
+        mode: crate::control::MoveMode::Online,
+    })
+}
+
+/// Requests an online move of `website` to `to` and runs it to the end here,
+/// reporting to `sink`.
+pub(super) async fn online_move(
+    mover: &Mover,
+    website: WebsiteId,
+    to: &str,
+    sink: &dyn ProgressSink,
+) -> anyhow::Result<MoveOutcome> {
+    let record = mover.request(&online_request(website, to)?).await?;
+    Ok(mover.run(record.id, sink).await?)
 }
 
 fn print_move(round: usize, m: &Measured) {
     let w = &m.writer;
     println!(
         "  move {} {} -> {}: {:.2}s, catch-up {:.2}s ({} changes), freeze {} ms ({} changes); \
-         writer {} acked ({:.0}/s), {} refused+retried, {} lost, longest wait {} ms",
+         writer {} acked ({:.0}/s), {} refused+retried, longest wait {} ms; {} rows unlike the model",
         round + 1,
         m.from,
         m.to,
@@ -154,8 +165,8 @@ fn print_move(round: usize, m: &Measured) {
         w.acked,
         w.acked as f64 / w.elapsed.as_secs_f64().max(1e-9),
         w.refused,
-        w.lost,
-        w.longest_wait.as_millis()
+        w.longest_wait().as_millis(),
+        m.lost
     );
 }
 
@@ -166,14 +177,16 @@ fn print_size(rows: i64, runs: &[Measured]) -> i64 {
     let totals = sorted(runs.iter().map(|m| m.total.as_millis() as i64));
     let longest = runs
         .iter()
-        .map(|m| m.writer.longest_wait.as_millis())
+        .map(|m| m.writer.longest_wait().as_millis())
         .max()
         .unwrap_or(0);
-    let lost: u64 = runs.iter().map(|m| m.writer.lost).sum();
+    let lost: usize = runs.iter().map(|m| m.lost).sum();
+    let missed: u64 = runs.iter().map(|m| m.writer.missed).sum();
     let p50 = median(&freezes);
     println!(
         "{rows} rows, {} moves: freeze p50 {p50} ms, max {} ms; drained in the freeze p50 {}, max {}; \
-         writer's longest wait {longest} ms; move p50 {:.2}s, max {:.2}s; lost writes {lost}",
+         writer's longest wait {longest} ms; move p50 {:.2}s, max {:.2}s; \
+         lost writes {lost} (rows unlike the writer's model; {missed} updates/deletes found no row)",
         runs.len(),
         freezes.last().copied().unwrap_or(0),
         median(&drained),

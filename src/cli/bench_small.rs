@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use sqlx::PgPool;
 
 use crate::control::{Status, migrations, phase_history};
-use crate::ids::{MigrationId, ShardName, WebsiteId};
-use crate::mover::{MoveRequest, Mover};
+use crate::ids::{MigrationId, WebsiteId};
+use crate::mover::Mover;
 use crate::moves::Origin;
 
 /// How often the bench looks at the move's status while it runs.
@@ -74,15 +74,7 @@ async fn move_once(
     website: WebsiteId,
     to: &str,
 ) -> anyhow::Result<Measured> {
-    let request = MoveRequest {
-        website,
-        target: ShardName::parse(to).map_err(anyhow::Error::msg)?,
-        keep_source: false,
-        batch_rows: None,
-        requested_by: Some("bench".into()),
-        notes: None,
-        mode: Default::default(),
-    };
+    let request = super::bench_online::online_request(website, to)?;
     let origin = Origin {
         request_id: "bench-small",
         idempotency_key: None,

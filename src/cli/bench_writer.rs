@@ -3,18 +3,22 @@
 //! application: each caches the shard the registry names and, when a write is
 //! refused with `SMF01` (the website is frozen for a move, or has moved off that
 //! shard), waits a moment, reads the registry again and retries. Only
-//! acknowledged writes count; each write's wait, from its first try to its
-//! commit, is kept, so the longest wait shows what the freeze cost the website.
+//! acknowledged writes count, and only they change the writers' model of the
+//! website's rows (`bench_model`), which the bench compares with the rows where
+//! the website ends up. Each write's wait, from its first try to its commit, is
+//! kept: the longest shows what the freeze cost the website, the percentiles
+//! what a move costs a neighbour's writes.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
+use super::bench_model::{Model, Share, Write};
 use crate::ids::WebsiteId;
 use crate::mover::FENCE_SQLSTATE;
 
@@ -25,6 +29,17 @@ const CLIENTS: usize = 3;
 const RETRY_PAUSE: Duration = Duration::from_millis(5);
 /// A write refused this long means the move is stuck: the bench fails.
 const GIVE_UP: Duration = Duration::from_secs(120);
+/// Orders one client inserts in one run, at most.
+const KEYS_PER_CLIENT: i64 = 100_000;
+
+/// The first key of the orders run `run` of a writer of `website` inserts:
+/// the sample tenant seeds keys `website * 10^8 + n`, so the upper half of
+/// that range is free; each run has 10^6 keys of it. The bench's websites
+/// move back and forth between two shards whose sequences know nothing of
+/// each other, so keys drawn from them would collide across websites.
+fn order_keys(website: WebsiteId, run: usize) -> i64 {
+    website.get() * 100_000_000 + 50_000_000 + (run % 50) as i64 * 1_000_000
+}
 
 /// The registry (in the control database) and a pool per shard name.
 pub(super) struct Route {
@@ -58,63 +73,89 @@ pub(super) struct WriterStats {
     pub refused: u64,
     /// Updates or deletes that found no row: a write routed to a shard that no
     /// longer holds the website and did not refuse it. Must stay 0.
-    pub lost: u64,
-    pub longest_wait: Duration,
+    pub missed: u64,
+    /// Each acknowledged write's wait, from its first try to its commit.
+    pub waits: Vec<Duration>,
     pub elapsed: Duration,
 }
 
 impl WriterStats {
-    fn add(&mut self, other: &WriterStats) {
+    fn add(&mut self, other: WriterStats) {
         self.acked += other.acked;
         self.refused += other.refused;
-        self.lost += other.lost;
-        self.longest_wait = self.longest_wait.max(other.longest_wait);
+        self.missed += other.missed;
+        self.waits.extend(other.waits);
         self.elapsed = self.elapsed.max(other.elapsed);
+    }
+
+    pub(super) fn longest_wait(&self) -> Duration {
+        self.waits.iter().copied().max().unwrap_or_default()
     }
 }
 
 /// The running clients; `stop` ends them after their write in flight.
 pub(super) struct Writer {
     stop: Arc<AtomicBool>,
+    model: Arc<Mutex<Model>>,
     tasks: Vec<JoinHandle<anyhow::Result<WriterStats>>>,
 }
 
 impl Writer {
-    /// Starts writing `website`'s rows (`pages` are its page ids) at `rate`
-    /// writes per second in all; `tag` keeps inserted keys unique across runs.
+    /// Starts writing `website`'s rows, which `model` holds now, at `rate`
+    /// writes per second in all. `run` (below 50) tells this writer of the
+    /// website from the others: it tags the settings keys it inserts and
+    /// picks the keys of the orders it inserts (`order_keys`).
     pub(super) fn start(
         route: Arc<Route>,
         website: WebsiteId,
-        pages: Arc<Vec<i64>>,
+        model: Model,
         rate: u32,
-        tag: &str,
+        run: usize,
     ) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let period = Duration::from_secs_f64(CLIENTS as f64 / f64::from(rate.max(1)));
-        let tasks = (0..CLIENTS)
-            .map(|client| {
+        let clients = CLIENTS as u64;
+        let first = order_keys(website, run);
+        let share = |i: u64| {
+            Share::new(&model, format!("{website}-{run}-{i}"), i, clients)
+                .keys_from(first + i as i64 * KEYS_PER_CLIENT)
+        };
+        let shares: Vec<Share> = (0..clients).map(share).collect();
+        let model = Arc::new(Mutex::new(model));
+        let tasks = shares
+            .into_iter()
+            .map(|share| {
                 let client = Client {
                     route: route.clone(),
                     website,
-                    pages: pages.clone(),
-                    tag: format!("{tag}-{client}"),
+                    model: model.clone(),
+                    share,
                     stop: stop.clone(),
                 };
                 tokio::spawn(client.run(period))
             })
             .collect();
-        Self { stop, tasks }
+        Self { stop, model, tasks }
     }
 
-    /// Stops every client after its write in flight and sums what they saw.
-    pub(super) async fn stop(mut self) -> anyhow::Result<WriterStats> {
+    /// Stops every client after its write in flight; what they saw, and the
+    /// model of the website's rows their acknowledged writes left.
+    pub(super) async fn stop(mut self) -> anyhow::Result<(WriterStats, Model)> {
         self.stop.store(true, Ordering::Relaxed);
         let mut total = WriterStats::default();
         for task in std::mem::take(&mut self.tasks) {
-            total.add(&task.await??);
+            total.add(task.await??);
         }
-        Ok(total)
+        let model = std::mem::take(&mut *lock(&self.model));
+        Ok((total, model))
     }
+}
+
+fn lock(model: &Mutex<Model>) -> std::sync::MutexGuard<'_, Model> {
+    // A client that panicked left the model as it was: still the best account.
+    model
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Drop for Writer {
@@ -130,28 +171,34 @@ impl Drop for Writer {
 struct Client {
     route: Arc<Route>,
     website: WebsiteId,
-    pages: Arc<Vec<i64>>,
-    tag: String,
+    model: Arc<Mutex<Model>>,
+    share: Share,
     stop: Arc<AtomicBool>,
 }
 
 impl Client {
-    /// One write per tick, cycling insert, update, delete of the website's rows.
-    async fn run(self, period: Duration) -> anyhow::Result<WriterStats> {
+    /// One write per tick (`bench_model`'s mix of the website's rows).
+    async fn run(mut self, period: Duration) -> anyhow::Result<WriterStats> {
         let started = Instant::now();
         let mut stats = WriterStats::default();
         let mut shard = self.route.shard_of(self.website).await?;
         let mut ticks = tokio::time::interval(period);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
-        let mut n = 0u64;
+        let mut step = 0u64;
         while !self.stop.load(Ordering::Relaxed) {
             ticks.tick().await;
+            step += 1;
+            let Some(write) = Write::next(&lock(&self.model), &self.share, step) else {
+                continue;
+            };
             let first_try = Instant::now();
             loop {
-                match self.write(self.route.pool(&shard)?, n).await {
-                    Ok(found) => {
+                let pool = self.route.pool(&shard)?;
+                match write.run(pool, self.website.get()).await {
+                    Ok(acked) => {
                         stats.acked += 1;
-                        stats.lost += u64::from(!found);
+                        stats.missed += u64::from(!acked.found);
+                        write.apply(&mut lock(&self.model), &mut self.share, &acked);
                         break;
                     }
                     Err(e) if is_fence_refusal(&e) && first_try.elapsed() < GIVE_UP => {
@@ -162,42 +209,10 @@ impl Client {
                     Err(e) => return Err(e.into()),
                 }
             }
-            stats.longest_wait = stats.longest_wait.max(first_try.elapsed());
-            n += 1;
+            stats.waits.push(first_try.elapsed());
         }
         stats.elapsed = started.elapsed();
         Ok(stats)
-    }
-
-    /// Write `n` through `pool`; false if an update or delete found no row.
-    async fn write(&self, pool: &PgPool, n: u64) -> Result<bool, sqlx::Error> {
-        let website = self.website.get();
-        let done =
-            match n % 3 {
-                0 => {
-                    sqlx::query("INSERT INTO website_settings (website_id, key) VALUES ($1, $2)")
-                        .bind(website)
-                        .bind(format!("online-{}-{n}", self.tag))
-                        .execute(pool)
-                        .await?
-                }
-                1 => sqlx::query(
-                    "UPDATE pages SET title = 'online ' || $3 WHERE id = $2 AND website_id = $1",
-                )
-                .bind(website)
-                .bind(self.pages[(n as usize * 7919) % self.pages.len()])
-                .bind(n as i64)
-                .execute(pool)
-                .await?,
-                _ => {
-                    sqlx::query("DELETE FROM website_settings WHERE website_id = $1 AND key = $2")
-                        .bind(website)
-                        .bind(format!("online-{}-{}", self.tag, n - 2))
-                        .execute(pool)
-                        .await?
-                }
-            };
-        Ok(done.rows_affected() == 1)
     }
 }
 

@@ -15,7 +15,7 @@ use crate::writer::{Model, Writer};
 /// Settings rows moved in and out by the writer land on the other shards'
 /// website ids -1/-2 too; compare the website's own rows only.
 async fn assert_holds(env: &TestEnv, shard: &str, id: i64, expected: &Model) {
-    let actual = Model::read(env.pool(shard), id).await;
+    let actual = Model::read(env.pool(shard), id).await.unwrap();
     assert_eq!(
         actual.orders.len(),
         expected.orders.len(),

@@ -127,12 +127,12 @@ async fn killed_and_resumed(moment: Moment) {
         log.acknowledged[&7]
     );
     assert_eq!(
-        Model::read(&env.shard_2, 7).await,
+        Model::read(&env.shard_2, 7).await.unwrap(),
         log.moving,
         "killed in {killed_in}"
     );
     assert!(dump(&env.shard_1, 7).await.is_empty());
-    assert_eq!(Model::read(&env.shard_1, 8).await, log.neighbour);
+    assert_eq!(Model::read(&env.shard_1, 8).await.unwrap(), log.neighbour);
     assert_eq!(log.refusals.get(&8).copied().unwrap_or(0), 0);
     let left: i64 = sqlx::query_scalar(
         "SELECT (SELECT count(*) FROM shardmover.changes) + (SELECT count(*) FROM shardmover.captured_websites)",

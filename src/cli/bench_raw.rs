@@ -1,0 +1,99 @@
+//! The engine's full move against a raw binary COPY pipe of the same rows:
+//! the pipe into one target, the online move (no writes) into the other, both
+//! targets already holding another website, as every real target does.
+
+use std::time::Instant;
+
+use sqlx::PgPool;
+
+use super::bench::Scratch;
+use super::bench_move_print::{Measured, print_move};
+use crate::ids::{ShardName, WebsiteId};
+use crate::mover::{MoveRequest, Mover, Silent, raw_pipe};
+use crate::sample_tenant::{self, Scale};
+
+/// Seeds a website of `neighbour_rows` rows on both targets, then measures
+/// and prints the raw pipe and the move of `website`.
+pub(super) async fn report(
+    mover: &Mover,
+    scratch: &Scratch,
+    website: WebsiteId,
+    neighbour_rows: i64,
+    batch_rows: Option<u32>,
+) -> anyhow::Result<()> {
+    let neighbour = Neighbour {
+        website: WebsiteId::new(2).expect("positive"),
+        rows: neighbour_rows,
+    };
+    eprintln!(
+        "seeding a neighbour of {} rows on the targets ...",
+        neighbour.rows
+    );
+    seed_on(&scratch.pools[2], &scratch.control, &neighbour).await?;
+    move_against_raw_pipe(mover, scratch, website, &neighbour, batch_rows).await
+}
+
+/// A website living on the engine's target before the move (and seeded on the
+/// raw pipe's target too, so both write into indexes of the same size).
+struct Neighbour {
+    website: WebsiteId,
+    rows: i64,
+}
+
+/// Seeds the neighbour on `shard` and registers it on the engine's target.
+async fn seed_on(shard: &PgPool, control: &PgPool, neighbour: &Neighbour) -> anyhow::Result<()> {
+    sample_tenant::seed(shard, neighbour.website, Scale::total_rows(neighbour.rows)).await?;
+    sample_tenant::register(control, neighbour.website, "target").await?;
+    Ok(())
+}
+
+/// The raw pipe into one target, then the engine's online move (no writes)
+/// into the other, both targets holding `neighbour`; the website ends on the
+/// target, its source rows deleted.
+async fn move_against_raw_pipe(
+    mover: &Mover,
+    scratch: &Scratch,
+    website: WebsiteId,
+    neighbour: &Neighbour,
+    batch_rows: Option<u32>,
+) -> anyhow::Result<()> {
+    let [source, raw_target, _] = &scratch.pools;
+    let tenancy = &mover.settings.tenancy;
+    // Warm the source's cache once so neither contender pays for cold reads.
+    raw_pipe(source, raw_target, tenancy, website).await?;
+    sqlx::raw_sql("TRUNCATE pages, page_parts, products, orders, website_settings")
+        .execute(raw_target)
+        .await?;
+    seed_on(raw_target, &scratch.control, neighbour).await?;
+    let started = Instant::now();
+    let raw_rows = raw_pipe(source, raw_target, tenancy, website).await?;
+    let raw = started.elapsed();
+
+    let request = MoveRequest {
+        website,
+        target: ShardName::parse("target").expect("valid"),
+        keep_source: true,
+        batch_rows,
+        requested_by: Some("bench".into()),
+        notes: None,
+        mode: Default::default(),
+    };
+    let record = mover.request(&request).await?;
+    let started = Instant::now();
+    let outcome = mover.run(record.id, &Silent).await?;
+    let engine = started.elapsed();
+    let started = Instant::now();
+    let (_, deleted) = mover.finalize(website).await?;
+    let cleanup = started.elapsed();
+
+    print_move(&Measured {
+        rows: raw_rows,
+        raw,
+        engine,
+        cleanup,
+        deleted,
+        batch_rows: record.batch_rows,
+        outcome: &outcome,
+    });
+    Ok(())
+}
