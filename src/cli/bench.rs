@@ -2,10 +2,13 @@
 //! run, the engine's full (online, unloaded) move against a raw binary COPY
 //! pipe of the same rows onto targets that already hold another website (as
 //! every real target does), then a small website's moves through a worker
-//! (the fixed cost of a move), then what the fence left on the old shard costs other
-//! websites' writes, then online moves of a small and the big tenant under a
-//! steady write load (the freeze), and what change capture costs the moving
-//! website's own writes.
+//! (the fixed cost of a move), then what the fence left on the old shard costs
+//! other websites' writes, then online moves of a small and the big tenant
+//! under a steady write load (the freeze, and the target's rows against the
+//! writer's model), what change capture costs the moving website's own
+//! writes, and what a move costs another website's writes on its shard,
+//! beside an idle-in-transaction session and without. `--moves-only`,
+//! `--online-only` and `--neighbours-only` run parts.
 
 use std::collections::HashMap;
 use std::sync::Arc;

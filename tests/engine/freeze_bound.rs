@@ -136,12 +136,12 @@ async fn a_mover_killed_with_its_fence_up_has_it_lifted_by_another_process_withi
     stop.send(true).unwrap();
     watcher.await.unwrap();
     assert_eq!(
-        Model::read(&env.shard_2, 7).await,
+        Model::read(&env.shard_2, 7).await.unwrap(),
         log.moving,
         "every acknowledged write arrived"
     );
     assert!(dump(&env.shard_1, 7).await.is_empty());
-    assert_eq!(Model::read(&env.shard_1, 8).await, log.neighbour);
+    assert_eq!(Model::read(&env.shard_1, 8).await.unwrap(), log.neighbour);
     assert_eq!(freezes(&env).await, ["expired", "cutover"]);
 }
 
