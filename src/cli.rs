@@ -15,6 +15,7 @@ mod bench_neighbours;
 mod bench_online;
 mod bench_raw;
 mod bench_small;
+mod bench_wide;
 mod bench_writer;
 mod demo;
 mod fences;

@@ -56,7 +56,14 @@ pub struct BenchArgs {
     /// Moves of the small website, back and forth.
     #[arg(long, default_value_t = 5)]
     pub small_moves: usize,
-    /// Stops after the small website's moves (skips the fence, write-load,
+    /// Tables added to a small website's for the wide tenant's freeze (each
+    /// with a composite key, a uuid and a self-reference).
+    #[arg(long, default_value_t = 40)]
+    pub wide_tables: usize,
+    /// Online moves of the wide tenant, back and forth.
+    #[arg(long, default_value_t = 5)]
+    pub wide_moves: usize,
+    /// Stops after the small and the wide website's moves (skips the fence, write-load,
     /// capture and neighbours' measurements).
     #[arg(long)]
     pub moves_only: bool,
@@ -137,6 +144,12 @@ async fn run_in(server: &Server, base: &Settings, args: &BenchArgs) -> anyhow::R
         let control = &scratch.control;
         super::bench_small::report(&mover, control, small, args.small_rows, args.small_moves)
             .await?;
+        let wide = WebsiteId::new(5).expect("positive");
+        eprintln!("moving a website of {} more tables ...", args.wide_tables);
+        seed(&scratch, wide, args.small_rows).await?;
+        let shards = (&scratch.pools[0], &scratch.pools[2]);
+        let (tables, moves) = (args.wide_tables, args.wide_moves.max(1));
+        super::bench_wide::report(&mover, control, shards, wide, tables, moves).await?;
         if args.moves_only {
             return Ok(());
         }
