@@ -93,8 +93,8 @@ async fn move_once(
     .fetch_one(control)
     .await?;
     let phases: Vec<(String, f64)> = sqlx::query_as(
-        "SELECT phase, extract(epoch FROM lead(entered_at) OVER (ORDER BY entered_at, id)
-                                          - entered_at)::float8 * 1000
+        "SELECT phase, coalesce(extract(epoch FROM lead(entered_at) OVER (ORDER BY entered_at, id)
+                                                   - entered_at)::float8 * 1000, 0)
            FROM shardmover.migration_phases WHERE migration_id = $1",
     )
     .bind(record.id.0)

@@ -15,7 +15,8 @@ use super::{Mover, sequences};
 use crate::control::{MoveMode, Phase, migrations, registry};
 
 impl Mover {
-    /// Offline moves: verify every row, then cut over.
+    /// Verify (every row offline; online, inside the freeze, what changes
+    /// touched), then cut over.
     pub(super) async fn verify_and_cut_over(
         &self,
         attempt: &mut Attempt<'_>,
@@ -24,7 +25,11 @@ impl Mover {
     ) -> Result<(), MoveError> {
         if attempt.record.phase == Phase::Verifying {
             let started = Instant::now();
-            self.verify_all(attempt, source, target).await?;
+            if attempt.record.mode == MoveMode::Online {
+                self.verify_frozen(attempt, source, target).await?;
+            } else {
+                self.verify_all(attempt, source, target).await?;
+            }
             attempt.timings.verify = started.elapsed();
             attempt.tracker.check_cancel().await?;
             self.set_phase(attempt, Phase::Cutover).await?;

@@ -7,8 +7,6 @@
 //! gives up and thaws (`FreezeOverLimit`), and a mover that died with its fence
 //! up has it lifted by the freeze watcher of any worker (`freeze_watch.rs`).
 
-use std::time::Instant;
-
 use sqlx::PgPool;
 use tracing::info;
 
@@ -34,19 +32,7 @@ impl Mover {
             self.freeze(attempt, source, target).await?;
             self.set_phase(attempt, Phase::Verifying).await?;
         }
-        if attempt.record.phase == Phase::Verifying {
-            let started = Instant::now();
-            self.verify_frozen(attempt, source, target).await?;
-            attempt.timings.verify = started.elapsed();
-            attempt.tracker.check_cancel().await?;
-            self.set_phase(attempt, Phase::Cutover).await?;
-        }
-        if attempt.record.phase == Phase::Cutover {
-            let started = Instant::now();
-            self.cutover(attempt, target).await?;
-            attempt.timings.cutover = started.elapsed();
-        }
-        Ok(())
+        self.verify_and_cut_over(attempt, source, target).await
     }
 
     /// Freezing: fence the website and drain what the change log still holds.
