@@ -55,7 +55,17 @@ async fn a_mover_killed_with_its_fence_up_has_it_lifted_by_another_process_withi
     // Hold the fence back (the shard's DDL lock) until the target is locked
     // whole: once raised, the freeze's drain then waits on the target with
     // the website's writes refused, and that is where the mover dies.
-    until("copying", async || phase(&env).await == "copying").await;
+    // Once rows are copied: the copy's start takes the same lock first.
+    let copying = async || {
+        let copied: Option<i64> = sqlx::query_scalar(
+            "SELECT rows_copied FROM shardmover.migrations WHERE phase = 'copying'",
+        )
+        .fetch_optional(&env.control)
+        .await
+        .unwrap();
+        copied.is_some_and(|rows| rows > 0)
+    };
+    until("copying", copying).await;
     let mut ddl = env.shard_1.begin().await.unwrap();
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(DDL_LOCK)

@@ -4,13 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-use crate::app::{TOKEN, closed_port};
+use crate::app::TOKEN;
 use crate::helpers::{TestEnv, dump};
-use crate::proxy::{Proxy, port_of, via};
-use crate::service::{log_file, serve, wait_until_ready};
+use crate::service::BehindProxy;
 
 async fn call(client: &reqwest::Client, base: &str, body: &Value) -> Value {
     let response = client
@@ -38,14 +36,8 @@ async fn a_plan_goes_on_where_it_was_after_the_control_database_was_away() {
         env.seed(website, "shard_1", 2_000).await;
         originals.push(dump(&env.shard_1, website).await);
     }
-    let proxy = Proxy::start(port_of(env.settings.database.url.expose_secret())).await;
-    let port = closed_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let log = log_file(port);
-    let control = via(env.settings.database.url.expose_secret(), proxy.port);
-    let mut child = serve(&env, &control, port, &log, &[]);
-    let client = reqwest::Client::new();
-    wait_until_ready(&client, &base, &mut child).await;
+    let mut served = BehindProxy::start(&env).await;
+    let (base, client) = (served.base.clone(), served.client.clone());
 
     let mut plan = json!({"kind": "drain", "shard": "shard_1", "requested_by": "ops@example.com"});
     let preview = call(&client, &base, &plan).await;
@@ -58,21 +50,20 @@ async fn a_plan_goes_on_where_it_was_after_the_control_database_was_away() {
         assert!(Instant::now() < deadline, "the plan never got going");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    proxy.cut();
+    served.proxy.cut();
     tokio::time::sleep(Duration::from_secs(8)).await;
     assert!(
-        child.try_wait().unwrap().is_none(),
+        served.child.try_wait().unwrap().is_none(),
         "serve exited during the outage"
     );
-    proxy.restore();
+    served.proxy.restore();
 
     while completed(&env).await < 8 {
-        let logs = std::fs::read_to_string(&log).unwrap_or_default();
+        let logs = served.logs();
         assert!(Instant::now() < deadline, "the plan did not go on: {logs}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    served.stop();
     for (website, original) in (1..=8).zip(&originals) {
         assert_eq!(
             &dump(&env.shard_2, website).await,

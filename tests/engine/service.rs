@@ -102,6 +102,49 @@ pub(crate) fn log_file(port: u16) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("shardmover-serve-{port}.log"))
 }
 
+/// A real `serve` whose control database connection runs through a proxy the
+/// test can cut: its API's address, its log file and its HTTP client.
+pub(crate) struct BehindProxy {
+    pub proxy: Proxy,
+    pub base: String,
+    pub log: std::path::PathBuf,
+    pub child: Child,
+    pub client: reqwest::Client,
+}
+
+impl BehindProxy {
+    /// Starts `serve` for `env` behind a new proxy and waits until it is ready.
+    pub(crate) async fn start(env: &TestEnv) -> Self {
+        let proxy = Proxy::start(port_of(env.settings.database.url.expose_secret())).await;
+        let port = closed_port();
+        let log = log_file(port);
+        let control = via(env.settings.database.url.expose_secret(), proxy.port);
+        let mut child = serve(env, &control, port, &log, &[]);
+        let client = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        wait_until_ready(&client, &base, &mut child).await;
+        Self {
+            proxy,
+            base,
+            log,
+            child,
+            client,
+        }
+    }
+
+    /// What `serve` has logged so far.
+    pub(crate) fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Stops `serve` and removes its log.
+    pub(crate) fn stop(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
 async fn get(client: &reqwest::Client, url: &str) -> Option<(StatusCode, String)> {
     let response = client.get(url).bearer_auth(TOKEN).send().await.ok()?;
     Some((response.status(), response.text().await.ok()?))
@@ -192,14 +235,8 @@ async fn serve_outlives_an_outage_of_the_control_database_and_the_move_completes
     let env = TestEnv::new().await;
     env.seed(7, "shard_1", 40_000).await;
     let original = dump(&env.shard_1, 7).await;
-    let proxy = Proxy::start(port_of(env.settings.database.url.expose_secret())).await;
-    let port = closed_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let log = log_file(port);
-    let control = via(env.settings.database.url.expose_secret(), proxy.port);
-    let mut child = serve(&env, &control, port, &log, &[]);
-    let client = reqwest::Client::new();
-    wait_until_ready(&client, &base, &mut child).await;
+    let mut served = BehindProxy::start(&env).await;
+    let (base, client) = (served.base.clone(), served.client.clone());
     let response = client
         .post(format!("{base}/api/v1/migrations"))
         .bearer_auth(TOKEN)
@@ -213,7 +250,7 @@ async fn serve_outlives_an_outage_of_the_control_database_and_the_move_completes
 
     // The outage of the issue: 8 s, longer than the worker's poll, heartbeat
     // and orphan window (3 s here).
-    proxy.cut();
+    served.proxy.cut();
     tokio::time::sleep(Duration::from_secs(8)).await;
     let during = get(&client, &format!("{base}/api/v1/migrations/1")).await;
     assert!(
@@ -223,21 +260,24 @@ async fn serve_outlives_an_outage_of_the_control_database_and_the_move_completes
         "the API answers 503 while the control database is away: {during:?}"
     );
     assert!(
-        child.try_wait().unwrap().is_none(),
+        served.child.try_wait().unwrap().is_none(),
         "serve exited during the outage"
     );
-    proxy.restore();
+    served.proxy.restore();
 
     let status = wait_until_ended(&env, 7, Duration::from_secs(120)).await;
-    let logs = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(child.try_wait().unwrap().is_none(), "serve exited: {logs}");
+    let logs = served.logs();
+    assert!(
+        served.child.try_wait().unwrap().is_none(),
+        "serve exited: {logs}"
+    );
     assert_eq!(status, "completed", "{logs}");
     assert!(logs.contains("starting it again"), "{logs}");
     assert!(
         !logs.contains('\u{1b}'),
         "colour codes in a log file: {logs}"
     );
-    wait_until_ready(&client, &base, &mut child).await;
+    wait_until_ready(&client, &base, &mut served.child).await;
     let (_, metrics) = get(&client, &format!("{base}/metrics")).await.unwrap();
     let restarts = metrics
         .lines()
@@ -249,9 +289,7 @@ async fn serve_outlives_an_outage_of_the_control_database_and_the_move_completes
         metrics.contains("shardmover_worker_up{worker=\"moves\"} 1"),
         "{metrics}"
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let _ = std::fs::remove_file(&log);
+    served.stop();
     assert_eq!(dump(&env.shard_2, 7).await, original);
     assert!(dump(&env.shard_1, 7).await.is_empty());
 }
