@@ -120,6 +120,11 @@ async fn a_mover_killed_with_its_fence_up_has_it_lifted_by_another_process_withi
         refused_for < limit,
         "refused for {refused_for:?}: the watcher should lift it within the budget and a tick"
     );
+    // The watcher records the thaw just after the lift the write saw.
+    until("the move back in catch-up", async || {
+        phase(&env).await == "catching_up"
+    })
+    .await;
     let (status, attempts): (String, i32) =
         sqlx::query_as("SELECT status, attempts FROM shardmover.migrations")
             .fetch_one(&env.control)
@@ -130,7 +135,6 @@ async fn a_mover_killed_with_its_fence_up_has_it_lifted_by_another_process_withi
         ("in_progress", 2),
         "taken over by the watcher"
     );
-    assert_eq!(phase(&env).await, "catching_up");
     assert_eq!(freezes(&env).await, ["expired"]);
 
     target.rollback().await.unwrap();
