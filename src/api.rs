@@ -43,7 +43,7 @@ pub struct AppState {
 impl AppState {
     /// The move engine over this process's context.
     pub fn mover(&self) -> Mover {
-        Mover::from(self.app.clone())
+        crate::startup::mover(self.app.clone())
     }
 }
 

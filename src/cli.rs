@@ -166,7 +166,7 @@ async fn connect(settings: Settings) -> anyhow::Result<App> {
 
 /// The move engine over a freshly built context.
 async fn mover(settings: Settings) -> anyhow::Result<Mover> {
-    Ok(connect(settings).await?.into())
+    Ok(crate::startup::mover(connect(settings).await?))
 }
 
 /// An error and its causes on one line: `error: a: b: c`.

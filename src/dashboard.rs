@@ -58,7 +58,7 @@ impl Dashboard {
 
     /// The move engine over this process's context.
     fn mover(&self) -> Mover {
-        Mover::from(self.app.clone())
+        crate::startup::mover(self.app.clone())
     }
 
     /// Registers `/` (a redirect) and every `/ui` route on an app.

@@ -16,7 +16,6 @@ pub mod jobs;
 pub mod mail;
 pub mod mover;
 pub mod moves;
-pub mod queue;
 pub mod rebalance;
 pub mod sample_history;
 pub mod sample_tenant;

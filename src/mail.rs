@@ -1,11 +1,12 @@
 //! Email about moves and fleet plans: who hears about a final event, what the
 //! notice says, and how it travels over SMTP. Notices are written to an outbox
 //! in the same transaction that records a move's final status or a plan's end
-//! (`outbox`) and delivered by their own job (`jobs::notify_job`), so an SMTP
+//! (`outbox`) and delivered (`delivery`) by their own job (`jobs::notify_job`), so an SMTP
 //! outage delays a notice but never loses it, and a retried move never mails
 //! twice. A plan's moves mail only failures; the plan mails one summary.
 
 mod compose;
+mod delivery;
 mod mailer;
 mod notice;
 pub mod outbox;
@@ -16,6 +17,7 @@ mod templates;
 pub use crate::config::{MailSettings, TlsMode};
 pub use crate::ids::EmailAddress;
 pub use compose::{compose, compose_plan};
+pub use delivery::{Delivery, Notifier, NotifyError};
 pub use mailer::{Mailer, SendError};
 pub use notice::Notice;
 pub use plan_notice::{PlanNotice, PlanNoticeMove};

@@ -49,6 +49,7 @@ use sqlx::PgPool;
 
 pub use attempt::{MoveOutcome, Run, Timings};
 pub use copy::SEND_BYTES;
+pub use ending::EndOfMove;
 pub use error::MoveError;
 pub use fence_admin::{FenceEntry, LiftRefused};
 pub use preflight::{PreflightReport, TableReport};
@@ -58,15 +59,16 @@ pub use schema_notes::{MaterializedView, SchemaNotes};
 pub use shard_schema::{DDL_LOCK, FENCE_SQLSTATE};
 
 use crate::app::App;
-use crate::config::Settings;
 use crate::control::migrations::{self, MigrationRecord, NewMigration};
 use crate::ids::{ShardName, WebsiteId};
 pub(crate) use error::Context;
 
 /// The move engine over the application context (its settings, control pool,
-/// shard pools and stop flag, reached through `Deref`).
+/// shard pools and stop flag, reached through `Deref`), telling each move's
+/// end to `endings`.
 pub struct Mover {
     app: App,
+    endings: Arc<dyn EndOfMove>,
 }
 
 impl std::ops::Deref for Mover {
@@ -74,12 +76,6 @@ impl std::ops::Deref for Mover {
 
     fn deref(&self) -> &App {
         &self.app
-    }
-}
-
-impl From<App> for Mover {
-    fn from(app: App) -> Self {
-        Self { app }
     }
 }
 
@@ -95,14 +91,14 @@ pub struct MoveRequest {
 }
 
 impl Mover {
-    pub fn new(settings: Arc<Settings>, control: PgPool) -> Self {
-        App::new(settings, control).into()
+    pub fn new(app: App, endings: Arc<dyn EndOfMove>) -> Self {
+        Self { app, endings }
     }
 
     /// This mover with another control pool (the API's or the workers'), sharing
-    /// settings, shard pools and the stop flag.
+    /// settings, shard pools, the stop flag and what it tells of a move's end.
     pub fn with_control_pool(&self, control: PgPool) -> Self {
-        self.app.with_control_pool(control).into()
+        Self::new(self.app.with_control_pool(control), self.endings.clone())
     }
 
     /// The context this mover runs in.

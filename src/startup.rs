@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use crate::app::App;
 use crate::config::Settings;
 use crate::db;
+use crate::mover::Mover;
 use crate::shard_ops::ShardOps;
 
 /// Connects to the control database, brings its schema up to date and seeds
@@ -30,10 +31,17 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     Ok(app)
 }
 
+/// The move engine over `app`, telling each move's end to the notices (the
+/// outbox and its delivery jobs): the one way every entry point builds it.
+pub fn mover(app: App) -> Mover {
+    let notices = Arc::new(crate::jobs::MailNotices::new(app.settings.clone()));
+    Mover::new(app, notices)
+}
+
 /// Applies the control database's migrations: ours (schema `shardmover`) and
 /// the job queue's (schema `apalis`); each keeps its own migrations table.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     db::MIGRATOR.run(pool).await?;
-    crate::queue::setup(pool).await?;
+    crate::jobs::setup(pool).await?;
     Ok(())
 }

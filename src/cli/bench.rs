@@ -116,7 +116,10 @@ async fn run_in(server: &Server, base: &Settings, args: &BenchArgs) -> anyhow::R
         "--neighbours-rounds must be 1 to 16"
     );
     let (scratch, settings) = create(server, base).await?;
-    let mover = Mover::new(Arc::new(settings), scratch.control.clone());
+    let mover = crate::startup::mover(crate::app::App::new(
+        Arc::new(settings),
+        scratch.control.clone(),
+    ));
     if args.neighbours.neighbours_only {
         return neighbours(server, &mover, &scratch, args).await;
     }

@@ -85,7 +85,10 @@ async fn run_in(server: &Server, base: &Settings, args: &BenchFleetArgs) -> anyh
         sample_tenant::register(&control, website, "shard_1").await?;
     }
     sqlx::raw_sql("VACUUM ANALYZE").execute(&pools[0]).await?;
-    let mover = Arc::new(Mover::new(Arc::new(settings), control.clone()));
+    let mover = Arc::new(crate::startup::mover(crate::app::App::new(
+        Arc::new(settings),
+        control.clone(),
+    )));
 
     let (raw, rows) = raw_pipes(&mover, &pools[0], &pools[3], sizes.len()).await?;
     let planned = drain(&mover, args).await?;

@@ -11,8 +11,8 @@ use super::report;
 use crate::config::Settings;
 use crate::control::notifications;
 use crate::ids::{ShardName, WebsiteId};
-use crate::jobs::{Delivery, Notifier};
-use crate::mover::{MoveRequest, Mover};
+use crate::mail::{Delivery, Notifier};
+use crate::mover::MoveRequest;
 use crate::sample_tenant::{self, Scale};
 use crate::scratch::{Server, settings_with};
 
@@ -73,7 +73,7 @@ pub async fn run(base: Settings, args: DemoArgs) -> anyhow::Result<()> {
     sample_tenant::register(&control, other, "shard_2").await?;
 
     let settings = Arc::new(settings);
-    let mover = Mover::new(settings.clone(), control.clone());
+    let mover = crate::startup::mover(crate::app::App::new(settings.clone(), control.clone()));
     let target = ShardName::parse("shard_2").expect("valid");
     println!("3. preflight (what `shardmover migrate --dry-run` prints):");
     report::print_preflight(&mover.preflight(tenant, &target).await?);
@@ -165,11 +165,11 @@ async fn mail_the_notice(
     for notice in notifications::list_for_migration(&mut conn, id).await? {
         let to = &notice.recipient;
         let server = notifier.mailer().server();
-        match notifier.deliver(notice.id).await? {
+        match crate::jobs::deliver(&notifier, notice.id).await? {
             Delivery::Sent => println!(
                 "   mailed to {to} through SMTP {server}; with Mailpit from docker-compose.yml, read it at http://localhost:8025"
             ),
-            Delivery::Retrying { error } => println!(
+            Delivery::Retrying { error, .. } => println!(
                 "   not mailed yet ({error}); it waits in the outbox and `shardmover worker` retries it (start Mailpit with `docker compose up -d mailpit`)"
             ),
             Delivery::GaveUp { error } => println!("   SMTP refused it for good: {error}"),

@@ -13,7 +13,6 @@ use tokio::sync::watch;
 use crate::api::{self, AppState};
 use crate::app::App;
 use crate::jobs::worker::{self, Workers};
-use crate::mover::Mover;
 
 pub async fn run(app: App, with_api: bool, with_worker: bool) -> anyhow::Result<()> {
     let workers = with_worker.then(|| Arc::new(Workers::default()));
@@ -51,7 +50,7 @@ pub async fn run(app: App, with_api: bool, with_worker: bool) -> anyhow::Result<
     }
     if let Some(workers) = workers {
         let pool = crate::db::worker_pool(app.settings());
-        let working = Arc::new(Mover::from(app.with_control_pool(pool.clone())));
+        let working = Arc::new(crate::startup::mover(app.with_control_pool(pool.clone())));
         tokio::spawn(crate::jobs::sweeper::run(pool.clone(), stopped.clone()));
         // apalis refuses a second live worker of the same name: unique across hosts.
         let name = format!(
@@ -62,7 +61,7 @@ pub async fn run(app: App, with_api: bool, with_worker: bool) -> anyhow::Result<
         // Fleet plans are stepped by whichever worker process holds each one's
         // lease, and abandoned freezes watched for, on the process's other
         // control pool: moves run on this one, and neither waits behind them.
-        let watching = Arc::new(Mover::from(app.clone()));
+        let watching = Arc::new(crate::startup::mover(app.clone()));
         tokio::spawn(crate::jobs::freeze_watch::run(
             watching.clone(),
             stopped.clone(),

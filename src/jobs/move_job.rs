@@ -1,4 +1,5 @@
-//! The move job: runs (or resumes) one move with the engine. Transient failures
+//! The move job: one per attempt of a move; it runs (or resumes) the move with
+//! the engine. Transient failures
 //! are retried with exponential backoff and jitter by enqueueing the next
 //! attempt with a `run_at`, recorded as the move's `next_attempt_at`; permanent
 //! ones were already rolled back and recorded by the engine.
@@ -12,13 +13,38 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::prelude::{BoxDynError, Data};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
 use tracing::{Instrument, info, warn};
 
 use super::backoff::backoff;
+use super::{Job, enqueue};
 use crate::control::migrations::{self, MigrationRecord};
 use crate::control::{Phase, Status};
+use crate::ids::MigrationId;
 use crate::mover::{MoveError, Mover, Silent};
-use crate::queue::MoveJob;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MoveJob {
+    pub migration_id: MigrationId,
+    /// The HTTP request that asked for the move, for the logs.
+    pub request_id: Option<String>,
+}
+
+impl Job for MoveJob {
+    const QUEUE: &'static str = "shardmover::move";
+}
+
+impl MoveJob {
+    /// Enqueues this move on the caller's connection or transaction.
+    pub async fn enqueue(
+        &self,
+        conn: &mut PgConnection,
+        delay: Duration,
+    ) -> Result<(), sqlx::Error> {
+        enqueue(conn, std::slice::from_ref(self), delay).await
+    }
+}
 
 /// The worker's handler.
 pub async fn run_move(job: MoveJob, mover: Data<Arc<Mover>>) -> Result<(), BoxDynError> {

@@ -1,204 +1,106 @@
-//! The notice job: mails one outbox row. The row is locked while SMTP talks,
-//! so two workers never send the same notice; a transient SMTP failure is
-//! recorded and retried with backoff until `give_up_at`; a permanent one ends it.
-//!
-//! The one window that can send twice: SMTP accepted the message and the
-//! process died before the `sent` status committed. The row unlocks, the job is
-//! re-delivered and the notice goes again, with the same Message-ID.
+//! The notice job: one delivery attempt of one email notice from the outbox
+//! (`mail::delivery` sends it). Also where notices are queued: at a move's end,
+//! through the engine's `EndOfMove`, and at a plan's end — each on the
+//! transaction that records the end, so the event and its notices commit
+//! together or not at all.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use apalis::prelude::{BoxDynError, Data};
-use chrono::Utc;
-use sqlx::PgPool;
-use tracing::{info, warn};
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
 
-use super::backoff::backoff;
+use super::{Job, backoff, enqueue};
 use crate::config::Settings;
-use crate::control::notifications::{self, Outgoing, Subject};
-use crate::control::{migrations, tables};
+use crate::control::migrations::MigrationRecord;
+use crate::control::rebalances::PlanRow;
 use crate::ids::NotificationId;
-use crate::mail::{MailError, Mailer, Notice, PlanNotice, compose, compose_plan};
-use crate::queue::NotifyJob;
+use crate::mail::outbox;
+use crate::mail::{Delivery, Notifier, NotifyError};
+use crate::mover::EndOfMove;
 
-/// What a notice job needs: the control database, settings and an SMTP client.
-pub struct Notifier {
-    control: PgPool,
-    settings: Arc<Settings>,
-    mailer: Mailer,
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NotifyJob {
+    pub notification_id: NotificationId,
 }
 
-/// What one delivery attempt did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Delivery {
-    Sent,
-    /// SMTP failed transiently; the next attempt is queued.
-    Retrying {
-        error: String,
-    },
-    /// SMTP refused for good, or the retry window closed.
-    GaveUp {
-        error: String,
-    },
-    /// Already sent or given up, or another worker is sending it right now.
-    Skipped,
+impl Job for NotifyJob {
+    const QUEUE: &'static str = "shardmover::notify";
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum NotifyError {
-    #[error("notice {id}: {source}")]
-    Database {
-        id: NotificationId,
-        source: sqlx::Error,
-    },
-    #[error("notice {0}: its move is gone")]
-    MoveMissing(NotificationId),
-    #[error("notice {0}: its rebalance is gone")]
-    PlanMissing(NotificationId),
-}
-
-impl Notifier {
-    /// `None` when mail is off (`mail.smtp_host` empty).
-    pub fn new(control: PgPool, settings: Arc<Settings>) -> Result<Option<Self>, MailError> {
-        if !settings.mail.enabled() {
-            return Ok(None);
-        }
-        let mailer = Mailer::new(&settings.mail)?;
-        Ok(Some(Self {
-            control,
-            settings,
-            mailer,
-        }))
-    }
-
-    pub fn mailer(&self) -> &Mailer {
-        &self.mailer
-    }
-
-    /// One delivery attempt of notice `id`.
-    pub async fn deliver(&self, id: NotificationId) -> Result<Delivery, NotifyError> {
-        let db = |source| NotifyError::Database { id, source };
-        let mut tx = self.control.begin().await.map_err(db)?;
-        let Some(notice) = notifications::claim(&mut tx, id).await.map_err(db)? else {
-            return Ok(Delivery::Skipped);
-        };
-        let message = self.compose(&mut tx, &notice).await?;
-        let delivery = match message {
-            Err(error) => self.give_up(&mut tx, &notice, error.to_string()).await,
-            Ok(message) => match self.mailer.send(message).await {
-                Ok(()) => {
-                    notifications::mark_sent(&mut tx, id).await.map_err(db)?;
-                    Ok(Delivery::Sent)
-                }
-                Err(error) if error.permanent => {
-                    self.give_up(&mut tx, &notice, error.to_string()).await
-                }
-                Err(error) => self.retry_later(&mut tx, &notice, error.to_string()).await,
-            },
-        }?;
-        tx.commit().await.map_err(db)?;
-        // SMTP answers may quote the address; logs never carry one.
-        let scrub = |error: &str| error.replace(notice.recipient.as_str(), "<recipient>");
-        match &delivery {
-            Delivery::Sent => {
-                info!(notification_id = id.0, event = %notice.event, "notice sent")
-            }
-            Delivery::Retrying { error } => {
-                warn!(notification_id = id.0, error = %scrub(error), "notice not sent; retrying later")
-            }
-            Delivery::GaveUp { error } => {
-                warn!(notification_id = id.0, error = %scrub(error), "notice given up")
-            }
-            Delivery::Skipped => {}
-        }
-        Ok(delivery)
-    }
-
-    /// The message, from the move or plan as it stands now.
-    async fn compose(
-        &self,
-        conn: &mut sqlx::PgConnection,
-        notice: &Outgoing,
-    ) -> Result<Result<lettre::Message, MailError>, NotifyError> {
-        let db = |source| NotifyError::Database {
-            id: notice.id,
-            source,
-        };
-        let (from, to) = (
-            self.mailer.sender(),
-            std::slice::from_ref(&notice.recipient),
-        );
-        let public_url = &self.settings.api.public_url;
-        match notice.subject {
-            Subject::Move(id) => {
-                let Some(event) = notice.move_event() else {
-                    let unknown = format!("a move notice of unknown event {:?}", notice.event);
-                    return Ok(Err(MailError::Build(unknown)));
-                };
-                let record = migrations::find(conn, id)
-                    .await
-                    .map_err(db)?
-                    .ok_or(NotifyError::MoveMissing(notice.id))?;
-                let tables = tables::list(conn, id).await.map_err(db)?;
-                let content = Notice::new(&record, event, &tables, public_url);
-                Ok(compose(&content, from, to, &notice.message_id))
-            }
-            Subject::Plan { rebalance, .. } => {
-                // The notice was written in the transaction that ended the plan.
-                let (outcome, ended_at) = (notice.plan_outcome(), notice.created_at);
-                let content = PlanNotice::load(conn, rebalance, outcome, ended_at, public_url)
-                    .await
-                    .map_err(db)?
-                    .ok_or(NotifyError::PlanMissing(notice.id))?;
-                Ok(compose_plan(&content, from, to, &notice.message_id))
-            }
-        }
-    }
-
-    async fn retry_later(
-        &self,
-        conn: &mut sqlx::PgConnection,
-        notice: &Outgoing,
-        error: String,
-    ) -> Result<Delivery, NotifyError> {
-        let delay = backoff(notice.attempts as u32 + 1);
-        let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
-        if next > notice.give_up_at {
-            let error = format!("gave up after {} attempts: {error}", notice.attempts + 1);
-            return self.give_up(conn, notice, error).await;
-        }
-        let db = |source| NotifyError::Database {
-            id: notice.id,
-            source,
-        };
-        notifications::mark_failed_attempt(conn, notice.id, &error, Some(delay))
-            .await
-            .map_err(db)?;
-        NotifyJob::enqueue_all(conn, &[notice.id], delay)
-            .await
-            .map_err(db)?;
-        Ok(Delivery::Retrying { error })
-    }
-
-    async fn give_up(
-        &self,
-        conn: &mut sqlx::PgConnection,
-        notice: &Outgoing,
-        error: String,
-    ) -> Result<Delivery, NotifyError> {
-        notifications::mark_failed_attempt(conn, notice.id, &error, None)
-            .await
-            .map_err(|source| NotifyError::Database {
-                id: notice.id,
-                source,
-            })?;
-        Ok(Delivery::GaveUp { error })
+impl NotifyJob {
+    /// Queues a delivery attempt of each notice on the caller's connection or transaction.
+    pub async fn enqueue_all(
+        conn: &mut PgConnection,
+        ids: &[NotificationId],
+        delay: Duration,
+    ) -> Result<(), sqlx::Error> {
+        let jobs: Vec<NotifyJob> = ids
+            .iter()
+            .map(|&notification_id| NotifyJob { notification_id })
+            .collect();
+        enqueue(conn, &jobs, delay).await
     }
 }
 
 /// The worker's handler. A database error returns `Err`, so apalis tries the
 /// job again; SMTP outcomes are all recorded on the row and end the job.
 pub async fn run_notify(job: NotifyJob, notifier: Data<Arc<Notifier>>) -> Result<(), BoxDynError> {
-    notifier.deliver(job.notification_id).await?;
+    deliver(&notifier, job.notification_id).await?;
     Ok(())
+}
+
+/// One delivery attempt of notice `id`, committed with its next try when
+/// SMTP failed transiently.
+pub async fn deliver(notifier: &Notifier, id: NotificationId) -> Result<Delivery, NotifyError> {
+    let db = |source| NotifyError::Database { id, source };
+    let mut tx = notifier.control().begin().await.map_err(db)?;
+    let delivery = notifier.attempt(&mut tx, id, backoff).await?;
+    if let Delivery::Retrying { after, .. } = &delivery {
+        NotifyJob::enqueue_all(&mut tx, &[id], *after)
+            .await
+            .map_err(db)?;
+    }
+    tx.commit().await.map_err(db)?;
+    Ok(delivery)
+}
+
+/// The notices side of a move's end: writes the move's notices to the outbox
+/// and queues their delivery, on the transaction that ends the move.
+pub struct MailNotices {
+    settings: Arc<Settings>,
+}
+
+impl MailNotices {
+    pub fn new(settings: Arc<Settings>) -> Self {
+        Self { settings }
+    }
+}
+
+impl EndOfMove for MailNotices {
+    fn announce<'c>(
+        &'c self,
+        conn: &'c mut PgConnection,
+        record: &'c MigrationRecord,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            let ids = outbox::record_final_event(conn, &self.settings, record).await?;
+            NotifyJob::enqueue_all(conn, &ids, Duration::ZERO).await
+        })
+    }
+}
+
+/// Records the summary of a plan's end and queues its delivery, on the
+/// transaction that ends the plan.
+pub async fn announce_plan_end(
+    conn: &mut PgConnection,
+    settings: &Settings,
+    plan: &PlanRow,
+    ending: i64,
+    end_state: &str,
+) -> Result<(), sqlx::Error> {
+    let ids = outbox::record_plan_end(conn, settings, plan, ending, end_state).await?;
+    NotifyJob::enqueue_all(conn, &ids, Duration::ZERO).await
 }

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
+use super::{Job, MoveJob, NotifyJob};
 use crate::control::sweeps;
 use crate::ids::MigrationId;
-use crate::queue::{MoveJob, NotifyJob, move_job, notify_job};
 
 /// How often each worker sweeps, and how quiet a move must have been to count as lost.
 pub const EVERY: Duration = Duration::from_secs(30);
@@ -25,7 +25,7 @@ const KEEP_DONE_JOBS_DAYS: i32 = 7;
 /// Re-queues every unfinished move without a live job; returns how many.
 pub async fn sweep(pool: &PgPool, quiet_for_secs: f64) -> Result<usize, anyhow::Error> {
     let mut tx = pool.begin().await?;
-    let lost = sweeps::lost_moves(&mut tx, move_job::QUEUE, quiet_for_secs).await?;
+    let lost = sweeps::lost_moves(&mut tx, MoveJob::QUEUE, quiet_for_secs).await?;
     for id in &lost {
         let job = MoveJob {
             migration_id: MigrationId(*id),
@@ -60,7 +60,7 @@ pub async fn run(pool: PgPool, mut stop: tokio::sync::watch::Receiver<bool>) {
 /// Re-queues every pending notice that is overdue and has no live job; returns how many.
 pub async fn sweep_notices(pool: &PgPool, quiet_for_secs: f64) -> Result<usize, anyhow::Error> {
     let mut tx = pool.begin().await?;
-    let lost = sweeps::lost_notices(&mut tx, notify_job::QUEUE, quiet_for_secs).await?;
+    let lost = sweeps::lost_notices(&mut tx, NotifyJob::QUEUE, quiet_for_secs).await?;
     for id in &lost {
         NotifyJob::enqueue_all(&mut tx, &[*id], Duration::ZERO).await?;
         sweeps::touch_notice(&mut tx, *id).await?;
@@ -73,6 +73,6 @@ pub async fn sweep_notices(pool: &PgPool, quiet_for_secs: f64) -> Result<usize, 
 /// Deletes our queues' jobs that finished more than `days` ago; returns how many.
 pub async fn purge_done_jobs(pool: &PgPool, days: i32) -> Result<u64, anyhow::Error> {
     let mut conn = pool.acquire().await?;
-    let queues = [move_job::QUEUE, notify_job::QUEUE];
+    let queues = [MoveJob::QUEUE, NotifyJob::QUEUE];
     Ok(sweeps::purge_done_jobs(&mut conn, &queues, days).await?)
 }

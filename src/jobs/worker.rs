@@ -10,12 +10,10 @@ use apalis_postgres::Pubsub;
 use futures_util::{FutureExt, StreamExt};
 use sqlx::PgPool;
 
-use super::move_job::run_move;
-use super::notify_job::{Notifier, run_notify};
 use super::supervisor::{Shutdown, WorkerHealth, supervise};
+use super::{Job, MoveJob, NotifyJob, POLL, run_move, run_notify, storage};
+use crate::mail::Notifier;
 use crate::mover::Mover;
-use crate::queue::{POLL, notice_storage, storage};
-use crate::queue::{move_job::QUEUE as MOVE_QUEUE, notify_job::QUEUE as NOTICE_QUEUE};
 
 /// The health of the workers one process runs, for `/ready` and `/metrics`.
 #[derive(Debug)]
@@ -57,7 +55,9 @@ pub async fn run_watched(
     let settings = mover.settings().worker.clone();
     let moves = supervise(&workers.moves, shutdown.clone(), |attempt| {
         WorkerBuilder::new(format!("{name}-{attempt}"))
-            .backend(storage(pool, &settings).poll_with_strategy(woken(pool, MOVE_QUEUE)))
+            .backend(
+                storage::<MoveJob>(pool, &settings).poll_with_strategy(woken(pool, MoveJob::QUEUE)),
+            )
             .data(mover.clone())
             .concurrency(settings.concurrency.max(1))
             .parallelize(tokio::spawn)
@@ -79,7 +79,10 @@ pub async fn run_watched(
     let notifier = Arc::new(notifier);
     let notices = supervise(&workers.mail, shutdown.clone(), |attempt| {
         WorkerBuilder::new(format!("{name}-mail-{attempt}"))
-            .backend(notice_storage(pool, &settings).poll_with_strategy(woken(pool, NOTICE_QUEUE)))
+            .backend(
+                storage::<NotifyJob>(pool, &settings)
+                    .poll_with_strategy(woken(pool, NotifyJob::QUEUE)),
+            )
             .data(notifier.clone())
             .build(run_notify)
             .run_until(until(shutdown.clone()))

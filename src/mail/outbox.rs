@@ -1,6 +1,7 @@
 //! Writing notices to the outbox: called on the transaction that records a
 //! move's final status or a plan's end, so the event and its notices commit
-//! together or not at all. The delivery jobs are enqueued on the same transaction.
+//! together or not at all. The caller queues their delivery jobs on the same
+//! transaction (`jobs::notify_job`).
 
 use sqlx::PgConnection;
 use tracing::{info, warn};
@@ -12,10 +13,9 @@ use crate::control::migrations::MigrationRecord;
 use crate::control::notifications::{self, NewNotification, Subject};
 use crate::control::rebalances::{self, PlanRow};
 use crate::ids::NotificationId;
-use crate::queue::NotifyJob;
 
-/// Records the notice of `record`'s final event, one per recipient, and queues
-/// their delivery; returns the new notices' ids. Nothing is recorded when mail
+/// Records the notice of `record`'s final event, one per recipient; returns
+/// the new notices' ids, whose delivery the caller queues. Nothing is recorded when mail
 /// is off or nobody is to be told, or again for a move that has its notices,
 /// or for what a plan's move need not say on its own (`said_by_its_plan`).
 pub async fn record_final_event(
@@ -59,7 +59,7 @@ fn said_by_its_plan(status: Status, plan_state: &str) -> bool {
 }
 
 /// Records the summary of `plan`'s end (`end_state`, announced by trail entry
-/// `ending`) for its requester and `mail.notify`, and queues its delivery.
+/// `ending`) for its requester and `mail.notify`; returns the new notices' ids.
 pub async fn record_plan_end(
     conn: &mut PgConnection,
     settings: &Settings,
@@ -121,9 +121,7 @@ async fn write(
         message_id: &notice.message_id,
         give_up_after: settings.mail.give_up_after(),
     };
-    let ids = notifications::insert(conn, &new).await?;
-    NotifyJob::enqueue_all(conn, &ids, std::time::Duration::ZERO).await?;
-    Ok(ids)
+    notifications::insert(conn, &new).await
 }
 
 /// The requester, when it is an address, then `mail.notify`.

@@ -1,21 +1,29 @@
-//! The end of a move: its final status, the audit entry's, and the notices to
-//! mail, written in one control transaction. A crash can lose none of them
-//! alone; a move that has ended cannot end again (`finish` only ends a pending
-//! or running move), so a job that runs again mails nothing.
+//! The end of a move: its final status, the audit entry's, and whatever the
+//! notices side records about it (`EndOfMove`), written in one control
+//! transaction. A crash can lose none of them alone; a move that has ended
+//! cannot end again (`finish` only ends a pending or running move), so a job
+//! that runs again tells nothing twice.
 
-use std::future::Future;
-use std::pin::Pin;
-
+use futures_util::future::BoxFuture;
 use sqlx::PgConnection;
 
 use super::Mover;
 use crate::control::Status;
 use crate::control::migrations::{self, MigrationRecord};
 use crate::ids::MigrationId;
-use crate::mail::outbox;
 
-type Ending<'c> =
-    Pin<Box<dyn Future<Output = Result<Option<MigrationRecord>, sqlx::Error>> + Send + 'c>>;
+type Ending<'c> = BoxFuture<'c, Result<Option<MigrationRecord>, sqlx::Error>>;
+
+/// Told of every end of a move (and of a cleanup left pending), on the
+/// transaction that records it: the engine's one way out to the notices,
+/// which it does not know (`jobs::MailNotices` writes them to the outbox).
+pub trait EndOfMove: Send + Sync {
+    fn announce<'c>(
+        &'c self,
+        conn: &'c mut PgConnection,
+        record: &'c MigrationRecord,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>>;
+}
 
 impl Mover {
     /// Records `status` as the move's final one, with its notice, if
@@ -31,7 +39,7 @@ impl Mover {
     }
 
     /// Runs `end` on a control transaction; if it ended a move (or left its
-    /// cleanup pending), records the notice on the same transaction. True when it did.
+    /// cleanup pending), announces it on the same transaction. True when it did.
     pub(crate) async fn record_ending_if<F>(&self, end: F) -> Result<bool, sqlx::Error>
     where
         F: for<'c> FnOnce(&'c mut PgConnection) -> Ending<'c>,
@@ -40,7 +48,7 @@ impl Mover {
         let Some(record) = end(&mut tx).await? else {
             return Ok(false);
         };
-        outbox::record_final_event(&mut tx, &self.settings, &record).await?;
+        self.endings.announce(&mut tx, &record).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -27,7 +27,7 @@ pub enum MovesError {
     #[error("shard {0} is unavailable; retry later")]
     ShardUnavailable(ShardName),
     #[error("queueing the job: {0}")]
-    Queue(#[source] apalis_postgres::Error),
+    Queue(#[source] sqlx::Error),
     #[error("control database: {0}")]
     Database(#[from] sqlx::Error),
 }

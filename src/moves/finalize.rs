@@ -9,8 +9,8 @@ use super::MovesError;
 use crate::control::migrations::{self, MigrationRecord};
 use crate::control::{Phase, Status};
 use crate::ids::MigrationId;
+use crate::jobs::MoveJob;
 use crate::mover::Mover;
-use crate::queue::MoveJob;
 
 pub async fn finalize(
     mover: &Mover,

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::MovesError;
 use crate::control::migrations::{self, MigrationRecord};
+use crate::jobs::MoveJob;
 use crate::mover::{MoveError, MoveRequest, Mover};
-use crate::queue::MoveJob;
 
 /// Who asked: the request id carried into the job's logs, and the caller's
 /// idempotency key if any.

@@ -269,7 +269,7 @@ async fn finish(
     let detail = format!("{done} completed, {failed} failed, {cancelled} cancelled");
     let ending = rebalances::record_event(&mut tx, plan.id, to, None, Some(&detail)).await?;
     let settings = mover.app().settings();
-    crate::mail::outbox::record_plan_end(&mut tx, settings, plan, ending, to).await?;
+    crate::jobs::notify_job::announce_plan_end(&mut tx, settings, plan, ending, to).await?;
     tx.commit().await?;
     tracing::info!(
         rebalance_id = plan.id,

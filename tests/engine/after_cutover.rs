@@ -12,8 +12,8 @@ use shardmover::control::migrations::{self, MigrationRecord};
 use shardmover::control::{Phase, Status};
 use shardmover::ids::MigrationId;
 use shardmover::jobs;
+use shardmover::jobs::MoveJob;
 use shardmover::mover::{FENCE_SQLSTATE, Silent};
-use shardmover::queue::MoveJob;
 use sqlx::PgPool;
 
 use crate::app::{error_code, request_move, spawn_app_with};

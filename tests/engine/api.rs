@@ -10,8 +10,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use shardmover::api::{self, AppState};
 use shardmover::jobs;
-use shardmover::mover::Mover;
-use shardmover::queue::MoveJob;
+use shardmover::jobs::MoveJob;
 
 use crate::app::{TOKEN, error_code, spawn_app, spawn_app_with};
 use crate::helpers::{TestEnv, block_on, dump, join_thread, pool};
@@ -36,7 +35,10 @@ async fn a_move_requested_over_http_is_run_by_a_worker_and_fully_recorded() {
     let worker = std::thread::spawn(move || {
         block_on(async move {
             let control = pool(&url).await;
-            let mover = Arc::new(Mover::new(Arc::new(settings), control.clone()));
+            let mover = Arc::new(crate::helpers::new_mover(
+                Arc::new(settings),
+                control.clone(),
+            ));
             let shutdown = async move {
                 while stopped.try_recv().is_err() {
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -389,7 +391,10 @@ async fn an_unreachable_shard_is_retried_with_visible_backoff_then_the_move_comp
     let mut broken = app.mover.settings().clone();
     broken.shards.get_mut("shard_2").unwrap().url =
         SecretString::from("postgres://postgres@127.0.0.1:1/nowhere");
-    let broken = Arc::new(Mover::new(Arc::new(broken), app.env.control.clone()));
+    let broken = Arc::new(crate::helpers::new_mover(
+        Arc::new(broken),
+        app.env.control.clone(),
+    ));
     let job = MoveJob {
         migration_id: shardmover::ids::MigrationId(id),
         request_id: None,
@@ -531,7 +536,7 @@ async fn a_control_database_that_is_down_gives_503_not_500() {
         .acquire_timeout(Duration::from_secs(1))
         .connect_lazy("postgres://postgres@127.0.0.1:1/nowhere")
         .unwrap();
-    let mover = Arc::new(Mover::new(Arc::new(settings), down));
+    let mover = Arc::new(crate::helpers::new_mover(Arc::new(settings), down));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(

@@ -36,12 +36,12 @@ impl TestApp {
                     SELECT id FROM apalis.jobs WHERE job_type = $1 AND status = 'Pending' ORDER BY run_at LIMIT 1)
                  RETURNING id, job",
             )
-            .bind(shardmover::queue::move_job::QUEUE)
+            .bind(<shardmover::jobs::MoveJob as shardmover::jobs::Job>::QUEUE)
             .fetch_optional(&self.env.control)
             .await
             .unwrap();
             let Some((_, payload)) = next else { return ran };
-            let job: shardmover::queue::MoveJob = serde_json::from_slice(&payload).unwrap();
+            let job: shardmover::jobs::MoveJob = serde_json::from_slice(&payload).unwrap();
             shardmover::jobs::run_move(job, apalis::prelude::Data::new(self.mover.clone()))
                 .await
                 .unwrap();
@@ -91,7 +91,10 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
     settings.api.token = Some(SecretString::from(TOKEN));
     settings.shard_ops.probe_timeout_ms = 1000;
     change(&mut settings);
-    let mover = Arc::new(Mover::new(Arc::new(settings), env.control.clone()));
+    let mover = Arc::new(crate::helpers::new_mover(
+        Arc::new(settings),
+        env.control.clone(),
+    ));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let state = AppState {

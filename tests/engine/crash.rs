@@ -129,7 +129,7 @@ pub(crate) async fn request_and_enqueue(
         mode: Default::default(),
     };
     let record = mover.request_in(tx, &request).await.unwrap();
-    let job = shardmover::queue::MoveJob {
+    let job = shardmover::jobs::MoveJob {
         migration_id: record.id,
         request_id: None,
     };

@@ -14,7 +14,7 @@ use serde_json::Value;
 use shardmover::config::Settings;
 use shardmover::control::Phase;
 use shardmover::ids::MigrationId;
-use shardmover::mover::{Mover, ProgressSink, Snapshot};
+use shardmover::mover::{ProgressSink, Snapshot};
 
 use crate::app::{TOKEN, add_shard, closed_port, request_move, spawn_app_with};
 use crate::helpers::{block_on, join_thread, pool};
@@ -263,11 +263,11 @@ async fn run_move(url: SecretString, settings: Settings, id: i64) {
     sqlx::query(
         "UPDATE apalis.jobs SET status = 'Done' WHERE job_type = $1 AND status = 'Pending'",
     )
-    .bind(shardmover::queue::move_job::QUEUE)
+    .bind(<shardmover::jobs::MoveJob as shardmover::jobs::Job>::QUEUE)
     .execute(&control)
     .await
     .unwrap();
-    let mover = Arc::new(Mover::new(Arc::new(settings), control));
+    let mover = Arc::new(crate::helpers::new_mover(Arc::new(settings), control));
     let outcome = mover.run(MigrationId(id), &Leisurely).await.unwrap();
     assert_eq!(outcome.record.status.to_string(), "completed");
 }

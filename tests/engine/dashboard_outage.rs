@@ -8,7 +8,6 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use shardmover::api::{self, AppState};
-use shardmover::mover::Mover;
 
 use crate::app::{TOKEN, TestApp};
 use crate::helpers::TestEnv;
@@ -23,7 +22,7 @@ async fn every_page_says_503_database_unavailable_while_the_control_database_is_
         .acquire_timeout(Duration::from_secs(1))
         .connect_lazy("postgres://postgres@127.0.0.1:1/nowhere")
         .unwrap();
-    let mover = Arc::new(Mover::new(Arc::new(settings), down));
+    let mover = Arc::new(crate::helpers::new_mover(Arc::new(settings), down));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let state = AppState {

@@ -11,8 +11,8 @@ use shardmover::control::Status;
 use shardmover::control::sweeps::WEBSITE_LOCK_CLASS;
 use shardmover::ids::MigrationId;
 use shardmover::jobs;
+use shardmover::jobs::MoveJob;
 use shardmover::mover::Mover;
-use shardmover::queue::MoveJob;
 use sqlx::PgPool;
 
 use crate::crash::{attempts, config_file, progress, request_and_enqueue, worker};
@@ -53,7 +53,7 @@ async fn deliver(control: &PgPool, mover: Mover) {
     let payload: Vec<u8> = sqlx::query_scalar(
         "UPDATE apalis.jobs SET status = 'Done', done_at = now() WHERE job_type = $1 RETURNING job",
     )
-    .bind(shardmover::queue::move_job::QUEUE)
+    .bind(<shardmover::jobs::MoveJob as shardmover::jobs::Job>::QUEUE)
     .fetch_one(control)
     .await
     .unwrap();
@@ -83,7 +83,7 @@ async fn a_duplicate_delivery_of_a_running_moves_job_ends_quietly_and_leaves_the
                     migration_id: id,
                     request_id: None,
                 };
-                let mover = Mover::new(settings, control.clone());
+                let mover = crate::helpers::new_mover(settings, control.clone());
                 jobs::run_move(job, Data::new(Arc::new(mover)))
                     .await
                     .unwrap();

@@ -66,12 +66,12 @@ impl TestEnv {
     /// Runs each notice job queued right now once, with the job's own handler,
     /// as a worker would (ignoring `run_at`, so a retry scheduled for later
     /// runs now; retries it queues wait for the next call).
-    pub async fn drain_notices(&self, notifier: &Arc<shardmover::jobs::Notifier>) -> usize {
+    pub async fn drain_notices(&self, notifier: &Arc<shardmover::mail::Notifier>) -> usize {
         let queued: Vec<Vec<u8>> = sqlx::query_scalar(
             "UPDATE apalis.jobs SET status = 'Done'
               WHERE job_type = $1 AND status = 'Pending' RETURNING job",
         )
-        .bind(shardmover::queue::notify_job::QUEUE)
+        .bind(<shardmover::jobs::NotifyJob as shardmover::jobs::Job>::QUEUE)
         .fetch_all(&self.control)
         .await
         .unwrap();
@@ -188,13 +188,13 @@ impl TestEnv {
     }
 
     pub fn mover(&self) -> Mover {
-        Mover::new(Arc::new(self.settings.clone()), self.control.clone())
+        new_mover(Arc::new(self.settings.clone()), self.control.clone())
     }
 
     pub fn mover_with(&self, change: impl FnOnce(&mut Settings)) -> Mover {
         let mut settings = self.settings.clone();
         change(&mut settings);
-        Mover::new(Arc::new(settings), self.control.clone())
+        new_mover(Arc::new(settings), self.control.clone())
     }
 
     pub fn pool(&self, name: &str) -> &PgPool {
@@ -514,4 +514,10 @@ pub async fn delete_rows(env: &TestEnv, website_id: i64, shard_name: &str) {
         .await
         .unwrap();
     }
+}
+
+/// The move engine over `settings` and `control`, telling each move's end to
+/// the notices, as every entry point builds it.
+pub fn new_mover(settings: Arc<Settings>, control: PgPool) -> Mover {
+    shardmover::startup::mover(shardmover::app::App::new(settings, control))
 }

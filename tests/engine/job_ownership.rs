@@ -9,8 +9,8 @@ use shardmover::control::migrations::{self, MigrationRecord};
 use shardmover::control::{Phase, Status};
 use shardmover::ids::MigrationId;
 use shardmover::jobs;
-use shardmover::mover::{Mover, Silent};
-use shardmover::queue::MoveJob;
+use shardmover::jobs::MoveJob;
+use shardmover::mover::Silent;
 use sqlx::PgPool;
 
 use crate::after_cutover::{allow_deletes, before_each, refuse_deletes};
@@ -117,7 +117,10 @@ async fn a_cancel_whose_rollback_was_cut_short_ends_cancelled_when_the_rollback_
         move || {
             let answer = block_on(async move {
                 let control = pool(&settings.database.url).await;
-                Mover::new(settings, control).cancel(id).await.unwrap()
+                crate::helpers::new_mover(settings, control)
+                    .cancel(id)
+                    .await
+                    .unwrap()
             });
             *accepted.lock().unwrap() = Some(answer);
         }

@@ -7,9 +7,10 @@ use mail_parser::MessageParser;
 use shardmover::control::notifications::{self, Notification};
 use shardmover::control::tables;
 use shardmover::ids::MigrationId;
-use shardmover::jobs::{self, Delivery, Notifier};
+use shardmover::jobs;
+use shardmover::jobs::MoveJob;
+use shardmover::mail::{Delivery, Notifier};
 use shardmover::mover::{Mover, Silent};
-use shardmover::queue::MoveJob;
 
 use crate::helpers::{TestEnv, dump, fences, rot_a_copied_row, shardmover_cli};
 use crate::smtp::{Received, SmtpServer, mail_to};
@@ -31,7 +32,10 @@ fn mailing_with(
     let notifier = Notifier::new(env.control.clone(), settings.clone())
         .unwrap()
         .expect("mail is on");
-    (Mover::new(settings, env.control.clone()), notifier)
+    (
+        crate::helpers::new_mover(settings, env.control.clone()),
+        notifier,
+    )
 }
 
 async fn notices(env: &TestEnv, id: MigrationId) -> Vec<Notification> {
@@ -187,7 +191,10 @@ async fn a_failed_move_mail_names_the_phase_the_error_and_the_state_the_data_was
     );
     assert!(dump(&env.shard_2, 7).await.is_empty() && fences(&env, "shard_1").await.is_empty());
     for notice in notices(&env, id).await {
-        assert_eq!(notifier.deliver(notice.id).await.unwrap(), Delivery::Sent);
+        assert_eq!(
+            jobs::deliver(&notifier, notice.id).await.unwrap(),
+            Delivery::Sent
+        );
     }
 
     let received = smtp.received();
@@ -229,9 +236,12 @@ async fn a_move_cancelled_in_the_queue_mails_a_cancellation() {
     assert_eq!(recorded.len(), 2);
     for notice in &recorded {
         assert_eq!(notice.event.as_str(), "cancelled");
-        assert_eq!(notifier.deliver(notice.id).await.unwrap(), Delivery::Sent);
         assert_eq!(
-            notifier.deliver(notice.id).await.unwrap(),
+            jobs::deliver(&notifier, notice.id).await.unwrap(),
+            Delivery::Sent
+        );
+        assert_eq!(
+            jobs::deliver(&notifier, notice.id).await.unwrap(),
             Delivery::Skipped
         );
     }
@@ -273,7 +283,7 @@ async fn with_smtp_down_the_move_completes_and_its_notice_goes_out_once_smtp_is_
     let queued: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM apalis.jobs WHERE job_type = $1 AND status = 'Pending' AND run_at > now()",
     )
-    .bind(shardmover::queue::notify_job::QUEUE)
+    .bind(<shardmover::jobs::NotifyJob as shardmover::jobs::Job>::QUEUE)
     .fetch_one(&env.control)
     .await
     .unwrap();
@@ -310,7 +320,7 @@ async fn a_notice_smtp_keeps_refusing_is_given_up_when_its_window_closes() {
     let id = env.request(&mover, 7, "shard_2", 100).await;
     mover.run(id, &Silent).await.unwrap();
     let notice = &notices(&env, id).await[0];
-    let Delivery::GaveUp { error } = notifier.deliver(notice.id).await.unwrap() else {
+    let Delivery::GaveUp { error } = jobs::deliver(&notifier, notice.id).await.unwrap() else {
         panic!("expected the notice to be given up");
     };
     assert!(error.starts_with("gave up after 1 attempts"), "{error}");
@@ -330,7 +340,7 @@ async fn a_notice_whose_job_was_lost_is_queued_again_once_and_old_finished_jobs_
     mover.run(id, &Silent).await.unwrap();
     // The notice's job is gone (apalis gave up on it while the control DB was away).
     sqlx::query("DELETE FROM apalis.jobs WHERE job_type = $1")
-        .bind(shardmover::queue::notify_job::QUEUE)
+        .bind(<shardmover::jobs::NotifyJob as shardmover::jobs::Job>::QUEUE)
         .execute(&env.control)
         .await
         .unwrap();
@@ -380,7 +390,7 @@ async fn an_address_smtp_refuses_for_good_is_given_up_without_holding_up_the_oth
     let id = mover.request(&request).await.unwrap().id;
     mover.run(id, &Silent).await.unwrap();
     for notice in notices(&env, id).await {
-        let delivery = notifier.deliver(notice.id).await.unwrap();
+        let delivery = jobs::deliver(&notifier, notice.id).await.unwrap();
         match notice.recipient.as_str() {
             "ops@example.com" => assert_eq!(delivery, Delivery::Sent),
             _ => assert!(

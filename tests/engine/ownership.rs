@@ -210,7 +210,7 @@ fn cancel_from_outside(mover: &Mover, id: MigrationId) -> bool {
     let url = mover.settings().database.url.clone();
     std::thread::spawn(move || {
         block_on(async move {
-            Mover::new(settings, pool(&url).await)
+            crate::helpers::new_mover(settings, pool(&url).await)
                 .cancel(id)
                 .await
                 .unwrap()

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use shardmover::jobs::Notifier;
+use shardmover::mail::Notifier;
 
 use crate::app::{TestApp, spawn_app_with};
 use crate::helpers::{delete_rows, seed_rows_only};

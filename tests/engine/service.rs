@@ -13,7 +13,6 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use shardmover::api::{self, AppState};
 use shardmover::jobs::worker::{self, Workers};
-use shardmover::mover::Mover;
 
 use crate::app::{TOKEN, closed_port};
 use crate::helpers::{TestEnv, block_on, dump, join_thread};
@@ -301,7 +300,10 @@ async fn ready_shows_a_worker_restarting_while_its_pool_is_cut_and_ready_again_a
     let proxy = Proxy::start(port_of(env.settings.database.url.expose_secret())).await;
     let mut settings = env.settings.clone();
     settings.api.token = Some(SecretString::from(TOKEN));
-    let mover = Arc::new(Mover::new(Arc::new(settings.clone()), env.control.clone()));
+    let mover = Arc::new(crate::helpers::new_mover(
+        Arc::new(settings.clone()),
+        env.control.clone(),
+    ));
     let workers = Arc::new(Workers::default());
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());

@@ -23,7 +23,10 @@ use crate::helpers::{TestEnv, block_on, join_thread};
 fn serve_api(env: &TestEnv, workers: &Arc<Workers>) -> (String, Arc<Mover>) {
     let mut settings = env.settings.clone();
     settings.api.token = Some(SecretString::from(TOKEN));
-    let mover = Arc::new(Mover::new(Arc::new(settings), env.control.clone()));
+    let mover = Arc::new(crate::helpers::new_mover(
+        Arc::new(settings),
+        env.control.clone(),
+    ));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let state = AppState {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use secrecy::SecretString;
 use shardmover::control::Phase;
 use shardmover::ids::MigrationId;
-use shardmover::mover::{Mover, Silent};
+use shardmover::mover::Silent;
 use sqlx::PgPool;
 
 use crate::helpers::{Interlude, TestEnv, block_on, pool};
@@ -165,7 +165,7 @@ async fn the_triggers_a_running_move_needs_stay_when_another_move_on_its_shard_i
                 let needed = kept(&shard_1).await;
                 let cancel = cancel_after(&settings.database.url, seven, 200);
                 let control = pool(&settings.database.url).await;
-                let error = Mover::new(Arc::new(settings), control)
+                let error = crate::helpers::new_mover(Arc::new(settings), control)
                     .run(seven, &cancel)
                     .await
                     .unwrap_err();
