@@ -1,13 +1,15 @@
-//! The session: a cookie `v1.<expires>.<csrf>.<mac>` signed with HMAC-SHA256
-//! under a key derived from the API token, so rotating the token signs every
-//! browser out. `HttpOnly`, `SameSite=Strict`, `Secure` over https, expiring.
-//! The CSRF token lives in the signed cookie and in every form's hidden field.
+//! The session: a cookie whose value `v1.<expires>.<csrf>` is signed by the
+//! `cookie` crate's signed jar (HMAC-SHA256, as actix-web re-exports it) under
+//! a key derived from the API token, so rotating the token signs every browser
+//! out. `HttpOnly`, `SameSite=Strict`, `Secure` over https, expiring after 8 h
+//! — checked here as well as by the browser. The CSRF token lives in the
+//! signed value and in every form's hidden field.
 
 use actix_web::HttpRequest;
+use actix_web::cookie::{Cookie, CookieJar, Key, SameSite, time};
 use chrono::Utc;
-use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512};
 use subtle::ConstantTimeEq;
 
 use super::{Dashboard, PageError};
@@ -44,9 +46,15 @@ impl Session {
         ))
     }
 
-    /// A keyed tag over `text` for this session (a clean preview's ticket).
+    /// A keyed tag over `text` for this session (a clean preview's ticket): a
+    /// digest of both, signed like the cookie; URL-safe, so a form's hidden
+    /// field carries it verbatim through HTML escaping.
     pub fn tag(&self, token: &SecretString, text: &str) -> String {
-        hex(&mac(token, &format!("{}\n{text}", self.csrf)))
+        let digest = hex(&Sha256::digest(format!("{}\n{text}", self.csrf)));
+        signed(token, Cookie::new("ticket", digest))
+            .value()
+            .replace('+', "-")
+            .replace('/', "_")
     }
 }
 
@@ -78,93 +86,138 @@ pub fn token_matches(presented: &str, token: &SecretString) -> bool {
 pub fn issue(token: &SecretString, secure: bool) -> String {
     let expires = Utc::now().timestamp() + LIFETIME_SECS;
     let csrf = uuid::Uuid::new_v4().simple().to_string();
-    let body = format!("v1.{expires}.{csrf}");
-    let value = format!("{body}.{}", hex(&mac(token, &body)));
-    attributes(&value, LIFETIME_SECS, secure)
+    header(session_cookie(token, expires, &csrf), secure)
 }
 
 /// The `Set-Cookie` value that removes the session.
 pub fn clear(secure: bool) -> String {
-    attributes("", 0, secure)
-}
-
-fn attributes(value: &str, max_age: i64, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{COOKIE}={value}; Path=/ui; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}")
+    header(attributes(Cookie::new(COOKIE, ""), 0), secure)
 }
 
 /// The session in the request's cookie, if it is genuine and unexpired.
 pub fn verify(request: &HttpRequest, token: &SecretString) -> Option<Session> {
-    let value = request.cookie_value(COOKIE)?;
-    let (body, tag) = value.rsplit_once('.')?;
-    let mut parts = body.split('.');
+    let cookie = CookieJar::new()
+        .signed(&key(token))
+        .verify(request.cookie(COOKIE)?)?;
+    let mut parts = cookie.value().split('.');
     let (version, expires, csrf) = (parts.next()?, parts.next()?, parts.next()?);
-    let genuine: bool = tag
-        .as_bytes()
-        .ct_eq(hex(&mac(token, body)).as_bytes())
-        .into();
     let expires = expires.parse::<i64>().ok()?;
     let fresh = expires > Utc::now().timestamp();
-    (genuine && fresh && version == "v1" && parts.next().is_none()).then(|| Session {
+    (fresh && version == "v1" && parts.next().is_none()).then(|| Session {
         csrf: csrf.to_owned(),
         expires,
     })
 }
 
-/// HMAC-SHA256 under a key derived from the API token (never the token itself).
-fn mac(token: &SecretString, text: &str) -> Vec<u8> {
-    let key = Sha256::new()
-        .chain_update(b"shardmover dashboard session v1\n")
+/// The signed session cookie with its attributes (but `Secure`, see `header`).
+fn session_cookie(token: &SecretString, expires: i64, csrf: &str) -> Cookie<'static> {
+    let value = format!("v1.{expires}.{csrf}");
+    signed(token, attributes(Cookie::new(COOKIE, value), LIFETIME_SECS))
+}
+
+fn attributes(mut cookie: Cookie<'static>, max_age: i64) -> Cookie<'static> {
+    cookie.set_path("/ui");
+    cookie.set_max_age(time::Duration::seconds(max_age));
+    cookie.set_http_only(true);
+    cookie.set_same_site(SameSite::Strict);
+    cookie
+}
+
+/// The crate renders `Secure` before `Path`; it stays the last attribute, as
+/// it always was here (browsers don't mind either way; readers of the header do).
+fn header(cookie: Cookie<'_>, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{cookie}{secure}")
+}
+
+/// `cookie` with its value signed by the signed jar under the token's key.
+fn signed(token: &SecretString, cookie: Cookie<'static>) -> Cookie<'static> {
+    let name = cookie.name().to_owned();
+    let mut jar = CookieJar::new();
+    jar.signed_mut(&key(token)).add(cookie);
+    jar.get(&name)
+        .cloned()
+        .expect("the jar holds what was added")
+}
+
+/// The jar's 64-byte key, derived from the API token (never the token itself).
+fn key(token: &SecretString) -> Key {
+    let seed = Sha512::new()
+        .chain_update(b"shardmover dashboard session v2\n")
         .chain_update(token.expose_secret().as_bytes())
         .finalize();
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key length");
-    mac.update(text.as_bytes());
-    mac.finalize().into_bytes().to_vec()
+    Key::from(&seed)
 }
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-trait CookieValue {
-    fn cookie_value(&self, name: &str) -> Option<String>;
-}
-
-impl CookieValue for HttpRequest {
-    fn cookie_value(&self, name: &str) -> Option<String> {
-        self.headers()
-            .get_all(actix_web::http::header::COOKIE)
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| value.to_owned())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn request(cookie: &Cookie<'_>) -> HttpRequest {
+        actix_web::test::TestRequest::default()
+            .cookie(cookie.clone().into_owned())
+            .to_http_request()
+    }
+
     #[test]
-    fn a_cookie_signed_under_another_token_or_altered_is_not_a_session() {
+    fn a_cookie_signed_under_another_token_altered_or_expired_is_not_a_session() {
+        let token = SecretString::from("right");
+        let later = Utc::now().timestamp() + 60;
+        let genuine = session_cookie(&token, later, "c5rf");
+        let session = verify(&request(&genuine), &token).expect("a session");
+        assert_eq!((session.csrf.as_str(), session.expires), ("c5rf", later));
+        assert!(verify(&request(&genuine), &SecretString::from("wrong")).is_none());
+        let mut forged = genuine.clone();
+        forged.set_value(genuine.value().replacen("v1.", "v1.9", 1));
+        assert!(verify(&request(&forged), &token).is_none());
+        let expired = session_cookie(&token, Utc::now().timestamp() - 1, "c5rf");
+        assert!(verify(&request(&expired), &token).is_none());
+    }
+
+    #[test]
+    fn the_cookie_is_strict_httponly_and_secure_last_when_asked() {
         let token = SecretString::from("right");
         let cookie = issue(&token, false);
-        let value = cookie
-            .split(';')
-            .next()
-            .unwrap()
-            .trim_start_matches("shardmover_session=");
-        let request = |v: &str| {
-            actix_web::test::TestRequest::default()
-                .insert_header(("Cookie", format!("{COOKIE}={v}")))
-                .to_http_request()
-        };
-        assert!(verify(&request(value), &token).is_some());
-        assert!(verify(&request(value), &SecretString::from("wrong")).is_none());
-        let forged = value.replacen("v1.", "v1.9", 1);
-        assert!(verify(&request(&forged), &token).is_none());
-        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+        for attribute in ["HttpOnly", "SameSite=Strict", "Path=/ui", "Max-Age=28800"] {
+            assert!(cookie.contains(attribute), "{cookie}");
+        }
+        assert!(
+            !cookie.contains("Secure") && !cookie.contains("right"),
+            "{cookie}"
+        );
         assert!(issue(&token, true).ends_with("; Secure"));
+        assert!(
+            clear(true).starts_with("shardmover_session=;") && clear(true).contains("Max-Age=0")
+        );
+    }
+
+    #[test]
+    fn a_ticket_is_bound_to_its_session_its_text_and_the_token_and_survives_html() {
+        let token = SecretString::from("right");
+        let session = Session {
+            csrf: "a".into(),
+            expires: 0,
+        };
+        let other = Session {
+            csrf: "b".into(),
+            expires: 0,
+        };
+        let ticket = session.tag(&token, "preview 7 shard_2");
+        assert_eq!(ticket, session.tag(&token, "preview 7 shard_2"));
+        assert_ne!(ticket, session.tag(&token, "preview 7 shard_3"));
+        assert_ne!(ticket, other.tag(&token, "preview 7 shard_2"));
+        assert_ne!(
+            ticket,
+            session.tag(&SecretString::from("new"), "preview 7 shard_2")
+        );
+        assert!(
+            ticket
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_=".contains(c))
+        );
     }
 }

@@ -88,7 +88,7 @@ async fn with_the_admin_flag_off_every_action_answers_403_and_changes_nothing() 
     app.env.seed(8, "shard_1", 100).await;
     let id = app.env.request(&app.env.mover(), 8, "shard_2", 100).await;
     let operator = Operator::sign_in(&app).await;
-    // Every page is closed, so the CSRF token comes from the cookie (`v1.<expires>.<csrf>.<mac>`).
+    // Every page is closed, so the CSRF token comes from the cookie (`<mac>v1.<expires>.<csrf>`).
     let csrf = operator.cookie.split('.').nth(2).unwrap().to_owned();
     let move_form = [
         ("csrf", csrf.as_str()),
