@@ -1,16 +1,16 @@
-//! A small W3C WebDriver client over reqwest, and a chromedriver started on a
-//! free port for one test (killed when dropped). Driving a real headless
-//! Chromium needs nothing more than these few JSON calls.
+//! Headless Chromium for the browser tests: a chromedriver started on a free
+//! port for one test (killed when dropped), driven by `fantoccini` over plain
+//! HTTP on loopback (no TLS stack). `Browser` keeps the tests' vocabulary —
+//! each step fails the test with what went wrong instead of returning an error.
 
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
-
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 pub struct Chromedriver {
     child: Child,
@@ -70,28 +70,18 @@ impl Chromedriver {
         if let Some(path) = chromium {
             options["binary"] = json!(path);
         }
-        let capabilities = json!({"capabilities": {"alwaysMatch": {
+        let Value::Object(capabilities) = json!({
             "browserName": "chrome", "goog:chromeOptions": options,
             "unhandledPromptBehavior": "ignore",
-        }}});
-        let client = reqwest::Client::new();
-        let answer: Value = client
-            .post(format!("{}/session", self.url))
-            .json(&capabilities)
-            .send()
+        }) else {
+            unreachable!("a JSON object")
+        };
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&self.url)
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let id = answer["value"]["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no WebDriver session: {answer}"))
-            .to_owned();
-        Browser {
-            client,
-            base: format!("{}/session/{id}", self.url),
-        }
+            .unwrap_or_else(|error| panic!("no WebDriver session: {error}"));
+        Browser { client }
     }
 }
 
@@ -110,69 +100,31 @@ fn which(name: &str) -> Option<String> {
 }
 
 pub struct Browser {
-    client: reqwest::Client,
-    base: String,
+    client: Client,
 }
 
 impl Browser {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        self.try_call(method, path, body)
-            .await
-            .unwrap_or_else(|error| panic!("WebDriver {path}: {error}"))
-    }
-
-    async fn try_call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, String> {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let answer: Value = request.send().await.unwrap().json().await.unwrap();
-        match answer["value"]["error"].as_str() {
-            Some(error) => Err(format!("{error}: {}", answer["value"]["message"])),
-            None => Ok(answer["value"].clone()),
-        }
-    }
-
     pub async fn goto(&self, url: &str) {
-        self.call(reqwest::Method::POST, "/url", Some(json!({"url": url})))
-            .await;
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|error| panic!("WebDriver goto {url}: {error}"));
     }
 
     pub async fn url(&self) -> String {
-        self.call(reqwest::Method::GET, "/url", None)
-            .await
-            .as_str()
-            .unwrap()
-            .to_owned()
+        self.client.current_url().await.unwrap().to_string()
     }
 
-    pub async fn find(&self, css: &str) -> Element<'_> {
-        let found = self
-            .call(
-                reqwest::Method::POST,
-                "/element",
-                Some(json!({"using": "css selector", "value": css})),
-            )
-            .await;
-        Element {
-            browser: self,
-            id: found[ELEMENT]
-                .as_str()
-                .unwrap_or_else(|| panic!("no element {css}: {found}"))
-                .to_owned(),
-        }
+    pub async fn find(&self, css: &str) -> Element {
+        let found = self.client.find(Locator::Css(css)).await;
+        Element(found.unwrap_or_else(|error| panic!("no element {css}: {error}")))
     }
 
     /// The page's visible text, read in one step (empty while a page loads).
     pub async fn text(&self) -> String {
-        let script =
-            json!({"script": "return document.body ? document.body.innerText : '';", "args": []});
-        self.try_call(reqwest::Method::POST, "/execute/sync", Some(script))
+        let script = "return document.body ? document.body.innerText : '';";
+        self.client
+            .execute(script, Vec::new())
             .await
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
@@ -180,26 +132,20 @@ impl Browser {
     }
 
     pub async fn script(&self, script: &str) -> Value {
-        self.call(
-            reqwest::Method::POST,
-            "/execute/sync",
-            Some(json!({"script": script, "args": []})),
-        )
-        .await
+        self.client
+            .execute(script, Vec::new())
+            .await
+            .unwrap_or_else(|error| panic!("WebDriver script {script}: {error}"))
     }
 
     pub async fn accept_alert(&self) {
-        self.call(reqwest::Method::POST, "/alert/accept", Some(json!({})))
-            .await;
+        self.client.accept_alert().await.unwrap();
     }
 
     pub async fn screenshot(&self, path: &Path) {
-        let png = self.call(reqwest::Method::GET, "/screenshot", None).await;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(png.as_str().unwrap())
-            .unwrap();
+        let png = self.client.screenshot().await.unwrap();
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, bytes).unwrap();
+        std::fs::write(path, png).unwrap();
     }
 
     /// Waits up to `seconds` for the page text to contain `text`.
@@ -219,27 +165,18 @@ impl Browser {
     }
 
     pub async fn quit(self) {
-        let _ = self.client.delete(&self.base).send().await;
+        let _ = self.client.close().await;
     }
 }
 
-pub struct Element<'a> {
-    browser: &'a Browser,
-    id: String,
-}
+pub struct Element(fantoccini::elements::Element);
 
-impl Element<'_> {
+impl Element {
     pub async fn click(&self) {
-        let path = format!("/element/{}/click", self.id);
-        self.browser
-            .call(reqwest::Method::POST, &path, Some(json!({})))
-            .await;
+        self.0.click().await.unwrap();
     }
 
     pub async fn type_text(&self, text: &str) {
-        let path = format!("/element/{}/value", self.id);
-        self.browser
-            .call(reqwest::Method::POST, &path, Some(json!({"text": text})))
-            .await;
+        self.0.send_keys(text).await.unwrap();
     }
 }
