@@ -4,8 +4,8 @@
 //! until the oldest of those failures is `WINDOW` old. A right token counts
 //! nothing and forgives the client's earlier failures.
 //!
-//! A small limiter of our own rather than `actix-governor`: that crate is
-//! GPL-3.0-or-later (shardmover is MIT OR Apache-2.0), and it counts every
+//! A small limiter of our own rather than `actix-governor`: that crate (0.10)
+//! is GPL-3.0-or-later (shardmover is MIT OR Apache-2.0), and it counts every
 //! request through its middleware where only failed sign-ins may count.
 //!
 //! The client is the TCP peer (an IPv6 one by its /64, which one host usually

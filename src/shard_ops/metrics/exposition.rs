@@ -1,5 +1,12 @@
 //! The Prometheus text exposition format (version 0.0.4), written by hand:
 //! one `# HELP` and `# TYPE` per family, then its samples.
+//!
+//! Not `prometheus-client`: every value here is read from the database at
+//! scrape time, so there is no registry to keep, and its text encoder (0.26
+//! `prometheus_text`) would need each family re-shaped through a `Collector` —
+//! counters named without `_total` (it appends it), histogram buckets
+//! un-accumulated (it accumulates them) — more code than the escaping and
+//! formatting below, for the same names, types and labels.
 
 use std::fmt::Write;
 
