@@ -2,56 +2,35 @@
 //! `Mover::request` records a move; `Mover::run` drives it to an end, resuming
 //! from whatever phase and checkpoint an earlier attempt reached.
 
-mod attempt;
-mod catch_up;
-mod checkpoint;
-mod cleanup;
-mod collisions;
-mod copy;
-pub mod copy_format;
-mod copy_sql;
-mod cutover;
-mod delete;
+mod admin;
+pub(crate) mod checks;
 mod ending;
 mod error;
-mod fence;
-mod fence_admin;
-mod finalize;
-mod freeze;
-mod freeze_expiry;
-mod leftovers;
-mod links;
-mod lock;
-mod outage;
-mod owner_token;
-pub(crate) mod preflight;
-mod preflight_privileges;
-pub mod privileges;
+mod mechanics;
+mod phases;
 pub mod progress;
-mod raw_pipe;
-mod references;
-mod replay;
 mod rollback;
-mod row_reader;
 mod run;
-mod schema_checks;
-mod schema_notes;
-mod sequences;
-mod shard_schema;
-mod thaw;
-mod verification;
-mod verify;
-mod verify_online;
+
+// The old flat names, while the files settle into their folders.
+pub(crate) use checks as preflight;
+pub use checks::privileges;
+use checks::{schema as schema_checks, schema_notes};
+use mechanics::copy::{checkpoint, format as copy_format, row_reader, sql as copy_sql};
+use mechanics::verify::online as verify_online;
+use mechanics::{collisions, copy, delete, fence, lock, owner_token, raw_pipe, references};
+use mechanics::{replay, sequences, shard_schema, verify};
+use phases::{attempt, catch_up};
 
 use std::sync::Arc;
 
 use sqlx::PgPool;
 
+pub use admin::fences::{FenceEntry, LiftRefused};
 pub use attempt::{MoveOutcome, Run, Timings};
 pub use copy::SEND_BYTES;
 pub use ending::EndOfMove;
 pub use error::MoveError;
-pub use fence_admin::{FenceEntry, LiftRefused};
 pub use preflight::{PreflightReport, TableReport};
 pub use progress::{ProgressSink, Silent, Snapshot};
 pub use raw_pipe::raw_pipe;
