@@ -15,93 +15,96 @@
 
 use tracing::{info, warn};
 
+use crate::app::App;
 use crate::control::migrations::{self, FreezeEnd, OpenFreeze};
 use crate::mover::error::{Context, MoveError};
-use crate::mover::{Mover, fence, lock, owner_token};
+use crate::mover::mechanics::fence::{self, FenceOptions};
+use crate::mover::mechanics::routes::{control_conn, shard_pool};
+use crate::mover::mechanics::{lock, owner_token};
 
-impl Mover {
-    /// Lifts the fence of every freeze whose mover is gone; returns how many.
-    pub async fn expire_abandoned_freezes(&self) -> Result<usize, MoveError> {
-        let engine = &self.settings.engine;
-        let budget_ms = engine.freeze_budget_ms as i64;
-        let open = {
-            let mut conn = self.control_conn().await?;
-            migrations::open_freezes(&mut conn, budget_ms)
-                .await
-                .context(|| "reading the moves inside a freeze".into())?
-        };
-        // A live mover is out of its freeze by then: its raise gives up after
-        // the drain timeout, and its fence comes down at the freeze limit.
-        let unheld_after_ms =
-            (engine.fence_drain_timeout_secs * 1000 + engine.freeze_limit_ms) as i64 + LINGER_MS;
-        let mut expired = 0;
-        for freeze in &open {
-            match self.expire(freeze, unheld_after_ms).await {
-                Ok(true) => expired += 1,
-                Ok(false) => {}
-                Err(e) => {
-                    warn!(migration_id = freeze.id.0, error = %e, "could not lift an abandoned freeze; trying again shortly")
-                }
+/// Lifts the fence of every freeze whose mover is gone; returns how many.
+pub(crate) async fn expire_abandoned(app: &App) -> Result<usize, MoveError> {
+    let engine = &app.settings.engine;
+    let budget_ms = engine.freeze_budget_ms as i64;
+    let open = {
+        let mut conn = control_conn(app).await?;
+        migrations::open_freezes(&mut conn, budget_ms)
+            .await
+            .context(|| "reading the moves inside a freeze".into())?
+    };
+    // A live mover is out of its freeze by then: its raise gives up after
+    // the drain timeout, and its fence comes down at the freeze limit.
+    let unheld_after_ms =
+        (engine.fence_drain_timeout_secs * 1000 + engine.freeze_limit_ms) as i64 + LINGER_MS;
+    let mut expired = 0;
+    for freeze in &open {
+        match expire(app, freeze, unheld_after_ms).await {
+            Ok(true) => expired += 1,
+            Ok(false) => {}
+            Err(e) => {
+                warn!(migration_id = freeze.id.0, error = %e, "could not lift an abandoned freeze; trying again shortly")
             }
         }
-        Ok(expired)
     }
+    Ok(expired)
+}
 
-    async fn expire(&self, freeze: &OpenFreeze, unheld_after_ms: i64) -> Result<bool, MoveError> {
-        let guard = match lock::acquire(&self.control, freeze.website, freeze.id).await {
-            Ok(guard) => Some(guard),
-            Err(MoveError::Busy { .. }) if freeze.age_ms >= unheld_after_ms => None,
-            // Its mover is alive: its own limit ends the freeze.
-            Err(MoveError::Busy { .. }) => return Ok(false),
-            Err(e) => return Err(e),
-        };
-        // A lift waits out long lock holders for at most the drain timeout.
-        let patience = self.fence_options().give_up_after + std::time::Duration::from_secs(5);
-        let result = tokio::time::timeout(patience, self.take_over_and_lift(freeze))
-            .await
-            .unwrap_or_else(|_| Err(MoveError::Interrupted));
-        if let Some(guard) = guard {
-            guard.release().await;
-        }
-        result
+async fn expire(app: &App, freeze: &OpenFreeze, unheld_after_ms: i64) -> Result<bool, MoveError> {
+    let guard = match lock::acquire(&app.control, freeze.website, freeze.id).await {
+        Ok(guard) => Some(guard),
+        Err(MoveError::Busy { .. }) if freeze.age_ms >= unheld_after_ms => None,
+        // Its mover is alive: its own limit ends the freeze.
+        Err(MoveError::Busy { .. }) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    // A lift waits out long lock holders for at most the drain timeout.
+    let options = FenceOptions::of(&app.settings);
+    let patience = options.give_up_after + std::time::Duration::from_secs(5);
+    let result = tokio::time::timeout(patience, take_over_and_lift(app, freeze))
+        .await
+        .unwrap_or_else(|_| Err(MoveError::Interrupted));
+    if let Some(guard) = guard {
+        guard.release().await;
     }
+    result
+}
 
-    async fn take_over_and_lift(&self, freeze: &OpenFreeze) -> Result<bool, MoveError> {
-        let attempt = {
-            let mut conn = self.control_conn().await?;
-            migrations::take_over(&mut conn, freeze.id, freeze.attempt)
-                .await
-                .context(|| "taking over an abandoned freeze".into())?
-        };
-        let Some(attempt) = attempt else {
-            return Ok(false); // it moved on meanwhile
-        };
-        let source = self.shard_pool(&freeze.source)?;
-        let lock_ms = self.settings.engine.fence_lock_timeout_ms;
-        owner_token::claim_within(source, freeze.id, attempt, lock_ms).await?;
-        let owner = (freeze.website, freeze.id, attempt);
-        fence::lift_owned(source, &freeze.source, owner, &self.fence_options()).await?;
-        let mut conn = self.control_conn().await?;
-        migrations::thaw(&mut conn, freeze.id, attempt, FreezeEnd::Expired)
+async fn take_over_and_lift(app: &App, freeze: &OpenFreeze) -> Result<bool, MoveError> {
+    let attempt = {
+        let mut conn = control_conn(app).await?;
+        migrations::take_over(&mut conn, freeze.id, freeze.attempt)
             .await
-            .context(|| "recording the abandoned freeze".into())?;
-        drop(conn);
-        // Stops a stale attempt's replay into the target; the next attempt
-        // claims the target anyway, so one that is down (or whose owner row a
-        // dead backend still holds) can wait.
-        if let Ok(target) = self.shard_pool(&freeze.target)
-            && let Err(e) = owner_token::claim_within(target, freeze.id, attempt, lock_ms).await
-        {
-            info!(migration_id = freeze.id.0, error = %e, "could not claim the move on its target; its next attempt will");
-        }
-        warn!(
-            migration_id = freeze.id.0,
-            website_id = %freeze.website,
-            frozen_ms = freeze.age_ms,
-            "a freeze outlived its mover: fence lifted, the move catches up again when it resumes"
-        );
-        Ok(true)
+            .context(|| "taking over an abandoned freeze".into())?
+    };
+    let Some(attempt) = attempt else {
+        return Ok(false); // it moved on meanwhile
+    };
+    let source = shard_pool(app, &freeze.source)?;
+    let lock_ms = app.settings.engine.fence_lock_timeout_ms;
+    owner_token::claim_within(source, freeze.id, attempt, lock_ms).await?;
+    let owner = (freeze.website, freeze.id, attempt);
+    let options = FenceOptions::of(&app.settings);
+    fence::lift_owned(source, &freeze.source, owner, &options).await?;
+    let mut conn = control_conn(app).await?;
+    migrations::thaw(&mut conn, freeze.id, attempt, FreezeEnd::Expired)
+        .await
+        .context(|| "recording the abandoned freeze".into())?;
+    drop(conn);
+    // Stops a stale attempt's replay into the target; the next attempt
+    // claims the target anyway, so one that is down (or whose owner row a
+    // dead backend still holds) can wait.
+    if let Ok(target) = shard_pool(app, &freeze.target)
+        && let Err(e) = owner_token::claim_within(target, freeze.id, attempt, lock_ms).await
+    {
+        info!(migration_id = freeze.id.0, error = %e, "could not claim the move on its target; its next attempt will");
     }
+    warn!(
+        migration_id = freeze.id.0,
+        website_id = %freeze.website,
+        frozen_ms = freeze.age_ms,
+        "a freeze outlived its mover: fence lifted, the move catches up again when it resumes"
+    );
+    Ok(true)
 }
 
 /// Beyond the freeze's own bounds before the watcher lifts a fence whose

@@ -5,51 +5,50 @@
 
 use sqlx::PgPool;
 
+use crate::app::App;
 use crate::control::migrations;
 use crate::ids::ShardName;
-use crate::mover::Mover;
 use crate::mover::error::{Context, MoveError};
+use crate::mover::mechanics::routes::control_conn;
 
-impl Mover {
-    /// One readable line per leftover capture on `shard`.
-    pub(crate) async fn leftover_captures(
-        &self,
-        shard: &ShardName,
-        pool: &PgPool,
-    ) -> Result<Vec<String>, MoveError> {
-        let present: bool =
-            sqlx::query_scalar("SELECT to_regclass('shardmover.captured_websites') IS NOT NULL")
-                .fetch_one(pool)
-                .await
-                .context(|| format!("looking for change capture on {shard}"))?;
-        if !present {
-            return Ok(Vec::new());
-        }
-        let captured: Vec<(i64, i64, i64)> = sqlx::query_as(
-            "SELECT w.website_id, w.migration_id,
-                    (SELECT count(*) FROM shardmover.changes c WHERE c.website_id = w.website_id)
-               FROM shardmover.captured_websites w ORDER BY w.website_id",
-        )
-        .fetch_all(pool)
-        .await
-        .context(|| format!("reading change capture on {shard}"))?;
-        if captured.is_empty() {
-            return Ok(Vec::new());
-        }
-        let migrations: Vec<i64> = captured.iter().map(|(_, m, _)| *m).collect();
-        let ended = migrations::ended_among(&mut *self.control_conn().await?, &migrations)
+/// One readable line per leftover capture on `shard`.
+pub(crate) async fn captures(
+    app: &App,
+    shard: &ShardName,
+    pool: &PgPool,
+) -> Result<Vec<String>, MoveError> {
+    let present: bool =
+        sqlx::query_scalar("SELECT to_regclass('shardmover.captured_websites') IS NOT NULL")
+            .fetch_one(pool)
             .await
-            .context(|| "reading the moves that captured changes".into())?;
-        Ok(captured
-            .into_iter()
-            .filter_map(|(website, migration, changes)| {
-                let (_, status) = ended.iter().find(|(id, _)| id.0 == migration)?;
-                Some(format!(
-                    "{shard} still captures website {website}'s changes ({changes} logged) for move \
-                     {migration}, which is {status}: a crashed rollback or cleanup left it; resuming \
-                     or finalizing that move, or moving website {website} again, removes it"
-                ))
-            })
-            .collect())
+            .context(|| format!("looking for change capture on {shard}"))?;
+    if !present {
+        return Ok(Vec::new());
     }
+    let captured: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT w.website_id, w.migration_id,
+                (SELECT count(*) FROM shardmover.changes c WHERE c.website_id = w.website_id)
+           FROM shardmover.captured_websites w ORDER BY w.website_id",
+    )
+    .fetch_all(pool)
+    .await
+    .context(|| format!("reading change capture on {shard}"))?;
+    if captured.is_empty() {
+        return Ok(Vec::new());
+    }
+    let migrations: Vec<i64> = captured.iter().map(|(_, m, _)| *m).collect();
+    let ended = migrations::ended_among(&mut *control_conn(app).await?, &migrations)
+        .await
+        .context(|| "reading the moves that captured changes".into())?;
+    Ok(captured
+        .into_iter()
+        .filter_map(|(website, migration, changes)| {
+            let (_, status) = ended.iter().find(|(id, _)| id.0 == migration)?;
+            Some(format!(
+                "{shard} still captures website {website}'s changes ({changes} logged) for move \
+                 {migration}, which is {status}: a crashed rollback or cleanup left it; resuming \
+                 or finalizing that move, or moving website {website} again, removes it"
+            ))
+        })
+        .collect())
 }

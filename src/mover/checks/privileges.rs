@@ -5,12 +5,16 @@
 mod rls;
 mod triggers;
 
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 
 pub use rls::filtered_tables;
 pub use triggers::{application_triggers, may_set_replication_role};
 
+use crate::app::App;
 use crate::config::TenancySettings;
+use crate::ids::ShardName;
+use crate::mover::error::{Context, MoveError};
+use crate::mover::mechanics::routes::control_conn;
 use crate::sql::{QualifiedName, ident};
 use crate::tenancy::TenantTable;
 
@@ -88,10 +92,45 @@ pub fn control_grants(role: &str, tenancy: &TenancySettings) -> Vec<String> {
     grants
 }
 
+/// Everything shardmover's role lacks on the control database and both
+/// shards, in one list, before anything is touched.
+pub(crate) async fn check(
+    app: &App,
+    shards: [(&ShardName, &PgPool); 2],
+    plan: &[TenantTable],
+) -> Result<(), MoveError> {
+    let mut missing = Vec::new();
+    let mut conn = control_conn(app).await?;
+    for item in missing_on_control(&mut conn, &app.settings.tenancy)
+        .await
+        .context(|| "checking privileges on the control database".into())?
+    {
+        missing.push(format!("{item} (control database)"));
+    }
+    drop(conn); // never held while waiting for a shard's
+    for (name, pool) in shards {
+        let mut conn = pool
+            .acquire()
+            .await
+            .context(|| format!("connecting to {name}"))?;
+        for item in missing_on_shard(&mut conn, plan)
+            .await
+            .context(|| format!("checking privileges on {name}"))?
+        {
+            missing.push(format!("{item} ({name})"));
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(MoveError::MissingPrivileges(missing.join("; ")))
+    }
+}
+
 /// What the connected role lacks on a shard for a move of `tables`, one
 /// readable item each: grants, then row-level security that would hide rows
 /// from it, then application triggers it could not keep from firing.
-pub(crate) async fn missing_on_shard(
+async fn missing_on_shard(
     conn: &mut PgConnection,
     tables: &[TenantTable],
 ) -> Result<Vec<String>, sqlx::Error> {
@@ -159,7 +198,7 @@ async fn missing_grants(
 }
 
 /// What the connected role lacks on the control database's tenant registry.
-pub(crate) async fn missing_on_control(
+async fn missing_on_control(
     conn: &mut PgConnection,
     tenancy: &TenancySettings,
 ) -> Result<Vec<String>, sqlx::Error> {

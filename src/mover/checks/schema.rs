@@ -28,7 +28,7 @@ pub(crate) async fn refuse_uncut_cycles(
         .acquire()
         .await
         .context(|| "connecting to the target shard".into())?;
-    let may = crate::mover::privileges::may_set_replication_role(&mut conn)
+    let may = super::privileges::may_set_replication_role(&mut conn)
         .await
         .context(|| "checking parameter privileges on the target".into())?;
     if may {

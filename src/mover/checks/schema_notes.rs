@@ -7,7 +7,8 @@
 use serde::Serialize;
 use sqlx::PgConnection;
 
-use crate::mover::privileges;
+use super::privileges;
+use crate::mover::error::{Context, MoveError};
 use crate::tenancy::{LeftAlone, TenantTable};
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -103,46 +104,16 @@ pub fn follow_up(views: &[MaterializedView], source: &str, target: &str) -> Opti
     })
 }
 
-impl crate::mover::Mover {
-    /// The materialized views reading `plan`'s tables on the source.
-    pub(crate) async fn views_reading(
-        &self,
-        source: &sqlx::PgPool,
-        plan: &[TenantTable],
-    ) -> Result<Vec<MaterializedView>, crate::mover::MoveError> {
-        use crate::mover::error::Context;
-        let mut conn = source
-            .acquire()
-            .await
-            .context(|| "connecting to the source shard".into())?;
-        materialized_views(&mut conn, plan)
-            .await
-            .context(|| "listing materialized views".into())
-    }
-
-    /// Records on the move what the operator must do after it (once per attempt).
-    pub(crate) async fn record_follow_up(
-        &self,
-        attempt: &mut crate::mover::attempt::Attempt<'_>,
-        views: &[MaterializedView],
-    ) -> Result<(), crate::mover::MoveError> {
-        use crate::mover::error::Context;
-        let record = &attempt.record;
-        let text = follow_up(views, record.source.as_str(), record.target.as_str());
-        if text == record.follow_up {
-            return Ok(());
-        }
-        let mut conn = self.control_conn().await?;
-        let recorded = crate::control::migrations::record_follow_up(
-            &mut conn,
-            record.id,
-            attempt.token,
-            text.as_deref(),
-        )
+/// The materialized views reading `plan`'s tables on the source.
+pub(crate) async fn views_reading(
+    source: &sqlx::PgPool,
+    plan: &[TenantTable],
+) -> Result<Vec<MaterializedView>, MoveError> {
+    let mut conn = source
+        .acquire()
         .await
-        .context(|| "recording the move's follow-up".into())?;
-        attempt.owned(recorded)?;
-        attempt.record.follow_up = text;
-        Ok(())
-    }
+        .context(|| "connecting to the source shard".into())?;
+    materialized_views(&mut conn, plan)
+        .await
+        .context(|| "listing materialized views".into())
 }

@@ -13,8 +13,8 @@ use bytes::BytesMut;
 use futures_util::StreamExt;
 use sqlx::{Acquire, PgPool, Row};
 
+use super::copy::format::SEND_BYTES;
 use crate::ids::WebsiteId;
-use crate::mover::SEND_BYTES;
 use crate::mover::error::{Context, MoveError};
 use crate::sql::{audited, ident};
 use crate::tenancy::TenantTable;

@@ -4,56 +4,26 @@
 
 pub(crate) mod checkpoint;
 pub(crate) mod format;
-pub(crate) mod links;
-pub(crate) mod row_reader;
-pub(crate) mod sql;
+mod job;
+mod links;
+mod row_reader;
+mod sql;
 
 use bytes::BytesMut;
 use futures_util::StreamExt;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::mpsc;
 
-use crate::control::tables;
 use crate::db::bypass_fence;
-use crate::ids::{MigrationId, WebsiteId};
-use crate::mover::attempt::Attempt;
-use crate::mover::copy_format::framed;
-use crate::mover::copy_sql::{last_copied_key, read_sql, write_sql};
+
+use super::{collisions, owner_token};
 use crate::mover::error::{Context, MoveError};
 use crate::mover::progress::Tracker;
-use crate::mover::row_reader::RowReader;
-use crate::mover::{Mover, collisions, fence, owner_token, shard_schema};
-use crate::tenancy::TenantTable;
 use checkpoint::Checkpoint;
-
-/// Bytes gathered before handing them to the target socket: COPY OUT sends one
-/// message per row, and forwarding each alone costs a syscall per row.
-pub const SEND_BYTES: usize = 256 * 1024;
-
-pub struct TableCopy<'a> {
-    pub table: &'a TenantTable,
-    pub website: WebsiteId,
-    pub migration: MigrationId,
-    /// The attempt copying: each chunk commits only while it owns the move.
-    pub attempt: i32,
-    pub batch_rows: u32,
-    /// `work_mem` for the source session, e.g. "256MB".
-    pub sort_memory: &'a str,
-    /// A self-referencing table copied in chunks, its links filled in after
-    /// (see `two_passes`).
-    pub links_later: bool,
-}
-
-/// A self-referencing table this many chunks long or shorter goes as one chunk
-/// with its links inline: a second pass rewrites every linked row, which costs
-/// more than it saves on a small tree. Longer trees go in bounded chunks.
-const TREE_CHUNKS_IN_ONE: i64 = 10;
-
-/// Whether a self-referencing table of `rows` rows is copied (and deleted) in
-/// two passes: rows in chunks with their links NULL, then the links.
-pub fn two_passes(table: &TenantTable, rows: i64, batch_rows: u32) -> bool {
-    table.links_later() && rows > TREE_CHUNKS_IN_ONE * i64::from(batch_rows)
-}
+use format::{SEND_BYTES, framed};
+pub use job::{TableCopy, two_passes};
+use row_reader::RowReader;
+use sql::{last_copied_key, read_sql, write_sql};
 
 /// Copies whatever the checkpoint says is still missing; returns rows now on the target.
 /// The connections are the caller's, detached from their pools (see `connect`).
@@ -229,78 +199,4 @@ pub async fn connect(
         .await
         .context(|| "connecting to the target shard".into())?;
     Ok((source.detach(), target.detach()))
-}
-
-impl Mover {
-    /// Copies every table from its checkpoint; an offline move fences the
-    /// source first (an online one captures changes instead, already).
-    pub(crate) async fn copy_all(
-        &self,
-        attempt: &mut Attempt<'_>,
-        source: &PgPool,
-        target: &PgPool,
-        fenced: bool,
-    ) -> Result<(), MoveError> {
-        let record = attempt.record.clone();
-        let current = self.current_shard(record.website).await?;
-        if current != record.source {
-            return Err(MoveError::SourceChanged {
-                website: record.website,
-                expected: record.source.clone(),
-                actual: current.to_string(),
-            });
-        }
-        let plan = self.plan(attempt, source, target).await?;
-        shard_schema::ensure(source).await?;
-        shard_schema::ensure(target).await?;
-        owner_token::claim(target, record.id, attempt.token).await?;
-        if fenced {
-            fence::raise(
-                source,
-                &record.source,
-                record.website,
-                record.id,
-                &plan,
-                &self.fence_options(),
-            )
-            .await?;
-            tracing::debug!("fenced; copying");
-        }
-        let already = {
-            let mut conn = self.control_conn().await?;
-            tables::list(&mut conn, record.id)
-                .await
-                .context(|| "reading the plan".into())?
-        };
-        let total: i64 = already.iter().map(|t| t.rows_total).sum();
-        attempt.tracker.set_totals(total as u64, 0);
-        let (mut source_conn, mut target_conn) = connect(source, target).await?;
-        for table in &plan {
-            let job = TableCopy {
-                table,
-                website: record.website,
-                migration: record.id,
-                attempt: attempt.token,
-                batch_rows: record.batch_rows,
-                sort_memory: &self.settings.engine.sort_memory,
-                links_later: two_passes(table, planned_rows(&already, table), record.batch_rows),
-            };
-            copy_table(
-                &mut source_conn,
-                &mut target_conn,
-                &job,
-                &mut attempt.tracker,
-            )
-            .await?;
-        }
-        Ok(())
-    }
-}
-
-fn planned_rows(planned: &[tables::TableProgress], table: &TenantTable) -> i64 {
-    let name = table.name.to_string();
-    planned
-        .iter()
-        .find(|t| t.name == name)
-        .map_or(0, |t| t.rows_total)
 }

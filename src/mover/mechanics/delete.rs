@@ -21,11 +21,7 @@ pub async fn delete_website_rows(
         let quoted = table.name.quoted();
         let mine = table.belongs("sm_t", "$1");
         let two_passes = table.links_later()
-            && crate::mover::copy::two_passes(
-                table,
-                count(pool, table, website).await?,
-                batch_rows,
-            );
+            && super::copy::two_passes(table, count(pool, table, website).await?, batch_rows);
         if two_passes {
             unlink(pool, table, website, batch_rows).await?;
         }

@@ -17,10 +17,11 @@ mod apply;
 mod guarded;
 mod holders;
 mod lists;
+mod options;
 mod sql;
 mod sweep;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use sqlx::PgPool;
 
@@ -30,19 +31,9 @@ use crate::tenancy::TenantTable;
 use holders::lock_holders;
 pub use holders::{long_holders, would_wait};
 use lists::Change;
+pub use options::FenceOptions;
+use options::{is_lock_timeout, jittered};
 pub use sweep::drop_unused;
-
-/// How the fence is changed on a shard.
-#[derive(Debug, Clone)]
-pub struct FenceOptions {
-    /// The key column of tables guarded by releases that did not record theirs.
-    pub key_column: String,
-    /// Longest one try may queue for the table locks; writers of those tables
-    /// wait behind it, so this bounds the pause other tenants can see.
-    pub lock_timeout: Duration,
-    /// Tries go on this long before the move gives up (transiently) for now.
-    pub give_up_after: Duration,
-}
 
 /// Fences `website` on the shard (installing the triggers on `tables` first if
 /// they lack them). Returns once no transaction that wrote those tables before
@@ -170,7 +161,7 @@ async fn change(
             .await
             .context(|| format!("connecting to {shard} to change its fence"))?;
         if let Some((migration, attempt)) = owner {
-            crate::mover::owner_token::check(&mut tx, migration, attempt).await?;
+            super::owner_token::check(&mut tx, migration, attempt).await?;
         }
         match apply::apply(&mut tx, tables, &what, options).await {
             Ok(()) => {
@@ -225,19 +216,6 @@ async fn wait_out_long_holders(
         tracing::debug!(%shard, sessions = %waiting_for.join(", "), "fence change waits for long transactions");
         tokio::time::sleep(jittered(options.lock_timeout)).await;
     }
-}
-
-/// The pause between tries: one to four lock timeouts, at random, so that
-/// fences on several shards (or moves) do not retry in step.
-fn jittered(lock_timeout: Duration) -> Duration {
-    let noise = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |t| t.subsec_nanos() % 1000);
-    lock_timeout.mul_f64(1.0 + 3.0 * f64::from(noise) / 1000.0)
-}
-
-fn is_lock_timeout(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("55P03"))
 }
 
 /// The quoted names of `tables`.

@@ -6,9 +6,9 @@
 use futures_util::StreamExt;
 use sqlx::PgPool;
 
+use super::copy::format::SEND_BYTES;
 use crate::config::TenancySettings;
 use crate::ids::WebsiteId;
-use crate::mover::SEND_BYTES;
 use crate::mover::error::{Context, MoveError};
 use crate::tenancy;
 

@@ -5,51 +5,22 @@
 //! keys it touched commit together on the target; only then are its change rows
 //! deleted from the source, so a crash in between replays them once more, harmlessly.
 
+mod job;
 mod read;
 
 use std::collections::BTreeMap;
 
 use sqlx::{PgConnection, PgPool};
 
-use crate::control::migrations::MigrationRecord;
 use crate::db::bypass_fence;
-use crate::ids::{MigrationId, WebsiteId};
+
+use super::sequences;
+use super::verify::canonicalise;
 use crate::mover::error::{Context, MoveError};
-use crate::mover::sequences::{self, OwnedSequence};
-use crate::mover::verify::canonicalise;
 use crate::sql::{audited, ident};
 use crate::tenancy::TenantTable;
+pub use job::Replay;
 use read::{TableChanges, read_batch};
-
-pub struct Replay<'a> {
-    /// Tenant tables in copy order (parents first).
-    pub plan: &'a [TenantTable],
-    pub website: WebsiteId,
-    pub migration: MigrationId,
-    /// The attempt replaying: each batch commits only while it owns the move.
-    pub attempt: i32,
-    /// The target's sequences owned by each table's columns (by plan index),
-    /// advanced past what each batch writes.
-    sequences: Vec<Vec<OwnedSequence>>,
-}
-
-impl<'a> Replay<'a> {
-    /// `sequences`: the target's sequences owned by each table of `plan`.
-    pub fn new(
-        plan: &'a [TenantTable],
-        record: &MigrationRecord,
-        attempt: i32,
-        sequences: Vec<Vec<OwnedSequence>>,
-    ) -> Self {
-        Self {
-            plan,
-            website: record.website,
-            migration: record.id,
-            attempt,
-            sequences,
-        }
-    }
-}
 
 /// Larger batches tried after a foreign-key violation before the whole log.
 const WIDENINGS: u32 = 3;
@@ -115,7 +86,7 @@ async fn apply(
     let writing = || "replaying changes on the target".to_owned();
     let mut tx = target.begin().await.context(writing)?;
     bypass_fence(&mut tx).await.context(writing)?;
-    crate::mover::owner_token::check(&mut tx, job.migration, job.attempt).await?;
+    super::owner_token::check(&mut tx, job.migration, job.attempt).await?;
     canonicalise(&mut tx).await?;
     for (index, change) in changes {
         if !change.rows.is_empty() {

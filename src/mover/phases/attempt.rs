@@ -1,59 +1,22 @@
 //! One attempt at a move, as the phases see it: its ownership token, the move's
 //! record, the copy plan and sequences once known, progress, and what it
-//! measured. `run` creates it and hands it to each phase, and tells the job
-//! layer which attempt it started (`Run`).
+//! measured. `run` creates it and hands it to the phases in their context.
+//! Every control write of the attempt is here, each conditional on its token:
+//! a stale attempt's write changes nothing and stops it (`LostOwnership`).
 
-use std::time::Duration;
+use sqlx::pool::PoolConnection;
 
-use sqlx::PgPool;
-
-use crate::control::migrations::MigrationRecord;
-use crate::control::tables::TableProgress;
-use crate::mover::Mover;
-use crate::mover::error::MoveError;
-use crate::mover::progress::Tracker;
-use crate::mover::sequences::{self, OwnedSequence};
+use crate::app::App;
+use crate::control::migrations::{self, CleanupStep, MigrationRecord};
+use crate::control::{Phase, tables};
+use crate::mover::checks::schema_notes::{MaterializedView, follow_up};
+use crate::mover::error::{Context, MoveError};
+use crate::mover::mechanics::routes::control_conn;
+use crate::mover::mechanics::sequences::OwnedSequence;
+use crate::mover::mechanics::verify::Fingerprint;
+use crate::mover::outcome::Timings;
+use crate::mover::progress::{ProgressSink, Tracker};
 use crate::tenancy::TenantTable;
-
-/// Wall time per phase of this attempt (phases skipped on resume stay zero).
-#[derive(Debug, Clone, Default)]
-pub struct Timings {
-    pub preflight: Duration,
-    pub copy: Duration,
-    /// Online moves: catching up, and the freeze (fence to registry switch).
-    pub catch_up: Duration,
-    pub freeze: Duration,
-    pub verify: Duration,
-    pub cutover: Duration,
-    pub cleanup: Duration,
-}
-
-#[derive(Debug, Clone)]
-pub struct MoveOutcome {
-    pub record: MigrationRecord,
-    pub tables: Vec<TableProgress>,
-    pub timings: Timings,
-    /// Source rows this attempt's cleanup deleted.
-    pub source_rows_deleted: u64,
-}
-
-/// One run of a move as the job layer sees it: the attempt the run started (none
-/// if it stopped before, e.g. because another process holds the website) and
-/// how it ended. The job acts on the move only under that attempt's number.
-#[derive(Debug)]
-pub struct Run {
-    pub attempt: Option<i32>,
-    pub result: Result<MoveOutcome, MoveError>,
-}
-
-impl Run {
-    pub(crate) fn unstarted(result: Result<MoveOutcome, MoveError>) -> Self {
-        Self {
-            attempt: None,
-            result,
-        }
-    }
-}
 
 /// What one attempt has learned so far.
 pub(crate) struct Attempt<'a> {
@@ -73,9 +36,33 @@ pub(crate) struct Attempt<'a> {
     /// The cutover's commit was sent: whether it landed only the control
     /// database knows, so nothing may lift the fence on this attempt's word.
     pub(crate) cutover_sent: bool,
+    /// Where the attempt's records go (the control database).
+    app: &'a App,
 }
 
-impl Attempt<'_> {
+impl<'a> Attempt<'a> {
+    /// Attempt `token` at the move `record`, reporting progress to `sink`.
+    pub(crate) fn new(
+        app: &'a App,
+        token: i32,
+        record: MigrationRecord,
+        sink: &'a dyn ProgressSink,
+    ) -> Self {
+        Self {
+            tracker: Tracker::new(&app.control, record.id, token, sink, app.stop_flag()),
+            token,
+            record,
+            plan: None,
+            sequences: None,
+            timings: Timings::default(),
+            source_rows_deleted: 0,
+            freeze_drained: 0,
+            fenced_at: None,
+            cutover_sent: false,
+            app,
+        }
+    }
+
     /// `FreezeOverLimit` once the fence this attempt raised has been up for
     /// `limit_ms`: the freeze gives up (and thaws) rather than go on.
     pub(crate) fn within_freeze_limit(&self, limit_ms: u64) -> Result<(), MoveError> {
@@ -98,40 +85,111 @@ impl Attempt<'_> {
             })
         }
     }
-}
 
-impl Mover {
-    /// The copy plan, discovered once per attempt (and re-checked against the target).
-    pub(crate) async fn plan(
-        &self,
-        attempt: &mut Attempt<'_>,
-        source: &PgPool,
-        target: &PgPool,
-    ) -> Result<Vec<TenantTable>, MoveError> {
-        if attempt.plan.is_none() {
-            let plan = self.discover_plan(source, target).await?;
-            let views = self.views_reading(source, &plan).await?;
-            self.record_follow_up(attempt, &views).await?;
-            attempt.plan = Some(plan);
-        }
-        Ok(attempt.plan.clone().unwrap_or_default())
+    /// A pooled connection to the control database.
+    pub(crate) async fn control_conn(&self) -> Result<PoolConnection<sqlx::Postgres>, MoveError> {
+        control_conn(self.app).await
     }
 
-    /// The target's sequences owned by each table of `plan`, read once per attempt
-    /// (the freeze replays twice; the catalogue is not read again inside it).
-    pub(crate) async fn owned_sequences(
-        &self,
-        attempt: &mut Attempt<'_>,
-        target: &PgPool,
-        plan: &[TenantTable],
-    ) -> Result<Vec<Vec<OwnedSequence>>, MoveError> {
-        if attempt.sequences.is_none() {
-            let mut owned = Vec::with_capacity(plan.len());
-            for table in plan {
-                owned.push(sequences::owned(target, table).await?);
-            }
-            attempt.sequences = Some(owned);
+    /// Records the move in `phase`.
+    pub(crate) async fn set_phase(&mut self, phase: Phase) -> Result<(), MoveError> {
+        let mut conn = self.control_conn().await?;
+        let moved = migrations::set_phase(&mut conn, self.record.id, self.token, phase)
+            .await
+            .context(|| "recording the phase".into())?;
+        self.owned(moved)?;
+        self.record.phase = phase;
+        self.tracker.set_phase(phase);
+        Ok(())
+    }
+
+    /// Both sides' fingerprints of a table, recorded on the move.
+    pub(crate) async fn record_checksums(
+        &mut self,
+        table: &TenantTable,
+        src: &Fingerprint,
+        dst: &Fingerprint,
+    ) -> Result<(), MoveError> {
+        let mut conn = self.control_conn().await?;
+        let recorded = tables::record_checksums(
+            &mut conn,
+            self.record.id,
+            self.token,
+            &table.name.to_string(),
+            &src.display(),
+            &dst.display(),
+        )
+        .await
+        .context(|| "recording checksums".into())?;
+        self.owned(recorded)
+    }
+
+    /// Catch-up's progress: changes applied, changes waiting, the replay rate.
+    pub(crate) async fn record_catch_up(
+        &mut self,
+        applied: i64,
+        waiting: i64,
+        rate: Option<f64>,
+    ) -> Result<(), MoveError> {
+        let mut conn = self.control_conn().await?;
+        let recorded = migrations::record_catch_up(
+            &mut conn,
+            self.record.id,
+            self.token,
+            applied,
+            waiting,
+            rate,
+        )
+        .await
+        .context(|| "recording catch-up progress".into())?;
+        self.owned(recorded)?;
+        self.record.changes_applied = applied;
+        self.record.changes_waiting = waiting;
+        Ok(())
+    }
+
+    /// What the freeze waits for (sessions whose locks the fence would queue
+    /// behind), or nothing.
+    pub(crate) async fn record_freeze_wait(
+        &mut self,
+        waits_for: Option<&str>,
+    ) -> Result<(), MoveError> {
+        let mut conn = self.control_conn().await?;
+        let recorded =
+            migrations::record_freeze_wait(&mut conn, self.record.id, self.token, waits_for)
+                .await
+                .context(|| "recording what the freeze waits for".into())?;
+        self.owned(recorded)?;
+        self.record.freeze_waits_for = waits_for.map(str::to_owned);
+        Ok(())
+    }
+
+    /// Records on the move what the operator must do after it (once per attempt).
+    pub(crate) async fn record_follow_up(
+        &mut self,
+        views: &[MaterializedView],
+    ) -> Result<(), MoveError> {
+        let record = &self.record;
+        let text = follow_up(views, record.source.as_str(), record.target.as_str());
+        if text == record.follow_up {
+            return Ok(());
         }
-        Ok(attempt.sequences.clone().unwrap_or_default())
+        let mut conn = self.control_conn().await?;
+        let recorded =
+            migrations::record_follow_up(&mut conn, self.record.id, self.token, text.as_deref())
+                .await
+                .context(|| "recording the move's follow-up".into())?;
+        self.owned(recorded)?;
+        self.record.follow_up = text;
+        Ok(())
+    }
+
+    /// A cleanup step done.
+    pub(crate) async fn record_cleanup_step(&mut self, step: CleanupStep) -> Result<(), MoveError> {
+        let mut conn = self.control_conn().await?;
+        let recorded = migrations::record_cleanup_step(&mut conn, self.record.id, self.token, step)
+            .await
+            .context(|| "recording a cleanup step".into())?;
+        self.owned(recorded)
     }
 }

@@ -1,6 +1,5 @@
-//! Online moves, before the freeze. `capture` starts recording the website's
-//! changes on the source (so the copy may read at any snapshot); `catch_up`
-//! replays them onto the target in batches, verifies the bulk of the rows once
+//! Online moves, before the freeze. Catch-up replays the changes captured
+//! since phase 2 onto the target in batches, verifies the bulk of the rows once
 //! while the application still writes, and returns when what still waits would
 //! drain within the freeze budget at the replay rate it measured and no
 //! long-held lock (autovacuum, say) would hold up the fence inside the freeze.
@@ -12,13 +11,14 @@ use std::time::{Duration, Instant};
 use sqlx::PgPool;
 use tracing::info;
 
-use crate::control::migrations::{self, MigrationRecord};
+use super::context::PhaseContext;
+use crate::control::Phase;
+use crate::control::migrations::MigrationRecord;
 use crate::ids::WebsiteId;
-use crate::mover::attempt::Attempt;
 use crate::mover::error::{Context, MoveError};
-use crate::mover::replay::{Replay, replay_batch};
-use crate::mover::verify_online::{self, Scope};
-use crate::mover::{Mover, fence, sequences, shard_schema};
+use crate::mover::mechanics::replay::{Replay, replay_batch};
+use crate::mover::mechanics::verify::online::{self as verify_online, Scope};
+use crate::mover::mechanics::{fence, owner_token, references, sequences};
 use crate::tenancy::TenantTable;
 use rate::Rate;
 
@@ -34,47 +34,28 @@ const IDLE: Duration = Duration::from_millis(20);
 /// Pause between looks at the locks that keep the fence from going up.
 const LOCK_POLL: Duration = Duration::from_millis(100);
 
-impl Mover {
-    /// Capturing: the website's changes are recorded from here on.
-    pub(crate) async fn capture(
-        &self,
-        attempt: &mut Attempt<'_>,
-        source: &PgPool,
-        target: &PgPool,
-    ) -> Result<(), MoveError> {
-        let record = attempt.record.clone();
-        let plan = self.plan(attempt, source, target).await?;
-        shard_schema::ensure(source).await?;
-        shard_schema::ensure(target).await?;
-        fence::capture(
-            source,
-            &record.source,
-            record.website,
-            record.id,
-            &plan,
-            &self.fence_options(),
-        )
-        .await?;
-        info!(website_id = %record.website, "capturing the website's changes; copying while it takes writes");
-        Ok(())
-    }
+/// CatchingUp, then Freezing.
+pub(crate) async fn run(cx: &mut PhaseContext<'_, '_>) -> Result<(), MoveError> {
+    let started = Instant::now();
+    cx.catch_up().await?;
+    cx.attempt.timings.catch_up = started.elapsed();
+    cx.attempt.set_phase(Phase::Freezing).await
+}
 
+// The phase's steps, private to this file.
+impl PhaseContext<'_, '_> {
     /// CatchingUp: replays until the backlog fits the freeze budget.
-    pub(crate) async fn catch_up(
-        &self,
-        attempt: &mut Attempt<'_>,
-        source: &PgPool,
-        target: &PgPool,
-    ) -> Result<(), MoveError> {
-        let record = attempt.record.clone();
-        let plan = self.plan(attempt, source, target).await?;
-        let engine = &self.settings.engine;
+    async fn catch_up(&mut self) -> Result<(), MoveError> {
+        let (source, target) = (self.source, self.target);
+        let record = self.record().clone();
+        let plan = self.plan().await?;
+        let engine = self.engine();
         // Past the copied rows once, while the application still writes; from
         // here on each replayed batch advances past its own rows.
         sequences::advance(target, &plan, record.website).await?;
-        let owned = self.owned_sequences(attempt, target, &plan).await?;
-        crate::mover::owner_token::claim(target, record.id, attempt.token).await?;
-        let job = Replay::new(&plan, &record, attempt.token, owned);
+        let owned = self.owned_sequences(&plan).await?;
+        owner_token::claim(target, record.id, self.attempt.token).await?;
+        let job = Replay::new(&plan, &record, self.attempt.token, owned);
         let budget = Duration::from_millis(engine.freeze_budget_ms).as_secs_f64() * DRAIN_SHARE;
         let timeout = Duration::from_secs(engine.catch_up_timeout_secs);
         let started = Instant::now();
@@ -92,11 +73,12 @@ impl Mover {
         loop {
             let waiting = backlog(source, record.website, &plan).await?;
             let fits = rate.fits(budget).max(SMALL_BACKLOG);
-            self.record_catch_up(attempt, applied, waiting, rate.per_second())
+            self.attempt
+                .record_catch_up(applied, waiting, rate.per_second())
                 .await?;
             if waiting <= fits {
                 if !verified {
-                    self.verify_bulk(attempt, source, target).await?;
+                    self.verify_bulk().await?;
                     verified = true;
                     caught_up = false;
                     continue;
@@ -112,18 +94,15 @@ impl Mover {
                 let checked = unverified <= SMALL_BACKLOG
                     || rounds_since_check.is_some_and(|rounds| rounds <= 2);
                 if settled && checked && waiting + unverified <= fits {
-                    if self
-                        .fence_clear(attempt, source, &quoted, &mut blocked_by)
-                        .await?
-                    {
+                    if self.fence_clear(&quoted, &mut blocked_by).await? {
                         return Ok(());
                     }
                 } else if !blocked_by.is_empty() {
-                    self.record_freeze_wait(attempt, None).await?;
+                    self.attempt.record_freeze_wait(None).await?;
                     blocked_by.clear();
                 }
                 if settled && !checked {
-                    self.verify_touched_early(attempt, source, target).await?;
+                    self.verify_touched_early().await?;
                     rounds_since_check = Some(0);
                     caught_up = false;
                     continue;
@@ -142,32 +121,30 @@ impl Mover {
             if replayed == 0 {
                 tokio::time::sleep(IDLE).await;
             }
-            attempt.tracker.check_cancel().await?;
+            self.attempt.tracker.check_cancel().await?;
         }
     }
 
     /// Ready to freeze: true once no lock would hold up the fence; otherwise
     /// records what it waits for (when that changed) and pauses a little.
     async fn fence_clear(
-        &self,
-        attempt: &mut Attempt<'_>,
-        source: &PgPool,
+        &mut self,
         tables: &[String],
         blocked_by: &mut String,
     ) -> Result<bool, MoveError> {
         // Strong locks (autovacuum, DDL), and write locks held by a long
         // transaction (idle in transaction): the fence would queue behind both.
-        let mut holders = fence::would_wait(source, tables).await?;
-        holders.extend(fence::long_holders(source, tables).await?);
+        let mut holders = fence::would_wait(self.source, tables).await?;
+        holders.extend(fence::long_holders(self.source, tables).await?);
         holders.dedup();
         let holders = holders.join(", ");
         if holders.is_empty() {
             return Ok(true);
         }
         if holders != *blocked_by {
-            info!(website_id = %attempt.record.website, sessions = %holders,
+            info!(website_id = %self.record().website, sessions = %holders,
                   "ready to freeze, but the fence would queue behind these locks; catching up until they end");
-            self.record_freeze_wait(attempt, Some(&holders)).await?;
+            self.attempt.record_freeze_wait(Some(&holders)).await?;
             *blocked_by = holders;
         }
         tokio::time::sleep(LOCK_POLL).await;
@@ -175,76 +152,29 @@ impl Mover {
     }
 
     /// Every row no change touched, checksummed on both sides while writes go on.
-    async fn verify_bulk(
-        &self,
-        attempt: &mut Attempt<'_>,
-        source: &PgPool,
-        target: &PgPool,
-    ) -> Result<(), MoveError> {
-        let record = attempt.record.clone();
-        let plan = self.plan(attempt, source, target).await?;
+    async fn verify_bulk(&mut self) -> Result<(), MoveError> {
+        let (source, target) = (self.source, self.target);
+        let record = self.record().clone();
+        let plan = self.plan().await?;
         for table in &plan {
             let scope = Scope::of(table, &record);
             let (src, dst) = verify_online::bulk(source, target, &scope).await?;
-            self.record_checksums(attempt, table, &src, &dst).await?;
+            self.attempt.record_checksums(table, &src, &dst).await?;
         }
-        crate::mover::references::check(target, &plan, record.website).await?;
+        references::check(target, &plan, record.website).await?;
         info!(website_id = %record.website, "rows untouched since the copy verified; catching up to the freeze");
         Ok(())
     }
 
     /// Touched keys whose rows agree now are verified and forgotten.
-    async fn verify_touched_early(
-        &self,
-        attempt: &mut Attempt<'_>,
-        source: &PgPool,
-        target: &PgPool,
-    ) -> Result<(), MoveError> {
-        let record = attempt.record.clone();
-        let plan = self.plan(attempt, source, target).await?;
+    async fn verify_touched_early(&mut self) -> Result<(), MoveError> {
+        let (source, target) = (self.source, self.target);
+        let record = self.record().clone();
+        let plan = self.plan().await?;
         for table in &plan {
             let scope = Scope::of(table, &record);
             verify_online::prune(source, target, &scope).await?;
         }
-        Ok(())
-    }
-
-    async fn record_freeze_wait(
-        &self,
-        attempt: &mut Attempt<'_>,
-        waits_for: Option<&str>,
-    ) -> Result<(), MoveError> {
-        let mut conn = self.control_conn().await?;
-        let recorded =
-            migrations::record_freeze_wait(&mut conn, attempt.record.id, attempt.token, waits_for)
-                .await
-                .context(|| "recording what the freeze waits for".into())?;
-        attempt.owned(recorded)?;
-        attempt.record.freeze_waits_for = waits_for.map(str::to_owned);
-        Ok(())
-    }
-
-    pub(crate) async fn record_catch_up(
-        &self,
-        attempt: &mut Attempt<'_>,
-        applied: i64,
-        waiting: i64,
-        rate: Option<f64>,
-    ) -> Result<(), MoveError> {
-        let mut conn = self.control_conn().await?;
-        let recorded = migrations::record_catch_up(
-            &mut conn,
-            attempt.record.id,
-            attempt.token,
-            applied,
-            waiting,
-            rate,
-        )
-        .await
-        .context(|| "recording catch-up progress".into())?;
-        attempt.owned(recorded)?;
-        attempt.record.changes_applied = applied;
-        attempt.record.changes_waiting = waiting;
         Ok(())
     }
 }

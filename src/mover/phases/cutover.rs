@@ -6,58 +6,36 @@
 
 use std::time::Instant;
 
-use sqlx::PgPool;
 use tracing::info;
 
+use super::context::PhaseContext;
 use crate::control::{MoveMode, Phase, migrations, registry};
-use crate::mover::attempt::Attempt;
 use crate::mover::error::{Context, MoveError};
-use crate::mover::{Mover, sequences};
+use crate::mover::mechanics::sequences;
 
-impl Mover {
-    /// Verify (every row offline; online, inside the freeze, what changes
-    /// touched), then cut over.
-    pub(crate) async fn verify_and_cut_over(
-        &self,
-        attempt: &mut Attempt<'_>,
-        source: &PgPool,
-        target: &PgPool,
-    ) -> Result<(), MoveError> {
-        if attempt.record.phase == Phase::Verifying {
-            let started = Instant::now();
-            if attempt.record.mode == MoveMode::Online {
-                self.verify_frozen(attempt, source, target).await?;
-            } else {
-                self.verify_all(attempt, source, target).await?;
-            }
-            attempt.timings.verify = started.elapsed();
-            attempt.tracker.check_cancel().await?;
-            self.set_phase(attempt, Phase::Cutover).await?;
-        }
-        if attempt.record.phase == Phase::Cutover {
-            let started = Instant::now();
-            self.cutover(attempt, target).await?;
-            attempt.timings.cutover = started.elapsed();
-        }
-        Ok(())
-    }
+/// Cutover; the move is in Cleanup once it commits.
+pub(crate) async fn run(cx: &mut PhaseContext<'_, '_>) -> Result<(), MoveError> {
+    let started = Instant::now();
+    cx.cutover().await?;
+    cx.attempt.timings.cutover = started.elapsed();
+    Ok(())
+}
 
+impl PhaseContext<'_, '_> {
     /// Sequences, then the registry flip and the phase change in one control
     /// transaction: after it commits the move can only go forward.
-    pub(crate) async fn cutover(
-        &self,
-        attempt: &mut Attempt<'_>,
-        target: &PgPool,
-    ) -> Result<(), MoveError> {
-        let record = attempt.record.clone();
-        let source = self.shards.moves(&record.source).expect("route checked");
+    async fn cutover(&mut self) -> Result<(), MoveError> {
+        let target = self.target;
+        let record = self.record().clone();
         if record.mode == MoveMode::Offline {
             // An online move's catch-up advanced them already, batch by batch.
-            let plan = self.plan(attempt, source, target).await?;
+            let plan = self.plan().await?;
             sequences::advance(target, &plan, record.website).await?;
         }
-        attempt.within_freeze_limit(self.settings.engine.freeze_limit_ms)?;
+        let attempt = &mut *self.attempt;
+        attempt.within_freeze_limit(self.app.settings.engine.freeze_limit_ms)?;
         let mut tx = self
+            .app
             .control
             .begin()
             .await
@@ -69,7 +47,7 @@ impl Mover {
         if claim.cancel_requested {
             return Err(MoveError::Cancelled);
         }
-        let tenancy = &self.settings.tenancy;
+        let tenancy = &self.app.settings.tenancy;
         let flipped = registry::move_website(
             &mut tx,
             tenancy,

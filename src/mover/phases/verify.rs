@@ -1,50 +1,38 @@
-//! The verifying phase of an offline move (every row of every table, fence
-//! up), and recording each table's fingerprints on the move, for both modes.
+//! Phase 4, verifying: an offline move compares every row of every table
+//! (fence up); an online one, inside its freeze, drains once more and compares
+//! the rows changes touched (`freeze.rs`), the rest having been verified while
+//! catching up. Each table's fingerprints are recorded on the move.
 
-use sqlx::PgPool;
+use std::time::Instant;
 
-use crate::control::tables;
-use crate::mover::attempt::Attempt;
-use crate::mover::error::{Context, MoveError};
-use crate::mover::{Mover, verify};
-use crate::tenancy::TenantTable;
+use super::context::PhaseContext;
+use crate::control::{MoveMode, Phase};
+use crate::mover::error::MoveError;
+use crate::mover::mechanics::{references, verify};
 
-impl Mover {
-    pub(crate) async fn verify_all(
-        &self,
-        attempt: &mut Attempt<'_>,
-        source: &PgPool,
-        target: &PgPool,
-    ) -> Result<(), MoveError> {
-        let record = attempt.record.clone();
-        let plan = self.plan(attempt, source, target).await?;
+/// Verifying, then Cutover (unless a cancel came first).
+pub(crate) async fn run(cx: &mut PhaseContext<'_, '_>) -> Result<(), MoveError> {
+    let started = Instant::now();
+    if cx.record().mode == MoveMode::Online {
+        cx.verify_frozen().await?;
+    } else {
+        cx.verify_all().await?;
+    }
+    cx.attempt.timings.verify = started.elapsed();
+    cx.attempt.tracker.check_cancel().await?;
+    cx.attempt.set_phase(Phase::Cutover).await
+}
+
+impl PhaseContext<'_, '_> {
+    async fn verify_all(&mut self) -> Result<(), MoveError> {
+        let (source, target) = (self.source, self.target);
+        let record = self.record().clone();
+        let plan = self.plan().await?;
         for table in &plan {
             let (src, dst) =
                 verify::compare(source, target, table, record.website, record.batch_rows).await?;
-            self.record_checksums(attempt, table, &src, &dst).await?;
+            self.attempt.record_checksums(table, &src, &dst).await?;
         }
-        crate::mover::references::check(target, &plan, record.website).await
-    }
-
-    /// Both sides' fingerprints of a table, recorded on the move.
-    pub(crate) async fn record_checksums(
-        &self,
-        attempt: &mut Attempt<'_>,
-        table: &TenantTable,
-        src: &verify::Fingerprint,
-        dst: &verify::Fingerprint,
-    ) -> Result<(), MoveError> {
-        let mut conn = self.control_conn().await?;
-        let recorded = tables::record_checksums(
-            &mut conn,
-            attempt.record.id,
-            attempt.token,
-            &table.name.to_string(),
-            &src.display(),
-            &dst.display(),
-        )
-        .await
-        .context(|| "recording checksums".into())?;
-        attempt.owned(recorded)
+        references::check(target, &plan, record.website).await
     }
 }

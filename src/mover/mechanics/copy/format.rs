@@ -2,9 +2,14 @@
 //! single COPY stream can be cut into checkpointed chunks without decoding values.
 //! Layout: 11-byte signature, int32 flags, int32 extension length + extension,
 //! then per row an int16 field count and per field an int32 length (-1 = NULL)
-//! and the bytes; an int16 -1 ends the stream.
+//! and the bytes; an int16 -1 ends the stream. `SEND_BYTES` is how much of a
+//! stream goes to the target's socket at once.
 
 use bytes::BytesMut;
+
+/// Bytes gathered before handing them to the target socket: COPY OUT sends one
+/// message per row, and forwarding each alone costs a syscall per row.
+pub const SEND_BYTES: usize = 256 * 1024;
 
 pub const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
 /// The header we send to the target: signature, no flags, no extension.

@@ -6,8 +6,8 @@
 
 use sqlx::{Connection, PgConnection};
 
+use super::job::TableCopy;
 use crate::db::bypass_fence;
-use crate::mover::copy::TableCopy;
 use crate::mover::error::{Context, MoveError};
 use crate::sql::{audited, ident, literal_str};
 use crate::tenancy::TenantTable;

@@ -5,7 +5,7 @@
 
 use bytes::{Buf, BytesMut};
 
-use crate::mover::copy_format::{self, Next};
+use super::format::{self, Next};
 use crate::mover::error::MoveError;
 
 /// Buffers the source stream and finds complete rows in it.
@@ -41,7 +41,7 @@ impl RowReader {
     pub fn push(&mut self, bytes: &[u8]) -> Result<(), MoveError> {
         self.buf.extend_from_slice(bytes);
         if !self.header_done {
-            let header = copy_format::header_len(&self.buf)
+            let header = format::header_len(&self.buf)
                 .map_err(|e| MoveError::CopyFormat("source".into(), e))?;
             if let Some(len) = header {
                 self.buf.advance(len);
@@ -61,7 +61,7 @@ impl RowReader {
                     None => Next::Incomplete,
                 }
             } else {
-                copy_format::next(&self.buf[self.ready..])
+                format::next(&self.buf[self.ready..])
                     .map_err(|e| MoveError::CopyFormat("source".into(), e))?
             };
             match next {

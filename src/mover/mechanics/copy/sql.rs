@@ -3,7 +3,7 @@
 
 use sqlx::PgConnection;
 
-use crate::mover::copy::TableCopy;
+use super::job::TableCopy;
 use crate::mover::error::{Context, MoveError};
 use crate::sql::{audited, ident, literal_str};
 use crate::tenancy::TenantTable;

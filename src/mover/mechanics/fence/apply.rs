@@ -3,10 +3,11 @@
 
 use sqlx::PgConnection;
 
+use super::guarded;
 use super::lists::{self, Change, record};
+use super::options::FenceOptions;
 use super::sql::{GuardSpec, guard_function, guard_name, trigger_statements};
-use super::{FenceOptions, guarded};
-use crate::mover::shard_schema::DDL_LOCK;
+use crate::mover::mechanics::shard_schema::DDL_LOCK;
 use crate::sql::audited;
 use crate::tenancy::TenantTable;
 

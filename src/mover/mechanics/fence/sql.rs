@@ -2,7 +2,7 @@
 //! both website lists in their `WHEN` clauses, and each table's own function
 //! they call, for rows of listed websites only.
 
-use crate::mover::shard_schema::FENCE_SQLSTATE;
+use crate::mover::mechanics::shard_schema::FENCE_SQLSTATE;
 use crate::sql::{ident, literal_str};
 use crate::tenancy::Ownership;
 

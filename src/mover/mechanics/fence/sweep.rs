@@ -18,10 +18,11 @@ use std::time::{Duration, Instant};
 use sqlx::{PgConnection, PgPool};
 
 use super::holders::{Request, long_held};
-use super::{FenceOptions, is_lock_timeout, jittered, lists};
+use super::lists;
+use super::options::{FenceOptions, is_lock_timeout, jittered};
 use crate::ids::ShardName;
 use crate::mover::error::{Context, MoveError};
-use crate::mover::shard_schema::DDL_LOCK;
+use crate::mover::mechanics::shard_schema::DDL_LOCK;
 use crate::sql::audited;
 
 /// Tries per guard function; each queues for at most one `lock_timeout`.

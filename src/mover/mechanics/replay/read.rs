@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use sqlx::{PgConnection, PgPool};
 
-use super::Replay;
+use super::job::Replay;
 use crate::mover::error::{Context, MoveError};
-use crate::mover::verify::canonicalise;
+use crate::mover::mechanics::verify::canonicalise;
 use crate::sql::audited;
 use crate::tenancy::TenantTable;
 

@@ -12,12 +12,10 @@ use std::collections::BTreeMap;
 
 use sqlx::{Acquire, PgConnection, PgPool, Row};
 
+use super::{Fingerprint, RowHash, Sides, canonicalise, lacks_hash_function, locate, row_hash};
 use crate::control::migrations::MigrationRecord;
 use crate::ids::{MigrationId, WebsiteId};
 use crate::mover::error::{Context, MoveError};
-use crate::mover::verify::{
-    Fingerprint, RowHash, Sides, canonicalise, lacks_hash_function, locate, row_hash,
-};
 use crate::sql::audited;
 use crate::tenancy::TenantTable;
 
