@@ -6,8 +6,12 @@
 
 use tracing::{error, info, warn};
 
+use super::Mover;
+use super::checks::plan;
 use super::error::{Context, MoveError};
-use super::{Mover, delete, fence};
+use super::mechanics::fence::{self, FenceOptions};
+use super::mechanics::routes::{control_conn, shard_pool};
+use super::mechanics::{delete, traces};
 use crate::control::{Phase, Status, migrations, migrations::MigrationRecord, registry};
 
 impl Mover {
@@ -58,7 +62,7 @@ impl Mover {
                 .leave_cleanup_pending(record, attempt, "retries_exhausted", &message)
                 .await;
         }
-        let mut conn = self.control_conn().await?;
+        let mut conn = control_conn(&self.app).await?;
         // A rollback already recorded (after a cancel, say) keeps its cause.
         let recorded = if record.rollback_required {
             migrations::owns(&mut conn, record.id, attempt).await
@@ -79,7 +83,7 @@ impl Mover {
         attempt: i32,
         cause: &MoveError,
     ) -> Result<(), MoveError> {
-        let mut conn = self.control_conn().await?;
+        let mut conn = control_conn(&self.app).await?;
         // A resumed rollback keeps the error its first attempt recorded.
         let owned = if matches!(cause, MoveError::Previously { .. }) {
             migrations::owns(&mut conn, record.id, attempt).await
@@ -94,7 +98,7 @@ impl Mover {
         )?;
         // Before capture or copy nothing was fenced, captured or written: nothing to undo.
         if record.phase >= Phase::Capturing {
-            let now = registry::shard_of(&mut conn, &self.settings.tenancy, record.website)
+            let now = registry::shard_of(&mut conn, &self.app.settings.tenancy, record.website)
                 .await
                 .context(|| "reading the registry".into())?;
             if now.as_deref() != Some(record.source.as_str()) {
@@ -102,12 +106,12 @@ impl Mover {
                 return self.refuse_rollback(record, attempt, cause, now).await;
             }
             let (source, target) = (
-                self.shard_pool(&record.source)?,
-                self.shard_pool(&record.target)?,
+                shard_pool(&self.app, &record.source)?,
+                shard_pool(&self.app, &record.target)?,
             );
             // The fence first: the source is the website's home again, and its
             // writes must not wait on the target's rows being deleted.
-            let options = self.fence_options();
+            let options = FenceOptions::of(&self.app.settings);
             fence::lift(
                 source,
                 &record.source,
@@ -118,8 +122,7 @@ impl Mover {
             .await?;
             let ended = migrations::end_freeze_by_rollback(&mut conn, record.id, attempt).await;
             ended.context(|| "recording the end of the freeze".into())?;
-            let plan = self
-                .discover_plan(source, target)
+            let plan = plan::discover(&self.app, source, target)
                 .await
                 .or_else(|e| match e {
                     MoveError::Database { .. } => Err(e),
@@ -127,7 +130,7 @@ impl Mover {
                     _ => Ok(Vec::new()),
                 })?;
             let plan = if plan.is_empty() {
-                self.source_tables(source).await?
+                plan::source_tables(&self.app, source).await?
             } else {
                 plan
             };
@@ -135,10 +138,10 @@ impl Mover {
                 target,
                 &plan,
                 record.website,
-                self.settings.engine.delete_batch_rows,
+                self.app.settings.engine.delete_batch_rows,
             )
             .await?;
-            self.forget_traces(record, source, target).await?;
+            traces::forget(record, (source, target), &options).await?;
         }
         drop(conn);
         // `cancelled` if a cancel was accepted, whatever this attempt's cause.
@@ -149,7 +152,7 @@ impl Mover {
             .context(|| "recording the failure".into())?;
         lost_unless(ended, record, attempt)?;
         info!(website_id = %record.website, "move rolled back; the source is as it was");
-        self.drop_unused_triggers(record).await;
+        traces::drop_unused_triggers(&self.app, record).await;
         Ok(())
     }
 
@@ -174,7 +177,7 @@ impl Mover {
             record.target,
             record.source
         ));
-        let mut conn = self.control_conn().await?;
+        let mut conn = control_conn(&self.app).await?;
         let (code, message) = (refusal.code(), refusal.one_line());
         let recorded =
             migrations::record_error(&mut conn, record.id, attempt, code, &message, false)
@@ -229,27 +232,6 @@ impl Mover {
         lost_unless(left, record, attempt)?;
         warn!(website_id = %record.website, code, "cleanup stopped; the website lives on the target and the cleanup waits for finalize");
         Ok(())
-    }
-
-    pub(crate) fn shard_pool(
-        &self,
-        name: &crate::ids::ShardName,
-    ) -> Result<&sqlx::PgPool, MoveError> {
-        self.shards
-            .moves(name)
-            .ok_or_else(|| MoveError::UnknownShard(name.to_string()))
-    }
-
-    async fn source_tables(
-        &self,
-        source: &sqlx::PgPool,
-    ) -> Result<Vec<crate::tenancy::TenantTable>, MoveError> {
-        let mut conn = source
-            .acquire()
-            .await
-            .context(|| "connecting to the source shard".into())?;
-        let tables = crate::tenancy::discover(&mut conn, &self.settings.tenancy).await?;
-        Ok(crate::tenancy::order_by_foreign_keys(tables)?)
     }
 }
 

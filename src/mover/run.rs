@@ -3,17 +3,17 @@
 //! and every write is conditional on the attempt's number, so only the newest
 //! attempt can change anything (a stale one gets `LostOwnership` and stops).
 
-use std::time::Instant;
-
 use tracing::{info, instrument, warn};
 
-use super::attempt::{Attempt, MoveOutcome, Run, Timings};
+use super::Mover;
 use super::error::{Context, MoveError};
-use super::preflight::Admission;
-use super::progress::{ProgressSink, Tracker};
-use super::{Mover, lock};
+use super::mechanics::lock;
+use super::mechanics::routes::{check_route, control_conn};
+use super::outcome::{MoveOutcome, Run, Timings};
+use super::phases::{self, Attempt, PhaseContext};
+use super::progress::ProgressSink;
 use crate::control::tables;
-use crate::control::{MoveMode, Phase, Status, migrations, migrations::MigrationRecord};
+use crate::control::{Phase, Status, migrations, migrations::MigrationRecord};
 use crate::ids::MigrationId;
 
 impl Mover {
@@ -51,14 +51,14 @@ impl Mover {
         if record.status.is_final() {
             return Ok(Run::unstarted(self.run_report(id).await));
         }
-        let guard = lock::acquire(&self.control, record.website, id).await?;
+        let guard = lock::acquire(&self.app.control, record.website, id).await?;
         let run = self.attempt(id, sink).await;
         guard.release().await;
         run
     }
 
     async fn attempt(&self, id: MigrationId, sink: &dyn ProgressSink) -> Result<Run, MoveError> {
-        let mut conn = self.control_conn().await?;
+        let mut conn = control_conn(&self.app).await?;
         let token = migrations::start_attempt(&mut conn, id)
             .await
             .context(|| "starting the attempt".into())?;
@@ -80,18 +80,7 @@ impl Mover {
         token: i32,
         sink: &dyn ProgressSink,
     ) -> Result<MoveOutcome, MoveError> {
-        let mut attempt = Attempt {
-            token,
-            record: self.load(id).await?,
-            plan: None,
-            sequences: None,
-            tracker: Tracker::new(&self.control, id, token, sink, self.stop_flag()),
-            timings: Timings::default(),
-            source_rows_deleted: 0,
-            freeze_drained: 0,
-            fenced_at: None,
-            cutover_sent: false,
-        };
+        let mut attempt = Attempt::new(&self.app, token, self.load(id).await?, sink);
         // Past cutover nothing is rolled back, whatever an older version recorded.
         if attempt.record.rollback_required && attempt.record.phase < Phase::Cleanup {
             let error = MoveError::Previously {
@@ -114,7 +103,7 @@ impl Mover {
             }
             Err(error) if error.is_transient() => {
                 warn!(error = %error, "move interrupted; it resumes from its last checkpoint");
-                if let Ok(mut conn) = self.control.acquire().await {
+                if let Ok(mut conn) = self.app.control.acquire().await {
                     let _ = migrations::record_error(
                         &mut conn,
                         id,
@@ -135,55 +124,14 @@ impl Mover {
         }
     }
 
+    /// The phases (`phases::walk`) on the move's route, then its completion.
     async fn drive(&self, attempt: &mut Attempt<'_>) -> Result<(), MoveError> {
-        let record = attempt.record.clone();
-        let (source, target) = self.check_route(record.website, &record.source, &record.target)?;
-        if record.phase <= Phase::Preflight {
-            self.preflight_phase(attempt).await?;
-        }
-        if attempt.record.phase == Phase::Capturing {
-            self.capture(attempt, source, target).await?;
-            self.set_phase(attempt, Phase::Copying).await?;
-        }
-        let online = record.mode == MoveMode::Online;
-        if online && attempt.record.phase.is_frozen() {
-            // Stopped inside a freeze: never drain what built up since with
-            // the fence up; catch up first.
-            self.thaw(attempt, source).await?;
-        }
-        if attempt.record.phase == Phase::Copying {
-            let started = Instant::now();
-            self.copy_all(attempt, source, target, !online).await?;
-            attempt.timings.copy = started.elapsed();
-            let next = if online {
-                Phase::CatchingUp
-            } else {
-                Phase::Verifying
-            };
-            self.set_phase(attempt, next).await?;
-        }
-        if attempt.record.phase == Phase::CatchingUp {
-            let started = Instant::now();
-            self.catch_up(attempt, source, target).await?;
-            attempt.timings.catch_up = started.elapsed();
-            self.set_phase(attempt, Phase::Freezing).await?;
-        }
-        if online {
-            let started = Instant::now();
-            if let Err(error) = self.frozen_to_cutover(attempt, source, target).await {
-                return Err(self.thaw_after(attempt, source, error).await);
-            }
-            attempt.timings.freeze = started.elapsed();
-        } else {
-            self.verify_and_cut_over(attempt, source, target).await?;
-        }
-        if attempt.record.phase == Phase::Cleanup {
-            let started = Instant::now();
-            self.clean_up(attempt, source, target).await?;
-            attempt.timings.cleanup = started.elapsed();
-        }
+        let (id, token) = (attempt.record.id, attempt.token);
+        let record = &attempt.record;
+        let route = check_route(&self.app, record.website, &record.source, &record.target)?;
+        phases::walk(&mut PhaseContext::new(&self.app, attempt, route)).await?;
         let ended = self
-            .record_ending(record.id, attempt.token, Status::Completed)
+            .record_ending(id, token, Status::Completed)
             .await
             .context(|| "recording completion".into())?;
         attempt.owned(ended)?;
@@ -191,60 +139,8 @@ impl Mover {
         Ok(())
     }
 
-    /// Preflight of the recorded move, its plan recorded; then the first phase
-    /// of its mode.
-    async fn preflight_phase(&self, attempt: &mut Attempt<'_>) -> Result<(), MoveError> {
-        let record = attempt.record.clone();
-        let started = Instant::now();
-        self.set_phase(attempt, Phase::Preflight).await?;
-        let report = self
-            .preflight_as(record.website, &record.target, Admission::Recorded)
-            .await?;
-        if report.source_shard != record.source {
-            return Err(MoveError::SourceChanged {
-                website: record.website,
-                expected: record.source.clone(),
-                actual: report.source_shard.to_string(),
-            });
-        }
-        let sizes: Vec<(String, i64)> = report
-            .tables
-            .iter()
-            .map(|t| (t.name.clone(), t.rows))
-            .collect();
-        let mut conn = self.control_conn().await?;
-        let planned = tables::plan(&mut conn, record.id, attempt.token, &sizes)
-            .await
-            .context(|| "recording the plan".into())?;
-        attempt.owned(planned)?;
-        self.record_follow_up(attempt, &report.schema.materialized_views)
-            .await?;
-        attempt.plan = Some(report.plan);
-        attempt.timings.preflight = started.elapsed();
-        let next = match record.mode {
-            MoveMode::Online => Phase::Capturing,
-            MoveMode::Offline => Phase::Copying,
-        };
-        self.set_phase(attempt, next).await
-    }
-
-    pub(super) async fn set_phase(
-        &self,
-        attempt: &mut Attempt<'_>,
-        phase: Phase,
-    ) -> Result<(), MoveError> {
-        let mut conn = self.control_conn().await?;
-        let moved = migrations::set_phase(&mut conn, attempt.record.id, attempt.token, phase)
-            .await
-            .context(|| "recording the phase".into())?;
-        attempt.owned(moved)?;
-        attempt.record.phase = phase;
-        attempt.tracker.set_phase(phase);
-        Ok(())
-    }
-
-    pub(crate) async fn load(&self, id: MigrationId) -> Result<MigrationRecord, MoveError> {
-        let mut conn = self.control_conn().await?;
+    async fn load(&self, id: MigrationId) -> Result<MigrationRecord, MoveError> {
+        let mut conn = control_conn(&self.app).await?;
         migrations::find(&mut conn, id)
             .await
             .context(|| "reading the move".into())?
@@ -256,7 +152,7 @@ impl Mover {
         record: MigrationRecord,
         timings: Timings,
     ) -> Result<MoveOutcome, MoveError> {
-        let mut conn = self.control_conn().await?;
+        let mut conn = control_conn(&self.app).await?;
         let tables = tables::list(&mut conn, record.id)
             .await
             .context(|| "reading table results".into())?;

@@ -184,7 +184,7 @@ async fn a_freeze_past_its_limit_lifts_its_own_fence_and_is_counted_over_budget(
     let outcome = mover.run(id, &Silent).await.unwrap();
     assert_eq!(outcome.record.status.as_str(), "completed");
     assert_eq!(freezes(&env).await, ["thaw", "cutover"]);
-    let metrics = shardmover::shard_ops::ShardOps::new(&mover)
+    let metrics = shardmover::shard_ops::ShardOps::new(mover.app())
         .metrics()
         .await
         .unwrap();

@@ -78,10 +78,14 @@ async fn an_unreachable_shard_is_unhealthy_while_the_others_stay_healthy_within_
     assert!(!closed["error_message"].as_str().unwrap().is_empty());
 
     // Stored: another process (a second mover on the same control database) sees the same.
-    let other = shardmover::shard_ops::ShardOps::new(&app.env.mover_with(|s| {
-        add_shard(s, "hanging", 1);
-        add_shard(s, "closed", 1);
-    }))
+    let other = shardmover::shard_ops::ShardOps::new(
+        app.env
+            .mover_with(|s| {
+                add_shard(s, "hanging", 1);
+                add_shard(s, "closed", 1);
+            })
+            .app(),
+    )
     .health(false, true)
     .await
     .unwrap();
