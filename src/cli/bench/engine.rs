@@ -18,11 +18,11 @@ use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 
-use super::bench_capture::{self, Home};
-use super::bench_neighbours::{self, NeighbourArgs, Neighbours};
-use super::bench_online::{self, Load, Tenant};
-use super::bench_writer::Route;
-use super::{bench_app_role, bench_raw};
+use super::capture::{self, Home};
+use super::neighbours::{self, NeighbourArgs, Neighbours};
+use super::online::{self, Load, Tenant};
+use super::writer::Route;
+use super::{app_role, raw};
 use crate::config::Settings;
 use crate::ids::{ShardName, WebsiteId};
 use crate::mover::Mover;
@@ -92,7 +92,7 @@ pub async fn run(base: Settings, args: BenchArgs) -> anyhow::Result<()> {
     let server = Server::from_url(&base.database.url)?;
     let result = run_in(&server, &base, &args).await;
     let result = server.dropping(&DATABASES, result).await;
-    if let Err(e) = bench_app_role::drop_role(&server).await {
+    if let Err(e) = app_role::drop_role(&server).await {
         eprintln!("could not drop the bench's application role: {e:#}");
     }
     result
@@ -130,7 +130,7 @@ async fn run_in(server: &Server, base: &Settings, args: &BenchArgs) -> anyhow::R
     eprintln!("seeding {} rows ...", big.rows);
     seed(&scratch, big.website, args.rows).await?;
     if !args.online_only {
-        bench_raw::report(
+        raw::report(
             &mover,
             &scratch,
             big.website,
@@ -145,18 +145,17 @@ async fn run_in(server: &Server, base: &Settings, args: &BenchArgs) -> anyhow::R
         );
         seed(&scratch, small, args.small_rows).await?;
         let control = &scratch.control;
-        super::bench_small::report(&mover, control, small, args.small_rows, args.small_moves)
-            .await?;
+        super::small::report(&mover, control, small, args.small_rows, args.small_moves).await?;
         let wide = WebsiteId::new(5).expect("positive");
         eprintln!("moving a website of {} more tables ...", args.wide_tables);
         seed(&scratch, wide, args.small_rows).await?;
         let shards = (&scratch.pools[0], &scratch.pools[2]);
         let (tables, moves) = (args.wide_tables, args.wide_moves.max(1));
-        super::bench_wide::report(&mover, control, shards, wide, tables, moves).await?;
+        super::wide::report(&mover, control, shards, wide, tables, moves).await?;
         if args.moves_only {
             return Ok(());
         }
-        super::bench_fence::report(&scratch.pools[0], scratch.urls[1].expose_secret()).await?;
+        super::fence::report(&scratch.pools[0], scratch.urls[1].expose_secret()).await?;
     }
     under_write_load(&mover, &scratch, big, args).await?;
     if args.online_only {
@@ -211,7 +210,7 @@ async fn neighbours(
         seed(scratch, website, rows).await?;
     }
     let shards = [("source", DATABASES[1]), ("target", DATABASES[3])];
-    let app = bench_app_role::connect(server, DATABASES[0], &shards).await?;
+    let app = app_role::connect(server, DATABASES[0], &shards).await?;
     let case = Neighbours {
         mover,
         app: app.route.clone(),
@@ -224,7 +223,7 @@ async fn neighbours(
         idle: Duration::from_millis(args.neighbours.idle_ms),
     };
     let rounds = args.neighbours.neighbours_rounds;
-    bench_neighbours::report(&case, Scale::total_rows(rows).rows(), rounds).await
+    neighbours::report(&case, Scale::total_rows(rows).rows(), rounds).await
 }
 
 /// Seeds `website` on the source and registers it there.
@@ -260,7 +259,7 @@ async fn under_write_load(
         rate: args.write_rate,
     };
     let website = small.website;
-    let last = bench_online::report(mover, &route, &[small, big], &load).await?;
+    let last = online::report(mover, &route, &[small, big], &load).await?;
 
     let lives_on = route.shard_of(website).await?;
     let (pool, url) = if lives_on == "source" {
@@ -275,7 +274,7 @@ async fn under_write_load(
         website,
         migration: last,
     };
-    bench_capture::report(mover, &home).await
+    capture::report(mover, &home).await
 }
 
 pub(super) async fn pool(url: &SecretString) -> anyhow::Result<PgPool> {

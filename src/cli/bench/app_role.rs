@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 
-use super::bench::pool;
-use super::bench_writer::Route;
+use super::engine::pool;
+use super::writer::Route;
 use crate::scratch::Server;
 use crate::sql::ident;
 

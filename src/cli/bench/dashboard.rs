@@ -47,10 +47,10 @@ async fn run_in(server: &Server, base: &Settings, args: &BenchDashboardArgs) -> 
     for name in DATABASES {
         urls.push(server.recreate(name).await?);
     }
-    let api = super::bench_api::start(base, &urls).await?;
+    let api = super::api::start(base, &urls).await?;
     let website = WebsiteId::new(7).expect("positive");
     for (i, url) in urls[1..].iter().enumerate() {
-        let shard = super::bench::pool(url).await?;
+        let shard = super::engine::pool(url).await?;
         sample_tenant::create_shard_schema(&shard).await?;
         if i == 0 {
             sample_tenant::seed(&shard, website, Scale::total_rows(2_000)).await?;
@@ -120,7 +120,7 @@ impl Browser {
             .build()?;
         let response = client
             .post(format!("{address}/ui/sign-in"))
-            .form(&[("token", super::bench_api::TOKEN)])
+            .form(&[("token", super::api::TOKEN)])
             .send()
             .await?;
         let cookie = response

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use sqlx::PgPool;
 
-use super::bench::Scratch;
-use super::bench_move_print::{Measured, print_move};
+use super::engine::Scratch;
+use super::move_print::{Measured, print_move};
 use crate::ids::{ShardName, WebsiteId};
 use crate::mover::{MoveRequest, Mover, Silent, raw_pipe};
 use crate::sample_tenant::{self, Scale};
