@@ -1,26 +1,7 @@
 //! Command-line interface: each subcommand parses its arguments, then calls the
 //! same library code the service uses.
 
-/// The benchmarks: `bench`, `bench-api`, `bench-dashboard`, `bench-fleet`
-/// and the parts they share.
-pub mod bench {
-    pub(super) mod api;
-    mod app_role;
-    mod capture;
-    pub(super) mod dashboard;
-    pub(super) mod engine;
-    mod fence;
-    pub(super) mod fleet;
-    mod idle;
-    pub mod model;
-    mod move_print;
-    mod neighbours;
-    mod online;
-    mod raw;
-    mod small;
-    mod wide;
-    mod writer;
-}
+pub mod bench;
 mod demo;
 mod fences;
 mod migrate;

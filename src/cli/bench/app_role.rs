@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 
-use super::engine::pool;
+use super::pool;
 use super::writer::Route;
 use crate::scratch::Server;
 use crate::sql::ident;

@@ -50,7 +50,7 @@ async fn run_in(server: &Server, base: &Settings, args: &BenchDashboardArgs) -> 
     let api = super::api::start(base, &urls).await?;
     let website = WebsiteId::new(7).expect("positive");
     for (i, url) in urls[1..].iter().enumerate() {
-        let shard = super::engine::pool(url).await?;
+        let shard = super::pool(url).await?;
         sample_tenant::create_shard_schema(&shard).await?;
         if i == 0 {
             sample_tenant::seed(&shard, website, Scale::total_rows(2_000)).await?;

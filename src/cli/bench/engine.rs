@@ -22,7 +22,7 @@ use super::capture::{self, Home};
 use super::neighbours::{self, NeighbourArgs, Neighbours};
 use super::online::{self, Load, Tenant};
 use super::writer::Route;
-use super::{app_role, raw};
+use super::{app_role, pool, raw};
 use crate::config::Settings;
 use crate::ids::{ShardName, WebsiteId};
 use crate::mover::Mover;
@@ -275,13 +275,4 @@ async fn under_write_load(
         migration: last,
     };
     capture::report(mover, &home).await
-}
-
-pub(super) async fn pool(url: &SecretString) -> anyhow::Result<PgPool> {
-    // Sockets set up as the engine's are, so the raw pipe pays no delay the
-    // engine does not.
-    Ok(crate::db::pool_options()
-        .max_connections(4)
-        .connect(url.expose_secret())
-        .await?)
 }

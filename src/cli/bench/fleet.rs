@@ -69,7 +69,7 @@ async fn run_in(server: &Server, base: &Settings, args: &BenchFleetArgs) -> anyh
     sample_tenant::create_registry(&control).await?;
     let mut pools = Vec::new();
     for url in &urls[1..] {
-        let pool = super::engine::pool(url).await?;
+        let pool = super::pool(url).await?;
         sample_tenant::create_shard_schema(&pool).await?;
         pools.push(pool);
     }
