@@ -9,6 +9,7 @@ mod progress_bar;
 mod rebalance;
 mod rebalance_print;
 mod report;
+pub mod samples;
 mod serve;
 mod shards;
 mod websites;

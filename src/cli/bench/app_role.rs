@@ -12,7 +12,7 @@ use secrecy::SecretString;
 
 use super::pool;
 use super::writer::Route;
-use crate::scratch::Server;
+use crate::cli::samples::scratch::Server;
 use crate::sql::ident;
 
 pub(super) const APP_ROLE: &str = "shardmover_bench_app";

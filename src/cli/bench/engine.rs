@@ -23,11 +23,11 @@ use super::neighbours::{self, NeighbourArgs, Neighbours};
 use super::online::{self, Load, Tenant};
 use super::writer::Route;
 use super::{app_role, pool, raw};
+use crate::cli::samples::scratch::{Server, settings_with};
+use crate::cli::samples::{self, tenant::Scale};
 use crate::config::Settings;
 use crate::ids::{ShardName, WebsiteId};
 use crate::mover::Mover;
-use crate::sample_tenant::{self, Scale};
-use crate::scratch::{Server, settings_with};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -178,14 +178,14 @@ async fn create(server: &Server, base: &Settings) -> anyhow::Result<(Scratch, Se
     );
     let control = crate::db::control_pool(&settings).await?;
     crate::startup::migrate(&control).await?;
-    sample_tenant::create_registry(&control).await?;
+    samples::tenant::create_registry(&control).await?;
     let pools = [
         pool(&urls[1]).await?,
         pool(&urls[2]).await?,
         pool(&urls[3]).await?,
     ];
     for shard in &pools {
-        sample_tenant::create_shard_schema(shard).await?;
+        samples::tenant::create_shard_schema(shard).await?;
     }
     let scratch = Scratch {
         urls,
@@ -228,8 +228,8 @@ async fn neighbours(
 
 /// Seeds `website` on the source and registers it there.
 async fn seed(scratch: &Scratch, website: WebsiteId, rows: i64) -> anyhow::Result<()> {
-    sample_tenant::seed(&scratch.pools[0], website, Scale::total_rows(rows)).await?;
-    sample_tenant::register(&scratch.control, website, "source").await?;
+    samples::tenant::seed(&scratch.pools[0], website, Scale::total_rows(rows)).await?;
+    samples::tenant::register(&scratch.control, website, "source").await?;
     Ok(())
 }
 
