@@ -1,10 +1,17 @@
-//! Start-up: builds the application context once, for every entry point (the
-//! CLI's commands, `serve`, `api`, `worker`).
+//! Start-up, the one way every entry point begins: `build` makes the
+//! application context (connected, migrated, the shard catalogue seeded) for
+//! the CLI's commands, and `Service` starts what a long-running process runs
+//! on it — the API, the workers and their background tasks — for `serve`,
+//! `api`, `worker` and the tests' app alike.
+
+mod service;
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use sqlx::PgPool;
+
+pub use service::{Running, Service, Stop};
 
 use crate::app::App;
 use crate::config::Settings;
@@ -19,6 +26,12 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let control = db::control_pool(&settings)
         .await
         .with_context(|| format!("cannot connect to the control database at {location}"))?;
+    build_on(settings, control).await
+}
+
+/// `build` over a control pool already connected (a test's own database).
+pub async fn build_on(settings: Settings, control: PgPool) -> anyhow::Result<App> {
+    let location = db::describe(&db::control_options(&settings));
     migrate(&control).await.with_context(|| {
         format!("cannot apply migrations to the control database at {location}")
     })?;
