@@ -1,5 +1,7 @@
 //! Command-line interface: each subcommand parses its arguments, then calls the
-//! same library code the service uses.
+//! same library code the service uses. The benchmarks (`bench/`) and the
+//! demo's, benches' and tests' sample data and scratch databases (`samples/`)
+//! live here, out of the product's modules.
 
 pub mod bench;
 mod demo;
