@@ -17,6 +17,7 @@ pub mod mail;
 pub mod mover;
 pub mod moves;
 pub mod rebalance;
+pub mod service;
 pub mod shard_ops;
 pub mod shard_pools;
 pub mod shard_status;

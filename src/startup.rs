@@ -1,17 +1,11 @@
-//! Start-up, the one way every entry point begins: `build` makes the
-//! application context (connected, migrated, the shard catalogue seeded) for
-//! the CLI's commands, and `Service` starts what a long-running process runs
-//! on it — the API, the workers and their background tasks — for `serve`,
-//! `api`, `worker` and the tests' app alike.
-
-mod service;
+//! Start-up: builds the application context once, for every entry point (the
+//! CLI's commands, `serve`, `api`, `worker`, the tests' app), and the move
+//! engine over it. What a long-running process then runs on it is `service`.
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use sqlx::PgPool;
-
-pub use service::{Running, Service, Stop};
 
 use crate::app::App;
 use crate::config::Settings;

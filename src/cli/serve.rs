@@ -1,12 +1,12 @@
 //! `serve`, `api` and `worker`: the long-running service, whole or in parts,
-//! started by `startup::Service`. Ctrl-C or SIGTERM stops taking work, drains
+//! started by `service::Service`. Ctrl-C or SIGTERM stops taking work, drains
 //! in-flight requests and lets running moves reach a checkpoint (they resume
 //! wherever a worker next runs). The API and the workers draw on separate
 //! control pools; a worker that loses the control database restarts under its
 //! supervisor and never ends the process.
 
 use crate::app::App;
-use crate::startup::Service;
+use crate::service::Service;
 
 pub async fn run(app: App, with_api: bool, with_worker: bool) -> anyhow::Result<()> {
     let service = Service {

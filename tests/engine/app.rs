@@ -10,8 +10,9 @@ use secrecy::SecretString;
 use serde_json::Value;
 use shardmover::config::{Settings, ShardSettings};
 use shardmover::mover::Mover;
+use shardmover::service::Service;
 use shardmover::shard_status::ShardStatus;
-use shardmover::startup::{self, Service};
+use shardmover::startup;
 
 use crate::helpers::TestEnv;
 

@@ -1,8 +1,9 @@
-//! What one long-running process runs, started the same way by `serve`, `api`,
-//! `worker` and the tests' app: the API (and the dashboard) on `api.bind`, the
-//! move and notice workers with the sweeper, the freeze watcher and the
-//! rebalance driver beside them, and the shard health checker. A test listens
-//! on port 0 and switches parts off; nothing else differs.
+//! What one long-running process runs on the application context `startup`
+//! builds, started the same way by `serve`, `api`, `worker` and the tests'
+//! app: the API (and the dashboard) on `api.bind`, the move and notice workers
+//! with the sweeper, the freeze watcher and the rebalance driver beside them,
+//! and the shard health checker. A test listens on port 0 and switches parts
+//! off; nothing else differs.
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -120,7 +121,7 @@ fn beside_workers(app: &App, health: Arc<Workers>, stopped: &watch::Receiver<boo
     // Fleet plans are stepped by whichever worker process holds each one's
     // lease, and abandoned freezes watched for, on the process's other
     // control pool: moves run on the workers' pool, and neither waits behind them.
-    let watching = Arc::new(super::mover(app.clone()));
+    let watching = Arc::new(crate::startup::mover(app.clone()));
     tokio::spawn(crate::jobs::freeze_watch::run(
         watching.clone(),
         stopped.clone(),
@@ -131,7 +132,7 @@ fn beside_workers(app: &App, health: Arc<Workers>, stopped: &watch::Receiver<boo
         stopped.clone(),
     ));
     WorkerSide {
-        mover: Arc::new(super::mover(app.with_control_pool(pool.clone()))),
+        mover: Arc::new(crate::startup::mover(app.with_control_pool(pool.clone()))),
         pool,
         name,
         health,
