@@ -146,7 +146,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// The move engine over a freshly built application context.
 /// The application context, built once (connected, migrated).
 async fn connect(settings: Settings) -> anyhow::Result<App> {
     crate::startup::build(settings).await

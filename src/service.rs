@@ -47,8 +47,8 @@ impl Stop {
     }
 }
 
-/// A started service. Dropping it (and every `Stop`) stops the background
-/// tasks; `wait` runs the workers until stopped.
+/// A started service: `wait` runs the workers until stopped. Dropping it and
+/// every `Stop` ends the API and the background tasks.
 pub struct Running {
     stop: Stop,
     api: Option<(SocketAddr, JoinHandle<std::io::Result<()>>)>,
@@ -76,9 +76,10 @@ impl Service {
             tokio::spawn(crate::shard_ops::checker::run(app.clone(), stopped.clone()));
         }
         let health = self.workers.then(|| Arc::new(Workers::default()));
-        let api = match self.api {
-            true => Some(serve_api(app, health.clone(), stopped.clone())?),
-            false => None,
+        let api = if self.api {
+            Some(serve_api(app, health.clone(), stopped.clone())?)
+        } else {
+            None
         };
         let workers = health.map(|health| beside_workers(app, health, &stopped));
         Ok(Running { stop, api, workers })
