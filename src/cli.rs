@@ -1,22 +1,9 @@
 //! Command-line interface: each subcommand parses its arguments, then calls the
-//! same library code the service uses.
+//! same library code the service uses. The benchmarks (`bench/`) and the
+//! demo's, benches' and tests' sample data and scratch databases (`samples/`)
+//! live here, out of the product's modules.
 
-mod bench;
-mod bench_api;
-mod bench_app_role;
-mod bench_capture;
-mod bench_dashboard;
-mod bench_fence;
-mod bench_fleet;
-mod bench_idle;
-pub mod bench_model;
-mod bench_move_print;
-mod bench_neighbours;
-mod bench_online;
-mod bench_raw;
-mod bench_small;
-mod bench_wide;
-mod bench_writer;
+pub mod bench;
 mod demo;
 mod fences;
 mod migrate;
@@ -24,6 +11,7 @@ mod progress_bar;
 mod rebalance;
 mod rebalance_print;
 mod report;
+pub mod samples;
 mod serve;
 mod shards;
 mod websites;
@@ -97,13 +85,13 @@ pub enum Command {
     /// Measure a full move against a raw binary COPY pipe of the same rows, the
     /// freeze of online moves under write load, what the fence and change
     /// capture cost writes, and what a move costs a neighbour's writes.
-    Bench(bench::BenchArgs),
+    Bench(bench::engine::BenchArgs),
     /// Load the HTTP API (POST and GET) and compare with pgbench on the same SQL.
-    BenchApi(bench_api::BenchApiArgs),
+    BenchApi(bench::api::BenchApiArgs),
     /// Time every dashboard page with a long move history against a short one.
-    BenchDashboard(bench_dashboard::BenchDashboardArgs),
+    BenchDashboard(bench::dashboard::BenchDashboardArgs),
     /// Drain a shard of many long-tailed websites with a plan, against raw pipes and one move at a time.
-    BenchFleet(bench_fleet::BenchFleetArgs),
+    BenchFleet(bench::fleet::BenchFleetArgs),
     /// Shard catalogue, health, statistics, distribution, placement, status changes.
     Shards(shards::ShardsArgs),
     /// Where a website lives; assign websites without rows to a shard.
@@ -147,10 +135,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
             .map(|_| println!("control database is up to date")),
         Command::Demo(args) => demo::run(settings, args).await,
-        Command::Bench(args) => bench::run(settings, args).await,
-        Command::BenchApi(args) => bench_api::run(settings, args).await,
-        Command::BenchDashboard(args) => bench_dashboard::run(settings, args).await,
-        Command::BenchFleet(args) => bench_fleet::run(settings, args).await,
+        Command::Bench(args) => bench::engine::run(settings, args).await,
+        Command::BenchApi(args) => bench::api::run(settings, args).await,
+        Command::BenchDashboard(args) => bench::dashboard::run(settings, args).await,
+        Command::BenchFleet(args) => bench::fleet::run(settings, args).await,
         Command::Shards(args) => shards::run(&connect(settings).await?, args).await,
         Command::Websites(args) => websites::run(&connect(settings).await?, args).await,
         Command::Fences(args) => fences::run(&mover(settings).await?, args).await,
@@ -158,7 +146,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// The move engine over a freshly built application context.
 /// The application context, built once (connected, migrated).
 async fn connect(settings: Settings) -> anyhow::Result<App> {
     crate::startup::build(settings).await

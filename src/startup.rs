@@ -1,5 +1,6 @@
 //! Start-up: builds the application context once, for every entry point (the
-//! CLI's commands, `serve`, `api`, `worker`).
+//! CLI's commands, `serve`, `api`, `worker`, the tests' app), and the move
+//! engine over it. What a long-running process then runs on it is `service`.
 
 use std::sync::Arc;
 
@@ -19,6 +20,12 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let control = db::control_pool(&settings)
         .await
         .with_context(|| format!("cannot connect to the control database at {location}"))?;
+    build_on(settings, control).await
+}
+
+/// `build` over a control pool already connected (a test's own database).
+pub async fn build_on(settings: Settings, control: PgPool) -> anyhow::Result<App> {
+    let location = db::describe(&db::control_options(&settings));
     migrate(&control).await.with_context(|| {
         format!("cannot apply migrations to the control database at {location}")
     })?;

@@ -8,13 +8,13 @@ use secrecy::ExposeSecret;
 
 use super::progress_bar::TerminalProgress;
 use super::report;
+use crate::cli::samples::scratch::{Server, settings_with};
+use crate::cli::samples::{self, tenant::Scale};
 use crate::config::Settings;
 use crate::control::notifications;
 use crate::ids::{ShardName, WebsiteId};
 use crate::mail::{Delivery, Notifier};
 use crate::mover::MoveRequest;
-use crate::sample_tenant::{self, Scale};
-use crate::scratch::{Server, settings_with};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -50,10 +50,10 @@ pub async fn run(base: Settings, args: DemoArgs) -> anyhow::Result<()> {
 
     let control = crate::db::control_pool(&settings).await?;
     crate::startup::migrate(&control).await?;
-    sample_tenant::create_registry(&control).await?;
+    samples::tenant::create_registry(&control).await?;
     let shards = [pool(&shard_urls[0]).await?, pool(&shard_urls[1]).await?];
     for shard in &shards {
-        sample_tenant::create_shard_schema(shard).await?;
+        samples::tenant::create_shard_schema(shard).await?;
     }
     let (tenant, neighbour, other) = (
         WebsiteId::new(1).expect("positive"),
@@ -65,12 +65,12 @@ pub async fn run(base: Settings, args: DemoArgs) -> anyhow::Result<()> {
         "2. seeding website {tenant} on shard_1 ({} rows), website {neighbour} beside it and website {other} on shard_2",
         scale.rows()
     );
-    sample_tenant::seed(&shards[0], tenant, scale).await?;
-    sample_tenant::seed(&shards[0], neighbour, Scale::total_rows(1_000)).await?;
-    sample_tenant::seed(&shards[1], other, Scale::total_rows(1_000)).await?;
-    sample_tenant::register(&control, tenant, "shard_1").await?;
-    sample_tenant::register(&control, neighbour, "shard_1").await?;
-    sample_tenant::register(&control, other, "shard_2").await?;
+    samples::tenant::seed(&shards[0], tenant, scale).await?;
+    samples::tenant::seed(&shards[0], neighbour, Scale::total_rows(1_000)).await?;
+    samples::tenant::seed(&shards[1], other, Scale::total_rows(1_000)).await?;
+    samples::tenant::register(&control, tenant, "shard_1").await?;
+    samples::tenant::register(&control, neighbour, "shard_1").await?;
+    samples::tenant::register(&control, other, "shard_2").await?;
 
     let settings = Arc::new(settings);
     let mover = crate::startup::mover(crate::app::App::new(settings.clone(), control.clone()));

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::Value;
-use shardmover::api::{self, AppState};
 use shardmover::config::{Settings, ShardSettings};
 use shardmover::mover::Mover;
+use shardmover::service::Service;
 use shardmover::shard_status::ShardStatus;
+use shardmover::startup;
 
 use crate::helpers::TestEnv;
 
@@ -89,24 +90,27 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
     let env = TestEnv::new().await;
     let mut settings = env.settings.clone();
     settings.api.token = Some(SecretString::from(TOKEN));
+    settings.api.bind = "127.0.0.1:0".into();
     settings.shard_ops.probe_timeout_ms = 1000;
     change(&mut settings);
-    let mover = Arc::new(crate::helpers::new_mover(
-        Arc::new(settings),
-        env.control.clone(),
-    ));
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState {
-        app: mover.app().clone(),
-        workers: None,
+    // What `serve` builds and starts, on the test's own control database;
+    // the workers and the health checks off: tests drain the queue themselves.
+    let app = startup::build_on(settings, env.control.clone())
+        .await
+        .unwrap();
+    let service = Service {
+        api: true,
+        workers: false,
+        health_checks: false,
     };
-    tokio::spawn(api::server(listener, state).unwrap());
+    let running = service.start(&app).unwrap();
+    let address = format!("http://{}", running.api_address().unwrap());
+    tokio::spawn(running.wait());
     TestApp {
         env,
         address,
         client: reqwest::Client::new(),
-        mover,
+        mover: Arc::new(startup::mover(app)),
     }
 }
 

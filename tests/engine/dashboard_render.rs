@@ -4,7 +4,7 @@
 //! `shardmover bench-dashboard`, not here: a shared CI machine times nothing fairly.
 
 use reqwest::StatusCode;
-use shardmover::sample_history;
+use shardmover::cli::samples::history as sample_history;
 
 use crate::app::spawn_app;
 use crate::operator::Operator;

@@ -8,12 +8,12 @@
 use std::sync::{Arc, Mutex};
 
 use secrecy::{ExposeSecret, SecretString};
+use shardmover::cli::samples::scratch::{Server, settings_with};
+use shardmover::cli::samples::{self, tenant::Scale};
 use shardmover::config::Settings;
 use shardmover::control::{MoveMode, Phase};
 use shardmover::ids::{MigrationId, ShardName, WebsiteId};
 use shardmover::mover::{MoveRequest, Mover, ProgressSink, Snapshot, privileges};
-use shardmover::sample_tenant::{self, Scale};
-use shardmover::scratch::{Server, settings_with};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
@@ -121,7 +121,9 @@ impl TestEnv {
         settings.mail.smtp_host.clear();
         // The application's own schema and its grants to shardmover, by the application.
         let app_control = pool(&app[0]).await;
-        sample_tenant::create_registry(&app_control).await.unwrap();
+        samples::tenant::create_registry(&app_control)
+            .await
+            .unwrap();
         run_all(
             &app_control,
             &privileges::control_grants(MOVER_ROLE, &settings.tenancy),
@@ -129,7 +131,7 @@ impl TestEnv {
         .await;
         let (shard_1, shard_2) = (pool(&app[1]).await, pool(&app[2]).await);
         for shard in [&shard_1, &shard_2] {
-            sample_tenant::create_shard_schema(shard).await.unwrap();
+            samples::tenant::create_shard_schema(shard).await.unwrap();
             run_all(
                 shard,
                 &privileges::shard_grants(MOVER_ROLE, &settings.tenancy.schemas),
@@ -207,14 +209,14 @@ impl TestEnv {
 
     /// Seeds `rows` rows of `website` on `shard` and registers it there.
     pub async fn seed(&self, website_id: i64, shard_name: &str, rows: i64) {
-        sample_tenant::seed(
+        samples::tenant::seed(
             self.pool(shard_name),
             website(website_id),
             Scale::total_rows(rows),
         )
         .await
         .unwrap();
-        sample_tenant::register(&self.app_control, website(website_id), shard_name)
+        samples::tenant::register(&self.app_control, website(website_id), shard_name)
             .await
             .unwrap();
     }
@@ -488,7 +490,7 @@ pub fn rot_a_copied_row(env: &TestEnv) -> Interlude {
 /// Rows of `website_id` on `shard_name` without registering it there (a
 /// leftover that makes a move to that shard refuse).
 pub async fn seed_rows_only(env: &TestEnv, website_id: i64, shard_name: &str) {
-    sample_tenant::seed(
+    samples::tenant::seed(
         env.pool(shard_name),
         website(website_id),
         Scale::total_rows(20),

@@ -176,7 +176,7 @@ async fn keep_source_leaves_fenced_rows_that_finalize_deletes() {
 #[tokio::test]
 async fn an_empty_website_moves_too() {
     let env = TestEnv::new().await;
-    shardmover::sample_tenant::register(&env.app_control, website(5), "shard_1")
+    shardmover::cli::samples::tenant::register(&env.app_control, website(5), "shard_1")
         .await
         .unwrap();
     let mover = env.mover();

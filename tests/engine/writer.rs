@@ -3,15 +3,15 @@
 //! same shard) as fast as it can, routing every write by the registry and
 //! retrying when the fence refuses it. It keeps a model of every write the
 //! database acknowledged, which the tests compare with where the rows end up:
-//! the writes and the model are the online bench's (`bench_model`).
+//! the writes and the model are the online bench's (`cli/bench/model.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-pub use shardmover::cli::bench_model::Model;
-use shardmover::cli::bench_model::{Acked, Share, Write};
+pub use shardmover::cli::bench::model::Model;
+use shardmover::cli::bench::model::{Acked, Share, Write};
 use sqlx::PgPool;
 
 use crate::helpers::TestEnv;

@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
+use shardmover::cli::samples::scratch::Server;
 use shardmover::config::Settings;
-use shardmover::scratch::Server;
 use shardmover::tenancy::Ownership;
 
 use crate::helpers::{APP_ROLE, TestEnv, server_url, website};
@@ -211,7 +211,7 @@ pub async fn pwb_env() -> TestEnv {
     .await
     .unwrap();
     for id in [11, 12] {
-        shardmover::sample_tenant::register(&env.app_control, website(id), "shard_1")
+        shardmover::cli::samples::tenant::register(&env.app_control, website(id), "shard_1")
             .await
             .unwrap();
     }

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 
-use super::bench::pool;
-use super::bench_writer::Route;
-use crate::scratch::Server;
+use super::pool;
+use super::writer::Route;
+use crate::cli::samples::scratch::Server;
 use crate::sql::ident;
 
 pub(super) const APP_ROLE: &str = "shardmover_bench_app";

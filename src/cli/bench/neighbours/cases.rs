@@ -5,11 +5,11 @@ use std::time::{Duration, Instant};
 
 use super::Neighbours;
 use super::locks::{LockWaits, LockWatch};
-use crate::cli::bench_app_role::APP_ROLE;
-use crate::cli::bench_idle::{IdleSession, PhaseWatch};
-use crate::cli::bench_model::Model;
-use crate::cli::bench_online::online_move;
-use crate::cli::bench_writer::{Writer, WriterStats};
+use crate::cli::bench::app_role::APP_ROLE;
+use crate::cli::bench::idle::{IdleSession, PhaseWatch};
+use crate::cli::bench::model::Model;
+use crate::cli::bench::online::online_move;
+use crate::cli::bench::writer::{Writer, WriterStats};
 use crate::control::Phase;
 use crate::mover::Silent;
 

@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
+use crate::cli::samples::scratch::{Server, settings_with};
+use crate::cli::samples::{self, tenant::Scale};
 use crate::config::Settings;
 use crate::ids::{ShardName, WebsiteId};
 use crate::mover::{MoveRequest, Mover, Silent, raw_pipe};
 use crate::rebalance::{self, Kind, PlanOptions, PlanRequest};
-use crate::sample_tenant::{self, Scale};
-use crate::scratch::{Server, settings_with};
 
 #[derive(Debug, Args)]
 pub struct BenchFleetArgs {
@@ -66,11 +66,11 @@ async fn run_in(server: &Server, base: &Settings, args: &BenchFleetArgs) -> anyh
     settings.worker.concurrency = args.concurrency as usize;
     let control = crate::db::control_pool(&settings).await?;
     crate::startup::migrate(&control).await?;
-    sample_tenant::create_registry(&control).await?;
+    samples::tenant::create_registry(&control).await?;
     let mut pools = Vec::new();
     for url in &urls[1..] {
-        let pool = super::bench::pool(url).await?;
-        sample_tenant::create_shard_schema(&pool).await?;
+        let pool = super::pool(url).await?;
+        samples::tenant::create_shard_schema(&pool).await?;
         pools.push(pool);
     }
     let sizes = sizes(args);
@@ -81,8 +81,8 @@ async fn run_in(server: &Server, base: &Settings, args: &BenchFleetArgs) -> anyh
     );
     for (i, rows) in sizes.iter().enumerate() {
         let website = WebsiteId::new(i as i64 + 1).map_err(anyhow::Error::msg)?;
-        sample_tenant::seed(&pools[0], website, Scale::total_rows(*rows)).await?;
-        sample_tenant::register(&control, website, "shard_1").await?;
+        samples::tenant::seed(&pools[0], website, Scale::total_rows(*rows)).await?;
+        samples::tenant::register(&control, website, "shard_1").await?;
     }
     sqlx::raw_sql("VACUUM ANALYZE").execute(&pools[0]).await?;
     let mover = Arc::new(crate::startup::mover(crate::app::App::new(

@@ -6,11 +6,11 @@ use std::time::Instant;
 
 use sqlx::PgPool;
 
-use super::bench::Scratch;
-use super::bench_move_print::{Measured, print_move};
+use super::engine::Scratch;
+use super::move_print::{Measured, print_move};
+use crate::cli::samples::{self, tenant::Scale};
 use crate::ids::{ShardName, WebsiteId};
 use crate::mover::{MoveRequest, Mover, Silent, raw_pipe};
-use crate::sample_tenant::{self, Scale};
 
 /// Seeds a website of `neighbour_rows` rows on both targets, then measures
 /// and prints the raw pipe and the move of `website`.
@@ -42,8 +42,8 @@ struct Neighbour {
 
 /// Seeds the neighbour on `shard` and registers it on the engine's target.
 async fn seed_on(shard: &PgPool, control: &PgPool, neighbour: &Neighbour) -> anyhow::Result<()> {
-    sample_tenant::seed(shard, neighbour.website, Scale::total_rows(neighbour.rows)).await?;
-    sample_tenant::register(control, neighbour.website, "target").await?;
+    samples::tenant::seed(shard, neighbour.website, Scale::total_rows(neighbour.rows)).await?;
+    samples::tenant::register(control, neighbour.website, "target").await?;
     Ok(())
 }
 

@@ -1,8 +1,8 @@
 //! What a move costs its neighbours: another website on the moving website's
-//! shard keeps writing (`bench_writer`'s clients, as the application's role)
+//! shard keeps writing (`writer.rs`'s clients, as the application's role)
 //! while the website moves online, and every write's latency is kept. Per
 //! round the bench measures a move, a move beside an application session idle
-//! in a transaction (`bench_idle`), and as long a stretch with no move at all;
+//! in a transaction (`idle.rs`), and as long a stretch with no move at all;
 //! the website is moved back, unmeasured, after each move. It prints, per case
 //! over all rounds, the neighbour's write count, p50, p99 and worst, and the
 //! moves' against no move. Aim: the neighbour's worst write within 50 ms.
@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::bench_writer::Route;
+use super::writer::Route;
 use crate::ids::WebsiteId;
 use crate::mover::Mover;
 use cases::Sample;

@@ -74,7 +74,7 @@ async fn move_once(
     website: WebsiteId,
     to: &str,
 ) -> anyhow::Result<Measured> {
-    let request = super::bench_online::online_request(website, to)?;
+    let request = super::online::online_request(website, to)?;
     let origin = Origin {
         request_id: "bench-small",
         idempotency_key: None,

@@ -19,7 +19,7 @@ const ROWS_PER_TABLE: i64 = 50;
 const SAMPLE_TABLES: usize = 5;
 
 /// Adds the tables on both shards, seeds the website's rows on the source
-/// (where `sample_tenant` already seeded and registered it), moves it `moves`
+/// (where `samples::tenant` already seeded and registered it), moves it `moves`
 /// times and prints each freeze and the medians.
 pub(super) async fn report(
     mover: &Mover,

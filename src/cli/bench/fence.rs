@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use sqlx::{Connection, PgConnection, PgPool};
 
+use crate::cli::samples::{self, tenant::Scale};
 use crate::ids::WebsiteId;
-use crate::sample_tenant::{self, Scale};
 
 pub(super) const ROUNDS: usize = 9;
 pub(super) const ROUND: Duration = Duration::from_secs(1);
@@ -29,7 +29,7 @@ struct FenceCost {
 /// fences the moved website now), then measures and prints what the fence costs it.
 pub(super) async fn report(shard: &PgPool, url: &str) -> anyhow::Result<()> {
     let neighbour = WebsiteId::new(2).expect("positive");
-    sample_tenant::seed(shard, neighbour, Scale::total_rows(20_000)).await?;
+    samples::tenant::seed(shard, neighbour, Scale::total_rows(20_000)).await?;
     let clients = 4;
     eprintln!("measuring the fence's cost to a neighbour's writes ({clients} clients) ...");
     let cost = measure(shard, url, neighbour, clients).await?;

@@ -1,6 +1,6 @@
 //! Online moves under write load: a website of each size is moved back and
 //! forth between the bench's two shards while the application keeps writing
-//! its rows at a steady rate (`bench_writer`). Per size it reports the freeze
+//! its rows at a steady rate (`writer.rs`). Per size it reports the freeze
 //! (from the move records), the changes drained inside it, the writer's
 //! longest wait, the whole move's time, and the writes lost: the website's
 //! rows on the target after the move, compared with the writer's model of
@@ -9,8 +9,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::bench_model::Model;
-use super::bench_writer::{Route, Writer, WriterStats};
+use super::model::Model;
+use super::writer::{Route, Writer, WriterStats};
 use crate::ids::{MigrationId, ShardName, WebsiteId};
 use crate::mover::{MoveOutcome, MoveRequest, Mover, ProgressSink, Silent};
 

@@ -1,7 +1,7 @@
 //! What change capture costs the moving website's own writes: while an online
 //! move copies and catches up, every write of the website also records its key
 //! in `shardmover.changes`. The same pgbench-style single-row updates and
-//! inserts as `bench_fence` (several clients), with the website's changes
+//! inserts as `fence.rs` (several clients), with the website's changes
 //! captured in one round and not captured in the other — the triggers stay in
 //! place, only the website's place in their `WHEN` clause changes — so the
 //! ratio is the price of the recording alone. Rounds alternate, and the median
@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
-use super::bench_fence::{ROUND, ROUNDS, load};
+use super::fence::{ROUND, ROUNDS, load};
 use crate::ids::{MigrationId, ShardName, WebsiteId};
 use crate::mover::Mover;
 

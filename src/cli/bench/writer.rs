@@ -4,7 +4,7 @@
 //! refused with `SMF01` (the website is frozen for a move, or has moved off that
 //! shard), waits a moment, reads the registry again and retries. Only
 //! acknowledged writes count, and only they change the writers' model of the
-//! website's rows (`bench_model`), which the bench compares with the rows where
+//! website's rows (`model.rs`), which the bench compares with the rows where
 //! the website ends up. Each write's wait, from its first try to its commit, is
 //! kept: the longest shows what the freeze cost the website, the percentiles
 //! what a move costs a neighbour's writes.
@@ -18,7 +18,7 @@ use sqlx::PgPool;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
-use super::bench_model::{Model, Share, Write};
+use super::model::{Model, Share, Write};
 use crate::ids::WebsiteId;
 use crate::mover::FENCE_SQLSTATE;
 
@@ -177,7 +177,7 @@ struct Client {
 }
 
 impl Client {
-    /// One write per tick (`bench_model`'s mix of the website's rows).
+    /// One write per tick (`model.rs`'s mix of the website's rows).
     async fn run(mut self, period: Duration) -> anyhow::Result<WriterStats> {
         let started = Instant::now();
         let mut stats = WriterStats::default();

@@ -6,11 +6,10 @@
 use anyhow::{Context, bail};
 use clap::Args;
 
+use crate::cli::samples::scratch::Server;
+use crate::cli::samples::{self, tenant::Scale};
 use crate::config::Settings;
 use crate::ids::WebsiteId;
-use crate::sample_history;
-use crate::sample_tenant::{self, Scale};
-use crate::scratch::Server;
 
 #[derive(Debug, Args)]
 pub struct BenchDashboardArgs {
@@ -47,28 +46,28 @@ async fn run_in(server: &Server, base: &Settings, args: &BenchDashboardArgs) -> 
     for name in DATABASES {
         urls.push(server.recreate(name).await?);
     }
-    let api = super::bench_api::start(base, &urls).await?;
+    let api = super::api::start(base, &urls).await?;
     let website = WebsiteId::new(7).expect("positive");
     for (i, url) in urls[1..].iter().enumerate() {
-        let shard = super::bench::pool(url).await?;
-        sample_tenant::create_shard_schema(&shard).await?;
+        let shard = super::pool(url).await?;
+        samples::tenant::create_shard_schema(&shard).await?;
         if i == 0 {
-            sample_tenant::seed(&shard, website, Scale::total_rows(2_000)).await?;
+            samples::tenant::seed(&shard, website, Scale::total_rows(2_000)).await?;
         }
         shard.close().await;
     }
     let control = api.control;
-    sample_tenant::register(&control, website, "shard_1").await?;
+    samples::tenant::register(&control, website, "shard_1").await?;
     let address = api.address;
     let browser = Browser::sign_in(&address).await?;
 
     eprintln!("a history of {} moves ...", args.baseline_moves);
-    sample_history::seed(&control, 1, args.baseline_moves).await?;
+    samples::history::seed(&control, 1, args.baseline_moves).await?;
     let short = browser
         .measure(&pages(args.baseline_moves), args.samples)
         .await?;
     eprintln!("a history of {} moves ...", args.moves);
-    sample_history::seed(&control, args.baseline_moves + 1, args.moves).await?;
+    samples::history::seed(&control, args.baseline_moves + 1, args.moves).await?;
     let long = browser.measure(&pages(args.moves), args.samples).await?;
     control.close().await;
 
@@ -120,7 +119,7 @@ impl Browser {
             .build()?;
         let response = client
             .post(format!("{address}/ui/sign-in"))
-            .form(&[("token", super::bench_api::TOKEN)])
+            .form(&[("token", super::api::TOKEN)])
             .send()
             .await?;
         let cookie = response
