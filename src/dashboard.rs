@@ -9,7 +9,6 @@ mod assets;
 mod audit;
 mod data_state;
 mod error;
-mod error_mapping;
 mod move_actions;
 mod move_live;
 mod move_page;

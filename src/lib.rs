@@ -10,7 +10,6 @@ pub mod config;
 pub mod control;
 pub mod dashboard;
 pub mod db;
-pub mod error_status;
 pub mod ids;
 pub mod jobs;
 pub mod mail;
@@ -25,8 +24,4 @@ pub mod sql;
 pub mod startup;
 pub mod telemetry;
 pub mod tenancy;
-
-// `cli/bench/api.rs` still names the samples by their old top-level paths; it
-// is moved unchanged while another branch edits it. Drop these two names once
-// its `use` lines say `crate::cli::samples::…`.
-use cli::samples::{scratch, tenant as sample_tenant};
+pub mod web;

@@ -36,9 +36,3 @@ pub fn require(request: &HttpRequest, state: &AppState, feature: Feature) -> Res
         ))
     }
 }
-
-/// A write must name who asks (`moves::requester`: an email address, on
-/// `TENANT_ADMIN_EMAILS` when that is set).
-pub fn check_requester(state: &AppState, requested_by: &str) -> Result<String, ApiError> {
-    Ok(crate::moves::requester(state.app.settings(), requested_by)?)
-}

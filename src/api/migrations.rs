@@ -6,7 +6,7 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::access::{Feature, check_requester, require};
+use super::access::{Feature, require};
 use super::idempotency;
 use super::migration_view::{self, ErrorResponse, MigrationList, MigrationView};
 use super::request_id::RequestId;
@@ -57,7 +57,7 @@ pub async fn create(
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_website_id", e))?;
     let target = ShardName::parse(&body.target_shard)
         .map_err(|_| MoveError::UnknownShard(body.target_shard.clone()))?;
-    let requested_by = check_requester(&state, &body.requested_by)?;
+    let requested_by = moves::requester(state.app.settings(), &body.requested_by)?;
     let mode = parse_mode(body.mode.as_deref())?;
     let mover = &state.mover();
     if body.dry_run {

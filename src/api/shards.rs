@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::access::{Feature, check_requester, require};
+use super::access::{Feature, require};
 use super::migration_view::ErrorResponse;
 use super::{ApiError, AppState};
 use crate::ids::WebsiteId;
@@ -101,7 +101,7 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     require(&request, &state, Feature::Admin)?;
     let body = body.into_inner();
-    let requested_by = check_requester(&state, &body.requested_by)?;
+    let requested_by = crate::moves::requester(state.app.settings(), &body.requested_by)?;
     let update = ShardUpdate {
         status: body.status,
         capacity: body.capacity,

@@ -6,10 +6,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::access::{Feature, check_requester, require};
+use super::access::{Feature, require};
 use super::migration_view::ErrorResponse;
 use super::{ApiError, AppState};
 use crate::ids::WebsiteId;
+use crate::moves;
 use crate::shard_ops::{
     AssignRequest, Assignment, BulkPlan, BulkRequest, ShardOps, ShardOpsError, WebsiteView,
 };
@@ -68,7 +69,7 @@ pub async fn assign(
     let assign = AssignRequest {
         website: website_id(id.into_inner())?,
         target: body.shard,
-        requested_by: Some(check_requester(&state, &body.requested_by)?),
+        requested_by: Some(moves::requester(state.app.settings(), &body.requested_by)?),
         notes: body.notes,
     };
     let done = ShardOps::new(&state.app)
@@ -114,7 +115,7 @@ pub async fn bulk_assign(
     let bulk = BulkRequest {
         websites,
         target: body.target_shard,
-        requested_by: Some(check_requester(&state, &body.requested_by)?),
+        requested_by: Some(moves::requester(state.app.settings(), &body.requested_by)?),
         notes: body.notes,
         confirmation_token: body.confirmation_token,
     };

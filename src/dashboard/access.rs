@@ -58,9 +58,4 @@ impl Dashboard {
             migrations: self.app.settings().flags.migrations,
         }
     }
-
-    /// A change must name who asks (`moves::requester`).
-    pub fn requester(&self, requested_by: &str) -> Result<String, PageError> {
-        Ok(crate::moves::requester(self.app.settings(), requested_by)?)
-    }
 }

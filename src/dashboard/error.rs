@@ -1,45 +1,52 @@
-//! A page's error: the same `code` and message the API would answer, shown in
-//! the page with the API's status. 5xx pages say nothing of the cause (the
-//! log has it); a request without a session is sent to sign in.
+//! A page's error: the web layer's mapping (`web::Failure`), so a page shows
+//! the status, `code` and message the API would answer. 5xx pages say nothing
+//! of the cause (the log has it); a request without a session is sent to sign in.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 
 use super::render;
+use crate::web::Failure;
 
 #[derive(Debug)]
 pub struct PageError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
+    failure: Failure,
     /// Set for a missing session on a page: where to come back after signing in.
     sign_in_then: Option<String>,
 }
 
-impl PageError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+/// Anything the web layer maps answers with the same status and `code` here.
+impl<E> From<E> for PageError
+where
+    Failure: From<E>,
+{
+    fn from(error: E) -> Self {
         Self {
-            status,
-            code,
-            message: message.into(),
+            failure: Failure::from(error),
             sign_in_then: None,
         }
     }
+}
+
+impl PageError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Failure::new(status, code, message).into()
+    }
 
     pub fn bad_request(error: impl std::fmt::Display) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad_request", error.to_string())
+        Failure::bad_request(error).into()
     }
 
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code, message)
+        Failure::not_found(code, message).into()
     }
 
     pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, code, message)
+        Failure::forbidden(code, message).into()
     }
 
     pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+        Failure::unprocessable(code, message).into()
     }
 
     /// No valid session: a page GET goes to the sign-in form, anything else is 401.
@@ -58,32 +65,16 @@ impl PageError {
     }
 
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.failure.status
     }
 
     /// What a page shows of it.
     pub fn shown(&self) -> Shown {
         Shown {
-            status: self.status.as_u16(),
-            code: self.code,
-            message: self.message.clone(),
+            status: self.failure.status.as_u16(),
+            code: self.failure.code,
+            message: self.failure.message.clone(),
         }
-    }
-
-    pub fn unavailable() -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "database_unavailable",
-            "the control database is unavailable; retry later",
-        )
-    }
-
-    pub fn internal() -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "internal error; see the server log",
-        )
     }
 }
 
@@ -94,15 +85,22 @@ pub struct Shown {
     message: String,
 }
 
+impl From<minijinja::Error> for PageError {
+    fn from(error: minijinja::Error) -> Self {
+        tracing::error!(error = ?error, "rendering a page failed");
+        Failure::internal().into()
+    }
+}
+
 impl std::fmt::Display for PageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
+        self.failure.fmt(f)
     }
 }
 
 impl ResponseError for PageError {
     fn status_code(&self) -> StatusCode {
-        self.status
+        self.failure.status
     }
 
     fn error_response(&self) -> HttpResponse {
@@ -112,6 +110,11 @@ impl ResponseError for PageError {
                 .finish();
             return super::see_other(&format!("/ui/sign-in?{query}"));
         }
-        render::error_page(self.status, self.code, &self.message)
+        let Failure {
+            status,
+            code,
+            message,
+        } = &self.failure;
+        render::error_page(*status, code, message)
     }
 }

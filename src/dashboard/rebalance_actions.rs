@@ -47,6 +47,6 @@ async fn apply(
     command: Command,
     form: &CommandForm,
 ) -> Result<(), PageError> {
-    let by = dashboard.requester(&form.requested_by)?;
+    let by = crate::moves::requester(dashboard.app.settings(), &form.requested_by)?;
     Ok(rebalance::command(&dashboard.app, id, command, &by).await?)
 }

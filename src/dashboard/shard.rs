@@ -65,7 +65,7 @@ pub async fn change(
 }
 
 async fn apply(dashboard: &Dashboard, name: &str, form: &Change) -> Result<(), PageError> {
-    let requested_by = dashboard.requester(&form.requested_by)?;
+    let requested_by = crate::moves::requester(dashboard.app.settings(), &form.requested_by)?;
     let status: ShardStatus =
         serde_json::from_value(serde_json::Value::String(form.status.clone())).map_err(|_| {
             PageError::unprocessable(

@@ -142,21 +142,23 @@ async fn record(dashboard: &Dashboard, request: &MoveRequest) -> Result<Migratio
         .id)
 }
 
-/// The form's target, requester and mode, parsed (a mode is checked at
-/// preview too, so Start never meets a bad one first).
+/// The form's target, requester and mode, parsed in the API's order, so a
+/// form wrong twice is refused for what the API would name (a mode is checked
+/// at preview too, so Start never meets a bad one first).
 fn checked(
     dashboard: &Dashboard,
     form: &MoveForm,
 ) -> Result<(ShardName, String, MoveMode), PageError> {
     let target = ShardName::parse(form.target.trim())
         .map_err(|_| MoveError::UnknownShard(form.target.clone()))?;
+    let requested_by = moves::requester(dashboard.app.settings(), &form.requested_by)?;
     let mode = form.mode.trim().parse().map_err(|_| {
         PageError::unprocessable(
             "invalid_mode",
             format!("mode must be online or offline, not {:?}", form.mode),
         )
     })?;
-    Ok((target, dashboard.requester(&form.requested_by)?, mode))
+    Ok((target, requested_by, mode))
 }
 
 /// What a clean preview allows to start, for this session: that website, to

@@ -1,5 +1,5 @@
 //! What a use case on a move can answer besides success. Each variant has a
-//! stable `code` and one HTTP answer (`error_status::of_moves`), so the API and
+//! stable `code` and one HTTP answer (`web::Failure`), so the API and
 //! the dashboard say the same thing for the same refusal.
 
 use crate::ids::{MigrationId, ShardName};

@@ -11,6 +11,7 @@ mod crash;
 mod dashboard;
 mod dashboard_browser;
 mod dashboard_browser_rebalance;
+mod dashboard_converged;
 mod dashboard_guards;
 mod dashboard_outage;
 mod dashboard_pages;

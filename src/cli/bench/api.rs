@@ -16,8 +16,8 @@ use sqlx::PgPool;
 
 use crate::api::{self, AppState};
 use crate::config::Settings;
-use crate::sample_tenant;
-use crate::scratch::{Server, settings_with};
+use crate::cli::samples::tenant as sample_tenant;
+use crate::cli::samples::scratch::{Server, settings_with};
 
 #[derive(Debug, Args)]
 pub struct BenchApiArgs {

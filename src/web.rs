@@ -1,0 +1,9 @@
+//! What the HTTP API and the dashboard share, below both of them (`api` mounts
+//! the dashboard, so neither can hold it): one mapping of every error to a
+//! status, a stable `code` and a message — rendered by the API as
+//! `{"error":{"code","message"}}` and by the dashboard as its error page or a
+//! form's inline error.
+
+mod failure;
+
+pub use failure::Failure;
