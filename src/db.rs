@@ -118,7 +118,7 @@ fn transient_sqlstate(code: &str) -> bool {
         || matches!(code, "40001" | "40P01" | "53300" | "55P03")
 }
 
-/// Lets the current transaction's writes pass the fence (see `mover::fence`);
+/// Lets the current transaction's writes pass the fence (see `mover::mechanics::fence`);
 /// only shardmover's own copy, cleanup and rollback do this.
 ///
 /// Where the role may (`GRANT SET ON PARAMETER session_replication_role`), the

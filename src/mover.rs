@@ -19,6 +19,7 @@
 
 mod admin;
 mod checks;
+mod end_of_move;
 mod ending;
 mod error;
 mod mechanics;
@@ -37,7 +38,7 @@ pub use admin::fences::{FenceEntry, LiftRefused};
 pub use checks::privileges;
 pub use checks::report::{PreflightReport, TableReport};
 pub use checks::schema_notes::{MaterializedView, SchemaNotes};
-pub use ending::EndOfMove;
+pub use end_of_move::EndOfMove;
 pub use error::MoveError;
 pub use mechanics::raw_pipe::raw_pipe;
 pub use mechanics::shard_schema::{DDL_LOCK, FENCE_SQLSTATE};

@@ -20,7 +20,7 @@ const LIVE_JOB: &str = "j.job_type = $1
 
 /// The class ("sm" + "wl") of the advisory lock whoever runs a move holds on its website
 /// (`pg_try_advisory_lock(WEBSITE_LOCK_CLASS, hashint8(website_id))`, see
-/// `mover::lock`), in the control database.
+/// `mover::mechanics::lock`), in the control database.
 pub const WEBSITE_LOCK_CLASS: i32 = 0x736d_776c;
 
 /// Some session holds the website lock of move `m`: its owner is alive.

@@ -14,17 +14,6 @@ use crate::ids::MigrationId;
 
 type Ending<'c> = BoxFuture<'c, Result<Option<MigrationRecord>, sqlx::Error>>;
 
-/// Told of every end of a move (and of a cleanup left pending), on the
-/// transaction that records it: the engine's one way out to the notices,
-/// which it does not know (`jobs::MailNotices` writes them to the outbox).
-pub trait EndOfMove: Send + Sync {
-    fn announce<'c>(
-        &'c self,
-        conn: &'c mut PgConnection,
-        record: &'c MigrationRecord,
-    ) -> BoxFuture<'c, Result<(), sqlx::Error>>;
-}
-
 impl Mover {
     /// Records `status` as the move's final one, with its notice, if
     /// `attempt` still owns the move; false if it does not (or it had ended).

@@ -15,9 +15,9 @@ use serde_json::json;
 use sqlx::PgPool;
 
 use crate::api::{self, AppState};
-use crate::config::Settings;
-use crate::cli::samples::tenant as sample_tenant;
 use crate::cli::samples::scratch::{Server, settings_with};
+use crate::cli::samples::tenant as sample_tenant;
+use crate::config::Settings;
 
 #[derive(Debug, Args)]
 pub struct BenchApiArgs {
