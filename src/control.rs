@@ -1,11 +1,9 @@
 //! The control database: the tenant registry and shardmover's own records.
 
 pub mod audit_logs;
-pub mod audit_search;
 pub mod bulk_assign_key;
 pub mod metrics;
 pub mod migrations;
-pub mod move_search;
 pub mod notifications;
 pub mod phase_history;
 pub mod probe_history;

@@ -30,22 +30,5 @@ pub async fn finalize(
     let id = MigrationId(id.into_inner());
     let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone());
     moves::finalize(&state.mover(), id, request_id).await?;
-    accepted(&state, id).await
-}
-
-async fn accepted(state: &AppState, id: MigrationId) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.app.control_pool().acquire().await?;
-    let view = migration_view::load(&mut conn, id, state.app.settings().engine.freeze_budget_ms)
-        .await?
-        .ok_or_else(|| unknown(id))?;
-    Ok(HttpResponse::Accepted()
-        .insert_header(("Location", format!("/api/v1/migrations/{id}")))
-        .json(view))
-}
-
-fn unknown(id: MigrationId) -> ApiError {
-    ApiError::not_found(
-        "unknown_migration",
-        format!("migration {id} does not exist"),
-    )
+    migration_view::accepted(&state, id).await
 }

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::control::migrations::view;
 use crate::control::migrations::{FreezeRecord, MigrationRecord};
 
 /// The final pause of an online move: the website's writes are refused (SQLSTATE
@@ -26,13 +27,12 @@ pub struct FreezeView {
 /// The freeze once it has begun; `None` before (and for offline moves).
 /// `budget_ms` is the current `engine.freeze_budget_ms`.
 pub fn freeze(r: &MigrationRecord, budget_ms: u64) -> Option<FreezeView> {
-    let recorded = r.freeze_budget_ms.and_then(|b| u64::try_from(b).ok());
     Some(FreezeView {
         started_at: r.freeze_started_at?,
         ended_at: r.freeze_ended_at,
         duration_ms: r.freeze_ms(),
         changes_drained: r.freeze_changes,
-        budget_ms: recorded.unwrap_or(budget_ms),
+        budget_ms: view::freeze_budget_ms(r, budget_ms),
     })
 }
 

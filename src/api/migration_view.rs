@@ -1,17 +1,16 @@
 //! The objects the API returns. Their names are a contract (clients and the
 //! dashboard read them) and the OpenAPI document is derived from these types.
 
+use actix_web::HttpResponse;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use sqlx::PgConnection;
-
 use super::freeze_view::{self, EndedFreezeView, FreezeView};
-use crate::control::migrations::{self, MigrationRecord};
-use crate::control::notifications::{self, Notification};
-use crate::control::tables::{self, TableProgress};
-use crate::control::{Phase, Status};
+use super::{ApiError, AppState};
+use crate::control::migrations::view::{self, MoveView};
+use crate::control::notifications::Notification;
+use crate::control::tables::TableProgress;
 use crate::ids::MigrationId;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -110,20 +109,16 @@ pub struct MigrationList {
     pub next_before: Option<i64>,
 }
 
-/// `budget_ms` is `engine.freeze_budget_ms`, shown beside a freeze.
-pub fn render(
-    r: &MigrationRecord,
-    tables: &[TableProgress],
-    notifications: Vec<Notification>,
-    budget_ms: u64,
-) -> MigrationView {
-    let percent = if r.rows_total > 0 {
-        (r.rows_copied as f64 * 100.0 / r.rows_total as f64).min(100.0)
-    } else if r.status.is_final() {
-        100.0
-    } else {
-        0.0
-    };
+/// The read model's move as the API shows it; `budget_ms` is
+/// `engine.freeze_budget_ms`, for a freeze recorded without its own.
+pub fn render(model: MoveView, budget_ms: u64) -> MigrationView {
+    let r = model.record;
+    let after_cutover = view::after_cutover(&r).map(|a| AfterCutoverView {
+        lives_on: r.target.to_string(),
+        target_writable: a.target_writable,
+        source_rows_deleted: a.source_rows_deleted,
+        cleanup_pending: a.cleanup_pending,
+    });
     MigrationView {
         id: r.id.0,
         website_id: r.website.get(),
@@ -132,77 +127,51 @@ pub fn render(
         status: r.status.to_string(),
         phase: r.phase.to_string(),
         mode: r.mode.to_string(),
+        freeze: freeze_view::freeze(&r, budget_ms),
+        freezes: model
+            .history
+            .map(|h| h.freezes.iter().map(freeze_view::ended).collect()),
+        after_cutover,
         progress: ProgressView {
-            percent: (percent * 10.0).round() / 10.0,
+            percent: view::percent(&r),
+            eta_seconds: view::eta_seconds(&r),
             rows_copied: r.rows_copied,
             rows_total: r.rows_total,
-            current_table: r.current_table.clone(),
-            eta_seconds: eta_seconds(r),
+            current_table: r.current_table,
             changes_applied: r.changes_applied,
             changes_waiting: r.changes_waiting,
             catch_up_rate: r.catch_up_rate,
-            freeze_waits_for: r.freeze_waits_for.clone(),
-            follow_up: r.follow_up.clone(),
-            tables: tables.to_vec(),
+            freeze_waits_for: r.freeze_waits_for,
+            follow_up: r.follow_up,
+            tables: model.tables,
         },
-        freeze: freeze_view::freeze(r, budget_ms),
-        freezes: None,
-        after_cutover: after_cutover(r),
         attempts: r.attempts,
         next_attempt_at: r.next_attempt_at,
-        error: r.error_code.as_ref().map(|code| ErrorBody {
-            code: code.clone(),
-            message: r.error_message.clone().unwrap_or_default(),
+        error: r.error_code.map(|code| ErrorBody {
+            code,
+            message: r.error_message.unwrap_or_default(),
         }),
-        requested_by: r.requested_by.clone(),
-        notes: r.notes.clone(),
+        requested_by: r.requested_by,
+        notes: r.notes,
         keep_source: r.keep_source,
         created_at: r.created_at,
         started_at: r.started_at,
         finished_at: r.finished_at,
         updated_at: r.updated_at,
-        notifications,
+        notifications: model.notices,
     }
 }
 
-fn after_cutover(r: &MigrationRecord) -> Option<AfterCutoverView> {
-    if r.phase < Phase::Cleanup {
-        return None;
-    }
-    let done = r.status == Status::Completed;
-    let source_cleaned = done || r.source_cleaned_at.is_some();
-    Some(AfterCutoverView {
-        lives_on: r.target.to_string(),
-        target_writable: done || r.target_unfenced_at.is_some(),
-        source_rows_deleted: source_cleaned && !r.keep_source,
-        cleanup_pending: !done,
-    })
+/// Move `id` as `GET /api/v1/migrations/{id}` shows it, read in one round trip.
+pub async fn load(state: &AppState, id: MigrationId) -> Result<MigrationView, ApiError> {
+    let view = crate::web::read_move(&state.app, id).await?;
+    Ok(render(view, state.app.settings().engine.freeze_budget_ms))
 }
 
-/// The view of move `id` as `GET /api/v1/migrations/{id}` shows it.
-pub async fn load(
-    conn: &mut PgConnection,
-    id: MigrationId,
-    budget_ms: u64,
-) -> Result<Option<MigrationView>, sqlx::Error> {
-    let Some(record) = migrations::find(conn, id).await? else {
-        return Ok(None);
-    };
-    let tables = tables::list(conn, id).await?;
-    let notices = notifications::list_for_migration(conn, id).await?;
-    let freezes = migrations::freezes_of(conn, id).await?;
-    let mut view = render(&record, &tables, notices, budget_ms);
-    view.freezes = Some(freezes.iter().map(freeze_view::ended).collect());
-    Ok(Some(view))
-}
-
-/// Remaining rows at the rate seen so far, while copying.
-fn eta_seconds(r: &MigrationRecord) -> Option<i64> {
-    let started = r.started_at?;
-    if r.status.is_final() || r.rows_copied <= 0 || r.rows_copied >= r.rows_total {
-        return None;
-    }
-    let elapsed = (Utc::now() - started).num_milliseconds().max(1) as f64 / 1000.0;
-    let rate = r.rows_copied as f64 / elapsed;
-    Some(((r.rows_total - r.rows_copied) as f64 / rate).ceil() as i64)
+/// 202 with the move and its `Location`: a request or a finalize taken.
+pub async fn accepted(state: &AppState, id: MigrationId) -> Result<HttpResponse, ApiError> {
+    let body = load(state, id).await?;
+    Ok(HttpResponse::Accepted()
+        .insert_header(("Location", format!("/api/v1/migrations/{id}")))
+        .json(body))
 }

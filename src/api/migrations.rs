@@ -11,8 +11,8 @@ use super::idempotency;
 use super::migration_view::{self, ErrorResponse, MigrationList, MigrationView};
 use super::request_id::RequestId;
 use super::{ApiError, AppState};
-use crate::control::migrations::{self, MigrationFilter, MigrationRecord};
-use crate::control::{MoveMode, Status, notifications, tables};
+use crate::control::migrations::{MigrationFilter, view};
+use crate::control::{MoveMode, Status};
 use crate::ids::{MigrationId, ShardName, WebsiteId};
 use crate::mover::{MoveError, MoveRequest};
 use crate::moves;
@@ -84,19 +84,7 @@ pub async fn create(
         idempotency_key: key.as_deref(),
     };
     let record = moves::request(mover, &move_request, origin).await?;
-    accepted(&state, record, &request_id).await
-}
-
-async fn accepted(
-    state: &AppState,
-    record: MigrationRecord,
-    request_id: &str,
-) -> Result<HttpResponse, ApiError> {
-    let body = view(state, record.id).await?;
-    tracing::debug!(request_id, "answering with the move");
-    Ok(HttpResponse::Accepted()
-        .insert_header(("Location", format!("/api/v1/migrations/{}", record.id)))
-        .json(body))
+    migration_view::accepted(&state, record.id).await
 }
 
 #[utoipa::path(get, path = "/api/v1/migrations/{id}", tag = "migrations",
@@ -109,7 +97,8 @@ pub async fn show(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     require(&request, &state, Feature::Admin)?;
-    Ok(HttpResponse::Ok().json(view(&state, MigrationId(id.into_inner())).await?))
+    let id = MigrationId(id.into_inner());
+    Ok(HttpResponse::Ok().json(migration_view::load(&state, id).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -145,25 +134,16 @@ pub async fn list(
             .map_err(ApiError::bad_request)?,
         before: query.before,
         limit: query.limit.unwrap_or(50).clamp(1, 500),
+        ..MigrationFilter::default()
     };
     let mut conn = state.app.control_pool().acquire().await?;
-    let records = migrations::list(&mut conn, &filter).await?;
-    let ids: Vec<MigrationId> = records.iter().map(|r| r.id).collect();
-    let mut tables = tables::list_many(&mut conn, &ids).await?;
-    let mut notices = notifications::list_many(&mut conn, &ids).await?;
-    let items: Vec<MigrationView> = records
-        .iter()
-        .map(|record| {
-            migration_view::render(
-                record,
-                &tables.remove(&record.id.0).unwrap_or_default(),
-                notices.remove(&record.id.0).unwrap_or_default(),
-                budget_ms(&state),
-            )
-        })
+    let views = view::search(&mut conn, &filter).await?;
+    let items: Vec<MigrationView> = views
+        .into_iter()
+        .map(|v| migration_view::render(v, budget_ms(&state)))
         .collect();
-    let next_before = (records.len() as i64 == filter.limit)
-        .then(|| records.last().map(|r| r.id.0))
+    let next_before = (items.len() as i64 == filter.limit)
+        .then(|| items.last().map(|v| v.id))
         .flatten();
     Ok(HttpResponse::Ok().json(serde_json::json!({"items": items, "next_before": next_before})))
 }
@@ -180,19 +160,7 @@ pub async fn cancel(
     require(&request, &state, Feature::Migrations)?;
     let id = MigrationId(id.into_inner());
     moves::cancel(&state.mover(), id).await?;
-    Ok(HttpResponse::Accepted().json(view(&state, id).await?))
-}
-
-async fn view(state: &AppState, id: MigrationId) -> Result<MigrationView, ApiError> {
-    let mut conn = state.app.control_pool().acquire().await?;
-    migration_view::load(&mut conn, id, budget_ms(state))
-        .await?
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "unknown_migration",
-                format!("migration {id} does not exist"),
-            )
-        })
+    Ok(HttpResponse::Accepted().json(migration_view::load(&state, id).await?))
 }
 
 /// The body's `mode`, online when absent.

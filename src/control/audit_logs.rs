@@ -2,12 +2,12 @@
 //! Entries for moves are written with the move and follow its status.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
 use crate::ids::WebsiteId;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub id: i64,
     pub website_id: i64,
@@ -30,19 +30,46 @@ pub struct AuditFilter {
     pub limit: i64,
 }
 
-/// Newest first (the dashboard's `audit_search` adds a date range).
+/// Entries at or after `from` and before `until` (the dashboard's days).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Period {
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Newest first.
 pub async fn list(
     conn: &mut PgConnection,
     filter: &AuditFilter,
 ) -> Result<Vec<AuditEntry>, sqlx::Error> {
-    let search = super::audit_search::AuditSearch {
-        website: filter.website,
-        changed_by: filter.changed_by.clone(),
-        before: filter.before,
-        limit: filter.limit,
-        ..Default::default()
-    };
-    super::audit_search::search(conn, &search).await
+    list_in(conn, filter, Period::default()).await
+}
+
+/// `list` within `period`.
+pub async fn list_in(
+    conn: &mut PgConnection,
+    filter: &AuditFilter,
+    period: Period,
+) -> Result<Vec<AuditEntry>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, website_id, old_shard_name, new_shard_name, changed_by_email, status, notes,
+                migration_id, created_at, updated_at
+           FROM shardmover.audit_logs
+          WHERE ($1::int8 IS NULL OR website_id = $1)
+            AND ($2::text IS NULL OR changed_by_email = $2)
+            AND ($3::timestamptz IS NULL OR created_at >= $3)
+            AND ($4::timestamptz IS NULL OR created_at < $4)
+            AND ($5::int8 IS NULL OR id < $5)
+          ORDER BY id DESC LIMIT $6",
+    )
+    .bind(filter.website.map(WebsiteId::get))
+    .bind(filter.changed_by.as_deref())
+    .bind(period.from)
+    .bind(period.until)
+    .bind(filter.before)
+    .bind(filter.limit)
+    .fetch_all(conn)
+    .await
 }
 
 /// Records a plain assignment (no move, no rows): completed at once.

@@ -10,10 +10,13 @@ use crate::sql::audited;
 
 mod cancels;
 mod freezes;
+mod list;
 mod online;
 mod transitions;
+pub mod view;
 pub use cancels::*;
 pub use freezes::*;
+pub use list::*;
 pub use online::*;
 pub use transitions::*;
 
@@ -247,35 +250,6 @@ pub async fn count_arriving(
     .bind(shard.as_str())
     .fetch_one(conn)
     .await
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct MigrationFilter {
-    pub website: Option<WebsiteId>,
-    pub status: Option<Status>,
-    /// Moves with an id below this one (the previous page's last id).
-    pub before: Option<i64>,
-    pub limit: i64,
-}
-
-/// Newest first.
-pub async fn list(
-    conn: &mut PgConnection,
-    filter: &MigrationFilter,
-) -> Result<Vec<MigrationRecord>, sqlx::Error> {
-    let rows = sqlx::query(audited(&format!(
-        "SELECT {COLUMNS} FROM shardmover.migrations
-          WHERE ($1::int8 IS NULL OR website_id = $1) AND ($2::text IS NULL OR status = $2)
-            AND ($3::int8 IS NULL OR id < $3)
-          ORDER BY id DESC LIMIT $4"
-    )))
-    .bind(filter.website.map(WebsiteId::get))
-    .bind(filter.status.map(Status::as_str))
-    .bind(filter.before)
-    .bind(filter.limit)
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(from_row).collect()
 }
 
 pub async fn find_by_idempotency_key(

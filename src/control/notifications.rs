@@ -16,12 +16,12 @@ use crate::ids::{EmailAddress, MigrationId, NotificationId};
 pub use delivery::{Outgoing, claim, mark_failed_attempt, mark_sent};
 
 /// A move's notice; also the API's `notifications` item (field names are a contract).
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Notification {
     #[sqlx(try_from = "i64")]
     #[schema(value_type = i64)]
     pub id: NotificationId,
-    #[serde(skip)]
+    #[serde(skip_serializing)]
     pub migration_id: i64,
     /// completed | failed | cancelled | cleanup_pending: the event this notice is about.
     #[sqlx(try_from = "String")]

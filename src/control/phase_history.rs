@@ -1,12 +1,12 @@
 //! When a move entered each phase (written by a trigger on `migrations`).
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
 use crate::ids::MigrationId;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
 pub struct PhaseEntry {
     pub phase: String,
     pub entered_at: DateTime<Utc>,

@@ -9,7 +9,7 @@ use sqlx::{PgConnection, Row};
 use crate::ids::MigrationId;
 
 /// Also the API's per-table progress object (field names are a contract).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct TableProgress {
     pub name: String,
     pub rows_total: i64,

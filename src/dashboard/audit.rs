@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::access::Feature;
 use super::render::{filtered_link, page as render_page};
 use super::{Dashboard, PageError, Session};
-use crate::control::audit_search::{self, AuditSearch};
+use crate::control::audit_logs::{self, AuditFilter, Period};
 use crate::ids::WebsiteId;
 
 const PAGE: i64 = 50;
@@ -35,9 +35,9 @@ pub async fn page(
 ) -> Result<HttpResponse, PageError> {
     dashboard.require(Feature::Admin)?;
     let filters = query.into_inner();
-    let search = parse(&filters)?;
+    let (filter, period) = parse(&filters)?;
     let mut conn = dashboard.app.control_pool().acquire().await?;
-    let entries = audit_search::search(&mut conn, &search).await?;
+    let entries = audit_logs::list_in(&mut conn, &filter, period).await?;
     let next_page = (entries.len() as i64 == PAGE)
         .then(|| entries.last().map(|e| link(&filters, e.id)))
         .flatten();
@@ -45,7 +45,7 @@ pub async fn page(
     render_page(&dashboard, &session, "audit.html", values)
 }
 
-fn parse(f: &Filters) -> Result<AuditSearch, PageError> {
+fn parse(f: &Filters) -> Result<(AuditFilter, Period), PageError> {
     let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
     let day = |s: &str, days_after: i64| {
         text(s)
@@ -59,17 +59,20 @@ fn parse(f: &Filters) -> Result<AuditSearch, PageError> {
             })
             .transpose()
     };
-    Ok(AuditSearch {
+    let filter = AuditFilter {
         website: text(&f.website)
             .map(|s| s.parse::<WebsiteId>())
             .transpose()
             .map_err(PageError::bad_request)?,
         changed_by: text(&f.changed_by).map(|s| s.to_lowercase()),
-        from: day(&f.from, 0)?,
-        until: day(&f.until, 1)?,
         before: f.before,
         limit: PAGE,
-    })
+    };
+    let period = Period {
+        from: day(&f.from, 0)?,
+        until: day(&f.until, 1)?,
+    };
+    Ok((filter, period))
 }
 
 fn link(f: &Filters, before: i64) -> String {

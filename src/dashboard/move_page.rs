@@ -8,29 +8,26 @@ use serde::Serialize;
 
 use super::access::Feature;
 use super::data_state::data_state;
+use super::moves::Heading;
 use super::render::page as render_page;
 use super::{Dashboard, PageError, Session};
-use crate::control::audit_logs::{self, AuditEntry, AuditFilter};
-use crate::control::migrations::{self, MigrationRecord};
-use crate::control::notifications::{self, Notification};
-use crate::control::phase_history::{self, PhaseEntry};
-use crate::control::tables::{self, TableProgress};
-use crate::control::{Phase, Status};
+use crate::control::Phase;
+use crate::control::audit_logs::AuditEntry;
+use crate::control::migrations::MigrationRecord;
+use crate::control::migrations::view::{self, History, MoveView};
+use crate::control::notifications::Notification;
+use crate::control::phase_history::PhaseEntry;
+use crate::control::tables::TableProgress;
 use crate::ids::MigrationId;
 
 /// What the page and its live fragment show.
 #[derive(Debug, Serialize)]
 pub struct MoveDetails {
-    pub id: i64,
-    pub website_id: i64,
-    pub source_shard: String,
-    pub target_shard: String,
-    pub status: String,
-    pub phase: String,
+    #[serde(flatten)]
+    pub heading: Heading,
     /// online | offline
     pub mode: String,
     pub is_final: bool,
-    pub percent: f64,
     pub rows_copied: i64,
     pub rows_total: i64,
     pub current_table: Option<String>,
@@ -84,77 +81,52 @@ pub async fn page(
     render_page(&dashboard, &session, "move.html", context! { m => details })
 }
 
+/// Move `id` as its page shows it, read in one round trip.
 pub async fn load(dashboard: &Dashboard, id: MigrationId) -> Result<MoveDetails, PageError> {
-    let mut conn = dashboard.app.control_pool().acquire().await?;
-    let record = migrations::find(&mut conn, id).await?.ok_or_else(|| {
-        PageError::not_found(
-            "unknown_migration",
-            format!("migration {id} does not exist"),
-        )
-    })?;
-    let tables = tables::list(&mut conn, id).await?;
-    let notices = notifications::list_for_migration(&mut conn, id).await?;
-    let phases = phase_history::list(&mut conn, id).await?;
-    let filter = AuditFilter {
-        website: Some(record.website),
-        limit: 100,
-        ..AuditFilter::default()
-    };
-    let audit = audit_logs::list(&mut conn, &filter)
-        .await?
-        .into_iter()
-        .filter(|entry| entry.migration_id == Some(id.0))
-        .collect();
-    let mut details = details(&record, tables, notices, timeline(&record, &phases), audit);
-    details.freeze_budget_ms = dashboard.app.settings().engine.freeze_budget_ms;
-    Ok(details)
+    let view = crate::web::read_move(&dashboard.app, id).await?;
+    Ok(details(
+        view,
+        dashboard.app.settings().engine.freeze_budget_ms,
+    ))
 }
 
-fn details(
-    r: &MigrationRecord,
-    tables: Vec<TableProgress>,
-    notices: Vec<Notification>,
-    timeline: Vec<Step>,
-    audit: Vec<AuditEntry>,
-) -> MoveDetails {
+/// The read model's move as the page shows it; `budget_ms` is
+/// `engine.freeze_budget_ms`, for a freeze recorded without its own.
+fn details(model: MoveView, budget_ms: u64) -> MoveDetails {
+    let r = model.record;
+    let History { phases, audit, .. } = model.history.unwrap_or_default();
     MoveDetails {
-        id: r.id.0,
-        website_id: r.website.get(),
-        source_shard: r.source.to_string(),
-        target_shard: r.target.to_string(),
-        status: r.status.to_string(),
-        phase: r.phase.to_string(),
+        heading: Heading::from(&r),
         mode: r.mode.to_string(),
         is_final: r.status.is_final(),
-        percent: percent(r),
+        eta_seconds: view::eta_seconds(&r),
+        freeze_budget_ms: view::freeze_budget_ms(&r, budget_ms),
+        freeze_ms: r.freeze_ms(),
+        data_state: data_state(&r),
+        can_cancel: !r.status.is_final() && r.phase < Phase::Cleanup && !r.cancel_requested,
+        timeline: timeline(&r, &phases),
         rows_copied: r.rows_copied,
         rows_total: r.rows_total,
-        current_table: r.current_table.clone(),
-        eta_seconds: eta_seconds(r),
+        current_table: r.current_table,
         changes_applied: r.changes_applied,
         changes_waiting: r.changes_waiting,
         catch_up_rate: r.catch_up_rate,
-        freeze_waits_for: r.freeze_waits_for.clone(),
+        freeze_waits_for: r.freeze_waits_for,
         freeze_started_at: r.freeze_started_at,
-        freeze_ms: r.freeze_ms(),
         freeze_changes: r.freeze_changes,
-        freeze_budget_ms: 0,
         attempts: r.attempts,
         next_attempt_at: r.next_attempt_at,
-        error_code: r.error_code.clone(),
-        error_message: r.error_message.clone(),
-        data_state: data_state(r),
-        can_cancel: !r.status.is_final() && r.phase < Phase::Cleanup && !r.cancel_requested,
+        error_code: r.error_code,
+        error_message: r.error_message,
         cancel_requested: r.cancel_requested,
-        requested_by: r.requested_by.clone(),
-        notes: r.notes.clone(),
+        requested_by: r.requested_by,
+        notes: r.notes,
         keep_source: r.keep_source,
         created_at: r.created_at,
         started_at: r.started_at,
         finished_at: r.finished_at,
-        timeline,
-        tables,
-        notices,
+        tables: model.tables,
+        notices: model.notices,
         audit,
     }
 }
@@ -174,26 +146,4 @@ fn timeline(r: &MigrationRecord, phases: &[PhaseEntry]) -> Vec<Step> {
             }
         })
         .collect()
-}
-
-pub fn percent(r: &MigrationRecord) -> f64 {
-    let percent = if r.rows_total > 0 {
-        (r.rows_copied as f64 * 100.0 / r.rows_total as f64).min(100.0)
-    } else if r.status == Status::Completed {
-        100.0
-    } else {
-        0.0
-    };
-    (percent * 10.0).round() / 10.0
-}
-
-/// Remaining rows at the rate seen so far, while copying.
-fn eta_seconds(r: &MigrationRecord) -> Option<i64> {
-    let started = r.started_at?;
-    if r.status.is_final() || r.rows_copied <= 0 || r.rows_copied >= r.rows_total {
-        return None;
-    }
-    let elapsed = (Utc::now() - started).num_milliseconds().max(1) as f64 / 1000.0;
-    let rate = r.rows_copied as f64 / elapsed;
-    Some(((r.rows_total - r.rows_copied) as f64 / rate).ceil() as i64)
 }

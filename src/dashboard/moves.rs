@@ -2,15 +2,15 @@
 //! 50 to a page; each row links to its move.
 
 use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
 use super::access::Feature;
-use super::overview::percent;
 use super::render::{filtered_link, page as render_page};
 use super::{Dashboard, PageError, Session};
 use crate::control::Status;
-use crate::control::move_search::{self, MoveLine, MoveSearch};
+use crate::control::migrations::{self, MigrationFilter, MigrationRecord, view};
 use crate::ids::{ShardName, WebsiteId};
 
 const PAGE: i64 = 50;
@@ -29,11 +29,52 @@ pub struct Filters {
     before: Option<i64>,
 }
 
+/// What every line and page of a move starts with: which move, from where
+/// to where, and how far it is.
 #[derive(Debug, Serialize)]
-struct Row {
-    #[serde(flatten)]
-    line: MoveLine,
+pub struct Heading {
+    id: i64,
+    website_id: i64,
+    source_shard: String,
+    target_shard: String,
+    status: String,
+    phase: String,
     percent: f64,
+}
+
+impl From<&MigrationRecord> for Heading {
+    fn from(r: &MigrationRecord) -> Self {
+        Self {
+            id: r.id.0,
+            website_id: r.website.get(),
+            source_shard: r.source.to_string(),
+            target_shard: r.target.to_string(),
+            status: r.status.to_string(),
+            phase: r.phase.to_string(),
+            percent: view::percent(r),
+        }
+    }
+}
+
+/// One move in a list, as this page and the overview draw it.
+#[derive(Debug, Serialize)]
+pub struct Line {
+    #[serde(flatten)]
+    heading: Heading,
+    requested_by: Option<String>,
+    error_code: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<MigrationRecord> for Line {
+    fn from(r: MigrationRecord) -> Self {
+        Self {
+            heading: Heading::from(&r),
+            requested_by: r.requested_by,
+            error_code: r.error_code,
+            created_at: r.created_at,
+        }
+    }
 }
 
 pub async fn page(
@@ -43,19 +84,13 @@ pub async fn page(
 ) -> Result<HttpResponse, PageError> {
     dashboard.require(Feature::Admin)?;
     let filters = query.into_inner();
-    let search = parse(&filters)?;
+    let filter = parse(&filters)?;
     let mut conn = dashboard.app.control_pool().acquire().await?;
-    let lines = move_search::search(&mut conn, &search).await?;
-    let next_before = (lines.len() as i64 == PAGE)
-        .then(|| lines.last().map(|l| l.id))
+    let records = migrations::list(&mut conn, &filter).await?;
+    let next_before = (records.len() as i64 == PAGE)
+        .then(|| records.last().map(|r| r.id.0))
         .flatten();
-    let rows: Vec<Row> = lines
-        .into_iter()
-        .map(|line| Row {
-            percent: percent(line.rows_copied, line.rows_total),
-            line,
-        })
-        .collect();
+    let rows: Vec<Line> = records.into_iter().map(Line::from).collect();
     let next_page = next_before.map(|before| page_link(&filters, before));
     let values = context! {
         nav => "moves", rows, filters, next_page,
@@ -65,9 +100,9 @@ pub async fn page(
     render_page(&dashboard, &session, "moves.html", values)
 }
 
-fn parse(f: &Filters) -> Result<MoveSearch, PageError> {
+fn parse(f: &Filters) -> Result<MigrationFilter, PageError> {
     let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
-    Ok(MoveSearch {
+    Ok(MigrationFilter {
         status: text(&f.status)
             .map(|s| s.parse::<Status>())
             .transpose()

@@ -7,8 +7,9 @@ use minijinja::context;
 use serde::Serialize;
 
 use super::access::Feature;
+use super::moves::Line;
 use super::{Dashboard, PageError, Session};
-use crate::control::move_search::{self, MoveLine};
+use crate::control::migrations;
 use crate::shard_ops::{ShardOps, ShardView};
 
 /// A shard as the overview draws it.
@@ -18,13 +19,6 @@ struct ShardRow {
     shard: ShardView,
     /// Websites as a share of capacity, 0..100; null without a limit.
     fill_percent: Option<f64>,
-}
-
-#[derive(Debug, Serialize)]
-struct Running {
-    #[serde(flatten)]
-    line: MoveLine,
-    percent: f64,
 }
 
 pub async fn page(
@@ -52,22 +46,12 @@ pub async fn page(
         .collect();
     let distribution = ops.distribution().await?;
     let mut conn = dashboard.app.control_pool().acquire().await?;
-    let queue = move_search::queue(&mut conn).await?;
-    let running: Vec<Running> = move_search::running(&mut conn)
+    let queue = migrations::queue(&mut conn).await?;
+    let running: Vec<Line> = migrations::running(&mut conn)
         .await?
         .into_iter()
-        .map(|line| Running {
-            percent: percent(line.rows_copied, line.rows_total),
-            line,
-        })
+        .map(Line::from)
         .collect();
     let values = context! { nav => "overview", shards, distribution, queue, running };
     super::render::page(&dashboard, &session, "overview.html", values)
-}
-
-pub fn percent(copied: i64, total: i64) -> f64 {
-    if total <= 0 {
-        return 0.0;
-    }
-    ((copied as f64 * 1000.0 / total as f64).round() / 10.0).min(100.0)
 }

@@ -8,7 +8,6 @@ use minijinja::{Value, context};
 use serde::Serialize;
 
 use super::access::Feature;
-use super::overview::percent;
 use super::render::{fragment as render_fragment, page as render_page};
 use super::{Dashboard, PageError, Session};
 use crate::rebalance::{self, PlanView};
@@ -90,6 +89,14 @@ fn controls(status: &str, failed: bool) -> Vec<&'static str> {
         .into_iter()
         .filter_map(|(command, ok)| ok.then_some(command))
         .collect()
+}
+
+/// Rows done as a share of the plan's, 0..100 to one decimal.
+fn percent(done: i64, total: i64) -> f64 {
+    if total <= 0 {
+        return 0.0;
+    }
+    ((done as f64 * 1000.0 / total as f64).round() / 10.0).min(100.0)
 }
 
 #[cfg(test)]

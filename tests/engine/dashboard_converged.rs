@@ -1,5 +1,6 @@
 //! Where the dashboard used to answer otherwise than the API, it now answers
-//! as the API does: the same refusal for a form wrong twice.
+//! as the API does: the same refusal for a form wrong twice, and a move's
+//! progress and freeze budget read from the same view of the move.
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -38,4 +39,42 @@ async fn a_move_wrong_in_its_requester_and_its_mode_is_refused_for_the_requester
         "{}",
         page.body
     );
+}
+
+#[tokio::test]
+async fn a_move_page_shows_the_progress_and_the_recorded_freeze_budget_the_api_answers() {
+    let app = spawn_app().await;
+    app.env.seed(7, "shard_1", 10).await;
+    let id = app.env.request(&app.env.mover(), 7, "shard_2", 100).await;
+    // Cancelled before it copied anything, after a freeze held to a budget
+    // other than the current setting (as a move recorded before a change of it).
+    sqlx::query(
+        "UPDATE shardmover.migrations
+            SET status = 'cancelled', finished_at = now(), freeze_budget_ms = 1234,
+                freeze_started_at = now() - interval '3 seconds',
+                freeze_ended_at = now() - interval '1 second'
+          WHERE id = $1",
+    )
+    .bind(id.0)
+    .execute(&app.env.control)
+    .await
+    .unwrap();
+    let (status, view) = app.get(&format!("/api/v1/migrations/{}", id.0)).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["progress"]["percent"], 100.0);
+    assert_eq!(view["freeze"]["budget_ms"], 1234);
+    assert_eq!(view["freezes"], json!([]), "no freeze row was kept");
+
+    let operator = Operator::sign_in(&app).await;
+    let page = operator.get(&format!("/ui/moves/{}", id.0)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    for shown in [
+        "id=\"percent\">100.0%",
+        "budget 1234 ms",
+        "over its 1234 ms budget",
+    ] {
+        assert!(page.body.contains(shown), "{shown}: {}", page.body);
+    }
+    let list = operator.get("/ui/moves?status=cancelled").await;
+    assert!(list.body.contains("100.0%"), "{}", list.body);
 }

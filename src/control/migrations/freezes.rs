@@ -208,7 +208,7 @@ pub async fn take_over(
 }
 
 /// One ended freeze of a move.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct FreezeRecord {
     pub started_at: DateTime<Utc>,
     pub ended_at: DateTime<Utc>,
