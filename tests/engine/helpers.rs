@@ -3,7 +3,7 @@
 //! superuser only creates the databases and the roles (and grants shardmover's
 //! one server-wide parameter): the application owns its tables and writes as
 //! `sm_test_app`, shardmover runs as `sm_test_mover` with exactly the grants
-//! the README documents.
+//! docs/roles-and-privileges.md documents.
 
 use std::sync::{Arc, Mutex};
 

@@ -1,6 +1,7 @@
 //! What shardmover's own role must be allowed, as grants to hand an operator
-//! (the README prints them; the tests run exactly these) and as a preflight
-//! check that names everything missing before anything is touched.
+//! (docs/roles-and-privileges.md prints them; the tests run exactly these) and
+//! as a preflight check that names everything missing before anything is
+//! touched.
 
 mod rls;
 mod triggers;
@@ -216,10 +217,10 @@ async fn missing_on_control(
 mod tests {
     use super::*;
 
-    /// The README's snippet is what the test suite grants: they cannot drift apart.
+    /// The documented grants are what the test suite grants: they cannot drift apart.
     #[test]
-    fn the_readme_shows_exactly_the_grants_the_tests_run() {
-        let readme = include_str!("../../../README.md");
+    fn the_docs_show_exactly_the_grants_the_tests_run() {
+        let docs = include_str!("../../../docs/roles-and-privileges.md");
         let tenancy = crate::config::Settings::load(None).unwrap().tenancy;
         let statements = database_grants("shard_1", "shardmover")
             .into_iter()
@@ -227,7 +228,10 @@ mod tests {
             .chain(shard_grants("shardmover", &tenancy.schemas))
             .chain(control_grants("shardmover", &tenancy));
         for sql in statements {
-            assert!(readme.contains(&format!("{sql};")), "README lacks {sql}");
+            assert!(
+                docs.contains(&format!("{sql};")),
+                "docs/roles-and-privileges.md lacks {sql}"
+            );
         }
     }
 }
