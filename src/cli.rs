@@ -109,10 +109,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(args) => migrate::run(&mover(settings).await?, args).await,
         Command::Finalize { website } => migrate::finalize(&mover(settings).await?, website).await,
         Command::Status { migration, json } => {
-            migrate::status(&mover(settings).await?, MigrationId(migration), json).await
+            migrate::status(&mover(settings).await?, MigrationId::from(migration), json).await
         }
         Command::Cancel { migration } => {
-            migrate::cancel(&mover(settings).await?, MigrationId(migration)).await
+            migrate::cancel(&mover(settings).await?, MigrationId::from(migration)).await
         }
         Command::Audit {
             website,

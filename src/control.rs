@@ -13,8 +13,5 @@ pub mod shard_catalogue;
 pub mod shard_health;
 pub mod shard_websites;
 pub mod sign_outs;
-pub mod state;
 pub mod sweeps;
 pub mod tables;
-
-pub use state::{MoveMode, NoticeStatus, Phase, Status};

@@ -112,7 +112,21 @@ impl fmt::Display for ShardName {
 /// The id of one move, as stored in `shardmover.migrations`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct MigrationId(pub i64);
+pub struct MigrationId(i64);
+
+impl MigrationId {
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+/// Ids come from the database's `bigserial` or from a path or argument that
+/// names one; a number no move has is answered by the lookup (404), not here.
+impl From<i64> for MigrationId {
+    fn from(id: i64) -> Self {
+        Self(id)
+    }
+}
 
 impl fmt::Display for MigrationId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -10,6 +10,7 @@ pub mod config;
 pub mod control;
 pub mod dashboard;
 pub mod db;
+pub mod domain;
 pub mod ids;
 pub mod jobs;
 pub mod mail;

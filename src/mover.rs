@@ -47,7 +47,6 @@ pub use progress::{ProgressSink, Silent, Snapshot};
 
 use crate::app::App;
 use crate::config::Settings;
-use crate::ids::{ShardName, WebsiteId};
 
 /// The move engine over the application context (its settings, control
 /// pool, shard pools and stop flag, reached through `app` by name, never
@@ -55,32 +54,11 @@ use crate::ids::{ShardName, WebsiteId};
 pub struct Mover {
     app: App,
     endings: Arc<dyn EndOfMove>,
-    /// `app`'s settings and control pool again (the same handles, set once
-    /// in `new`), under the names the end of a move (`ending.rs`) and the
-    /// workers read them by.
-    pub(crate) settings: Arc<Settings>,
-    pub(crate) control: PgPool,
-}
-
-#[derive(Debug, Clone)]
-pub struct MoveRequest {
-    pub website: WebsiteId,
-    pub target: ShardName,
-    pub keep_source: bool,
-    pub batch_rows: Option<u32>,
-    pub requested_by: Option<String>,
-    pub notes: Option<String>,
-    pub mode: crate::control::MoveMode,
 }
 
 impl Mover {
     pub fn new(app: App, endings: Arc<dyn EndOfMove>) -> Self {
-        Self {
-            settings: app.settings.clone(),
-            control: app.control.clone(),
-            app,
-            endings,
-        }
+        Self { app, endings }
     }
 
     /// This mover with another control pool (the API's or the workers'), sharing

@@ -27,7 +27,7 @@ pub async fn finalize(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     require(&request, &state, Feature::Migrations)?;
-    let id = MigrationId(id.into_inner());
+    let id = MigrationId::from(id.into_inner());
     let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone());
     moves::finalize(&state.mover(), id, request_id).await?;
     migration_view::accepted(&state, id).await

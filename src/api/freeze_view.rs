@@ -5,8 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::control::migrations::FreezeRecord;
 use crate::control::migrations::view;
-use crate::control::migrations::{FreezeRecord, MigrationRecord};
+use crate::domain::MigrationRecord;
 
 /// The final pause of an online move: the website's writes are refused (SQLSTATE
 /// SMF01) from `started_at` until the registry switch at `ended_at`.

@@ -120,7 +120,7 @@ pub fn render(model: MoveView, budget_ms: u64) -> MigrationView {
         cleanup_pending: a.cleanup_pending,
     });
     MigrationView {
-        id: r.id.0,
+        id: r.id.get(),
         website_id: r.website.get(),
         source_shard: r.source.to_string(),
         target_shard: r.target.to_string(),

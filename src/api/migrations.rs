@@ -12,9 +12,9 @@ use super::migration_view::{self, ErrorResponse, MigrationList, MigrationView};
 use super::request_id::RequestId;
 use super::{ApiError, AppState};
 use crate::control::migrations::{MigrationFilter, view};
-use crate::control::{MoveMode, Status};
+use crate::domain::{MoveMode, MoveRequest, Status};
 use crate::ids::{MigrationId, ShardName, WebsiteId};
-use crate::mover::{MoveError, MoveRequest};
+use crate::mover::MoveError;
 use crate::moves;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -97,7 +97,7 @@ pub async fn show(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     require(&request, &state, Feature::Admin)?;
-    let id = MigrationId(id.into_inner());
+    let id = MigrationId::from(id.into_inner());
     Ok(HttpResponse::Ok().json(migration_view::load(&state, id).await?))
 }
 
@@ -158,7 +158,7 @@ pub async fn cancel(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     require(&request, &state, Feature::Migrations)?;
-    let id = MigrationId(id.into_inner());
+    let id = MigrationId::from(id.into_inner());
     moves::cancel(&state.mover(), id).await?;
     Ok(HttpResponse::Accepted().json(migration_view::load(&state, id).await?))
 }

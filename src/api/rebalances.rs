@@ -134,6 +134,6 @@ pub async fn command(
     let command =
         Command::parse(&verb).ok_or_else(|| ApiError::not_found("not_found", "no such route"))?;
     let by = crate::moves::requester(state.app.settings(), &body.requested_by)?;
-    rebalance::command(&state.app, id, command, &by).await?;
+    rebalance::command(&state.app, id, command, by.as_str()).await?;
     Ok(HttpResponse::Accepted().json(rebalance::show(&state.app, id).await?))
 }

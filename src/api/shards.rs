@@ -109,7 +109,12 @@ pub async fn update(
     };
     let ops = ShardOps::new(&state.app);
     let detail = ops
-        .update(&name, &update, Some(&requested_by), body.notes.as_deref())
+        .update(
+            &name,
+            &update,
+            Some(requested_by.as_str()),
+            body.notes.as_deref(),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(detail))
 }

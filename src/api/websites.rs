@@ -69,7 +69,7 @@ pub async fn assign(
     let assign = AssignRequest {
         website: website_id(id.into_inner())?,
         target: body.shard,
-        requested_by: Some(moves::requester(state.app.settings(), &body.requested_by)?),
+        requested_by: Some(moves::requester(state.app.settings(), &body.requested_by)?.into()),
         notes: body.notes,
     };
     let done = ShardOps::new(&state.app)
@@ -115,7 +115,7 @@ pub async fn bulk_assign(
     let bulk = BulkRequest {
         websites,
         target: body.target_shard,
-        requested_by: Some(moves::requester(state.app.settings(), &body.requested_by)?),
+        requested_by: Some(moves::requester(state.app.settings(), &body.requested_by)?.into()),
         notes: body.notes,
         confirmation_token: body.confirmation_token,
     };

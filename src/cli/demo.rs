@@ -12,9 +12,9 @@ use crate::cli::samples::scratch::{Server, settings_with};
 use crate::cli::samples::{self, tenant::Scale};
 use crate::config::Settings;
 use crate::control::notifications;
-use crate::ids::{ShardName, WebsiteId};
+use crate::domain::MoveRequest;
+use crate::ids::{EmailAddress, ShardName, WebsiteId};
 use crate::mail::{Delivery, Notifier};
-use crate::mover::MoveRequest;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -84,7 +84,7 @@ pub async fn run(base: Settings, args: DemoArgs) -> anyhow::Result<()> {
         target,
         keep_source: false,
         batch_rows: None,
-        requested_by: Some(DEMO_ADMIN.into()),
+        requested_by: EmailAddress::parse(DEMO_ADMIN).ok(),
         notes: None,
         mode: Default::default(),
     };

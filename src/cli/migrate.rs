@@ -5,10 +5,10 @@ use clap::Args;
 
 use super::progress_bar::TerminalProgress;
 use super::report;
-use crate::control::MoveMode;
 use crate::control::audit_logs::AuditFilter;
-use crate::ids::{MigrationId, ShardName, WebsiteId};
-use crate::mover::{MoveRequest, Mover};
+use crate::domain::{MoveMode, MoveRequest};
+use crate::ids::{EmailAddress, MigrationId, ShardName, WebsiteId};
+use crate::mover::Mover;
 
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
@@ -27,9 +27,10 @@ pub struct MigrateArgs {
     /// Rows per copy chunk (each chunk commits with its checkpoint).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_rows: Option<u32>,
-    /// Who asked for the move, for the record.
-    #[arg(long, env = "USER")]
-    pub requested_by: Option<String>,
+    /// Who asked for the move: recorded and told of its end. Without it the
+    /// move's notes record the local user who ran the command.
+    #[arg(long, value_parser = parse_requester)]
+    pub requested_by: Option<EmailAddress>,
     /// online: writes go on while the website is copied and are refused only
     /// in a short final freeze; offline: writes are refused for the whole move.
     #[arg(long, default_value = "online", value_parser = parse_mode)]
@@ -37,6 +38,10 @@ pub struct MigrateArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_requester(text: &str) -> Result<EmailAddress, String> {
+    EmailAddress::parse(&text.to_lowercase())
 }
 
 fn parse_mode(text: &str) -> Result<MoveMode, String> {
@@ -77,7 +82,12 @@ pub async fn run(mover: &Mover, args: MigrateArgs) -> anyhow::Result<()> {
                 keep_source: args.keep_source,
                 batch_rows: args.batch_rows,
                 requested_by: args.requested_by.clone(),
-                notes: None,
+                notes: match &args.requested_by {
+                    Some(_) => None,
+                    None => std::env::var("USER")
+                        .ok()
+                        .map(|user| format!("requested from the CLI by {user}")),
+                },
                 mode: args.mode,
             };
             mover.request(&request).await?

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::control::Phase;
+use crate::domain::Phase;
 use crate::mover::{ProgressSink, Snapshot};
 
 pub struct TerminalProgress {

@@ -159,7 +159,7 @@ pub async fn run(app: &App, args: RebalanceArgs) -> anyhow::Result<()> {
 
 async fn control(app: &App, c: Control, command: Command, json: bool) -> anyhow::Result<()> {
     let by = crate::moves::requester(app.settings(), &c.requested_by)?;
-    rebalance::command(app, c.id, command, &by).await?;
+    rebalance::command(app, c.id, command, by.as_str()).await?;
     print::plan(&rebalance::show(app, c.id).await?, json)
 }
 

@@ -4,8 +4,7 @@ mod online;
 
 use serde_json::{Value, json};
 
-use crate::control::migrations::MigrationRecord;
-use crate::control::{MoveMode, NoticeStatus, Phase, Status};
+use crate::domain::{MigrationRecord, MoveMode, NoticeStatus, Phase, Status};
 use crate::mover::{MoveOutcome, PreflightReport, SchemaNotes};
 
 pub fn print_preflight(report: &PreflightReport) {

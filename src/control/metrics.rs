@@ -3,7 +3,7 @@
 
 use sqlx::{PgConnection, Row};
 
-use super::NoticeStatus;
+use crate::domain::NoticeStatus;
 
 /// Moves per stored status.
 pub async fn moves_by_status(conn: &mut PgConnection) -> Result<Vec<(String, i64)>, sqlx::Error> {
@@ -115,7 +115,7 @@ pub async fn changes_waiting(conn: &mut PgConnection) -> Result<i64, sqlx::Error
         "SELECT coalesce(sum(changes_waiting), 0)::int8
            FROM shardmover.migrations WHERE status = $1",
     )
-    .bind(super::Status::InProgress.as_str())
+    .bind(crate::domain::Status::InProgress.as_str())
     .fetch_one(conn)
     .await
 }

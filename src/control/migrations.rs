@@ -1,10 +1,9 @@
 //! Repository for `shardmover.migrations`. Functions take a connection so the
 //! caller owns the transaction boundary.
 
-use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row, postgres::PgRow};
 
-use super::state::{MoveMode, Phase, Status};
+use crate::domain::{MigrationRecord, MoveMode};
 use crate::ids::{MigrationId, ShardName, WebsiteId};
 use crate::sql::audited;
 
@@ -19,63 +18,6 @@ pub use freezes::*;
 pub use list::*;
 pub use online::*;
 pub use transitions::*;
-
-#[derive(Debug, Clone)]
-pub struct MigrationRecord {
-    pub id: MigrationId,
-    pub website: WebsiteId,
-    pub source: ShardName,
-    pub target: ShardName,
-    pub status: Status,
-    pub phase: Phase,
-    pub keep_source: bool,
-    pub batch_rows: u32,
-    pub rows_total: i64,
-    pub rows_copied: i64,
-    pub rollback_required: bool,
-    pub cancel_requested: bool,
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
-    pub requested_by: Option<String>,
-    pub notes: Option<String>,
-    pub current_table: Option<String>,
-    /// Attempts started so far; the newest one owns the move (see `start_attempt`).
-    pub attempts: i32,
-    /// Attempts before this one do not count against the retry budget.
-    pub retry_from: i32,
-    /// Cleanup step 1 done: no fence an earlier move left refuses writes on the target.
-    pub target_unfenced_at: Option<DateTime<Utc>>,
-    /// Cleanup step 2 done: the source's rows are deleted (or kept, with `keep_source`).
-    pub source_cleaned_at: Option<DateTime<Utc>>,
-    pub next_attempt_at: Option<DateTime<Utc>>,
-    pub updated_at: DateTime<Utc>,
-    pub created_at: DateTime<Utc>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub finished_at: Option<DateTime<Utc>>,
-    pub mode: MoveMode,
-    /// Online moves: the freeze (fence raised to registry switched).
-    pub freeze_started_at: Option<DateTime<Utc>>,
-    pub freeze_ended_at: Option<DateTime<Utc>>,
-    /// Captured changes replayed inside the freeze.
-    pub freeze_changes: Option<i64>,
-    /// Catch-up: changes replayed so far, changes waiting, and changes per second.
-    pub changes_applied: i64,
-    pub changes_waiting: i64,
-    pub catch_up_rate: Option<f64>,
-    /// Catch-up is ready to freeze but waits for these sessions' locks.
-    pub freeze_waits_for: Option<String>,
-    /// The operator's steps after the move (refreshing materialized views).
-    pub follow_up: Option<String>,
-    /// `engine.freeze_budget_ms` as it was when the open (or last) freeze began.
-    pub freeze_budget_ms: Option<i32>,
-}
-
-impl MigrationRecord {
-    /// How long the website's writes were frozen, once the freeze is over.
-    pub fn freeze_ms(&self) -> Option<i64> {
-        Some((self.freeze_ended_at? - self.freeze_started_at?).num_milliseconds())
-    }
-}
 
 pub struct NewMigration<'a> {
     pub website: WebsiteId,
@@ -101,7 +43,7 @@ fn from_row(row: &PgRow) -> Result<MigrationRecord, sqlx::Error> {
         source: e.into(),
     };
     Ok(MigrationRecord {
-        id: MigrationId(row.try_get("id")?),
+        id: MigrationId::from(row.try_get::<i64, _>("id")?),
         website: WebsiteId::new(row.try_get("website_id")?).map_err(|e| decode("website_id", e))?,
         source: ShardName::parse(row.try_get("source_shard")?)
             .map_err(|e| decode("source_shard", e))?,
@@ -189,7 +131,7 @@ pub async fn find(
     let row = sqlx::query(audited(&format!(
         "SELECT {COLUMNS} FROM shardmover.migrations WHERE id = $1"
     )))
-    .bind(id.0)
+    .bind(id.get())
     .fetch_optional(conn)
     .await?;
     row.as_ref().map(from_row).transpose()
@@ -232,7 +174,7 @@ pub async fn find_unfinalized(
 
 pub async fn mark_finalized(conn: &mut PgConnection, id: MigrationId) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE shardmover.migrations SET source_finalized_at = now() WHERE id = $1")
-        .bind(id.0)
+        .bind(id.get())
         .execute(conn)
         .await?;
     Ok(())
@@ -275,7 +217,7 @@ pub async fn set_request(
     sqlx::query(
         "UPDATE shardmover.migrations SET idempotency_key = $2, request_id = $3 WHERE id = $1",
     )
-    .bind(id.0)
+    .bind(id.get())
     .bind(idempotency_key)
     .bind(request_id)
     .execute(conn)

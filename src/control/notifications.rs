@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use super::{NoticeStatus, Status};
+use crate::domain::{NoticeStatus, Status};
 use crate::ids::{EmailAddress, MigrationId, NotificationId};
 
 pub use delivery::{Outgoing, claim, mark_failed_attempt, mark_sent};
@@ -63,7 +63,7 @@ impl Subject {
     /// The columns `migration_id`, `rebalance_id` and `rebalance_event_id`.
     fn columns(self) -> (Option<i64>, Option<i64>, Option<i64>) {
         match self {
-            Self::Move(id) => (Some(id.0), None, None),
+            Self::Move(id) => (Some(id.get()), None, None),
             Self::Plan { rebalance, ending } => (None, Some(rebalance), Some(ending)),
         }
     }
@@ -110,7 +110,7 @@ pub async fn list_for_migration(
     migration: MigrationId,
 ) -> Result<Vec<Notification>, sqlx::Error> {
     let mut by_move = list_many(conn, &[migration]).await?;
-    Ok(by_move.remove(&migration.0).unwrap_or_default())
+    Ok(by_move.remove(&migration.get()).unwrap_or_default())
 }
 
 /// The notices of many moves in one query, by move id.
@@ -118,7 +118,7 @@ pub async fn list_many(
     conn: &mut PgConnection,
     migrations: &[MigrationId],
 ) -> Result<HashMap<i64, Vec<Notification>>, sqlx::Error> {
-    let ids: Vec<i64> = migrations.iter().map(|id| id.0).collect();
+    let ids: Vec<i64> = migrations.iter().map(|id| id.get()).collect();
     let rows: Vec<Notification> = sqlx::query_as(crate::sql::audited(&format!(
         "SELECT {COLUMNS} FROM shardmover.notifications WHERE migration_id = ANY($1) ORDER BY id"
     )))

@@ -21,7 +21,7 @@ pub async fn list(
         "SELECT phase, entered_at FROM shardmover.migration_phases
           WHERE migration_id = $1 ORDER BY id",
     )
-    .bind(id.0)
+    .bind(id.get())
     .fetch_all(conn)
     .await
 }

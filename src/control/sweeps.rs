@@ -10,7 +10,7 @@
 
 use sqlx::PgConnection;
 
-use super::{NoticeStatus, Status};
+use crate::domain::{NoticeStatus, Status};
 use crate::ids::NotificationId;
 use crate::sql::audited;
 

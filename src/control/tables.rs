@@ -31,7 +31,7 @@ pub async fn plan(
         "UPDATE shardmover.migrations SET rows_total = $3
           WHERE id = $1 AND attempts = $2 AND status = 'in_progress'",
     )
-    .bind(id.0)
+    .bind(id.get())
     .bind(attempt)
     .bind(total)
     .execute(&mut *conn)
@@ -47,7 +47,7 @@ pub async fn plan(
              VALUES ($1, $2, $3, $4)
              ON CONFLICT (migration_id, table_name) DO UPDATE SET rows_total = EXCLUDED.rows_total",
         )
-        .bind(id.0)
+        .bind(id.get())
         .bind(name)
         .bind(position as i32)
         .bind(rows)
@@ -73,7 +73,7 @@ pub async fn record_copied(
                      WHERE migration_id IN (SELECT id FROM m) AND table_name = $2)
          SELECT EXISTS (SELECT 1 FROM m)",
     )
-    .bind(id.0)
+    .bind(id.get())
     .bind(table)
     .bind(table_rows)
     .bind(all_rows)
@@ -99,7 +99,7 @@ pub async fn record_checksums(
                      WHERE migration_id IN (SELECT id FROM m) AND table_name = $2)
          SELECT EXISTS (SELECT 1 FROM m)",
     )
-    .bind(id.0)
+    .bind(id.get())
     .bind(table)
     .bind(source)
     .bind(target)
@@ -114,7 +114,7 @@ pub async fn list(
     id: MigrationId,
 ) -> Result<Vec<TableProgress>, sqlx::Error> {
     let mut by_move = list_many(conn, &[id]).await?;
-    Ok(by_move.remove(&id.0).unwrap_or_default())
+    Ok(by_move.remove(&id.get()).unwrap_or_default())
 }
 
 /// `list` for many moves in one query, by move id.
@@ -122,7 +122,7 @@ pub async fn list_many(
     conn: &mut PgConnection,
     ids: &[MigrationId],
 ) -> Result<HashMap<i64, Vec<TableProgress>>, sqlx::Error> {
-    let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+    let ids: Vec<i64> = ids.iter().map(|id| id.get()).collect();
     let rows = sqlx::query(
         "SELECT migration_id, table_name, rows_total, rows_copied, source_checksum,
                 target_checksum, verified

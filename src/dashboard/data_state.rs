@@ -2,8 +2,7 @@
 //! on: the move page's answer to "is anything lost, and what do I run next?".
 //! It says what the API's `after_cutover` says, in words.
 
-use crate::control::migrations::MigrationRecord;
-use crate::control::{MoveMode, Phase, Status};
+use crate::domain::{MigrationRecord, MoveMode, Phase, Status};
 
 pub fn data_state(r: &MigrationRecord) -> String {
     let (w, from, to) = (r.website, &r.source, &r.target);

@@ -16,7 +16,7 @@ pub async fn fragment(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, PageError> {
     dashboard.require(Feature::Admin)?;
-    let details = load(&dashboard, MigrationId(id.into_inner())).await?;
+    let details = load(&dashboard, MigrationId::from(id.into_inner())).await?;
     render_fragment(
         &dashboard,
         &session,

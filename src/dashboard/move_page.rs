@@ -11,13 +11,12 @@ use super::data_state::data_state;
 use super::moves::Heading;
 use super::render::page as render_page;
 use super::{Dashboard, PageError, Session};
-use crate::control::Phase;
 use crate::control::audit_logs::AuditEntry;
-use crate::control::migrations::MigrationRecord;
 use crate::control::migrations::view::{self, History, MoveView};
 use crate::control::notifications::Notification;
 use crate::control::phase_history::PhaseEntry;
 use crate::control::tables::TableProgress;
+use crate::domain::{MigrationRecord, Phase};
 use crate::ids::MigrationId;
 
 /// What the page and its live fragment show.
@@ -77,7 +76,7 @@ pub async fn page(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, PageError> {
     dashboard.require(Feature::Admin)?;
-    let details = load(&dashboard, MigrationId(id.into_inner())).await?;
+    let details = load(&dashboard, MigrationId::from(id.into_inner())).await?;
     render_page(&dashboard, &session, "move.html", context! { m => details })
 }
 

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use super::access::Feature;
 use super::render::{filtered_link, page as render_page};
 use super::{Dashboard, PageError, Session};
-use crate::control::Status;
-use crate::control::migrations::{self, MigrationFilter, MigrationRecord, view};
+use crate::control::migrations::{self, MigrationFilter, view};
+use crate::domain::{MigrationRecord, Status};
 use crate::ids::{ShardName, WebsiteId};
 
 const PAGE: i64 = 50;
@@ -45,7 +45,7 @@ pub struct Heading {
 impl From<&MigrationRecord> for Heading {
     fn from(r: &MigrationRecord) -> Self {
         Self {
-            id: r.id.0,
+            id: r.id.get(),
             website_id: r.website.get(),
             source_shard: r.source.to_string(),
             target_shard: r.target.to_string(),
@@ -88,7 +88,7 @@ pub async fn page(
     let mut conn = dashboard.app.control_pool().acquire().await?;
     let records = migrations::list(&mut conn, &filter).await?;
     let next_before = (records.len() as i64 == PAGE)
-        .then(|| records.last().map(|r| r.id.0))
+        .then(|| records.last().map(|r| r.id.get()))
         .flatten();
     let rows: Vec<Line> = records.into_iter().map(Line::from).collect();
     let next_page = next_before.map(|before| page_link(&filters, before));

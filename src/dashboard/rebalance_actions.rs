@@ -48,5 +48,5 @@ async fn apply(
     form: &CommandForm,
 ) -> Result<(), PageError> {
     let by = crate::moves::requester(dashboard.app.settings(), &form.requested_by)?;
-    Ok(rebalance::command(&dashboard.app, id, command, &by).await?)
+    Ok(rebalance::command(&dashboard.app, id, command, by.as_str()).await?)
 }

@@ -89,7 +89,7 @@ async fn apply(dashboard: &Dashboard, name: &str, form: &Change) -> Result<(), P
     };
     let notes = Some(form.notes.trim()).filter(|n| !n.is_empty());
     ShardOps::new(&dashboard.app)
-        .update(name, &update, Some(&requested_by), notes)
+        .update(name, &update, Some(requested_by.as_str()), notes)
         .await?;
     Ok(())
 }

@@ -11,9 +11,9 @@ use subtle::ConstantTimeEq;
 use super::access::Feature;
 use super::website::show;
 use super::{Dashboard, PageError, Session, see_other};
-use crate::control::MoveMode;
-use crate::ids::{MigrationId, ShardName, WebsiteId};
-use crate::mover::{MoveError, MoveRequest, PreflightReport};
+use crate::domain::{MoveMode, MoveRequest};
+use crate::ids::{EmailAddress, MigrationId, ShardName, WebsiteId};
+use crate::mover::{MoveError, PreflightReport};
 use crate::moves;
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -94,7 +94,11 @@ async fn dry_run(
 ) -> Result<(PreflightReport, String), PageError> {
     let (target, requested_by, mode) = checked(dashboard, form)?;
     let report = moves::preview(&dashboard.mover(), website, &target).await?;
-    let ticket = ticket(dashboard, session, (website, &target, mode, &requested_by))?;
+    let ticket = ticket(
+        dashboard,
+        session,
+        (website, &target, mode, requested_by.as_str()),
+    )?;
     Ok((report, ticket))
 }
 
@@ -105,7 +109,11 @@ async fn begin(
     form: &MoveForm,
 ) -> Result<MigrationId, PageError> {
     let (target, requested_by, mode) = checked(dashboard, form)?;
-    let expected = ticket(dashboard, session, (website, &target, mode, &requested_by))?;
+    let expected = ticket(
+        dashboard,
+        session,
+        (website, &target, mode, requested_by.as_str()),
+    )?;
     if !bool::from(form.ticket.as_bytes().ct_eq(expected.as_bytes())) {
         return Err(PageError::unprocessable(
             "preview_required",
@@ -148,7 +156,7 @@ async fn record(dashboard: &Dashboard, request: &MoveRequest) -> Result<Migratio
 fn checked(
     dashboard: &Dashboard,
     form: &MoveForm,
-) -> Result<(ShardName, String, MoveMode), PageError> {
+) -> Result<(ShardName, EmailAddress, MoveMode), PageError> {
     let target = ShardName::parse(form.target.trim())
         .map_err(|_| MoveError::UnknownShard(form.target.clone()))?;
     let requested_by = moves::requester(dashboard.app.settings(), &form.requested_by)?;

@@ -19,8 +19,8 @@ use tracing::{Instrument, info, warn};
 
 use super::backoff::backoff;
 use super::{Job, enqueue};
-use crate::control::migrations::{self, MigrationRecord};
-use crate::control::{Phase, Status};
+use crate::control::migrations;
+use crate::domain::{MigrationRecord, Phase, Status};
 use crate::ids::MigrationId;
 use crate::mover::{MoveError, Mover, Silent};
 
@@ -50,7 +50,7 @@ impl MoveJob {
 pub async fn run_move(job: MoveJob, mover: Data<Arc<Mover>>) -> Result<(), BoxDynError> {
     let span = tracing::info_span!(
         "move_job",
-        migration_id = job.migration_id.0,
+        migration_id = job.migration_id.get(),
         request_id = job.request_id.as_deref().unwrap_or("")
     );
     handle(job, &mover).instrument(span).await

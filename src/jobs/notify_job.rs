@@ -14,8 +14,8 @@ use sqlx::PgConnection;
 
 use super::{Job, backoff, enqueue};
 use crate::config::Settings;
-use crate::control::migrations::MigrationRecord;
 use crate::control::rebalances::PlanRow;
+use crate::domain::MigrationRecord;
 use crate::ids::NotificationId;
 use crate::mail::outbox;
 use crate::mail::{Delivery, Notifier, NotifyError};

@@ -28,7 +28,7 @@ pub async fn sweep(pool: &PgPool, quiet_for_secs: f64) -> Result<usize, anyhow::
     let lost = sweeps::lost_moves(&mut tx, MoveJob::QUEUE, quiet_for_secs).await?;
     for id in &lost {
         let job = MoveJob {
-            migration_id: MigrationId(*id),
+            migration_id: MigrationId::from(*id),
             request_id: None,
         };
         job.enqueue(&mut tx, Duration::ZERO).await?;

@@ -51,7 +51,7 @@ pub async fn run_watched(
     workers: &Workers,
 ) -> anyhow::Result<()> {
     let shutdown: Shutdown = shutdown.boxed().shared();
-    let notifier = Notifier::new(pool.clone(), mover.settings.clone())?;
+    let notifier = Notifier::new(pool.clone(), mover.app().settings.clone())?;
     let settings = mover.settings().worker.clone();
     let moves = supervise(&workers.moves, shutdown.clone(), |attempt| {
         WorkerBuilder::new(format!("{name}-{attempt}"))

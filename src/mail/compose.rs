@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use super::templates::{self, Templates};
 use super::{EmailAddress, MailError, Notice, PlanNotice};
-use crate::control::migrations::MigrationRecord;
 use crate::control::rebalances::PlanRow;
+use crate::domain::MigrationRecord;
 
 #[derive(Serialize)]
 struct Context<'a, N> {
@@ -25,7 +25,7 @@ struct Context<'a, N> {
 pub fn message_id(record: &MigrationRecord, sender: &Mailbox) -> String {
     format!(
         "<move-{}.{}.{}@{}>",
-        record.id.0,
+        record.id.get(),
         record.status,
         record.created_at.timestamp_millis(),
         sender.email.domain()

@@ -5,9 +5,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::control::migrations::MigrationRecord;
 use crate::control::tables::TableProgress;
-use crate::control::{Phase, Status};
+use crate::domain::{MigrationRecord, Phase, Status};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Notice {
@@ -70,7 +69,7 @@ impl Notice {
             .map(|(started, finished)| human_duration(finished - started));
         Self {
             outcome,
-            migration_id: record.id.0,
+            migration_id: record.id.get(),
             website_id: record.website.get(),
             source: record.source.to_string(),
             target: record.target.to_string(),
@@ -84,7 +83,7 @@ impl Notice {
             progress_url: format!(
                 "{}/api/v1/migrations/{}",
                 public_url.trim_end_matches('/'),
-                record.id.0
+                record.id.get()
             ),
             phase: record.phase.as_str(),
             error_code: record.error_code.clone(),

@@ -8,10 +8,9 @@ use tracing::{info, warn};
 
 use super::{EmailAddress, compose};
 use crate::config::Settings;
-use crate::control::Status;
-use crate::control::migrations::MigrationRecord;
 use crate::control::notifications::{self, NewNotification, Subject};
 use crate::control::rebalances::{self, PlanRow};
+use crate::domain::{MigrationRecord, Status};
 use crate::ids::NotificationId;
 
 /// Records the notice of `record`'s final event, one per recipient; returns
@@ -29,7 +28,7 @@ pub async fn record_final_event(
     let plan = rebalances::plan_state_of_move(conn, record.id).await?;
     if plan.is_some_and(|state| said_by_its_plan(record.status, &state)) {
         info!(
-            migration_id = record.id.0,
+            migration_id = record.id.get(),
             "a plan's move: its plan's summary tells"
         );
         return Ok(Vec::new());
@@ -143,7 +142,7 @@ fn recipients(settings: &Settings, requested_by: Option<&str>) -> Vec<EmailAddre
 #[cfg(test)]
 mod tests {
     use super::said_by_its_plan;
-    use crate::control::Status;
+    use crate::domain::Status;
 
     #[test]
     fn a_plan_s_move_mails_only_what_someone_must_act_on_or_did_not_ask_for() {

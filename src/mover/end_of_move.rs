@@ -5,7 +5,7 @@
 use futures_util::future::BoxFuture;
 use sqlx::PgConnection;
 
-use crate::control::migrations::MigrationRecord;
+use crate::domain::MigrationRecord;
 
 /// Told of every end of a move (and of a cleanup left pending), on the
 /// transaction that records it: the engine's one way out to the notices,

@@ -8,8 +8,8 @@ use futures_util::future::BoxFuture;
 use sqlx::PgConnection;
 
 use super::Mover;
-use crate::control::Status;
-use crate::control::migrations::{self, MigrationRecord};
+use crate::control::migrations;
+use crate::domain::{MigrationRecord, Status};
 use crate::ids::MigrationId;
 
 type Ending<'c> = BoxFuture<'c, Result<Option<MigrationRecord>, sqlx::Error>>;
@@ -33,7 +33,7 @@ impl Mover {
     where
         F: for<'c> FnOnce(&'c mut PgConnection) -> Ending<'c>,
     {
-        let mut tx = self.control.begin().await?;
+        let mut tx = self.app.control.begin().await?;
         let Some(record) = end(&mut tx).await? else {
             return Ok(false);
         };

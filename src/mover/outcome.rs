@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::control::migrations::MigrationRecord;
 use crate::control::tables::TableProgress;
+use crate::domain::MigrationRecord;
 use crate::mover::error::MoveError;
 
 /// Wall time per phase of this attempt (phases skipped on resume stay zero).

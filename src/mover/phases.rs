@@ -32,7 +32,7 @@ mod verify;
 
 use std::time::Instant;
 
-use crate::control::{MoveMode, Phase};
+use crate::domain::{MoveMode, Phase};
 use crate::mover::error::MoveError;
 pub(crate) use attempt::Attempt;
 pub(crate) use context::PhaseContext;

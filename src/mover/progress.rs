@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use sqlx::PgPool;
 
 use super::error::{Context, MoveError};
-use crate::control::{Phase, migrations, tables};
+use crate::control::{migrations, tables};
+use crate::domain::Phase;
 use crate::ids::MigrationId;
 
 /// What a watcher (a terminal progress bar, a log line) sees.

@@ -2,14 +2,14 @@
 //! recording a move request (after the cheap checks), the website's unfinished
 //! move, the audit log, and cancelling.
 
-use super::MoveRequest;
 use super::Mover;
 use super::checks::admission::{self, Admission};
 use super::checks::{self, report::PreflightReport};
 use super::error::{Context, MoveError};
 use super::mechanics::routes::{check_route, control_conn, current_shard_on};
-use crate::control::migrations::{self, MigrationRecord, NewMigration};
-use crate::ids::{ShardName, WebsiteId};
+use crate::control::migrations::{self, NewMigration};
+use crate::domain::{MigrationRecord, MoveRequest};
+use crate::ids::{EmailAddress, ShardName, WebsiteId};
 
 impl Mover {
     /// Runs every preflight check of a move not yet recorded (a dry run);
@@ -56,7 +56,7 @@ impl Mover {
                 .batch_rows
                 .unwrap_or(self.app.settings.engine.batch_rows)
                 .max(1),
-            requested_by: request.requested_by.as_deref(),
+            requested_by: request.requested_by.as_ref().map(EmailAddress::as_str),
             notes: request.notes.as_deref(),
             mode: request.mode,
         };

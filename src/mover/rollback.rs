@@ -12,7 +12,8 @@ use super::error::{Context, MoveError};
 use super::mechanics::fence::{self, FenceOptions};
 use super::mechanics::routes::{control_conn, shard_pool};
 use super::mechanics::{delete, traces};
-use crate::control::{Phase, Status, migrations, migrations::MigrationRecord, registry};
+use crate::control::{migrations, registry};
+use crate::domain::{MigrationRecord, Phase, Status};
 
 impl Mover {
     /// Ends a move that hit a permanent error; returns the error to report.

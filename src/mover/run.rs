@@ -12,8 +12,9 @@ use super::mechanics::routes::{check_route, control_conn};
 use super::outcome::{MoveOutcome, Run, Timings};
 use super::phases::{self, Attempt, PhaseContext};
 use super::progress::ProgressSink;
+use crate::control::migrations;
 use crate::control::tables;
-use crate::control::{Phase, Status, migrations, migrations::MigrationRecord};
+use crate::domain::{MigrationRecord, Phase, Status};
 use crate::ids::MigrationId;
 
 impl Mover {

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use super::MovesError;
-use crate::control::migrations::{self, MigrationRecord};
-use crate::control::{Phase, Status};
+use crate::control::migrations;
+use crate::domain::{MigrationRecord, Phase, Status};
 use crate::ids::MigrationId;
 use crate::jobs::MoveJob;
 use crate::mover::Mover;

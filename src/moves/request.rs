@@ -6,9 +6,10 @@
 use std::time::Duration;
 
 use super::MovesError;
-use crate::control::migrations::{self, MigrationRecord};
+use crate::control::migrations;
+use crate::domain::{MigrationRecord, MoveRequest};
 use crate::jobs::MoveJob;
-use crate::mover::{MoveError, MoveRequest, Mover};
+use crate::mover::{MoveError, Mover};
 
 /// Who asked: the request id carried into the job's logs, and the caller's
 /// idempotency key if any.
@@ -86,7 +87,7 @@ fn same_request(record: &MigrationRecord, request: &MoveRequest) -> bool {
     record.website == request.website
         && record.target == request.target
         && record.keep_source == request.keep_source
-        && record.requested_by == request.requested_by
+        && record.requested_by.as_deref() == request.requested_by.as_ref().map(|e| e.as_str())
         && record.notes == request.notes
         && record.mode == request.mode
 }

@@ -7,12 +7,13 @@ use crate::config::Settings;
 use crate::ids::EmailAddress;
 
 /// The requester, lower-cased, or why it may not ask.
-pub fn requester(settings: &Settings, requested_by: &str) -> Result<String, MovesError> {
+pub fn requester(settings: &Settings, requested_by: &str) -> Result<EmailAddress, MovesError> {
     let email = EmailAddress::parse(&requested_by.to_lowercase())
-        .map(String::from)
         .map_err(|_| MovesError::InvalidRequester)?;
     match &settings.flags.admin_emails {
-        Some(allowed) if !allowed.contains(&email) => Err(MovesError::RequesterNotAllowed(email)),
+        Some(allowed) if !allowed.iter().any(|a| a == email.as_str()) => {
+            Err(MovesError::RequesterNotAllowed(email.into()))
+        }
         _ => Ok(email),
     }
 }
@@ -31,7 +32,7 @@ mod tests {
     fn a_requester_is_an_email_address_trimmed_and_lower_cased() {
         let open = settings(None);
         assert_eq!(
-            requester(&open, " Ops@Example.COM ").unwrap(),
+            requester(&open, " Ops@Example.COM ").unwrap().as_str(),
             "ops@example.com"
         );
         for refused in ["", "nobody", "@example.com", "ops@", "two@at@example.com"] {

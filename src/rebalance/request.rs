@@ -80,7 +80,7 @@ impl PlanRequest {
     ) -> Result<Self, RebalanceError> {
         Ok(Self {
             kind,
-            requested_by: crate::moves::requester(settings, requested_by)?,
+            requested_by: crate::moves::requester(settings, requested_by)?.into(),
             options,
         })
     }

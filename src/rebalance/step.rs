@@ -13,9 +13,9 @@ use super::RebalanceError;
 use super::throttle::Throttle;
 use super::window::Window;
 use crate::control::rebalances::{self, PlanMove, PlanRow};
-use crate::control::{MoveMode, migrations::MigrationRecord};
-use crate::ids::{MigrationId, ShardName, WebsiteId};
-use crate::mover::{MoveError, MoveRequest, Mover};
+use crate::domain::{MigrationRecord, MoveMode, MoveRequest};
+use crate::ids::{EmailAddress, MigrationId, ShardName, WebsiteId};
+use crate::mover::{MoveError, Mover};
 use crate::moves::{self, MovesError};
 
 pub async fn step(mover: &Mover, plan: &PlanRow) -> Result<(), RebalanceError> {
@@ -100,7 +100,7 @@ async fn cancel_all(
 ) -> Result<(), RebalanceError> {
     for m in moves.iter().filter(|m| m.state == "running") {
         let Some(id) = m.migration_id else { continue };
-        match moves::cancel(mover, MigrationId(id)).await {
+        match moves::cancel(mover, MigrationId::from(id)).await {
             Ok(()) | Err(MovesError::Conflict { .. }) => {}
             Err(e) => return Err(e.into()),
         }
@@ -177,7 +177,7 @@ async fn start_waiting(
         match request(mover, plan, m).await {
             Ok(record) => {
                 m.tries += 1;
-                set(mover, plan, m, ("running", Some(record.id.0), None)).await?;
+                set(mover, plan, m, ("running", Some(record.id.get()), None)).await?;
                 running.push(shards);
                 started = true;
             }
@@ -222,7 +222,8 @@ async fn request(
         target: ShardName::parse(&m.target_shard).map_err(|_| invalid(m.target_shard.clone()))?,
         keep_source: false,
         batch_rows: None,
-        requested_by: Some(plan.requested_by.clone()),
+        // Checked by `moves::requester` when the plan was made.
+        requested_by: EmailAddress::parse(&plan.requested_by).ok(),
         notes: Some(format!("rebalance {}", plan.id)),
         mode: MoveMode::Online,
     };

@@ -13,8 +13,8 @@ use sqlx::PgConnection;
 pub use exposition::{CONTENT_TYPE, Exposition};
 
 use super::{ShardOps, ShardOpsError};
-use crate::control::Status;
 use crate::control::metrics::{self, QueueRow};
+use crate::domain::Status;
 
 /// Upper bounds (seconds) of the move-duration histogram's buckets.
 const DURATION_BUCKETS: [f64; 9] = [1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 10800.0, 43200.0];

@@ -79,11 +79,14 @@ impl ShardOps<'_> {
             shard,
             rows,
             rows_error,
-            active_migration_id: moves.iter().find(|m| !m.status.is_final()).map(|m| m.id.0),
+            active_migration_id: moves
+                .iter()
+                .find(|m| !m.status.is_final())
+                .map(|m| m.id.get()),
             migrations: moves
                 .iter()
                 .map(|m| MoveSummary {
-                    id: m.id.0,
+                    id: m.id.get(),
                     source_shard: m.source.to_string(),
                     target_shard: m.target.to_string(),
                     status: m.status.to_string(),

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use shardmover::control::migrations::{self, MigrationRecord};
-use shardmover::control::{Phase, Status};
+use shardmover::control::migrations;
+use shardmover::domain::{MigrationRecord, Phase, Status};
 use shardmover::ids::MigrationId;
 use shardmover::jobs;
 use shardmover::jobs::MoveJob;
@@ -261,7 +261,7 @@ async fn a_cleanup_stopped_after_cutover_is_shown_plainly_and_finalize_over_the_
         "{message}"
     );
     assert_eq!(
-        events(&app.env.control, id.0).await,
+        events(&app.env.control, id.get()).await,
         vec!["cleanup_pending:test@example.com"]
     );
     let (status, body) = app.post(&format!("{path}/cancel"), Value::Null).await;
@@ -289,7 +289,7 @@ async fn a_cleanup_stopped_after_cutover_is_shown_plainly_and_finalize_over_the_
     assert!(dump(&app.env.shard_1, 7).await.is_empty());
     assert_eq!(dump(&app.env.shard_2, 7).await, original);
     assert_eq!(
-        events(&app.env.control, id.0).await,
+        events(&app.env.control, id.get()).await,
         vec![
             "cleanup_pending:test@example.com",
             "completed:test@example.com"
@@ -434,7 +434,7 @@ async fn a_rollback_refused_because_the_registry_changed_ends_the_move_failed_on
         "not ours to change"
     );
     assert_eq!(
-        events(&env.control, id.0).await,
+        events(&env.control, id.get()).await,
         vec!["failed:test@example.com"]
     );
     assert_eq!(

@@ -181,13 +181,13 @@ pub async fn request_move(
     mover: &Mover,
     website: i64,
     target: &str,
-) -> Result<shardmover::control::migrations::MigrationRecord, shardmover::mover::MoveError> {
-    let request = shardmover::mover::MoveRequest {
+) -> Result<shardmover::domain::MigrationRecord, shardmover::mover::MoveError> {
+    let request = shardmover::domain::MoveRequest {
         website: crate::helpers::website(website),
         target: crate::helpers::shard(target),
         keep_source: false,
         batch_rows: None,
-        requested_by: Some("test@example.com".into()),
+        requested_by: shardmover::ids::EmailAddress::parse("test@example.com").ok(),
         notes: None,
         mode: Default::default(),
     };

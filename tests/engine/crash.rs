@@ -119,12 +119,12 @@ pub(crate) async fn request_and_enqueue(
     website: i64,
     batch_rows: u32,
 ) {
-    let request = shardmover::mover::MoveRequest {
+    let request = shardmover::domain::MoveRequest {
         website: crate::helpers::website(website),
         target: crate::helpers::shard("shard_2"),
         keep_source: false,
         batch_rows: Some(batch_rows),
-        requested_by: Some("ops@example.com".into()),
+        requested_by: shardmover::ids::EmailAddress::parse("ops@example.com").ok(),
         notes: None,
         mode: Default::default(),
     };

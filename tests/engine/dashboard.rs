@@ -204,13 +204,13 @@ async fn disabled_features_lose_their_controls_and_routes_and_the_allow_list_app
     // A move queued before the flag went off: its page offers no cancel, and
     // the cancel and finalize routes answer 403, changing nothing.
     let id = app.env.request(&app.env.mover(), 7, "shard_2", 100).await;
-    let page = operator.get(&format!("/ui/moves/{}", id.0)).await;
+    let page = operator.get(&format!("/ui/moves/{}", id.get())).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(!page.body.contains("id=\"cancel\""), "{}", page.body);
     for action in ["cancel", "finalize"] {
         let refused = operator
             .post(
-                &format!("/ui/moves/{}/{action}", id.0),
+                &format!("/ui/moves/{}/{action}", id.get()),
                 &[("csrf", &page.csrf_or(&csrf))],
             )
             .await;
@@ -222,7 +222,7 @@ async fn disabled_features_lose_their_controls_and_routes_and_the_allow_list_app
     }
     let cancel_requested: bool =
         sqlx::query_scalar("SELECT cancel_requested FROM shardmover.migrations WHERE id = $1")
-            .bind(id.0)
+            .bind(id.get())
             .fetch_one(&app.env.control)
             .await
             .unwrap();
@@ -353,7 +353,7 @@ async fn a_pending_cleanup_is_resumed_from_its_page_and_nothing_else_is() {
     let queued = crate::app::request_move(&app.mover, 7, "shard_2")
         .await
         .unwrap();
-    let id = queued.id.0;
+    let id = queued.id.get();
     // Where a cleanup stopped past cutover leaves a move (the engine's tests get there for real).
     sqlx::query("UPDATE shardmover.migrations SET status = 'cleanup_pending', phase = 'cleanup' WHERE id = $1")
         .bind(id)

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use secrecy::SecretString;
 use serde_json::Value;
 use shardmover::config::Settings;
-use shardmover::control::Phase;
+use shardmover::domain::Phase;
 use shardmover::ids::MigrationId;
 use shardmover::mover::{ProgressSink, Snapshot};
 
@@ -268,6 +268,6 @@ async fn run_move(url: SecretString, settings: Settings, id: i64) {
     .await
     .unwrap();
     let mover = Arc::new(crate::helpers::new_mover(Arc::new(settings), control));
-    let outcome = mover.run(MigrationId(id), &Leisurely).await.unwrap();
+    let outcome = mover.run(MigrationId::from(id), &Leisurely).await.unwrap();
     assert_eq!(outcome.record.status.to_string(), "completed");
 }

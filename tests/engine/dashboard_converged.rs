@@ -55,18 +55,18 @@ async fn a_move_page_shows_the_progress_and_the_recorded_freeze_budget_the_api_a
                 freeze_ended_at = now() - interval '1 second'
           WHERE id = $1",
     )
-    .bind(id.0)
+    .bind(id.get())
     .execute(&app.env.control)
     .await
     .unwrap();
-    let (status, view) = app.get(&format!("/api/v1/migrations/{}", id.0)).await;
+    let (status, view) = app.get(&format!("/api/v1/migrations/{}", id.get())).await;
     assert_eq!(status, StatusCode::OK, "{view}");
     assert_eq!(view["progress"]["percent"], 100.0);
     assert_eq!(view["freeze"]["budget_ms"], 1234);
     assert_eq!(view["freezes"], json!([]), "no freeze row was kept");
 
     let operator = Operator::sign_in(&app).await;
-    let page = operator.get(&format!("/ui/moves/{}", id.0)).await;
+    let page = operator.get(&format!("/ui/moves/{}", id.get())).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     for shown in [
         "id=\"percent\">100.0%",

@@ -101,8 +101,8 @@ async fn with_the_admin_flag_off_every_action_answers_403_and_changes_nothing() 
     let actions = [
         ("/ui/websites/7/preview".to_owned(), &move_form[..]),
         ("/ui/websites/7/move".to_owned(), &move_form[..]),
-        (format!("/ui/moves/{}/cancel", id.0), &move_form[..1]),
-        (format!("/ui/moves/{}/finalize", id.0), &move_form[..1]),
+        (format!("/ui/moves/{}/cancel", id.get()), &move_form[..1]),
+        (format!("/ui/moves/{}/finalize", id.get()), &move_form[..1]),
         ("/ui/rebalances/preview".to_owned(), &move_form[..]),
         ("/ui/rebalances/start".to_owned(), &move_form[..]),
         ("/ui/rebalances/1/pause".to_owned(), &move_form[..]),

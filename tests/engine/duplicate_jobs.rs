@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use apalis::prelude::Data;
-use shardmover::control::Status;
 use shardmover::control::sweeps::WEBSITE_LOCK_CLASS;
+use shardmover::domain::Status;
 use shardmover::ids::MigrationId;
 use shardmover::jobs;
 use shardmover::jobs::MoveJob;
@@ -23,7 +23,7 @@ async fn move_state(control: &PgPool, id: MigrationId) -> String {
     sqlx::query_scalar(
         "SELECT row(updated_at, next_attempt_at, attempts)::text FROM shardmover.migrations WHERE id = $1",
     )
-    .bind(id.0)
+    .bind(id.get())
     .fetch_one(control)
     .await
     .unwrap()

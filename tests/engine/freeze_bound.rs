@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use shardmover::control::Phase;
+use shardmover::domain::Phase;
 use shardmover::mover::{DDL_LOCK, Silent};
 
 use crate::crash::{config_file, migrate};

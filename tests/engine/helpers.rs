@@ -11,9 +11,9 @@ use secrecy::{ExposeSecret, SecretString};
 use shardmover::cli::samples::scratch::{Server, settings_with};
 use shardmover::cli::samples::{self, tenant::Scale};
 use shardmover::config::Settings;
-use shardmover::control::{MoveMode, Phase};
+use shardmover::domain::{MoveMode, MoveRequest, Phase};
 use shardmover::ids::{MigrationId, ShardName, WebsiteId};
-use shardmover::mover::{MoveRequest, Mover, ProgressSink, Snapshot, privileges};
+use shardmover::mover::{Mover, ProgressSink, Snapshot, privileges};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
@@ -265,7 +265,7 @@ impl TestEnv {
             target: shard(target),
             keep_source: false,
             batch_rows: Some(batch_rows),
-            requested_by: Some("test@example.com".into()),
+            requested_by: shardmover::ids::EmailAddress::parse("test@example.com").ok(),
             notes: None,
             mode,
         };

@@ -112,12 +112,12 @@ async fn a_copy_cut_off_mid_chunk_resumes_from_its_checkpoint_with_exact_rows() 
         "a lost connection is transient: {error}"
     );
     assert_eq!(
-        status_of(&env, id.0).await.0,
+        status_of(&env, id.get()).await.0,
         "in_progress",
         "the move stays resumable"
     );
     let done: i64 = sqlx::query_scalar("SELECT rows_done FROM shardmover.copy_checkpoints WHERE migration_id = $1 AND table_name = 'public.pages'")
-        .bind(id.0)
+        .bind(id.get())
         .fetch_one(env.as_mover("shard_2"))
         .await
         .unwrap();
@@ -163,7 +163,7 @@ async fn a_cancelled_move_rolls_back_and_lifts_the_fence() {
 
     assert_eq!(error.code(), "cancelled");
     assert_eq!(
-        status_of(&env, id.0).await,
+        status_of(&env, id.get()).await,
         (
             "cancelled".into(),
             "copying".into(),
@@ -228,7 +228,7 @@ async fn a_row_changed_on_the_target_fails_verification_naming_the_key_range() {
         message.contains("chunk 0 (rows 0..100), keys (700000001) to (700000100)"),
         "{message}"
     );
-    assert_eq!(status_of(&env, id.0).await.0, "failed");
+    assert_eq!(status_of(&env, id.get()).await.0, "failed");
     assert_eq!(whole_shard(&env, "shard_1").await, source_before);
     assert!(dump(&env.shard_2, 7).await.is_empty(), "target rolled back");
     assert!(fences(&env, "shard_1").await.is_empty());
@@ -249,7 +249,7 @@ async fn a_rollback_cut_short_by_a_crash_is_finished_by_the_next_attempt() {
     assert_eq!(fences(&env, "shard_1").await, vec![7]);
     // ... as if it had then hit a permanent error and died right after recording the rollback.
     sqlx::query("UPDATE shardmover.migrations SET rollback_required = true, error_code = 'checksum_mismatch', error_message = 'checksum mismatch in public.pages' WHERE id = $1")
-        .bind(id.0)
+        .bind(id.get())
         .execute(&env.control)
         .await
         .unwrap();
@@ -258,7 +258,7 @@ async fn a_rollback_cut_short_by_a_crash_is_finished_by_the_next_attempt() {
 
     assert_eq!(error.to_string(), "checksum mismatch in public.pages");
     assert_eq!(
-        status_of(&env, id.0).await,
+        status_of(&env, id.get()).await,
         (
             "failed".into(),
             "copying".into(),
@@ -293,13 +293,13 @@ async fn a_shutting_down_process_stops_its_move_at_a_checkpoint_and_it_resumes()
 
     assert_eq!(error.code(), "interrupted");
     assert!(error.is_transient());
-    let (status, phase, _) = status_of(&env, id.0).await;
+    let (status, phase, _) = status_of(&env, id.get()).await;
     assert_eq!(
         (status.as_str(), phase.as_str()),
         ("in_progress", "copying")
     );
     let done: i64 = sqlx::query_scalar("SELECT rows_done FROM shardmover.copy_checkpoints WHERE migration_id = $1 AND table_name = 'public.pages'")
-        .bind(id.0)
+        .bind(id.get())
         .fetch_one(env.as_mover("shard_2"))
         .await
         .unwrap();

@@ -5,8 +5,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use shardmover::control::migrations::{self, MigrationRecord};
-use shardmover::control::{Phase, Status};
+use shardmover::control::migrations;
+
+use shardmover::domain::{MigrationRecord, Phase, Status};
 use shardmover::ids::MigrationId;
 use shardmover::jobs;
 use shardmover::jobs::MoveJob;

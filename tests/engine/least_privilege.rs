@@ -160,7 +160,7 @@ async fn a_transaction_that_wrote_before_the_fence_holds_the_move_until_it_commi
     while looks < 20 {
         let phase: Option<String> =
             sqlx::query_scalar("SELECT phase FROM shardmover.migrations WHERE id = $1")
-                .bind(id.0)
+                .bind(id.get())
                 .fetch_one(&env.control)
                 .await
                 .unwrap();

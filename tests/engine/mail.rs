@@ -104,7 +104,7 @@ async fn a_completed_move_mails_the_requester_and_the_ops_list_once_with_its_che
     );
     let created: chrono::DateTime<chrono::Utc> =
         sqlx::query_scalar("SELECT created_at FROM shardmover.migrations WHERE id = $1")
-            .bind(id.0)
+            .bind(id.get())
             .fetch_one(&env.control)
             .await
             .unwrap();
@@ -112,7 +112,7 @@ async fn a_completed_move_mails_the_requester_and_the_ops_list_once_with_its_che
         mail.message_id,
         format!(
             "move-{}.completed.{}@ops.example.com",
-            id.0,
+            id.get(),
             created.timestamp_millis()
         )
     );
@@ -137,7 +137,7 @@ async fn a_completed_move_mails_the_requester_and_the_ops_list_once_with_its_che
         "Website 7 now lives on shard_2",
         "Route:        shard_1 -> shard_2",
         "Requested by: test@example.com",
-        &format!("http://127.0.0.1:8080/api/v1/migrations/{}", id.0),
+        &format!("http://127.0.0.1:8080/api/v1/migrations/{}", id.get()),
     ] {
         assert!(
             mail.text.contains(needle),
@@ -169,7 +169,7 @@ async fn a_completed_move_mails_the_requester_and_the_ops_list_once_with_its_che
         &mut conn,
         id,
         attempt,
-        shardmover::control::Status::Failed,
+        shardmover::domain::Status::Failed,
     )
     .await
     .unwrap();
@@ -288,7 +288,8 @@ async fn with_smtp_down_the_move_completes_and_its_notice_goes_out_once_smtp_is_
     .await
     .unwrap();
     assert_eq!(queued, 1, "the retry waits in the queue with its backoff");
-    let (ok, stdout, stderr) = shardmover_cli(&env, &["status", "--migration", &id.0.to_string()]);
+    let (ok, stdout, stderr) =
+        shardmover_cli(&env, &["status", "--migration", &id.get().to_string()]);
     assert!(ok, "{stderr}");
     assert!(
         stdout.contains("notice (completed) to test@example.com: not sent yet (1 attempts; next"),
@@ -378,12 +379,12 @@ async fn an_address_smtp_refuses_for_good_is_given_up_without_holding_up_the_oth
     let smtp = SmtpServer::start();
     let (mover, notifier) = mailing(&env, smtp.port);
     env.seed(7, "shard_1", 100).await;
-    let request = shardmover::mover::MoveRequest {
+    let request = shardmover::domain::MoveRequest {
         website: crate::helpers::website(7),
         target: crate::helpers::shard("shard_2"),
         keep_source: false,
         batch_rows: None,
-        requested_by: Some("typo@bounce.example.com".into()),
+        requested_by: shardmover::ids::EmailAddress::parse("typo@bounce.example.com").ok(),
         notes: None,
         mode: Default::default(),
     };

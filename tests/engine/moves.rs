@@ -1,6 +1,6 @@
 //! Moves that succeed.
 
-use shardmover::control::Phase;
+use shardmover::domain::Phase;
 use shardmover::mover::Silent;
 
 use crate::helpers::{Interlude, TestEnv, block_on, dump, fences, pool, website};
@@ -146,7 +146,7 @@ async fn keep_source_leaves_fenced_rows_that_finalize_deletes() {
     env.seed(7, "shard_1", 1_000).await;
     let original = dump(&env.shard_1, 7).await;
     let mover = env.mover();
-    let request = shardmover::mover::MoveRequest {
+    let request = shardmover::domain::MoveRequest {
         website: website(7),
         target: crate::helpers::shard("shard_2"),
         keep_source: true,
@@ -259,5 +259,5 @@ async fn every_move_leaves_an_audit_entry_that_follows_its_status() {
         (Some("shard_1"), "shard_2", "completed")
     );
     assert_eq!(entry.changed_by_email.as_deref(), Some("test@example.com"));
-    assert_eq!(entry.migration_id, Some(id.0));
+    assert_eq!(entry.migration_id, Some(id.get()));
 }

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use shardmover::control::Phase;
+use shardmover::domain::Phase;
 use shardmover::mover::Silent;
 
 use crate::helpers::{Interlude, TestEnv, block_on, dump, pool, website};
@@ -86,7 +86,7 @@ async fn an_online_move_under_a_concurrent_writer_loses_no_write_and_freezes_onl
     );
     let held_to: Option<i32> =
         sqlx::query_scalar("SELECT freeze_budget_ms FROM shardmover.migrations WHERE id = $1")
-            .bind(id.0)
+            .bind(id.get())
             .fetch_one(&env.control)
             .await
             .unwrap();

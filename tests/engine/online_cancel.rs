@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 
 use reqwest::StatusCode;
-use shardmover::control::Phase;
+use shardmover::domain::Phase;
 
 use crate::app::{TOKEN, spawn_app};
 use crate::helpers::{Interlude, block_on, dump};
@@ -28,7 +28,7 @@ async fn an_online_move_is_cancelled_while_catching_up_or_freezing_and_rolls_bac
             move || {
                 let status = block_on(async move {
                     reqwest::Client::new()
-                        .post(format!("{address}/api/v1/migrations/{}/cancel", id.0))
+                        .post(format!("{address}/api/v1/migrations/{}/cancel", id.get()))
                         .bearer_auth(TOKEN)
                         .send()
                         .await

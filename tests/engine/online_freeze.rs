@@ -5,8 +5,8 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shardmover::control::Status;
 use shardmover::control::migrations;
+use shardmover::domain::Status;
 use shardmover::ids::MigrationId;
 
 use crate::app::{TOKEN, TestApp, spawn_app};
@@ -60,12 +60,12 @@ async fn catching_up(app: &TestApp, website: i64, waiting: i64) -> i64 {
                 started_at = now(), changes_applied = 1000, changes_waiting = $2, catch_up_rate = 400
           WHERE id = $1",
     )
-    .bind(record.id.0)
+    .bind(record.id.get())
     .bind(waiting)
     .execute(&app.env.control)
     .await
     .unwrap();
-    record.id.0
+    record.id.get()
 }
 
 async fn scrape(app: &TestApp) -> std::collections::BTreeMap<String, f64> {
@@ -204,7 +204,7 @@ async fn the_move_page_and_the_notice_show_the_freeze_and_the_backlog() {
     assert!(frozen["freeze"]["duration_ms"].is_null());
 
     let mut conn = app.env.control.acquire().await.unwrap();
-    let record = migrations::find(&mut conn, MigrationId(long))
+    let record = migrations::find(&mut conn, MigrationId::from(long))
         .await
         .unwrap()
         .unwrap();

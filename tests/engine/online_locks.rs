@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
-use shardmover::control::Phase;
+use shardmover::domain::Phase;
 use shardmover::mover::Silent;
 
 use crate::app::spawn_app;
@@ -88,7 +88,7 @@ async fn the_freeze_waits_for_a_lock_the_fence_would_queue_behind_says_so_and_th
     let waits_for = loop {
         let recorded: Option<String> =
             sqlx::query_scalar("SELECT freeze_waits_for FROM shardmover.migrations WHERE id = $1")
-                .bind(id.0)
+                .bind(id.get())
                 .fetch_one(&env.control)
                 .await
                 .unwrap();
@@ -105,13 +105,13 @@ async fn the_freeze_waits_for_a_lock_the_fence_would_queue_behind_says_so_and_th
         waits_for.contains("ShareUpdateExclusiveLock on orders"),
         "{waits_for}"
     );
-    let (_, view) = app.get(&format!("/api/v1/migrations/{}", id.0)).await;
+    let (_, view) = app.get(&format!("/api/v1/migrations/{}", id.get())).await;
     assert_eq!(
         view["progress"]["freeze_waits_for"],
         waits_for.as_str(),
         "{view}"
     );
-    let (ok, text, stderr) = shardmover_cli(env, &["status", "--migration", &id.0.to_string()]);
+    let (ok, text, stderr) = shardmover_cli(env, &["status", "--migration", &id.get().to_string()]);
     assert!(ok, "{stderr}");
     assert!(
         text.contains(&format!(
@@ -119,14 +119,16 @@ async fn the_freeze_waits_for_a_lock_the_fence_would_queue_behind_says_so_and_th
         )),
         "{text}"
     );
-    let (ok, json, _) =
-        shardmover_cli(env, &["status", "--migration", &id.0.to_string(), "--json"]);
+    let (ok, json, _) = shardmover_cli(
+        env,
+        &["status", "--migration", &id.get().to_string(), "--json"],
+    );
     assert!(ok);
     let json: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(json["freeze_waits_for"], waits_for.as_str(), "{json}");
     let page = Operator::sign_in(&app)
         .await
-        .get(&format!("/ui/moves/{}/live", id.0))
+        .get(&format!("/ui/moves/{}/live", id.get()))
         .await;
     assert!(
         page.body

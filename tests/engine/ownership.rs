@@ -5,8 +5,9 @@
 
 use std::sync::Mutex;
 
-use shardmover::control::migrations::{self, MigrationRecord};
-use shardmover::control::{Phase, Status};
+use shardmover::control::migrations;
+
+use shardmover::domain::{MigrationRecord, Phase, Status};
 use shardmover::ids::MigrationId;
 use shardmover::mover::{Mover, ProgressSink, Silent, Snapshot};
 use sqlx::PgPool;
@@ -307,7 +308,7 @@ async fn a_stale_attempts_copy_commits_no_chunk_on_the_target_once_a_newer_attem
                 sqlx::query(
                     "UPDATE shardmover.move_owners SET attempt = attempt + 1 WHERE migration_id = $1",
                 )
-                .bind(id.0)
+                .bind(id.get())
                 .execute(&pool(&url).await)
                 .await
                 .unwrap();
@@ -325,7 +326,7 @@ async fn a_stale_attempts_copy_commits_no_chunk_on_the_target_once_a_newer_attem
     let copied: i64 = sqlx::query_scalar(
         "SELECT coalesce(sum(rows_done), 0)::int8 FROM shardmover.copy_checkpoints WHERE migration_id = $1",
     )
-    .bind(id.0)
+    .bind(id.get())
     .fetch_one(env.as_mover("shard_2"))
     .await
     .unwrap();

@@ -5,7 +5,7 @@
 //! move, keys that do are refused by name and count, and a key taken after
 //! preflight is still caught by the copy's own unique index.
 
-use shardmover::control::Phase;
+use shardmover::domain::Phase;
 use shardmover::mover::{MoveError, Silent};
 
 use sqlx::PgPool;

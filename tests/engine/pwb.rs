@@ -13,9 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use shardmover::control::Phase;
+use shardmover::domain::{MoveRequest, Phase};
 use shardmover::ids::MigrationId;
-use shardmover::mover::{MoveOutcome, MoveRequest, Mover, Silent};
+use shardmover::mover::{MoveOutcome, Mover, Silent};
 
 use self::fixture::{KEYED, LEFT_ALONE, THROUGH_PARENTS, path_text, pwb_env};
 use self::rows::{
@@ -271,7 +271,7 @@ async fn request(mover: &Mover, id: i64, keep_source: bool) -> MigrationId {
         keep_source,
         // Small chunks: the tables the application grows go in several.
         batch_rows: Some(50),
-        requested_by: Some("test@example.com".into()),
+        requested_by: shardmover::ids::EmailAddress::parse("test@example.com").ok(),
         notes: None,
         mode: Default::default(),
     };

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use shardmover::control::Status;
+use shardmover::domain::Status;
 use shardmover::mover::Silent;
 
 use crate::app::{TOKEN, spawn_app_with};

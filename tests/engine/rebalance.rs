@@ -388,12 +388,12 @@ async fn a_step_cut_short_after_requesting_a_move_adopts_that_move_when_taken_ag
     let id = start_one_at_a_time(&app, 1).await;
     // The window a crash could leave: the step's request committed (same key,
     // same request as a step makes), its own record of it did not.
-    let request = shardmover::mover::MoveRequest {
+    let request = shardmover::domain::MoveRequest {
         website: crate::helpers::website(1),
         target: crate::helpers::shard("shard_2"),
         keep_source: false,
         batch_rows: None,
-        requested_by: Some(ADMIN.into()),
+        requested_by: shardmover::ids::EmailAddress::parse(ADMIN).ok(),
         notes: Some(format!("rebalance {id}")),
         mode: Default::default(),
     };
@@ -409,7 +409,7 @@ async fn a_step_cut_short_after_requesting_a_move_adopts_that_move_when_taken_ag
 
     step(&app).await;
     let body = view(&app, id).await;
-    assert_eq!(body["items"][0]["migration_id"], orphan.id.0, "{body}");
+    assert_eq!(body["items"][0]["migration_id"], orphan.id.get(), "{body}");
     let ended = run_to_end(&app, id).await;
     assert_eq!(ended["status"], "completed", "{ended}");
     let moves: i64 = sqlx::query_scalar("SELECT count(*) FROM shardmover.migrations")

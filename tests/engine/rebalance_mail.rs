@@ -221,12 +221,12 @@ async fn a_move_its_plan_requested_is_the_plan_s_before_the_plan_names_it_and_a_
     // records it on the plan (the step died in between, say).
     let request_id = format!("rebalance-{id}");
     for website in [1, 3] {
-        let request = shardmover::mover::MoveRequest {
+        let request = shardmover::domain::MoveRequest {
             website: crate::helpers::website(website),
             target: crate::helpers::shard("shard_2"),
             keep_source: false,
             batch_rows: None,
-            requested_by: Some(LEAD.into()),
+            requested_by: shardmover::ids::EmailAddress::parse(LEAD).ok(),
             notes: None,
             mode: Default::default(),
         };

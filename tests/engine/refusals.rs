@@ -1,7 +1,9 @@
 //! Moves refused by preflight: each fails with a clear message and leaves both
 //! shards, the registry and the fences exactly as they were.
 
-use shardmover::mover::{MoveError, MoveRequest, Silent};
+use shardmover::mover::{MoveError, Silent};
+
+use shardmover::domain::MoveRequest;
 use shardmover::shard_status::ShardStatus;
 
 use crate::helpers::{TestEnv, shard, website, whole_shard};
@@ -41,7 +43,7 @@ async fn failed_move(env: &TestEnv) -> MoveError {
     let error = mover.run(id, &Silent).await.unwrap_err();
     let status: String =
         sqlx::query_scalar("SELECT status FROM shardmover.migrations WHERE id = $1")
-            .bind(id.0)
+            .bind(id.get())
             .fetch_one(&env.control)
             .await
             .unwrap();

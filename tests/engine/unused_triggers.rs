@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
-use shardmover::control::Phase;
+use shardmover::domain::Phase;
 use shardmover::ids::MigrationId;
 use shardmover::mover::Silent;
 use sqlx::PgPool;
@@ -75,7 +75,7 @@ fn cancel_after(control: &SecretString, id: MigrationId, rows: u64) -> Interlude
     Interlude::after(rows, move || {
         block_on(async move {
             sqlx::query("UPDATE shardmover.migrations SET cancel_requested = true WHERE id = $1")
-                .bind(id.0)
+                .bind(id.get())
                 .execute(&pool(&url).await)
                 .await
                 .unwrap();

@@ -257,7 +257,7 @@ async fn a_website_shows_where_it_lives_its_rows_and_its_move_history() {
         crate::helpers::dump(&app.env.shard_2, 7).await.len() as i64
     );
     assert_eq!(w["migrations"][0]["status"], "completed");
-    assert_eq!(w["history"][0]["migration_id"], id.0);
+    assert_eq!(w["history"][0]["migration_id"], id.get());
     assert!(w["active_migration_id"].is_null());
     let (status, body) = app.get("/api/v1/websites/999").await;
     assert_eq!(

@@ -15,8 +15,9 @@ use clap::Args;
 use crate::cli::samples::scratch::{Server, settings_with};
 use crate::cli::samples::{self, tenant::Scale};
 use crate::config::Settings;
-use crate::ids::{ShardName, WebsiteId};
-use crate::mover::{MoveRequest, Mover, Silent, raw_pipe};
+use crate::domain::MoveRequest;
+use crate::ids::{EmailAddress, ShardName, WebsiteId};
+use crate::mover::{Mover, Silent, raw_pipe};
 use crate::rebalance::{self, Kind, PlanOptions, PlanRequest};
 
 #[derive(Debug, Args)]
@@ -199,7 +200,7 @@ async fn one_at_a_time(mover: &Mover, websites: usize) -> anyhow::Result<Duratio
             target: target.clone(),
             keep_source: false,
             batch_rows: None,
-            requested_by: Some("bench@example.com".into()),
+            requested_by: EmailAddress::parse("bench@example.com").ok(),
             notes: None,
             mode: Default::default(),
         };

@@ -13,7 +13,7 @@ use sqlx::{Connection, PgConnection};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::control::Phase;
+use crate::domain::Phase;
 use crate::ids::WebsiteId;
 use crate::mover::{ProgressSink, Snapshot};
 

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use super::model::Model;
 use super::writer::{Route, Writer, WriterStats};
-use crate::ids::{MigrationId, ShardName, WebsiteId};
-use crate::mover::{MoveOutcome, MoveRequest, Mover, ProgressSink, Silent};
+use crate::domain::MoveRequest;
+use crate::ids::{EmailAddress, MigrationId, ShardName, WebsiteId};
+use crate::mover::{MoveOutcome, Mover, ProgressSink, Silent};
 
 /// The writer runs this long before each move starts and after it ends.
 const SETTLE: Duration = Duration::from_millis(500);
@@ -131,9 +132,9 @@ pub(super) fn online_request(website: WebsiteId, to: &str) -> anyhow::Result<Mov
         target: ShardName::parse(to).map_err(anyhow::Error::msg)?,
         keep_source: false,
         batch_rows: None,
-        requested_by: Some("bench".into()),
+        requested_by: EmailAddress::parse("bench").ok(),
         notes: None,
-        mode: crate::control::MoveMode::Online,
+        mode: crate::domain::MoveMode::Online,
     })
 }
 

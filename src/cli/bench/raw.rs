@@ -9,8 +9,9 @@ use sqlx::PgPool;
 use super::engine::Scratch;
 use super::move_print::{Measured, print_move};
 use crate::cli::samples::{self, tenant::Scale};
-use crate::ids::{ShardName, WebsiteId};
-use crate::mover::{MoveRequest, Mover, Silent, raw_pipe};
+use crate::domain::MoveRequest;
+use crate::ids::{EmailAddress, ShardName, WebsiteId};
+use crate::mover::{Mover, Silent, raw_pipe};
 
 /// Seeds a website of `neighbour_rows` rows on both targets, then measures
 /// and prints the raw pipe and the move of `website`.
@@ -58,7 +59,7 @@ async fn move_against_raw_pipe(
     batch_rows: Option<u32>,
 ) -> anyhow::Result<()> {
     let [source, raw_target, _] = &scratch.pools;
-    let tenancy = &mover.settings.tenancy;
+    let tenancy = &mover.settings().tenancy;
     // Warm the source's cache once so neither contender pays for cold reads.
     raw_pipe(source, raw_target, tenancy, website).await?;
     sqlx::raw_sql("TRUNCATE pages, page_parts, products, orders, website_settings")
@@ -74,7 +75,7 @@ async fn move_against_raw_pipe(
         target: ShardName::parse("target").expect("valid"),
         keep_source: true,
         batch_rows,
-        requested_by: Some("bench".into()),
+        requested_by: EmailAddress::parse("bench").ok(),
         notes: None,
         mode: Default::default(),
     };

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 
-use crate::control::{Status, migrations, phase_history};
+use crate::domain::Status;
+
+use crate::control::{migrations, phase_history};
 use crate::ids::{MigrationId, WebsiteId};
 use crate::mover::Mover;
 use crate::moves::Origin;

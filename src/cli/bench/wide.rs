@@ -7,9 +7,9 @@
 
 use sqlx::PgPool;
 
-use crate::control::MoveMode;
+use crate::domain::{MoveMode, MoveRequest};
 use crate::ids::{ShardName, WebsiteId};
-use crate::mover::{MoveRequest, Mover, Silent};
+use crate::mover::{Mover, Silent};
 use crate::moves::Origin;
 use crate::sql::audited;
 
@@ -89,7 +89,7 @@ async fn move_once(
         "SELECT extract(epoch FROM ended_at - started_at)::float8 * 1000
            FROM shardmover.freezes WHERE migration_id = $1 AND ended_by = 'cutover'",
     )
-    .bind(record.id.0)
+    .bind(record.id.get())
     .fetch_one(control)
     .await?;
     let phases: Vec<(String, f64)> = sqlx::query_as(
@@ -97,7 +97,7 @@ async fn move_once(
                                                    - entered_at)::float8 * 1000, 0)
            FROM shardmover.migration_phases WHERE migration_id = $1",
     )
-    .bind(record.id.0)
+    .bind(record.id.get())
     .fetch_all(control)
     .await?;
     let of = |name: &str| {

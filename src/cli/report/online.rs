@@ -2,8 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::control::migrations::MigrationRecord;
-use crate::control::{MoveMode, Phase};
+use crate::domain::{MigrationRecord, MoveMode, Phase};
 
 /// One line on how the move treats the website's writes, then the catch-up
 /// while it runs and the freeze once recorded.

@@ -4,7 +4,7 @@
 use sqlx::PgConnection;
 
 use super::{COLUMNS, MigrationRecord, from_row};
-use crate::control::state::{Phase, Status};
+use crate::domain::{Phase, Status};
 use crate::ids::MigrationId;
 use crate::sql::audited;
 
@@ -23,7 +23,7 @@ pub async fn cancel_pending(
             UPDATE shardmover.audit_logs SET status = 'cancelled' WHERE migration_id IN (SELECT id FROM m))
          SELECT {COLUMNS} FROM m"
     )))
-    .bind(id.0)
+    .bind(id.get())
     .fetch_optional(conn)
     .await?;
     row.as_ref().map(from_row).transpose()
@@ -43,7 +43,7 @@ pub async fn request_cancel(conn: &mut PgConnection, id: MigrationId) -> Result<
         "UPDATE shardmover.migrations SET cancel_requested = true
           WHERE id = $1 AND status = ANY($2) AND phase = ANY($3)",
     )
-    .bind(id.0)
+    .bind(id.get())
     .bind([Status::Pending.as_str(), Status::InProgress.as_str()])
     .bind(before_cleanup)
     .execute(conn)

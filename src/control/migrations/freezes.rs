@@ -49,7 +49,7 @@ pub async fn start_freeze(
                 freeze_budget_ms = coalesce(freeze_budget_ms, $3), freeze_waits_for = NULL
           WHERE id = $1 AND attempts = $2 AND status = 'in_progress'",
     )
-    .bind(id.0)
+    .bind(id.get())
     .bind(attempt)
     .bind(i32::try_from(budget_ms).unwrap_or(i32::MAX))
     .execute(conn)
@@ -95,7 +95,7 @@ async fn end(
          UPDATE shardmover.migrations m SET {set}
            FROM open WHERE m.id = open.id"
     )))
-    .bind(id.0)
+    .bind(id.get())
     .bind(attempt)
     .bind(drained)
     .bind(how.as_str())
@@ -175,7 +175,7 @@ pub async fn open_freezes(
         .into_iter()
         .filter_map(|(id, website, source, target, attempt, age_ms)| {
             Some(OpenFreeze {
-                id: MigrationId(id),
+                id: MigrationId::from(id),
                 website: WebsiteId::new(website).ok()?,
                 source: ShardName::parse(&source).ok()?,
                 target: ShardName::parse(&target).ok()?,
@@ -201,7 +201,7 @@ pub async fn take_over(
             AND phase IN ('freezing', 'verifying', 'cutover') AND freeze_ended_at IS NULL
           RETURNING attempts",
     )
-    .bind(id.0)
+    .bind(id.get())
     .bind(attempt)
     .fetch_optional(conn)
     .await
@@ -226,7 +226,7 @@ pub async fn freezes_of(
         "SELECT started_at, ended_at, budget_ms, changes_drained, ended_by
            FROM shardmover.freezes WHERE migration_id = $1 ORDER BY started_at, id",
     )
-    .bind(id.0)
+    .bind(id.get())
     .fetch_all(conn)
     .await
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::PgConnection;
 
 use super::{COLUMNS, MigrationRecord, from_row};
-use crate::control::Status;
+use crate::domain::Status;
 use crate::ids::{ShardName, WebsiteId};
 use crate::sql::audited;
 

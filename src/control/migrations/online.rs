@@ -3,7 +3,7 @@
 
 use sqlx::PgConnection;
 
-use crate::control::Status;
+use crate::domain::Status;
 use crate::ids::MigrationId;
 
 /// Catch-up progress: changes replayed in total, changes waiting, and the
@@ -21,7 +21,7 @@ pub async fn record_catch_up(
             SET changes_applied = $3, changes_waiting = $4, catch_up_rate = coalesce($5, catch_up_rate)
           WHERE id = $1 AND attempts = $2 AND status = 'in_progress'",
     )
-    .bind(id.0)
+    .bind(id.get())
     .bind(attempt)
     .bind(applied)
     .bind(waiting)
@@ -43,7 +43,7 @@ pub async fn record_freeze_wait(
         "UPDATE shardmover.migrations SET freeze_waits_for = $3
           WHERE id = $1 AND attempts = $2 AND status = 'in_progress'",
     )
-    .bind(id.0)
+    .bind(id.get())
     .bind(attempt)
     .bind(waits_for)
     .execute(conn)
@@ -73,7 +73,7 @@ pub async fn ended_among(
                     index: "status".into(),
                     source: e.into(),
                 })?;
-            Ok((MigrationId(id), status))
+            Ok((MigrationId::from(id), status))
         })
         .collect()
 }
@@ -89,7 +89,7 @@ pub async fn record_follow_up(
         "UPDATE shardmover.migrations SET follow_up = $3, updated_at = now()
           WHERE id = $1 AND attempts = $2 AND status = 'in_progress'",
     )
-    .bind(id.0)
+    .bind(id.get())
     .bind(attempt)
     .bind(follow_up)
     .execute(conn)

@@ -6,7 +6,7 @@
 use sqlx::PgConnection;
 
 use super::{COLUMNS, MigrationRecord, from_row};
-use crate::control::state::{Phase, Status};
+use crate::domain::{Phase, Status};
 use crate::ids::MigrationId;
 use crate::sql::audited;
 
@@ -30,7 +30,7 @@ pub async fn start_attempt(
              WHERE migration_id IN (SELECT id FROM m) AND status <> 'in_progress')
          SELECT attempts FROM m",
     )
-    .bind(id.0)
+    .bind(id.get())
     .fetch_optional(conn)
     .await
 }
@@ -45,7 +45,7 @@ pub async fn owns(
         "SELECT EXISTS (SELECT 1 FROM shardmover.migrations
                          WHERE id = $1 AND attempts = $2 AND status = 'in_progress')",
     )
-    .bind(id.0)
+    .bind(id.get())
     .bind(attempt)
     .fetch_one(conn)
     .await
@@ -75,7 +75,7 @@ pub async fn claim(
            FROM shardmover.migrations WHERE id = $1"
     };
     let (owned, cancel_requested): (bool, bool) = sqlx::query_as(sql)
-        .bind(id.0)
+        .bind(id.get())
         .bind(attempt)
         .fetch_one(conn)
         .await?;
@@ -96,7 +96,7 @@ pub async fn set_phase(
         "UPDATE shardmover.migrations SET phase = $3
           WHERE id = $1 AND attempts = $2 AND status = 'in_progress'",
     )
-    .bind(id.0)
+    .bind(id.get())
     .bind(attempt)
     .bind(phase.as_str())
     .execute(conn)
@@ -122,7 +122,7 @@ pub async fn record_cleanup_step(
         }
     };
     let result = sqlx::query(sql)
-        .bind(id.0)
+        .bind(id.get())
         .bind(attempt)
         .execute(conn)
         .await?;
@@ -153,7 +153,7 @@ pub async fn record_error(
             SET error_code = $3, error_message = $4, rollback_required = rollback_required OR $5
           WHERE id = $1 AND attempts = $2 AND status IN ('pending', 'in_progress')",
     )
-    .bind(id.0)
+    .bind(id.get())
     .bind(attempt)
     .bind(code)
     .bind(message)
@@ -185,7 +185,7 @@ pub async fn leave_cleanup_pending(
              WHERE migration_id IN (SELECT id FROM m))
          SELECT {COLUMNS} FROM m"
     )))
-    .bind(id.0)
+    .bind(id.get())
     .bind(attempt)
     .bind(code)
     .bind(message)
@@ -205,7 +205,7 @@ pub async fn resume_cleanup(
         "UPDATE shardmover.migrations SET retry_from = attempts, next_attempt_at = now()
           WHERE id = $1 AND status = 'cleanup_pending' RETURNING {COLUMNS}"
     )))
-    .bind(id.0)
+    .bind(id.get())
     .fetch_optional(conn)
     .await?;
     row.as_ref().map(from_row).transpose()
@@ -256,7 +256,7 @@ async fn end(
             UPDATE shardmover.audit_logs a SET status = m.status FROM m WHERE a.migration_id = m.id)
          SELECT {COLUMNS} FROM m"
     )))
-    .bind(id.0)
+    .bind(id.get())
     .bind(status.as_str())
     .bind(attempt)
     .bind(cancelled_wins)
@@ -279,7 +279,7 @@ pub async fn schedule_retry(
             SET next_attempt_at = now() + make_interval(secs => $3)
           WHERE id = $1 AND attempts = $2 AND status = 'in_progress'",
     )
-    .bind(id.0)
+    .bind(id.get())
     .bind(attempt)
     .bind(delay.as_secs_f64())
     .execute(conn)

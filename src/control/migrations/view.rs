@@ -16,7 +16,7 @@ use crate::control::audit_logs::AuditEntry;
 use crate::control::notifications::{self, Notification};
 use crate::control::phase_history::PhaseEntry;
 use crate::control::tables::{self, TableProgress};
-use crate::control::{Phase, Status};
+use crate::domain::{Phase, Status};
 use crate::ids::MigrationId;
 use crate::sql::audited;
 
@@ -63,7 +63,7 @@ pub async fn read(
     let row = sqlx::query(audited(&format!(
         "SELECT {COLUMNS}, {CHILDREN} FROM shardmover.migrations m WHERE m.id = $1"
     )))
-    .bind(id.0)
+    .bind(id.get())
     .fetch_optional(conn)
     .await?;
     let Some(row) = row else {
@@ -99,8 +99,8 @@ pub async fn search(
     Ok(records
         .into_iter()
         .map(|record| MoveView {
-            tables: tables.remove(&record.id.0).unwrap_or_default(),
-            notices: notices.remove(&record.id.0).unwrap_or_default(),
+            tables: tables.remove(&record.id.get()).unwrap_or_default(),
+            notices: notices.remove(&record.id.get()).unwrap_or_default(),
             history: None,
             record,
         })

@@ -24,7 +24,7 @@ pub async fn plan_state_of_move(
            JOIN shardmover.rebalances r ON r.id = p.rebalance_id
           WHERE m.id = $1",
     )
-    .bind(id.0)
+    .bind(id.get())
     .fetch_optional(conn)
     .await
 }

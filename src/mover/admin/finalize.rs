@@ -4,7 +4,8 @@
 //! registry confirms the website left.
 
 use crate::app::App;
-use crate::control::{Status, migrations, registry};
+use crate::control::{migrations, registry};
+use crate::domain::Status;
 use crate::ids::{MigrationId, WebsiteId};
 use crate::mover::checks::plan::source_tables;
 use crate::mover::error::{Context, MoveError};

@@ -42,7 +42,7 @@ pub(crate) async fn expire_abandoned(app: &App) -> Result<usize, MoveError> {
             Ok(true) => expired += 1,
             Ok(false) => {}
             Err(e) => {
-                warn!(migration_id = freeze.id.0, error = %e, "could not lift an abandoned freeze; trying again shortly")
+                warn!(migration_id = freeze.id.get(), error = %e, "could not lift an abandoned freeze; trying again shortly")
             }
         }
     }
@@ -96,10 +96,10 @@ async fn take_over_and_lift(app: &App, freeze: &OpenFreeze) -> Result<bool, Move
     if let Ok(target) = shard_pool(app, &freeze.target)
         && let Err(e) = owner_token::claim_within(target, freeze.id, attempt, lock_ms).await
     {
-        info!(migration_id = freeze.id.0, error = %e, "could not claim the move on its target; its next attempt will");
+        info!(migration_id = freeze.id.get(), error = %e, "could not claim the move on its target; its next attempt will");
     }
     warn!(
-        migration_id = freeze.id.0,
+        migration_id = freeze.id.get(),
         website_id = %freeze.website,
         frozen_ms = freeze.age_ms,
         "a freeze outlived its mover: fence lifted, the move catches up again when it resumes"

@@ -43,7 +43,7 @@ pub(crate) async fn captures(
     Ok(captured
         .into_iter()
         .filter_map(|(website, migration, changes)| {
-            let (_, status) = ended.iter().find(|(id, _)| id.0 == migration)?;
+            let (_, status) = ended.iter().find(|(id, _)| id.get() == migration)?;
             Some(format!(
                 "{shard} still captures website {website}'s changes ({changes} logged) for move \
                  {migration}, which is {status}: a crashed rollback or cleanup left it; resuming \

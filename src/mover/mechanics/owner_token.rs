@@ -18,7 +18,7 @@ const CLAIM: &str = "INSERT INTO shardmover.move_owners (migration_id, attempt) 
 /// too for the freeze), unless a newer one is.
 pub async fn claim(target: &PgPool, migration: MigrationId, attempt: i32) -> Result<(), MoveError> {
     let claimed = sqlx::query(CLAIM)
-        .bind(migration.0)
+        .bind(migration.get())
         .bind(attempt)
         .execute(target)
         .await
@@ -43,7 +43,7 @@ pub async fn claim_within(
             .execute(&mut *tx)
             .await?;
         let claimed = sqlx::query(CLAIM)
-            .bind(migration.0)
+            .bind(migration.get())
             .bind(attempt)
             .execute(&mut *tx)
             .await?
@@ -74,7 +74,7 @@ pub async fn check(
     let owner: Option<i32> = sqlx::query_scalar(
         "SELECT attempt FROM shardmover.move_owners WHERE migration_id = $1 FOR SHARE",
     )
-    .bind(migration.0)
+    .bind(migration.get())
     .fetch_optional(&mut *tx)
     .await
     .context(|| "checking who owns the move on the target".into())?;

@@ -106,7 +106,7 @@ async fn apply(
             "INSERT INTO shardmover.touched_rows (migration_id, table_name, pk)
              SELECT $1, $2, k::jsonb FROM unnest($3::text[]) k ON CONFLICT DO NOTHING",
         )
-        .bind(job.migration.0)
+        .bind(job.migration.get())
         .bind(table.name.to_string())
         .bind(touched)
         .execute(&mut *tx)

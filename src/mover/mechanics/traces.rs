@@ -7,7 +7,7 @@ use super::copy::checkpoint;
 use super::fence::{self, FenceOptions};
 use super::routes::shard_pool;
 use crate::app::App;
-use crate::control::migrations::MigrationRecord;
+use crate::domain::MigrationRecord;
 use crate::mover::error::MoveError;
 
 /// The copy's checkpoints and the keys catch-up touched on the target, and an

@@ -7,8 +7,9 @@
 use sqlx::pool::PoolConnection;
 
 use crate::app::App;
-use crate::control::migrations::{self, CleanupStep, MigrationRecord};
-use crate::control::{Phase, tables};
+use crate::control::migrations::{self, CleanupStep};
+use crate::control::tables;
+use crate::domain::{MigrationRecord, Phase};
 use crate::mover::checks::schema_notes::{MaterializedView, follow_up};
 use crate::mover::error::{Context, MoveError};
 use crate::mover::mechanics::routes::control_conn;

@@ -5,7 +5,7 @@
 use tracing::info;
 
 use super::context::PhaseContext;
-use crate::control::Phase;
+use crate::domain::Phase;
 use crate::mover::error::MoveError;
 use crate::mover::mechanics::shard_schema;
 

@@ -12,8 +12,7 @@ use sqlx::PgPool;
 use tracing::info;
 
 use super::context::PhaseContext;
-use crate::control::Phase;
-use crate::control::migrations::MigrationRecord;
+use crate::domain::{MigrationRecord, Phase};
 use crate::ids::WebsiteId;
 use crate::mover::error::{Context, MoveError};
 use crate::mover::mechanics::replay::{Replay, replay_batch};

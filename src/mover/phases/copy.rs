@@ -5,7 +5,8 @@
 use std::time::Instant;
 
 use super::context::PhaseContext;
-use crate::control::{MoveMode, Phase, tables};
+use crate::control::tables;
+use crate::domain::{MoveMode, Phase};
 use crate::mover::error::{Context, MoveError};
 use crate::mover::mechanics::copy::{TableCopy, connect, copy_table, two_passes};
 use crate::mover::mechanics::routes::current_shard;

@@ -9,7 +9,8 @@ use std::time::Instant;
 use tracing::info;
 
 use super::context::PhaseContext;
-use crate::control::{MoveMode, Phase, migrations, registry};
+use crate::control::{migrations, registry};
+use crate::domain::{MoveMode, Phase};
 use crate::mover::error::{Context, MoveError};
 use crate::mover::mechanics::sequences;
 

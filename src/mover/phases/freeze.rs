@@ -11,7 +11,8 @@ use tracing::info;
 
 use super::catch_up::backlog;
 use super::context::PhaseContext;
-use crate::control::{Phase, migrations};
+use crate::control::migrations;
+use crate::domain::Phase;
 use crate::mover::error::{Context, MoveError};
 use crate::mover::mechanics::owner_token;
 use crate::mover::mechanics::replay::{Replay, replay_batch};

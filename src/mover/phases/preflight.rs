@@ -5,7 +5,8 @@
 use std::time::Instant;
 
 use super::context::PhaseContext;
-use crate::control::{MoveMode, Phase, tables};
+use crate::control::tables;
+use crate::domain::{MoveMode, Phase};
 use crate::mover::checks::{self, admission::Admission};
 use crate::mover::error::{Context, MoveError};
 

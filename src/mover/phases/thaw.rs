@@ -8,8 +8,8 @@
 use tracing::{info, warn};
 
 use super::context::PhaseContext;
-use crate::control::Phase;
 use crate::control::migrations::{self, FreezeEnd};
+use crate::domain::Phase;
 use crate::mover::error::{Context, MoveError};
 use crate::mover::mechanics::owner_token;
 

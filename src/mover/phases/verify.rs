@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use super::context::PhaseContext;
-use crate::control::{MoveMode, Phase};
+use crate::domain::{MoveMode, Phase};
 use crate::mover::error::MoveError;
 use crate::mover::mechanics::{references, verify};
 

@@ -10,7 +10,7 @@ use crate::cli::bench::idle::{IdleSession, PhaseWatch};
 use crate::cli::bench::model::Model;
 use crate::cli::bench::online::online_move;
 use crate::cli::bench::writer::{Writer, WriterStats};
-use crate::control::Phase;
+use crate::domain::Phase;
 use crate::mover::Silent;
 
 /// The writer runs this long before each move starts and after it ends.

@@ -22,7 +22,7 @@ pub async fn read(
         "SELECT rows_done, chunks_done, finished FROM shardmover.copy_checkpoints
           WHERE migration_id = $1 AND table_name = $2",
     )
-    .bind(migration.0)
+    .bind(migration.get())
     .bind(table)
     .fetch_optional(target)
     .await
@@ -47,7 +47,7 @@ pub async fn write(
             SET rows_done = EXCLUDED.rows_done, chunks_done = EXCLUDED.chunks_done,
                 finished = EXCLUDED.finished, updated_at = now()",
     )
-    .bind(migration.0)
+    .bind(migration.get())
     .bind(table)
     .bind(at.rows_done)
     .bind(at.chunks_done)
@@ -89,7 +89,7 @@ async fn forget(
         sqlx::query(crate::sql::audited(&format!(
             "DELETE FROM shardmover.{table} WHERE migration_id = $1"
         )))
-        .bind(migration.0)
+        .bind(migration.get())
         .execute(target)
         .await
         .context(|| format!("clearing shardmover.{table}"))?;

@@ -58,7 +58,7 @@ async fn add(
             SET migration_id = EXCLUDED.migration_id, updated_at = now()"
     )))
     .bind(website.get())
-    .bind(migration.0)
+    .bind(migration.get())
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -78,7 +78,7 @@ async fn remove(
           WHERE website_id = $1 AND ($2::int8 IS NULL OR migration_id = $2)"
     )))
     .bind(website.get())
-    .bind(only_for.map(|m| m.0))
+    .bind(only_for.map(|m| m.get()))
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -151,7 +151,7 @@ pub(super) async fn undoes_something(
                          WHERE website_id = $1 AND ($2::int8 IS NULL OR migration_id = $2))"
     )))
     .bind(website.get())
-    .bind(only_for.map(|m| m.0))
+    .bind(only_for.map(|m| m.get()))
     .fetch_one(conn)
     .await
 }

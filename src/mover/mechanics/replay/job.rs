@@ -1,7 +1,7 @@
 //! What one replay is told: the plan, the move and attempt it replays for, and
 //! the target's sequences each batch advances past what it writes.
 
-use crate::control::migrations::MigrationRecord;
+use crate::domain::MigrationRecord;
 use crate::ids::{MigrationId, WebsiteId};
 use crate::mover::mechanics::sequences::OwnedSequence;
 use crate::tenancy::TenantTable;

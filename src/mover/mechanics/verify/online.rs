@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use sqlx::{Acquire, PgConnection, PgPool, Row};
 
 use super::{Fingerprint, RowHash, Sides, canonicalise, lacks_hash_function, locate, row_hash};
-use crate::control::migrations::MigrationRecord;
+use crate::domain::MigrationRecord;
 use crate::ids::{MigrationId, WebsiteId};
 use crate::mover::error::{Context, MoveError};
 use crate::sql::audited;
@@ -151,7 +151,7 @@ async fn touched_keys(target: &PgPool, scope: &Scope<'_>) -> Result<Vec<String>,
     sqlx::query_scalar(
         "SELECT pk::text FROM shardmover.touched_rows WHERE migration_id = $1 AND table_name = $2",
     )
-    .bind(scope.migration.0)
+    .bind(scope.migration.get())
     .bind(scope.table.name.to_string())
     .fetch_all(target)
     .await
@@ -206,7 +206,7 @@ pub async fn prune(source: &PgPool, target: &PgPool, scope: &Scope<'_>) -> Resul
           USING unnest($3::text[]) AS k(pk)
           WHERE t.migration_id = $1 AND t.table_name = $2 AND t.pk = k.pk::jsonb",
     )
-    .bind(scope.migration.0)
+    .bind(scope.migration.get())
     .bind(scope.table.name.to_string())
     .bind(&agree)
     .execute(target)
@@ -241,7 +241,7 @@ async fn hashes_of(
 /// Keys still to verify in the freeze, over every table.
 pub async fn pending(target: &PgPool, migration: MigrationId) -> Result<i64, MoveError> {
     sqlx::query_scalar("SELECT count(*)::int8 FROM shardmover.touched_rows WHERE migration_id = $1")
-        .bind(migration.0)
+        .bind(migration.get())
         .fetch_one(target)
         .await
         .context(|| "counting the keys still to verify".into())

@@ -1,4 +1,5 @@
-//! A move's status and phase, as stored in `shardmover.migrations`.
+//! A move's status, phase and mode, and a notice's delivery state, as the
+//! control database stores them (`shardmover.migrations`, `.notifications`).
 //!
 //! `pending` → `in_progress` → `completed`, or before cutover `failed` /
 //! `cancelled` (rolled back). Past cutover a move only goes forward: a cleanup
