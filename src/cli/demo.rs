@@ -6,8 +6,8 @@ use std::sync::Arc;
 use clap::Args;
 use secrecy::ExposeSecret;
 
-use super::progress_bar::TerminalProgress;
-use super::report;
+use super::output::progress_bar::TerminalProgress;
+use super::output::report;
 use crate::cli::samples::scratch::{Server, settings_with};
 use crate::cli::samples::{self, tenant::Scale};
 use crate::config::Settings;

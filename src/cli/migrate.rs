@@ -3,8 +3,8 @@
 use anyhow::{Context, bail};
 use clap::Args;
 
-use super::progress_bar::TerminalProgress;
-use super::report;
+use super::output::progress_bar::TerminalProgress;
+use super::output::report;
 use crate::control::audit_logs::AuditFilter;
 use crate::domain::{MoveMode, MoveRequest};
 use crate::ids::{EmailAddress, MigrationId, ShardName, WebsiteId};

@@ -4,7 +4,7 @@
 
 use clap::{Args, Subcommand};
 
-use super::rebalance_print as print;
+use super::output::plan as print;
 use crate::app::App;
 use crate::rebalance::{self, AddBy, Command, Kind, ListedMove, Measure, PlanOptions, PlanRequest};
 

@@ -19,6 +19,25 @@ async fn a_refused_move_exits_non_zero_with_one_readable_line() {
         stderr.contains("website id must be a positive integer"),
         "{stderr}"
     );
+
+    let (ok, _, stderr) = shardmover_cli(
+        &env,
+        &[
+            "migrate",
+            "--website",
+            "7",
+            "--to",
+            "shard_2",
+            "--requested-by",
+            "root",
+        ],
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("--requested-by") && stderr.contains("not an email address"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[tokio::test]
