@@ -20,7 +20,7 @@ use clap::{Parser, Subcommand};
 
 use crate::app::App;
 use crate::config::Settings;
-use crate::ids::{MigrationId, ShardName, WebsiteId};
+use crate::ids::{MoveId, ShardName, WebsiteId};
 use crate::mover::Mover;
 
 #[derive(Debug, Parser)]
@@ -107,10 +107,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(args) => migrate::run(&mover(settings).await?, args).await,
         Command::Finalize { website } => migrate::finalize(&mover(settings).await?, website).await,
         Command::Status { migration, json } => {
-            migrate::status(&mover(settings).await?, MigrationId::from(migration), json).await
+            migrate::status(&mover(settings).await?, MoveId::from(migration), json).await
         }
         Command::Cancel { migration } => {
-            migrate::cancel(&mover(settings).await?, MigrationId::from(migration)).await
+            migrate::cancel(&mover(settings).await?, MoveId::from(migration)).await
         }
         Command::Audit {
             website,

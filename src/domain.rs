@@ -6,6 +6,6 @@ mod move_record;
 mod move_request;
 mod status;
 
-pub use move_record::MigrationRecord;
+pub use move_record::MoveRecord;
 pub use move_request::MoveRequest;
 pub use status::{MoveMode, NoticeStatus, Phase, Status};

@@ -112,9 +112,9 @@ impl fmt::Display for ShardName {
 /// The id of one move, as stored in `shardmover.migrations`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct MigrationId(i64);
+pub struct MoveId(i64);
 
-impl MigrationId {
+impl MoveId {
     pub fn get(self) -> i64 {
         self.0
     }
@@ -122,13 +122,13 @@ impl MigrationId {
 
 /// Ids come from the database's `bigserial` or from a path or argument that
 /// names one; a number no move has is answered by the lookup (404), not here.
-impl From<i64> for MigrationId {
+impl From<i64> for MoveId {
     fn from(id: i64) -> Self {
         Self(id)
     }
 }
 
-impl fmt::Display for MigrationId {
+impl fmt::Display for MoveId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }

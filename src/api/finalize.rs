@@ -9,7 +9,7 @@ use super::access::{Feature, require};
 use super::migration_view::{self, ErrorResponse, MigrationView};
 use super::request_id::RequestId;
 use super::{ApiError, AppState};
-use crate::ids::MigrationId;
+use crate::ids::MoveId;
 use crate::moves;
 
 #[utoipa::path(post, path = "/api/v1/migrations/{id}/finalize", tag = "migrations",
@@ -27,7 +27,7 @@ pub async fn finalize(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     require(&request, &state, Feature::Migrations)?;
-    let id = MigrationId::from(id.into_inner());
+    let id = MoveId::from(id.into_inner());
     let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone());
     moves::finalize(&state.mover(), id, request_id).await?;
     migration_view::accepted(&state, id).await

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use crate::control::migrations::FreezeRecord;
 use crate::control::migrations::view;
-use crate::domain::MigrationRecord;
+use crate::domain::MoveRecord;
 
 /// The final pause of an online move: the website's writes are refused (SQLSTATE
 /// SMF01) from `started_at` until the registry switch at `ended_at`.
@@ -27,7 +27,7 @@ pub struct FreezeView {
 
 /// The freeze once it has begun; `None` before (and for offline moves).
 /// `budget_ms` is the current `engine.freeze_budget_ms`.
-pub fn freeze(r: &MigrationRecord, budget_ms: u64) -> Option<FreezeView> {
+pub fn freeze(r: &MoveRecord, budget_ms: u64) -> Option<FreezeView> {
     Some(FreezeView {
         started_at: r.freeze_started_at?,
         ended_at: r.freeze_ended_at,

@@ -11,7 +11,7 @@ use super::{ApiError, AppState};
 use crate::control::migrations::view::{self, MoveView};
 use crate::control::notifications::Notification;
 use crate::control::tables::TableProgress;
-use crate::ids::MigrationId;
+use crate::ids::MoveId;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MigrationView {
@@ -163,13 +163,13 @@ pub fn render(model: MoveView, budget_ms: u64) -> MigrationView {
 }
 
 /// Move `id` as `GET /api/v1/migrations/{id}` shows it, read in one round trip.
-pub async fn load(state: &AppState, id: MigrationId) -> Result<MigrationView, ApiError> {
+pub async fn load(state: &AppState, id: MoveId) -> Result<MigrationView, ApiError> {
     let view = crate::web::read_move(&state.app, id).await?;
     Ok(render(view, state.app.settings().engine.freeze_budget_ms))
 }
 
 /// 202 with the move and its `Location`: a request or a finalize taken.
-pub async fn accepted(state: &AppState, id: MigrationId) -> Result<HttpResponse, ApiError> {
+pub async fn accepted(state: &AppState, id: MoveId) -> Result<HttpResponse, ApiError> {
     let body = load(state, id).await?;
     Ok(HttpResponse::Accepted()
         .insert_header(("Location", format!("/api/v1/migrations/{id}")))

@@ -11,9 +11,9 @@ use super::idempotency;
 use super::migration_view::{self, ErrorResponse, MigrationList, MigrationView};
 use super::request_id::RequestId;
 use super::{ApiError, AppState};
-use crate::control::migrations::{MigrationFilter, view};
+use crate::control::migrations::{MoveFilter, view};
 use crate::domain::{MoveMode, MoveRequest, Status};
-use crate::ids::{MigrationId, ShardName, WebsiteId};
+use crate::ids::{MoveId, ShardName, WebsiteId};
 use crate::mover::MoveError;
 use crate::moves;
 
@@ -97,7 +97,7 @@ pub async fn show(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     require(&request, &state, Feature::Admin)?;
-    let id = MigrationId::from(id.into_inner());
+    let id = MoveId::from(id.into_inner());
     Ok(HttpResponse::Ok().json(migration_view::load(&state, id).await?))
 }
 
@@ -120,7 +120,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     require(&request, &state, Feature::Admin)?;
     let query = query.into_inner();
-    let filter = MigrationFilter {
+    let filter = MoveFilter {
         website: query
             .website_id
             .map(WebsiteId::new)
@@ -134,7 +134,7 @@ pub async fn list(
             .map_err(ApiError::bad_request)?,
         before: query.before,
         limit: query.limit.unwrap_or(50).clamp(1, 500),
-        ..MigrationFilter::default()
+        ..MoveFilter::default()
     };
     let mut conn = state.app.control_pool().acquire().await?;
     let views = view::search(&mut conn, &filter).await?;
@@ -158,7 +158,7 @@ pub async fn cancel(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     require(&request, &state, Feature::Migrations)?;
-    let id = MigrationId::from(id.into_inner());
+    let id = MoveId::from(id.into_inner());
     moves::cancel(&state.mover(), id).await?;
     Ok(HttpResponse::Accepted().json(migration_view::load(&state, id).await?))
 }

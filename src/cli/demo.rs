@@ -155,7 +155,7 @@ async fn pool(url: &secrecy::SecretString) -> anyhow::Result<sqlx::PgPool> {
 async fn mail_the_notice(
     control: &sqlx::PgPool,
     settings: Arc<Settings>,
-    id: crate::ids::MigrationId,
+    id: crate::ids::MoveId,
 ) -> anyhow::Result<()> {
     let Some(notifier) = Notifier::new(control.clone(), settings)? else {
         println!("   mail is off (mail.smtp_host is empty): no notice was recorded");

@@ -7,7 +7,7 @@ use super::output::progress_bar::TerminalProgress;
 use super::output::report;
 use crate::control::audit_logs::AuditFilter;
 use crate::domain::{MoveMode, MoveRequest};
-use crate::ids::{EmailAddress, MigrationId, ShardName, WebsiteId};
+use crate::ids::{EmailAddress, MoveId, ShardName, WebsiteId};
 use crate::mover::Mover;
 
 #[derive(Debug, Args)]
@@ -116,7 +116,7 @@ pub async fn finalize(mover: &Mover, website: WebsiteId) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn status(mover: &Mover, id: MigrationId, json: bool) -> anyhow::Result<()> {
+pub async fn status(mover: &Mover, id: MoveId, json: bool) -> anyhow::Result<()> {
     let outcome = mover.run_report(id).await?;
     let notices = {
         let mut conn = mover.control_pool().acquire().await?;
@@ -133,7 +133,7 @@ pub async fn status(mover: &Mover, id: MigrationId, json: bool) -> anyhow::Resul
     Ok(())
 }
 
-pub async fn cancel(mover: &Mover, id: MigrationId) -> anyhow::Result<()> {
+pub async fn cancel(mover: &Mover, id: MoveId) -> anyhow::Result<()> {
     crate::moves::cancel(mover, id).await?;
     println!("move {id} will stop at its next checkpoint and roll back");
     Ok(())

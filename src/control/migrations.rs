@@ -3,8 +3,8 @@
 
 use sqlx::{PgConnection, Row, postgres::PgRow};
 
-use crate::domain::{MigrationRecord, MoveMode};
-use crate::ids::{MigrationId, ShardName, WebsiteId};
+use crate::domain::{MoveMode, MoveRecord};
+use crate::ids::{MoveId, ShardName, WebsiteId};
 use crate::sql::audited;
 
 mod cancels;
@@ -19,7 +19,7 @@ pub use list::*;
 pub use online::*;
 pub use transitions::*;
 
-pub struct NewMigration<'a> {
+pub struct NewMove<'a> {
     pub website: WebsiteId,
     pub source: &'a ShardName,
     pub target: &'a ShardName,
@@ -37,13 +37,13 @@ const COLUMNS: &str = "id, website_id, source_shard, target_shard, status, phase
     freeze_started_at, freeze_ended_at, freeze_changes, changes_applied, changes_waiting,
     catch_up_rate, freeze_waits_for, follow_up, freeze_budget_ms";
 
-fn from_row(row: &PgRow) -> Result<MigrationRecord, sqlx::Error> {
+fn from_row(row: &PgRow) -> Result<MoveRecord, sqlx::Error> {
     let decode = |col: &str, e: String| sqlx::Error::ColumnDecode {
         index: col.into(),
         source: e.into(),
     };
-    Ok(MigrationRecord {
-        id: MigrationId::from(row.try_get::<i64, _>("id")?),
+    Ok(MoveRecord {
+        id: MoveId::from(row.try_get::<i64, _>("id")?),
         website: WebsiteId::new(row.try_get("website_id")?).map_err(|e| decode("website_id", e))?,
         source: ShardName::parse(row.try_get("source_shard")?)
             .map_err(|e| decode("source_shard", e))?,
@@ -96,10 +96,7 @@ fn from_row(row: &PgRow) -> Result<MigrationRecord, sqlx::Error> {
 /// Inserts a pending move and its pending audit-log entry, in one statement.
 /// The partial unique index turns a second active move
 /// of the same website into a unique violation, which callers map to "busy".
-pub async fn insert(
-    conn: &mut PgConnection,
-    new: &NewMigration<'_>,
-) -> Result<MigrationRecord, sqlx::Error> {
+pub async fn insert(conn: &mut PgConnection, new: &NewMove<'_>) -> Result<MoveRecord, sqlx::Error> {
     let row = sqlx::query(audited(&format!(
         "WITH m AS (
             INSERT INTO shardmover.migrations
@@ -124,10 +121,7 @@ pub async fn insert(
     from_row(&row)
 }
 
-pub async fn find(
-    conn: &mut PgConnection,
-    id: MigrationId,
-) -> Result<Option<MigrationRecord>, sqlx::Error> {
+pub async fn find(conn: &mut PgConnection, id: MoveId) -> Result<Option<MoveRecord>, sqlx::Error> {
     let row = sqlx::query(audited(&format!(
         "SELECT {COLUMNS} FROM shardmover.migrations WHERE id = $1"
     )))
@@ -141,7 +135,7 @@ pub async fn find(
 pub async fn find_active(
     conn: &mut PgConnection,
     website: WebsiteId,
-) -> Result<Option<MigrationRecord>, sqlx::Error> {
+) -> Result<Option<MoveRecord>, sqlx::Error> {
     let row = sqlx::query(audited(&format!(
         "SELECT {COLUMNS} FROM shardmover.migrations
           WHERE website_id = $1 AND status IN ('pending', 'in_progress', 'cleanup_pending')"
@@ -158,7 +152,7 @@ pub async fn find_active(
 pub async fn find_unfinalized(
     conn: &mut PgConnection,
     website: WebsiteId,
-) -> Result<Option<MigrationRecord>, sqlx::Error> {
+) -> Result<Option<MoveRecord>, sqlx::Error> {
     let row = sqlx::query(audited(&format!(
         "SELECT {COLUMNS} FROM shardmover.migrations
           WHERE website_id = $1 AND source_finalized_at IS NULL
@@ -172,7 +166,7 @@ pub async fn find_unfinalized(
     row.as_ref().map(from_row).transpose()
 }
 
-pub async fn mark_finalized(conn: &mut PgConnection, id: MigrationId) -> Result<(), sqlx::Error> {
+pub async fn mark_finalized(conn: &mut PgConnection, id: MoveId) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE shardmover.migrations SET source_finalized_at = now() WHERE id = $1")
         .bind(id.get())
         .execute(conn)
@@ -197,7 +191,7 @@ pub async fn count_arriving(
 pub async fn find_by_idempotency_key(
     conn: &mut PgConnection,
     key: &str,
-) -> Result<Option<MigrationRecord>, sqlx::Error> {
+) -> Result<Option<MoveRecord>, sqlx::Error> {
     let row = sqlx::query(audited(&format!(
         "SELECT {COLUMNS} FROM shardmover.migrations WHERE idempotency_key = $1"
     )))
@@ -210,7 +204,7 @@ pub async fn find_by_idempotency_key(
 /// Ties a new move to the HTTP request that created it.
 pub async fn set_request(
     conn: &mut PgConnection,
-    id: MigrationId,
+    id: MoveId,
     idempotency_key: Option<&str>,
     request_id: &str,
 ) -> Result<(), sqlx::Error> {

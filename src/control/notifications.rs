@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use crate::domain::{NoticeStatus, Status};
-use crate::ids::{EmailAddress, MigrationId, NotificationId};
+use crate::ids::{EmailAddress, MoveId, NotificationId};
 
 pub use delivery::{Outgoing, claim, mark_failed_attempt, mark_sent};
 
@@ -50,7 +50,7 @@ const COLUMNS: &str = "id, migration_id, event, recipient, status, attempts, nex
 /// What a notice is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subject {
-    Move(MigrationId),
+    Move(MoveId),
     /// A plan's end: the plan, and the trail entry of the ending announced (a
     /// retried plan can end again, and each ending is summarised once).
     Plan {
@@ -107,7 +107,7 @@ pub async fn insert(
 
 pub async fn list_for_migration(
     conn: &mut PgConnection,
-    migration: MigrationId,
+    migration: MoveId,
 ) -> Result<Vec<Notification>, sqlx::Error> {
     let mut by_move = list_many(conn, &[migration]).await?;
     Ok(by_move.remove(&migration.get()).unwrap_or_default())
@@ -116,7 +116,7 @@ pub async fn list_for_migration(
 /// The notices of many moves in one query, by move id.
 pub async fn list_many(
     conn: &mut PgConnection,
-    migrations: &[MigrationId],
+    migrations: &[MoveId],
 ) -> Result<HashMap<i64, Vec<Notification>>, sqlx::Error> {
     let ids: Vec<i64> = migrations.iter().map(|id| id.get()).collect();
     let rows: Vec<Notification> = sqlx::query_as(crate::sql::audited(&format!(

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
-use crate::ids::MigrationId;
+use crate::ids::MoveId;
 
 #[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
 pub struct PhaseEntry {
@@ -13,10 +13,7 @@ pub struct PhaseEntry {
 }
 
 /// In the order entered (a resumed move may enter a phase again).
-pub async fn list(
-    conn: &mut PgConnection,
-    id: MigrationId,
-) -> Result<Vec<PhaseEntry>, sqlx::Error> {
+pub async fn list(conn: &mut PgConnection, id: MoveId) -> Result<Vec<PhaseEntry>, sqlx::Error> {
     sqlx::query_as(
         "SELECT phase, entered_at FROM shardmover.migration_phases
           WHERE migration_id = $1 ORDER BY id",

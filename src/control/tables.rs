@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use sqlx::{PgConnection, Row};
 
-use crate::ids::MigrationId;
+use crate::ids::MoveId;
 
 /// Also the API's per-table progress object (field names are a contract).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -22,7 +22,7 @@ pub struct TableProgress {
 /// Records the planned tables and their sizes (idempotent for resumed moves).
 pub async fn plan(
     conn: &mut PgConnection,
-    id: MigrationId,
+    id: MoveId,
     attempt: i32,
     tables: &[(String, i64)],
 ) -> Result<bool, sqlx::Error> {
@@ -60,7 +60,7 @@ pub async fn plan(
 /// Writes copy progress for one table and the move as a whole.
 pub async fn record_copied(
     conn: &mut PgConnection,
-    id: MigrationId,
+    id: MoveId,
     attempt: i32,
     table: &str,
     table_rows: i64,
@@ -85,7 +85,7 @@ pub async fn record_copied(
 
 pub async fn record_checksums(
     conn: &mut PgConnection,
-    id: MigrationId,
+    id: MoveId,
     attempt: i32,
     table: &str,
     source: &str,
@@ -109,10 +109,7 @@ pub async fn record_checksums(
     Ok(owned)
 }
 
-pub async fn list(
-    conn: &mut PgConnection,
-    id: MigrationId,
-) -> Result<Vec<TableProgress>, sqlx::Error> {
+pub async fn list(conn: &mut PgConnection, id: MoveId) -> Result<Vec<TableProgress>, sqlx::Error> {
     let mut by_move = list_many(conn, &[id]).await?;
     Ok(by_move.remove(&id.get()).unwrap_or_default())
 }
@@ -120,7 +117,7 @@ pub async fn list(
 /// `list` for many moves in one query, by move id.
 pub async fn list_many(
     conn: &mut PgConnection,
-    ids: &[MigrationId],
+    ids: &[MoveId],
 ) -> Result<HashMap<i64, Vec<TableProgress>>, sqlx::Error> {
     let ids: Vec<i64> = ids.iter().map(|id| id.get()).collect();
     let rows = sqlx::query(

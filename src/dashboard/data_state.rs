@@ -2,9 +2,9 @@
 //! on: the move page's answer to "is anything lost, and what do I run next?".
 //! It says what the API's `after_cutover` says, in words.
 
-use crate::domain::{MigrationRecord, MoveMode, Phase, Status};
+use crate::domain::{MoveMode, MoveRecord, Phase, Status};
 
-pub fn data_state(r: &MigrationRecord) -> String {
+pub fn data_state(r: &MoveRecord) -> String {
     let (w, from, to) = (r.website, &r.source, &r.target);
     if r.phase >= Phase::Cleanup {
         return after_cutover(r);
@@ -30,7 +30,7 @@ pub fn data_state(r: &MigrationRecord) -> String {
 }
 
 /// Before cutover, whether the website can write where it lives.
-fn writes_while_moving(r: &MigrationRecord) -> &'static str {
+fn writes_while_moving(r: &MoveRecord) -> &'static str {
     match (r.mode, r.phase) {
         (MoveMode::Offline, _) => "its writes are refused for the whole move (offline)",
         (MoveMode::Online, Phase::Freezing | Phase::Verifying | Phase::Cutover) => {
@@ -41,7 +41,7 @@ fn writes_while_moving(r: &MigrationRecord) -> &'static str {
 }
 
 /// Past cutover the website lives on the target, whatever else happened.
-fn after_cutover(r: &MigrationRecord) -> String {
+fn after_cutover(r: &MoveRecord) -> String {
     let (w, from, to) = (r.website, &r.source, &r.target);
     let done = r.status == Status::Completed;
     let target_fenced = !done && r.target_unfenced_at.is_none();

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::access::Feature;
 use super::{Dashboard, PageError, Session, see_other};
-use crate::ids::MigrationId;
+use crate::ids::MoveId;
 use crate::moves;
 
 #[derive(Debug, Deserialize)]
@@ -24,7 +24,7 @@ pub async fn cancel(
 ) -> Result<HttpResponse, PageError> {
     session.check_csrf(&form.csrf)?;
     dashboard.require(Feature::Migrations)?;
-    let id = MigrationId::from(id.into_inner());
+    let id = MoveId::from(id.into_inner());
     moves::cancel(&dashboard.mover(), id).await?;
     Ok(see_other(&format!("/ui/moves/{id}")))
 }
@@ -39,7 +39,7 @@ pub async fn finalize(
 ) -> Result<HttpResponse, PageError> {
     session.check_csrf(&form.csrf)?;
     dashboard.require(Feature::Migrations)?;
-    let id = MigrationId::from(id.into_inner());
+    let id = MoveId::from(id.into_inner());
     let request_id = Some(format!("dashboard-{}", uuid::Uuid::new_v4()));
     moves::finalize(&dashboard.mover(), id, request_id).await?;
     Ok(see_other(&format!("/ui/moves/{id}")))

@@ -8,7 +8,7 @@ use super::access::Feature;
 use super::move_page::load;
 use super::render::fragment as render_fragment;
 use super::{Dashboard, PageError, Session};
-use crate::ids::MigrationId;
+use crate::ids::MoveId;
 
 pub async fn fragment(
     dashboard: web::Data<Dashboard>,
@@ -16,7 +16,7 @@ pub async fn fragment(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, PageError> {
     dashboard.require(Feature::Admin)?;
-    let details = load(&dashboard, MigrationId::from(id.into_inner())).await?;
+    let details = load(&dashboard, MoveId::from(id.into_inner())).await?;
     render_fragment(
         &dashboard,
         &session,

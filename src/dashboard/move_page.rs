@@ -16,8 +16,8 @@ use crate::control::migrations::view::{self, History, MoveView};
 use crate::control::notifications::Notification;
 use crate::control::phase_history::PhaseEntry;
 use crate::control::tables::TableProgress;
-use crate::domain::{MigrationRecord, Phase};
-use crate::ids::MigrationId;
+use crate::domain::{MoveRecord, Phase};
+use crate::ids::MoveId;
 
 /// What the page and its live fragment show.
 #[derive(Debug, Serialize)]
@@ -76,12 +76,12 @@ pub async fn page(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, PageError> {
     dashboard.require(Feature::Admin)?;
-    let details = load(&dashboard, MigrationId::from(id.into_inner())).await?;
+    let details = load(&dashboard, MoveId::from(id.into_inner())).await?;
     render_page(&dashboard, &session, "move.html", context! { m => details })
 }
 
 /// Move `id` as its page shows it, read in one round trip.
-pub async fn load(dashboard: &Dashboard, id: MigrationId) -> Result<MoveDetails, PageError> {
+pub async fn load(dashboard: &Dashboard, id: MoveId) -> Result<MoveDetails, PageError> {
     let view = crate::web::read_move(&dashboard.app, id).await?;
     Ok(details(
         view,
@@ -130,7 +130,7 @@ fn details(model: MoveView, budget_ms: u64) -> MoveDetails {
     }
 }
 
-fn timeline(r: &MigrationRecord, phases: &[PhaseEntry]) -> Vec<Step> {
+fn timeline(r: &MoveRecord, phases: &[PhaseEntry]) -> Vec<Step> {
     let end = r.finished_at.unwrap_or_else(Utc::now);
     phases
         .iter()

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use super::access::Feature;
 use super::render::{filtered_link, page as render_page};
 use super::{Dashboard, PageError, Session};
-use crate::control::migrations::{self, MigrationFilter, view};
-use crate::domain::{MigrationRecord, Status};
+use crate::control::migrations::{self, MoveFilter, view};
+use crate::domain::{MoveRecord, Status};
 use crate::ids::{ShardName, WebsiteId};
 
 const PAGE: i64 = 50;
@@ -42,8 +42,8 @@ pub struct Heading {
     percent: f64,
 }
 
-impl From<&MigrationRecord> for Heading {
-    fn from(r: &MigrationRecord) -> Self {
+impl From<&MoveRecord> for Heading {
+    fn from(r: &MoveRecord) -> Self {
         Self {
             id: r.id.get(),
             website_id: r.website.get(),
@@ -66,8 +66,8 @@ pub struct Line {
     created_at: DateTime<Utc>,
 }
 
-impl From<MigrationRecord> for Line {
-    fn from(r: MigrationRecord) -> Self {
+impl From<MoveRecord> for Line {
+    fn from(r: MoveRecord) -> Self {
         Self {
             heading: Heading::from(&r),
             requested_by: r.requested_by,
@@ -100,9 +100,9 @@ pub async fn page(
     render_page(&dashboard, &session, "moves.html", values)
 }
 
-fn parse(f: &Filters) -> Result<MigrationFilter, PageError> {
+fn parse(f: &Filters) -> Result<MoveFilter, PageError> {
     let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
-    Ok(MigrationFilter {
+    Ok(MoveFilter {
         status: text(&f.status)
             .map(|s| s.parse::<Status>())
             .transpose()

@@ -12,7 +12,7 @@ use super::access::Feature;
 use super::website::show;
 use super::{Dashboard, PageError, Session, see_other};
 use crate::domain::{MoveMode, MoveRequest};
-use crate::ids::{EmailAddress, MigrationId, ShardName, WebsiteId};
+use crate::ids::{EmailAddress, MoveId, ShardName, WebsiteId};
 use crate::mover::{MoveError, PreflightReport};
 use crate::moves;
 
@@ -107,7 +107,7 @@ async fn begin(
     session: &Session,
     website: WebsiteId,
     form: &MoveForm,
-) -> Result<MigrationId, PageError> {
+) -> Result<MoveId, PageError> {
     let (target, requested_by, mode) = checked(dashboard, form)?;
     let expected = ticket(
         dashboard,
@@ -139,7 +139,7 @@ async fn begin(
 }
 
 /// The move, its audit entry and its job commit together or not at all.
-async fn record(dashboard: &Dashboard, request: &MoveRequest) -> Result<MigrationId, PageError> {
+async fn record(dashboard: &Dashboard, request: &MoveRequest) -> Result<MoveId, PageError> {
     let request_id = format!("dashboard-{}", uuid::Uuid::new_v4());
     let origin = moves::Origin {
         request_id: &request_id,

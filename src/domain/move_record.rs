@@ -4,11 +4,11 @@
 use chrono::{DateTime, Utc};
 
 use super::{MoveMode, Phase, Status};
-use crate::ids::{MigrationId, ShardName, WebsiteId};
+use crate::ids::{MoveId, ShardName, WebsiteId};
 
 #[derive(Debug, Clone)]
-pub struct MigrationRecord {
-    pub id: MigrationId,
+pub struct MoveRecord {
+    pub id: MoveId,
     pub website: WebsiteId,
     pub source: ShardName,
     pub target: ShardName,
@@ -56,7 +56,7 @@ pub struct MigrationRecord {
     pub freeze_budget_ms: Option<i32>,
 }
 
-impl MigrationRecord {
+impl MoveRecord {
     /// How long the website's writes were frozen, once the freeze is over.
     pub fn freeze_ms(&self) -> Option<i64> {
         Some((self.freeze_ended_at? - self.freeze_started_at?).num_milliseconds())

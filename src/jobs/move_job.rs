@@ -20,13 +20,13 @@ use tracing::{Instrument, info, warn};
 use super::backoff::backoff;
 use super::{Job, enqueue};
 use crate::control::migrations;
-use crate::domain::{MigrationRecord, Phase, Status};
-use crate::ids::MigrationId;
+use crate::domain::{MoveRecord, Phase, Status};
+use crate::ids::MoveId;
 use crate::mover::{MoveError, Mover, Silent};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct MoveJob {
-    pub migration_id: MigrationId,
+    pub migration_id: MoveId,
     /// The HTTP request that asked for the move, for the logs.
     pub request_id: Option<String>,
 }
@@ -89,8 +89,7 @@ async fn website_busy(mover: &Mover, job: &MoveJob, error: &MoveError) -> Result
     let mut conn = mover.control_pool().acquire().await?;
     let record = migrations::find(&mut conn, job.migration_id).await?;
     drop(conn);
-    let waiting =
-        |r: &MigrationRecord| matches!(r.status, Status::Pending | Status::CleanupPending);
+    let waiting = |r: &MoveRecord| matches!(r.status, Status::Pending | Status::CleanupPending);
     if record.as_ref().is_some_and(waiting) {
         return try_again(mover, job, error).await;
     }

@@ -15,7 +15,7 @@ use sqlx::PgConnection;
 use super::{Job, backoff, enqueue};
 use crate::config::Settings;
 use crate::control::rebalances::PlanRow;
-use crate::domain::MigrationRecord;
+use crate::domain::MoveRecord;
 use crate::ids::NotificationId;
 use crate::mail::outbox;
 use crate::mail::{Delivery, Notifier, NotifyError};
@@ -83,7 +83,7 @@ impl EndOfMove for MailNotices {
     fn announce<'c>(
         &'c self,
         conn: &'c mut PgConnection,
-        record: &'c MigrationRecord,
+        record: &'c MoveRecord,
     ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
         Box::pin(async move {
             let ids = outbox::record_final_event(conn, &self.settings, record).await?;

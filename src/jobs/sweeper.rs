@@ -14,7 +14,7 @@ use sqlx::PgPool;
 
 use super::{Job, MoveJob, NotifyJob};
 use crate::control::sweeps;
-use crate::ids::MigrationId;
+use crate::ids::MoveId;
 
 /// How often each worker sweeps, and how quiet a move must have been to count as lost.
 pub const EVERY: Duration = Duration::from_secs(30);
@@ -28,7 +28,7 @@ pub async fn sweep(pool: &PgPool, quiet_for_secs: f64) -> Result<usize, anyhow::
     let lost = sweeps::lost_moves(&mut tx, MoveJob::QUEUE, quiet_for_secs).await?;
     for id in &lost {
         let job = MoveJob {
-            migration_id: MigrationId::from(*id),
+            migration_id: MoveId::from(*id),
             request_id: None,
         };
         job.enqueue(&mut tx, Duration::ZERO).await?;

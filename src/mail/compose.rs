@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::templates::{self, Templates};
 use super::{EmailAddress, MailError, Notice, PlanNotice};
 use crate::control::rebalances::PlanRow;
-use crate::domain::MigrationRecord;
+use crate::domain::MoveRecord;
 
 #[derive(Serialize)]
 struct Context<'a, N> {
@@ -22,7 +22,7 @@ struct Context<'a, N> {
 /// The move's creation time keeps it unique across control databases that
 /// reuse move ids (staging and production, a rebuilt one), as mail providers
 /// drop a message whose Message-ID they have seen.
-pub fn message_id(record: &MigrationRecord, sender: &Mailbox) -> String {
+pub fn message_id(record: &MoveRecord, sender: &Mailbox) -> String {
     format!(
         "<move-{}.{}.{}@{}>",
         record.id.get(),

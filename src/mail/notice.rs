@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::control::tables::TableProgress;
-use crate::domain::{MigrationRecord, Phase, Status};
+use crate::domain::{MoveRecord, Phase, Status};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Notice {
@@ -51,7 +51,7 @@ impl Notice {
     /// The notice of `event` (the status it announces; the move may have moved
     /// on since, as a pending cleanup that was resumed and completed).
     pub fn new(
-        record: &MigrationRecord,
+        record: &MoveRecord,
         event: Status,
         tables: &[TableProgress],
         public_url: &str,

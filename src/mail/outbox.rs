@@ -10,7 +10,7 @@ use super::{EmailAddress, compose};
 use crate::config::Settings;
 use crate::control::notifications::{self, NewNotification, Subject};
 use crate::control::rebalances::{self, PlanRow};
-use crate::domain::{MigrationRecord, Status};
+use crate::domain::{MoveRecord, Status};
 use crate::ids::NotificationId;
 
 /// Records the notice of `record`'s final event, one per recipient; returns
@@ -20,7 +20,7 @@ use crate::ids::NotificationId;
 pub async fn record_final_event(
     conn: &mut PgConnection,
     settings: &Settings,
-    record: &MigrationRecord,
+    record: &MoveRecord,
 ) -> Result<Vec<NotificationId>, sqlx::Error> {
     if !settings.mail.enabled() || !record.status.is_announced() {
         return Ok(Vec::new());

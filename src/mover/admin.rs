@@ -15,7 +15,7 @@ use super::Mover;
 use super::error::MoveError;
 use super::mechanics::fence::{self, FenceOptions};
 use super::progress::Silent;
-use crate::ids::{MigrationId, ShardName, WebsiteId};
+use crate::ids::{MoveId, ShardName, WebsiteId};
 use crate::tenancy::TenantTable;
 use fences::{FenceEntry, LiftRefused};
 use finalize::Finalized;
@@ -38,7 +38,7 @@ impl Mover {
 
     /// Finishes what a move of `website` left past cutover; returns the move
     /// whose source was cleaned and the rows deleted.
-    pub async fn finalize(&self, website: WebsiteId) -> Result<(MigrationId, u64), MoveError> {
+    pub async fn finalize(&self, website: WebsiteId) -> Result<(MoveId, u64), MoveError> {
         match finalize::finalize(&self.app, website).await? {
             Finalized::CleanupResumed(id) => {
                 let outcome = self.run(id, &Silent).await?;
@@ -70,7 +70,7 @@ impl Mover {
         &self,
         (pool, shard): (&PgPool, &ShardName),
         website: WebsiteId,
-        migration: MigrationId,
+        migration: MoveId,
         tables: &[TenantTable],
         on: bool,
     ) -> Result<(), MoveError> {

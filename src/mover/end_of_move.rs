@@ -5,7 +5,7 @@
 use futures_util::future::BoxFuture;
 use sqlx::PgConnection;
 
-use crate::domain::MigrationRecord;
+use crate::domain::MoveRecord;
 
 /// Told of every end of a move (and of a cleanup left pending), on the
 /// transaction that records it: the engine's one way out to the notices,
@@ -14,6 +14,6 @@ pub trait EndOfMove: Send + Sync {
     fn announce<'c>(
         &'c self,
         conn: &'c mut PgConnection,
-        record: &'c MigrationRecord,
+        record: &'c MoveRecord,
     ) -> BoxFuture<'c, Result<(), sqlx::Error>>;
 }

@@ -9,17 +9,17 @@ use sqlx::PgConnection;
 
 use super::Mover;
 use crate::control::migrations;
-use crate::domain::{MigrationRecord, Status};
-use crate::ids::MigrationId;
+use crate::domain::{MoveRecord, Status};
+use crate::ids::MoveId;
 
-type Ending<'c> = BoxFuture<'c, Result<Option<MigrationRecord>, sqlx::Error>>;
+type Ending<'c> = BoxFuture<'c, Result<Option<MoveRecord>, sqlx::Error>>;
 
 impl Mover {
     /// Records `status` as the move's final one, with its notice, if
     /// `attempt` still owns the move; false if it does not (or it had ended).
     pub(crate) async fn record_ending(
         &self,
-        id: MigrationId,
+        id: MoveId,
         attempt: i32,
         status: Status,
     ) -> Result<bool, sqlx::Error> {

@@ -1,6 +1,6 @@
 //! The move engine's one error type. Each variant knows whether a retry may help.
 
-use crate::ids::{MigrationId, ShardName, WebsiteId};
+use crate::ids::{MoveId, ShardName, WebsiteId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MoveError {
@@ -76,10 +76,10 @@ pub enum MoveError {
     #[error("website {website} is already being moved by migration {existing}")]
     Busy {
         website: WebsiteId,
-        existing: MigrationId,
+        existing: MoveId,
     },
     #[error("migration {0} does not exist")]
-    UnknownMigration(MigrationId),
+    UnknownMigration(MoveId),
     #[error("the move was cancelled")]
     Cancelled,
     #[error(
@@ -111,10 +111,7 @@ pub enum MoveError {
     #[error(
         "attempt {attempt} of migration {migration} no longer owns the move; a newer attempt does"
     )]
-    LostOwnership {
-        migration: MigrationId,
-        attempt: i32,
-    },
+    LostOwnership { migration: MoveId, attempt: i32 },
     #[error("unexpected COPY data from {0}: {1}")]
     CopyFormat(String, String),
     /// An error recorded by an earlier attempt, replayed when resuming its rollback.

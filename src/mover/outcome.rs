@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::control::tables::TableProgress;
-use crate::domain::MigrationRecord;
+use crate::domain::MoveRecord;
 use crate::mover::error::MoveError;
 
 /// Wall time per phase of this attempt (phases skipped on resume stay zero).
@@ -22,7 +22,7 @@ pub struct Timings {
 
 #[derive(Debug, Clone)]
 pub struct MoveOutcome {
-    pub record: MigrationRecord,
+    pub record: MoveRecord,
     pub tables: Vec<TableProgress>,
     pub timings: Timings,
     /// Source rows this attempt's cleanup deleted.

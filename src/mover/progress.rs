@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use super::error::{Context, MoveError};
 use crate::control::{migrations, tables};
 use crate::domain::Phase;
-use crate::ids::MigrationId;
+use crate::ids::MoveId;
 
 /// What a watcher (a terminal progress bar, a log line) sees.
 #[derive(Debug, Clone)]
@@ -35,7 +35,7 @@ const PERSIST_EVERY: Duration = Duration::from_millis(500);
 
 pub struct Tracker<'a> {
     control: &'a PgPool,
-    migration: MigrationId,
+    migration: MoveId,
     /// The attempt's ownership token: every write here is conditional on it.
     attempt: i32,
     sink: &'a dyn ProgressSink,
@@ -48,7 +48,7 @@ pub struct Tracker<'a> {
 impl<'a> Tracker<'a> {
     pub fn new(
         control: &'a PgPool,
-        migration: MigrationId,
+        migration: MoveId,
         attempt: i32,
         sink: &'a dyn ProgressSink,
         stopping: &'a AtomicBool,

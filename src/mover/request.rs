@@ -7,8 +7,8 @@ use super::checks::admission::{self, Admission};
 use super::checks::{self, report::PreflightReport};
 use super::error::{Context, MoveError};
 use super::mechanics::routes::{check_route, control_conn, current_shard_on};
-use crate::control::migrations::{self, NewMigration};
-use crate::domain::{MigrationRecord, MoveRequest};
+use crate::control::migrations::{self, NewMove};
+use crate::domain::{MoveRecord, MoveRequest};
 use crate::ids::{EmailAddress, ShardName, WebsiteId};
 
 impl Mover {
@@ -24,7 +24,7 @@ impl Mover {
 
     /// Records a pending move (and its audit entry) after the cheap checks:
     /// website known, route valid. A website with an unfinished move gets `Busy`.
-    pub async fn request(&self, request: &MoveRequest) -> Result<MigrationRecord, MoveError> {
+    pub async fn request(&self, request: &MoveRequest) -> Result<MoveRecord, MoveError> {
         let mut tx = self
             .app
             .control
@@ -43,11 +43,11 @@ impl Mover {
         &self,
         conn: &mut sqlx::PgConnection,
         request: &MoveRequest,
-    ) -> Result<MigrationRecord, MoveError> {
+    ) -> Result<MoveRecord, MoveError> {
         let source = current_shard_on(&self.app, conn, request.website).await?;
         check_route(&self.app, request.website, &source, &request.target)?;
         admission::check(conn, &self.app, &request.target, Admission::NewMove).await?;
-        let new = NewMigration {
+        let new = NewMove {
             website: request.website,
             source: &source,
             target: &request.target,
@@ -64,10 +64,7 @@ impl Mover {
     }
 
     /// The website's unfinished move, if one exists.
-    pub async fn active_move(
-        &self,
-        website: WebsiteId,
-    ) -> Result<Option<MigrationRecord>, MoveError> {
+    pub async fn active_move(&self, website: WebsiteId) -> Result<Option<MoveRecord>, MoveError> {
         let mut conn = control_conn(&self.app).await?;
         migrations::find_active(&mut conn, website)
             .await
@@ -87,7 +84,7 @@ impl Mover {
 
     /// Cancels a queued move at once, or asks a running one to stop at its next
     /// checkpoint and roll back; false once it has ended or passed cutover.
-    pub async fn cancel(&self, id: crate::ids::MigrationId) -> Result<bool, MoveError> {
+    pub async fn cancel(&self, id: crate::ids::MoveId) -> Result<bool, MoveError> {
         if self
             .record_ending_if(|tx| Box::pin(migrations::cancel_pending(tx, id)))
             .await
@@ -108,8 +105,8 @@ impl Mover {
 /// connection: a request never waits for a second pooled connection.
 async fn insert_unless_busy(
     conn: &mut sqlx::PgConnection,
-    new: &NewMigration<'_>,
-) -> Result<MigrationRecord, MoveError> {
+    new: &NewMove<'_>,
+) -> Result<MoveRecord, MoveError> {
     use sqlx::Connection;
     let context = || "recording the move".to_owned();
     let mut savepoint = conn.begin().await.context(context)?;

@@ -13,13 +13,13 @@ use super::mechanics::fence::{self, FenceOptions};
 use super::mechanics::routes::{control_conn, shard_pool};
 use super::mechanics::{delete, traces};
 use crate::control::{migrations, registry};
-use crate::domain::{MigrationRecord, Phase, Status};
+use crate::domain::{MoveRecord, Phase, Status};
 
 impl Mover {
     /// Ends a move that hit a permanent error; returns the error to report.
     pub(crate) async fn fail(
         &self,
-        record: &MigrationRecord,
+        record: &MoveRecord,
         attempt: i32,
         cause: MoveError,
     ) -> MoveError {
@@ -49,7 +49,7 @@ impl Mover {
     /// started: `LostOwnership` if a newer attempt owns the move.
     pub async fn give_up(
         &self,
-        record: &MigrationRecord,
+        record: &MoveRecord,
         attempt: i32,
         cause: &MoveError,
     ) -> Result<(), MoveError> {
@@ -80,7 +80,7 @@ impl Mover {
 
     async fn roll_back(
         &self,
-        record: &MigrationRecord,
+        record: &MoveRecord,
         attempt: i32,
         cause: &MoveError,
     ) -> Result<(), MoveError> {
@@ -162,7 +162,7 @@ impl Mover {
     /// (code `rollback_refused`) saying what was left where, with its notice.
     async fn refuse_rollback(
         &self,
-        record: &MigrationRecord,
+        record: &MoveRecord,
         attempt: i32,
         cause: &MoveError,
         registered: Option<String>,
@@ -199,7 +199,7 @@ impl Mover {
     /// the website lives and what is left, with its notice.
     async fn leave_cleanup_pending(
         &self,
-        record: &MigrationRecord,
+        record: &MoveRecord,
         attempt: i32,
         code: &str,
         cause: &str,
@@ -236,7 +236,7 @@ impl Mover {
     }
 }
 
-fn lost_unless(written: bool, record: &MigrationRecord, attempt: i32) -> Result<(), MoveError> {
+fn lost_unless(written: bool, record: &MoveRecord, attempt: i32) -> Result<(), MoveError> {
     if written {
         Ok(())
     } else {

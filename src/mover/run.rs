@@ -14,39 +14,31 @@ use super::phases::{self, Attempt, PhaseContext};
 use super::progress::ProgressSink;
 use crate::control::migrations;
 use crate::control::tables;
-use crate::domain::{MigrationRecord, Phase, Status};
-use crate::ids::MigrationId;
+use crate::domain::{MoveRecord, Phase, Status};
+use crate::ids::MoveId;
 
 impl Mover {
     /// Runs (or resumes) a move to its end. Transient errors leave it resumable;
     /// permanent ones before cutover roll it back.
-    pub async fn run(
-        &self,
-        id: MigrationId,
-        sink: &dyn ProgressSink,
-    ) -> Result<MoveOutcome, MoveError> {
+    pub async fn run(&self, id: MoveId, sink: &dyn ProgressSink) -> Result<MoveOutcome, MoveError> {
         self.run_attempt(id, sink).await.result
     }
 
     /// `run`, also saying which attempt it started, for the job layer.
     #[instrument(skip_all, fields(migration_id = %id, website_id))]
-    pub async fn run_attempt(&self, id: MigrationId, sink: &dyn ProgressSink) -> Run {
+    pub async fn run_attempt(&self, id: MoveId, sink: &dyn ProgressSink) -> Run {
         self.locked_attempt(id, sink)
             .await
             .unwrap_or_else(|error| Run::unstarted(Err(error)))
     }
 
     /// The move's current state without running it.
-    pub async fn run_report(&self, id: MigrationId) -> Result<MoveOutcome, MoveError> {
+    pub async fn run_report(&self, id: MoveId) -> Result<MoveOutcome, MoveError> {
         let record = self.load(id).await?;
         self.outcome(record, Timings::default()).await
     }
 
-    async fn locked_attempt(
-        &self,
-        id: MigrationId,
-        sink: &dyn ProgressSink,
-    ) -> Result<Run, MoveError> {
+    async fn locked_attempt(&self, id: MoveId, sink: &dyn ProgressSink) -> Result<Run, MoveError> {
         let record = self.load(id).await?;
         tracing::Span::current().record("website_id", record.website.get());
         if record.status.is_final() {
@@ -58,7 +50,7 @@ impl Mover {
         run
     }
 
-    async fn attempt(&self, id: MigrationId, sink: &dyn ProgressSink) -> Result<Run, MoveError> {
+    async fn attempt(&self, id: MoveId, sink: &dyn ProgressSink) -> Result<Run, MoveError> {
         let mut conn = control_conn(&self.app).await?;
         let token = migrations::start_attempt(&mut conn, id)
             .await
@@ -77,7 +69,7 @@ impl Mover {
     /// Drives the move as attempt `token`.
     async fn attempt_as(
         &self,
-        id: MigrationId,
+        id: MoveId,
         token: i32,
         sink: &dyn ProgressSink,
     ) -> Result<MoveOutcome, MoveError> {
@@ -140,7 +132,7 @@ impl Mover {
         Ok(())
     }
 
-    async fn load(&self, id: MigrationId) -> Result<MigrationRecord, MoveError> {
+    async fn load(&self, id: MoveId) -> Result<MoveRecord, MoveError> {
         let mut conn = control_conn(&self.app).await?;
         migrations::find(&mut conn, id)
             .await
@@ -150,7 +142,7 @@ impl Mover {
 
     async fn outcome(
         &self,
-        record: MigrationRecord,
+        record: MoveRecord,
         timings: Timings,
     ) -> Result<MoveOutcome, MoveError> {
         let mut conn = control_conn(&self.app).await?;

@@ -3,10 +3,10 @@
 
 use super::MovesError;
 use crate::control::migrations;
-use crate::ids::MigrationId;
+use crate::ids::MoveId;
 use crate::mover::Mover;
 
-pub async fn cancel(mover: &Mover, id: MigrationId) -> Result<(), MovesError> {
+pub async fn cancel(mover: &Mover, id: MoveId) -> Result<(), MovesError> {
     {
         let mut conn = mover.control_pool().acquire().await?;
         migrations::find(&mut conn, id)

@@ -2,7 +2,7 @@
 //! stable `code` and one HTTP answer (`web::Failure`), so the API and
 //! the dashboard say the same thing for the same refusal.
 
-use crate::ids::{MigrationId, ShardName};
+use crate::ids::{MoveId, ShardName};
 use crate::mover::MoveError;
 
 #[derive(Debug, thiserror::Error)]
@@ -11,14 +11,14 @@ pub enum MovesError {
     #[error(transparent)]
     Refused(#[from] MoveError),
     #[error("migration {0} does not exist")]
-    UnknownMove(MigrationId),
+    UnknownMove(MoveId),
     /// The move is in a state that does not allow this (409).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
     #[error(
         "Idempotency-Key {key:?} was used for a different request (move {existing}); use a new key"
     )]
-    KeyReused { key: String, existing: MigrationId },
+    KeyReused { key: String, existing: MoveId },
     #[error("requested_by must be an email address")]
     InvalidRequester,
     #[error("{0} is not in TENANT_ADMIN_EMAILS")]

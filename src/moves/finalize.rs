@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use super::MovesError;
 use crate::control::migrations;
-use crate::domain::{MigrationRecord, Phase, Status};
-use crate::ids::MigrationId;
+use crate::domain::{MoveRecord, Phase, Status};
+use crate::ids::MoveId;
 use crate::jobs::MoveJob;
 use crate::mover::Mover;
 
 pub async fn finalize(
     mover: &Mover,
-    id: MigrationId,
+    id: MoveId,
     request_id: Option<String>,
 ) -> Result<(), MovesError> {
     let mut tx = mover.control_pool().begin().await?;
@@ -40,7 +40,7 @@ pub async fn finalize(
     Err(MovesError::conflict("cannot_finalize", refusal(&record)))
 }
 
-fn refusal(record: &MigrationRecord) -> String {
+fn refusal(record: &MoveRecord) -> String {
     let id = record.id;
     match record.status {
         Status::Completed if record.keep_source => format!(

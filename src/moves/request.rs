@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::MovesError;
 use crate::control::migrations;
-use crate::domain::{MigrationRecord, MoveRequest};
+use crate::domain::{MoveRecord, MoveRequest};
 use crate::jobs::MoveJob;
 use crate::mover::{MoveError, Mover};
 
@@ -24,7 +24,7 @@ pub async fn request(
     mover: &Mover,
     request: &MoveRequest,
     origin: Origin<'_>,
-) -> Result<MigrationRecord, MovesError> {
+) -> Result<MoveRecord, MovesError> {
     if let Some(existing) = earlier_move(mover, origin.idempotency_key, request).await? {
         return Ok(existing);
     }
@@ -67,7 +67,7 @@ async fn earlier_move(
     mover: &Mover,
     key: Option<&str>,
     request: &MoveRequest,
-) -> Result<Option<MigrationRecord>, MovesError> {
+) -> Result<Option<MoveRecord>, MovesError> {
     let Some(key) = key else { return Ok(None) };
     let mut conn = mover.control_pool().acquire().await?;
     let Some(record) = migrations::find_by_idempotency_key(&mut conn, key).await? else {
@@ -83,7 +83,7 @@ async fn earlier_move(
     }
 }
 
-fn same_request(record: &MigrationRecord, request: &MoveRequest) -> bool {
+fn same_request(record: &MoveRecord, request: &MoveRequest) -> bool {
     record.website == request.website
         && record.target == request.target
         && record.keep_source == request.keep_source

@@ -13,8 +13,8 @@ use super::RebalanceError;
 use super::throttle::Throttle;
 use super::window::Window;
 use crate::control::rebalances::{self, PlanMove, PlanRow};
-use crate::domain::{MigrationRecord, MoveMode, MoveRequest};
-use crate::ids::{EmailAddress, MigrationId, ShardName, WebsiteId};
+use crate::domain::{MoveMode, MoveRecord, MoveRequest};
+use crate::ids::{EmailAddress, MoveId, ShardName, WebsiteId};
 use crate::mover::{MoveError, Mover};
 use crate::moves::{self, MovesError};
 
@@ -100,7 +100,7 @@ async fn cancel_all(
 ) -> Result<(), RebalanceError> {
     for m in moves.iter().filter(|m| m.state == "running") {
         let Some(id) = m.migration_id else { continue };
-        match moves::cancel(mover, MigrationId::from(id)).await {
+        match moves::cancel(mover, MoveId::from(id)).await {
             Ok(()) | Err(MovesError::Conflict { .. }) => {}
             Err(e) => return Err(e.into()),
         }
@@ -211,11 +211,7 @@ async fn note(
     set(mover, plan, m, ("waiting", migration, Some(reason))).await
 }
 
-async fn request(
-    mover: &Mover,
-    plan: &PlanRow,
-    m: &PlanMove,
-) -> Result<MigrationRecord, MovesError> {
+async fn request(mover: &Mover, plan: &PlanRow, m: &PlanMove) -> Result<MoveRecord, MovesError> {
     let invalid = |e: String| MovesError::Refused(MoveError::UnknownShard(e));
     let request = MoveRequest {
         website: WebsiteId::new(m.website_id).map_err(invalid)?,

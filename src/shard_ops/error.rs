@@ -1,6 +1,6 @@
 //! The errors of shard operations, each with a stable code.
 
-use crate::ids::{MigrationId, WebsiteId};
+use crate::ids::{MoveId, WebsiteId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ShardOpsError {
@@ -24,7 +24,7 @@ pub enum ShardOpsError {
     #[error("website {website} is being moved by migration {migration}")]
     MoveInProgress {
         website: WebsiteId,
-        migration: MigrationId,
+        migration: MoveId,
     },
     #[error("website {0} changed shard meanwhile; try again")]
     Changed(WebsiteId),

@@ -9,7 +9,7 @@ use super::statistics::TableRows;
 use super::tenant_rows::rows_on;
 use super::{ShardOps, ShardOpsError};
 use crate::control::audit_logs::{self, AuditEntry, AuditFilter};
-use crate::control::migrations::{self, MigrationFilter};
+use crate::control::migrations::{self, MoveFilter};
 use crate::ids::{ShardName, WebsiteId};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -43,7 +43,7 @@ impl ShardOps<'_> {
     pub async fn website(&self, website: WebsiteId) -> Result<WebsiteView, ShardOpsError> {
         let shard = self.registered_shard(website).await?;
         let mut conn = self.conn().await?;
-        let filter = MigrationFilter {
+        let filter = MoveFilter {
             website: Some(website),
             limit: 50,
             ..Default::default()

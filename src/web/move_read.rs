@@ -5,9 +5,9 @@
 use super::Failure;
 use crate::app::App;
 use crate::control::migrations::view::{self, MoveView};
-use crate::ids::MigrationId;
+use crate::ids::MoveId;
 
-pub async fn read_move(app: &App, id: MigrationId) -> Result<MoveView, Failure> {
+pub async fn read_move(app: &App, id: MoveId) -> Result<MoveView, Failure> {
     let mut conn = app.control_pool().acquire().await?;
     view::read(&mut conn, id).await?.ok_or_else(|| {
         Failure::not_found(

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use reqwest::StatusCode;
 use serde_json::Value;
 use shardmover::control::migrations;
-use shardmover::domain::{MigrationRecord, Phase, Status};
-use shardmover::ids::MigrationId;
+use shardmover::domain::{MoveRecord, Phase, Status};
+use shardmover::ids::MoveId;
 use shardmover::jobs;
 use shardmover::jobs::MoveJob;
 use shardmover::mover::{FENCE_SQLSTATE, Silent};
@@ -19,7 +19,7 @@ use sqlx::PgPool;
 use crate::app::{error_code, request_move, spawn_app_with};
 use crate::helpers::{Interlude, TestEnv, block_on, dump, fences, pool, shardmover_cli, website};
 
-async fn record(control: &PgPool, id: MigrationId) -> MigrationRecord {
+async fn record(control: &PgPool, id: MoveId) -> MoveRecord {
     let mut conn = control.acquire().await.unwrap();
     migrations::find(&mut conn, id).await.unwrap().unwrap()
 }
@@ -75,7 +75,7 @@ async fn write_of_website_7(pool: &PgPool) -> String {
 
 /// Moves website 7 shard_1 → shard_2 (leaving its fence on shard_1), then
 /// requests the move back; returns the move back's id.
-async fn there_and_request_back(env: &TestEnv) -> MigrationId {
+async fn there_and_request_back(env: &TestEnv) -> MoveId {
     env.seed(7, "shard_1", 900).await;
     let mover = env.mover();
     let there = env.request(&mover, 7, "shard_2", 300).await;

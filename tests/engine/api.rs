@@ -396,7 +396,7 @@ async fn an_unreachable_shard_is_retried_with_visible_backoff_then_the_move_comp
         app.env.control.clone(),
     ));
     let job = MoveJob {
-        migration_id: shardmover::ids::MigrationId::from(id),
+        migration_id: shardmover::ids::MoveId::from(id),
         request_id: None,
     };
     sqlx::query("UPDATE apalis.jobs SET status = 'Done'")

@@ -181,7 +181,7 @@ pub async fn request_move(
     mover: &Mover,
     website: i64,
     target: &str,
-) -> Result<shardmover::domain::MigrationRecord, shardmover::mover::MoveError> {
+) -> Result<shardmover::domain::MoveRecord, shardmover::mover::MoveError> {
     let request = shardmover::domain::MoveRequest {
         website: crate::helpers::website(website),
         target: crate::helpers::shard(target),

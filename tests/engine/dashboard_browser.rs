@@ -13,7 +13,7 @@ use secrecy::SecretString;
 use serde_json::Value;
 use shardmover::config::Settings;
 use shardmover::domain::Phase;
-use shardmover::ids::MigrationId;
+use shardmover::ids::MoveId;
 use shardmover::mover::{ProgressSink, Snapshot};
 
 use crate::app::{TOKEN, add_shard, closed_port, request_move, spawn_app_with};
@@ -268,6 +268,6 @@ async fn run_move(url: SecretString, settings: Settings, id: i64) {
     .await
     .unwrap();
     let mover = Arc::new(crate::helpers::new_mover(Arc::new(settings), control));
-    let outcome = mover.run(MigrationId::from(id), &Leisurely).await.unwrap();
+    let outcome = mover.run(MoveId::from(id), &Leisurely).await.unwrap();
     assert_eq!(outcome.record.status.to_string(), "completed");
 }

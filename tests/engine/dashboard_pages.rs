@@ -5,7 +5,7 @@
 
 use reqwest::StatusCode;
 use serde_json::json;
-use shardmover::ids::MigrationId;
+use shardmover::ids::MoveId;
 use shardmover::mover::Silent;
 
 use crate::app::{closed_port, spawn_app_with};
@@ -44,10 +44,7 @@ async fn each_page_shows_what_an_operator_comes_to_it_for() {
         ids.push(body["id"].as_i64().unwrap());
     }
     let (done, waiting, running) = (ids[0], ids[1], ids[2]);
-    app.mover
-        .run(MigrationId::from(done), &Silent)
-        .await
-        .unwrap();
+    app.mover.run(MoveId::from(done), &Silent).await.unwrap();
     sqlx::query(
         "UPDATE shardmover.migrations
             SET status = 'in_progress', phase = 'copying', attempts = 1, rows_total = 1000,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use apalis::prelude::Data;
 use shardmover::control::sweeps::WEBSITE_LOCK_CLASS;
 use shardmover::domain::Status;
-use shardmover::ids::MigrationId;
+use shardmover::ids::MoveId;
 use shardmover::jobs;
 use shardmover::jobs::MoveJob;
 use shardmover::mover::Mover;
@@ -19,7 +19,7 @@ use crate::crash::{attempts, config_file, progress, request_and_enqueue, worker}
 use crate::helpers::{Interlude, TestEnv, block_on, dump, pool};
 
 /// What a job could change of a move: when it was written, its retry, its attempts.
-async fn move_state(control: &PgPool, id: MigrationId) -> String {
+async fn move_state(control: &PgPool, id: MoveId) -> String {
     sqlx::query_scalar(
         "SELECT row(updated_at, next_attempt_at, attempts)::text FROM shardmover.migrations WHERE id = $1",
     )

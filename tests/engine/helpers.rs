@@ -12,7 +12,7 @@ use shardmover::cli::samples::scratch::{Server, settings_with};
 use shardmover::cli::samples::{self, tenant::Scale};
 use shardmover::config::Settings;
 use shardmover::domain::{MoveMode, MoveRequest, Phase};
-use shardmover::ids::{MigrationId, ShardName, WebsiteId};
+use shardmover::ids::{MoveId, ShardName, WebsiteId};
 use shardmover::mover::{Mover, ProgressSink, Snapshot, privileges};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
@@ -235,7 +235,7 @@ impl TestEnv {
         website_id: i64,
         target: &str,
         batch_rows: u32,
-    ) -> MigrationId {
+    ) -> MoveId {
         self.request_in_mode(mover, website_id, target, batch_rows, MoveMode::Online)
             .await
     }
@@ -247,7 +247,7 @@ impl TestEnv {
         website_id: i64,
         target: &str,
         batch_rows: u32,
-    ) -> MigrationId {
+    ) -> MoveId {
         self.request_in_mode(mover, website_id, target, batch_rows, MoveMode::Offline)
             .await
     }
@@ -259,7 +259,7 @@ impl TestEnv {
         target: &str,
         batch_rows: u32,
         mode: MoveMode,
-    ) -> MigrationId {
+    ) -> MoveId {
         let request = MoveRequest {
             website: website(website_id),
             target: shard(target),

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use shardmover::control::migrations;
 
-use shardmover::domain::{MigrationRecord, Phase, Status};
-use shardmover::ids::MigrationId;
+use shardmover::domain::{MoveRecord, Phase, Status};
+use shardmover::ids::MoveId;
 use shardmover::jobs;
 use shardmover::jobs::MoveJob;
 use shardmover::mover::Silent;
@@ -20,7 +20,7 @@ use crate::helpers::{Interlude, TestEnv, block_on, dump, fences, pool, whole_sha
 /// The advisory lock the target's insert hook waits for while the test holds it.
 const HELD: i64 = 4242;
 
-async fn record(env: &TestEnv, id: MigrationId) -> MigrationRecord {
+async fn record(env: &TestEnv, id: MoveId) -> MoveRecord {
     let mut conn = env.control.acquire().await.unwrap();
     migrations::find(&mut conn, id).await.unwrap().unwrap()
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use mail_parser::MessageParser;
 use shardmover::control::notifications::{self, Notification};
 use shardmover::control::tables;
-use shardmover::ids::MigrationId;
+use shardmover::ids::MoveId;
 use shardmover::jobs;
 use shardmover::jobs::MoveJob;
 use shardmover::mail::{Delivery, Notifier};
@@ -38,7 +38,7 @@ fn mailing_with(
     )
 }
 
-async fn notices(env: &TestEnv, id: MigrationId) -> Vec<Notification> {
+async fn notices(env: &TestEnv, id: MoveId) -> Vec<Notification> {
     let mut conn = env.control.acquire().await.unwrap();
     notifications::list_for_migration(&mut conn, id)
         .await

@@ -154,7 +154,7 @@ async fn metrics_parse_as_prometheus_text_and_counters_move_when_a_move_runs() {
     let body = serde_json::json!({"website_id": 7, "target_shard": "shard_2", "requested_by": "ops@example.com"});
     let (status, created) = app.post("/api/v1/migrations", body).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{created}");
-    let id = shardmover::ids::MigrationId::from(created["id"].as_i64().unwrap());
+    let id = shardmover::ids::MoveId::from(created["id"].as_i64().unwrap());
     let queued = scrape().await;
     assert_eq!(value(&queued, "shardmover_moves{status=pending}"), 1.0);
     assert_eq!(

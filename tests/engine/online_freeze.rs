@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shardmover::control::migrations;
 use shardmover::domain::Status;
-use shardmover::ids::MigrationId;
+use shardmover::ids::MoveId;
 
 use crate::app::{TOKEN, TestApp, spawn_app};
 use crate::helpers::shardmover_cli;
@@ -204,7 +204,7 @@ async fn the_move_page_and_the_notice_show_the_freeze_and_the_backlog() {
     assert!(frozen["freeze"]["duration_ms"].is_null());
 
     let mut conn = app.env.control.acquire().await.unwrap();
-    let record = migrations::find(&mut conn, MigrationId::from(long))
+    let record = migrations::find(&mut conn, MoveId::from(long))
         .await
         .unwrap()
         .unwrap();

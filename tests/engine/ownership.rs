@@ -7,21 +7,21 @@ use std::sync::Mutex;
 
 use shardmover::control::migrations;
 
-use shardmover::domain::{MigrationRecord, Phase, Status};
-use shardmover::ids::MigrationId;
+use shardmover::domain::{MoveRecord, Phase, Status};
+use shardmover::ids::MoveId;
 use shardmover::mover::{Mover, ProgressSink, Silent, Snapshot};
 use sqlx::PgPool;
 
 use crate::helpers::{TestEnv, block_on, dump, fences, pool};
 
-async fn record(env: &TestEnv, id: MigrationId) -> MigrationRecord {
+async fn record(env: &TestEnv, id: MoveId) -> MoveRecord {
     let mut conn = env.control.acquire().await.unwrap();
     migrations::find(&mut conn, id).await.unwrap().unwrap()
 }
 
 /// Starts an attempt as a second worker would (it took the website's lock
 /// after the first one's lock session died).
-async fn newer_attempt_starts(control: &PgPool, id: MigrationId) -> i32 {
+async fn newer_attempt_starts(control: &PgPool, id: MoveId) -> i32 {
     let mut conn = control.acquire().await.unwrap();
     migrations::start_attempt(&mut conn, id)
         .await
@@ -206,7 +206,7 @@ async fn a_stale_attempt_cannot_cut_over() {
 }
 
 /// Cancels from another runtime, as the API would: true when answered 202.
-fn cancel_from_outside(mover: &Mover, id: MigrationId) -> bool {
+fn cancel_from_outside(mover: &Mover, id: MoveId) -> bool {
     let settings = std::sync::Arc::new(mover.settings().clone());
     let url = mover.settings().database.url.clone();
     std::thread::spawn(move || {

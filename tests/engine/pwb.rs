@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use shardmover::domain::{MoveRequest, Phase};
-use shardmover::ids::MigrationId;
+use shardmover::ids::MoveId;
 use shardmover::mover::{MoveOutcome, Mover, Silent};
 
 use self::fixture::{KEYED, LEFT_ALONE, THROUGH_PARENTS, path_text, pwb_env};
@@ -264,7 +264,7 @@ async fn a_moved_pwb_website_leaves_no_row_of_its_plan_on_the_source_and_every_r
     );
 }
 
-async fn request(mover: &Mover, id: i64, keep_source: bool) -> MigrationId {
+async fn request(mover: &Mover, id: i64, keep_source: bool) -> MoveId {
     let request = MoveRequest {
         website: website(id),
         target: shard("shard_2"),

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
 use shardmover::domain::Phase;
-use shardmover::ids::MigrationId;
+use shardmover::ids::MoveId;
 use shardmover::mover::Silent;
 use sqlx::PgPool;
 
@@ -70,7 +70,7 @@ async fn kept(shard: &PgPool) -> Kept {
 }
 
 /// Cancels move `id` once it has copied `rows` rows.
-fn cancel_after(control: &SecretString, id: MigrationId, rows: u64) -> Interlude {
+fn cancel_after(control: &SecretString, id: MoveId, rows: u64) -> Interlude {
     let url = control.clone();
     Interlude::after(rows, move || {
         block_on(async move {

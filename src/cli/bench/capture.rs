@@ -12,7 +12,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 
 use super::fence::{ROUND, ROUNDS, load};
-use crate::ids::{MigrationId, ShardName, WebsiteId};
+use crate::ids::{MoveId, ShardName, WebsiteId};
 use crate::mover::Mover;
 
 const CLIENTS: usize = 4;
@@ -23,7 +23,7 @@ pub(super) struct Home<'a> {
     pub pool: &'a PgPool,
     pub url: &'a str,
     pub website: WebsiteId,
-    pub migration: MigrationId,
+    pub migration: MoveId,
 }
 
 /// Measures and prints the cost of capture to `home.website`'s writes.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::model::Model;
 use super::writer::{Route, Writer, WriterStats};
 use crate::domain::MoveRequest;
-use crate::ids::{EmailAddress, MigrationId, ShardName, WebsiteId};
+use crate::ids::{EmailAddress, MoveId, ShardName, WebsiteId};
 use crate::mover::{MoveOutcome, Mover, ProgressSink, Silent};
 
 /// The writer runs this long before each move starts and after it ends.
@@ -53,7 +53,7 @@ pub(super) async fn report(
     route: &Arc<Route>,
     tenants: &[Tenant],
     load: &Load,
-) -> anyhow::Result<MigrationId> {
+) -> anyhow::Result<MoveId> {
     let mut p50s = Vec::new();
     let mut last = None;
     for tenant in tenants {
@@ -86,7 +86,7 @@ async fn one_move(
     tenant: &Tenant,
     rate: u32,
     round: usize,
-) -> anyhow::Result<(Measured, MigrationId)> {
+) -> anyhow::Result<(Measured, MoveId)> {
     let from = route.shard_of(tenant.website).await?;
     let to = route
         .shards

@@ -13,7 +13,7 @@ use sqlx::PgPool;
 use crate::domain::Status;
 
 use crate::control::{migrations, phase_history};
-use crate::ids::{MigrationId, WebsiteId};
+use crate::ids::{MoveId, WebsiteId};
 use crate::mover::Mover;
 use crate::moves::Origin;
 
@@ -96,7 +96,7 @@ async fn move_once(
     })
 }
 
-async fn wait_for_end(control: &PgPool, id: MigrationId) -> anyhow::Result<Status> {
+async fn wait_for_end(control: &PgPool, id: MoveId) -> anyhow::Result<Status> {
     loop {
         let record = migrations::find(&mut *control.acquire().await?, id)
             .await?
@@ -110,7 +110,7 @@ async fn wait_for_end(control: &PgPool, id: MigrationId) -> anyhow::Result<Statu
 
 /// Milliseconds from the request to the first phase (the job's pickup), then
 /// in each phase, from the history the control database keeps.
-async fn phase_times(control: &PgPool, id: MigrationId) -> anyhow::Result<Vec<(String, i64)>> {
+async fn phase_times(control: &PgPool, id: MoveId) -> anyhow::Result<Vec<(String, i64)>> {
     let mut conn = control.acquire().await?;
     let record = migrations::find(&mut conn, id)
         .await?

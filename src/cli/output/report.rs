@@ -4,7 +4,7 @@ mod online;
 
 use serde_json::{Value, json};
 
-use crate::domain::{MigrationRecord, MoveMode, NoticeStatus, Phase, Status};
+use crate::domain::{MoveMode, MoveRecord, NoticeStatus, Phase, Status};
 use crate::mover::{MoveOutcome, PreflightReport, SchemaNotes};
 
 pub fn print_preflight(report: &PreflightReport) {
@@ -131,7 +131,7 @@ pub fn print_outcome(outcome: &MoveOutcome) {
 }
 
 /// Past cutover, what is true and what is left, in one line.
-fn after_cutover_line(r: &MigrationRecord) -> Option<String> {
+fn after_cutover_line(r: &MoveRecord) -> Option<String> {
     if r.phase < Phase::Cleanup || r.status == Status::Completed {
         return None;
     }

@@ -3,16 +3,16 @@
 
 use sqlx::PgConnection;
 
-use super::{COLUMNS, MigrationRecord, from_row};
+use super::{COLUMNS, MoveRecord, from_row};
 use crate::domain::{Phase, Status};
-use crate::ids::MigrationId;
+use crate::ids::MoveId;
 use crate::sql::audited;
 
 /// Cancels a move still waiting in the queue; `None` if it has started or ended.
 pub async fn cancel_pending(
     conn: &mut PgConnection,
-    id: MigrationId,
-) -> Result<Option<MigrationRecord>, sqlx::Error> {
+    id: MoveId,
+) -> Result<Option<MoveRecord>, sqlx::Error> {
     let row = sqlx::query(audited(&format!(
         "WITH m AS (
             UPDATE shardmover.migrations
@@ -33,7 +33,7 @@ pub async fn cancel_pending(
 /// cutover committed. One conditional statement on the move's row, which the
 /// cutover transaction locks and re-reads: either the cancel lands first and the
 /// cutover refuses, or the cutover lands first and this finds phase `cleanup`.
-pub async fn request_cancel(conn: &mut PgConnection, id: MigrationId) -> Result<bool, sqlx::Error> {
+pub async fn request_cancel(conn: &mut PgConnection, id: MoveId) -> Result<bool, sqlx::Error> {
     let before_cleanup: Vec<&str> = Phase::ALL
         .iter()
         .filter(|p| **p < Phase::Cleanup)

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use crate::ids::{MigrationId, ShardName, WebsiteId};
+use crate::ids::{MoveId, ShardName, WebsiteId};
 use crate::sql::audited;
 
 /// How a freeze ended.
@@ -39,7 +39,7 @@ impl FreezeEnd {
 /// resumed attempt freezes again: the application's writes have been refused since then).
 pub async fn start_freeze(
     conn: &mut PgConnection,
-    id: MigrationId,
+    id: MoveId,
     attempt: i32,
     budget_ms: u64,
 ) -> Result<bool, sqlx::Error> {
@@ -63,7 +63,7 @@ pub async fn start_freeze(
 /// the move (in a freeze's phase, for a thaw; with a freeze open, otherwise).
 async fn end(
     conn: &mut PgConnection,
-    id: MigrationId,
+    id: MoveId,
     attempt: i32,
     drained: i64,
     how: FreezeEnd,
@@ -108,7 +108,7 @@ async fn end(
 /// the registry sends the website's writes to the target.
 pub async fn end_freeze(
     conn: &mut PgConnection,
-    id: MigrationId,
+    id: MoveId,
     attempt: i32,
     drained: i64,
 ) -> Result<bool, sqlx::Error> {
@@ -122,7 +122,7 @@ pub async fn end_freeze(
 /// backlog fits the budget again.
 pub async fn thaw(
     conn: &mut PgConnection,
-    id: MigrationId,
+    id: MoveId,
     attempt: i32,
     how: FreezeEnd,
 ) -> Result<bool, sqlx::Error> {
@@ -135,7 +135,7 @@ pub async fn thaw(
 /// The move's own freeze columns stay, for its record.
 pub async fn end_freeze_by_rollback(
     conn: &mut PgConnection,
-    id: MigrationId,
+    id: MoveId,
     attempt: i32,
 ) -> Result<bool, sqlx::Error> {
     let set = "freeze_ended_at = open.ended";
@@ -145,7 +145,7 @@ pub async fn end_freeze_by_rollback(
 /// A move inside a freeze, as the freeze watcher sees it.
 #[derive(Debug, Clone)]
 pub struct OpenFreeze {
-    pub id: MigrationId,
+    pub id: MoveId,
     pub website: WebsiteId,
     pub source: ShardName,
     pub target: ShardName,
@@ -175,7 +175,7 @@ pub async fn open_freezes(
         .into_iter()
         .filter_map(|(id, website, source, target, attempt, age_ms)| {
             Some(OpenFreeze {
-                id: MigrationId::from(id),
+                id: MoveId::from(id),
                 website: WebsiteId::new(website).ok()?,
                 source: ShardName::parse(&source).ok()?,
                 target: ShardName::parse(&target).ok()?,
@@ -192,7 +192,7 @@ pub async fn open_freezes(
 /// move has moved on meanwhile.
 pub async fn take_over(
     conn: &mut PgConnection,
-    id: MigrationId,
+    id: MoveId,
     attempt: i32,
 ) -> Result<Option<i32>, sqlx::Error> {
     sqlx::query_scalar(
@@ -220,7 +220,7 @@ pub struct FreezeRecord {
 /// Every ended freeze of the move, oldest first.
 pub async fn freezes_of(
     conn: &mut PgConnection,
-    id: MigrationId,
+    id: MoveId,
 ) -> Result<Vec<FreezeRecord>, sqlx::Error> {
     sqlx::query_as(
         "SELECT started_at, ended_at, budget_ms, changes_drained, ended_by

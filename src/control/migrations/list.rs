@@ -6,13 +6,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
 
-use super::{COLUMNS, MigrationRecord, from_row};
+use super::{COLUMNS, MoveRecord, from_row};
 use crate::domain::Status;
 use crate::ids::{ShardName, WebsiteId};
 use crate::sql::audited;
 
 #[derive(Debug, Clone, Default)]
-pub struct MigrationFilter {
+pub struct MoveFilter {
     pub website: Option<WebsiteId>,
     pub status: Option<Status>,
     /// Moves from or to this shard.
@@ -27,8 +27,8 @@ pub struct MigrationFilter {
 /// Newest first.
 pub async fn list(
     conn: &mut PgConnection,
-    filter: &MigrationFilter,
-) -> Result<Vec<MigrationRecord>, sqlx::Error> {
+    filter: &MoveFilter,
+) -> Result<Vec<MoveRecord>, sqlx::Error> {
     let rows = sqlx::query(audited(&format!(
         "SELECT {COLUMNS} FROM shardmover.migrations
           WHERE ($1::int8 IS NULL OR website_id = $1)
@@ -50,7 +50,7 @@ pub async fn list(
 }
 
 /// Every move running now, oldest first.
-pub async fn running(conn: &mut PgConnection) -> Result<Vec<MigrationRecord>, sqlx::Error> {
+pub async fn running(conn: &mut PgConnection) -> Result<Vec<MoveRecord>, sqlx::Error> {
     let rows = sqlx::query(audited(&format!(
         "SELECT {COLUMNS} FROM shardmover.migrations WHERE status = 'in_progress' ORDER BY id"
     )))

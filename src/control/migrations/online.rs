@@ -4,13 +4,13 @@
 use sqlx::PgConnection;
 
 use crate::domain::Status;
-use crate::ids::MigrationId;
+use crate::ids::MoveId;
 
 /// Catch-up progress: changes replayed in total, changes waiting, and the
 /// replay rate (changes per second) the freeze decision is based on.
 pub async fn record_catch_up(
     conn: &mut PgConnection,
-    id: MigrationId,
+    id: MoveId,
     attempt: i32,
     applied: i64,
     waiting: i64,
@@ -35,7 +35,7 @@ pub async fn record_catch_up(
 /// locks the fence would queue behind), or `None` once nothing does.
 pub async fn record_freeze_wait(
     conn: &mut PgConnection,
-    id: MigrationId,
+    id: MoveId,
     attempt: i32,
     waits_for: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
@@ -56,7 +56,7 @@ pub async fn record_freeze_wait(
 pub async fn ended_among(
     conn: &mut PgConnection,
     ids: &[i64],
-) -> Result<Vec<(MigrationId, Status)>, sqlx::Error> {
+) -> Result<Vec<(MoveId, Status)>, sqlx::Error> {
     let rows: Vec<(i64, String)> = sqlx::query_as(
         "SELECT id, status FROM shardmover.migrations
           WHERE id = ANY($1) AND NOT (status = ANY($2))",
@@ -73,7 +73,7 @@ pub async fn ended_among(
                     index: "status".into(),
                     source: e.into(),
                 })?;
-            Ok((MigrationId::from(id), status))
+            Ok((MoveId::from(id), status))
         })
         .collect()
 }
@@ -81,7 +81,7 @@ pub async fn ended_among(
 /// Records the operator's steps after the move (as the attempt that owns it).
 pub async fn record_follow_up(
     conn: &mut PgConnection,
-    id: MigrationId,
+    id: MoveId,
     attempt: i32,
     follow_up: Option<&str>,
 ) -> Result<bool, sqlx::Error> {

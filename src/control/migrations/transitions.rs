@@ -5,9 +5,9 @@
 
 use sqlx::PgConnection;
 
-use super::{COLUMNS, MigrationRecord, from_row};
+use super::{COLUMNS, MoveRecord, from_row};
 use crate::domain::{Phase, Status};
-use crate::ids::MigrationId;
+use crate::ids::MoveId;
 use crate::sql::audited;
 
 /// Starts an attempt and returns its number, the move's ownership token: every
@@ -16,7 +16,7 @@ use crate::sql::audited;
 /// ended (e.g. cancelled while queued). A pending cleanup runs `in_progress` again.
 pub async fn start_attempt(
     conn: &mut PgConnection,
-    id: MigrationId,
+    id: MoveId,
 ) -> Result<Option<i32>, sqlx::Error> {
     sqlx::query_scalar(
         "WITH m AS (
@@ -36,11 +36,7 @@ pub async fn start_attempt(
 }
 
 /// Whether `attempt` still owns the running move.
-pub async fn owns(
-    conn: &mut PgConnection,
-    id: MigrationId,
-    attempt: i32,
-) -> Result<bool, sqlx::Error> {
+pub async fn owns(conn: &mut PgConnection, id: MoveId, attempt: i32) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM shardmover.migrations
                          WHERE id = $1 AND attempts = $2 AND status = 'in_progress')",
@@ -63,7 +59,7 @@ pub struct Claim {
 /// the transaction ends, so a cancel request waits for the cutover's decision.
 pub async fn claim(
     conn: &mut PgConnection,
-    id: MigrationId,
+    id: MoveId,
     attempt: i32,
     lock: bool,
 ) -> Result<Claim, sqlx::Error> {
@@ -88,7 +84,7 @@ pub async fn claim(
 /// Moves the phase on, if `attempt` still owns the move; false otherwise.
 pub async fn set_phase(
     conn: &mut PgConnection,
-    id: MigrationId,
+    id: MoveId,
     attempt: i32,
     phase: Phase,
 ) -> Result<bool, sqlx::Error> {
@@ -107,7 +103,7 @@ pub async fn set_phase(
 /// A cleanup step done (if `attempt` still owns the move); false otherwise.
 pub async fn record_cleanup_step(
     conn: &mut PgConnection,
-    id: MigrationId,
+    id: MoveId,
     attempt: i32,
     step: CleanupStep,
 ) -> Result<bool, sqlx::Error> {
@@ -142,7 +138,7 @@ pub enum CleanupStep {
 /// transient faults record without it and stay resumable.
 pub async fn record_error(
     conn: &mut PgConnection,
-    id: MigrationId,
+    id: MoveId,
     attempt: i32,
     code: &str,
     message: &str,
@@ -168,11 +164,11 @@ pub async fn record_error(
 /// move (for its notice), or `None` if another attempt owns it or it is not past cutover.
 pub async fn leave_cleanup_pending(
     conn: &mut PgConnection,
-    id: MigrationId,
+    id: MoveId,
     attempt: i32,
     code: &str,
     message: &str,
-) -> Result<Option<MigrationRecord>, sqlx::Error> {
+) -> Result<Option<MoveRecord>, sqlx::Error> {
     let row = sqlx::query(audited(&format!(
         "WITH m AS (
             UPDATE shardmover.migrations
@@ -199,8 +195,8 @@ pub async fn leave_cleanup_pending(
 /// queues its job on the same transaction.
 pub async fn resume_cleanup(
     conn: &mut PgConnection,
-    id: MigrationId,
-) -> Result<Option<MigrationRecord>, sqlx::Error> {
+    id: MoveId,
+) -> Result<Option<MoveRecord>, sqlx::Error> {
     let row = sqlx::query(audited(&format!(
         "UPDATE shardmover.migrations SET retry_from = attempts, next_attempt_at = now()
           WHERE id = $1 AND status = 'cleanup_pending' RETURNING {COLUMNS}"
@@ -216,10 +212,10 @@ pub async fn resume_cleanup(
 /// another attempt owns it: a move ends once, with one outcome, by its owner.
 pub async fn finish(
     conn: &mut PgConnection,
-    id: MigrationId,
+    id: MoveId,
     attempt: i32,
     status: Status,
-) -> Result<Option<MigrationRecord>, sqlx::Error> {
+) -> Result<Option<MoveRecord>, sqlx::Error> {
     end(conn, id, attempt, status, false).await
 }
 
@@ -229,20 +225,20 @@ pub async fn finish(
 /// however many attempts its rollback took and whatever error interrupted it.
 pub async fn finish_rolled_back(
     conn: &mut PgConnection,
-    id: MigrationId,
+    id: MoveId,
     attempt: i32,
-) -> Result<Option<MigrationRecord>, sqlx::Error> {
+) -> Result<Option<MoveRecord>, sqlx::Error> {
     end(conn, id, attempt, Status::Failed, true).await
 }
 
 /// `status`, or `cancelled` instead when `cancelled_wins` and a cancel was accepted.
 async fn end(
     conn: &mut PgConnection,
-    id: MigrationId,
+    id: MoveId,
     attempt: i32,
     status: Status,
     cancelled_wins: bool,
-) -> Result<Option<MigrationRecord>, sqlx::Error> {
+) -> Result<Option<MoveRecord>, sqlx::Error> {
     let row = sqlx::query(audited(&format!(
         "WITH m AS (
             UPDATE shardmover.migrations
@@ -270,7 +266,7 @@ async fn end(
 /// runs it, or it ended), and then its job must not queue another.
 pub async fn schedule_retry(
     conn: &mut PgConnection,
-    id: MigrationId,
+    id: MoveId,
     attempt: i32,
     delay: std::time::Duration,
 ) -> Result<bool, sqlx::Error> {

@@ -11,17 +11,17 @@ use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use sqlx::{PgConnection, Row};
 
-use super::{COLUMNS, FreezeRecord, MigrationFilter, MigrationRecord, from_row, list};
+use super::{COLUMNS, FreezeRecord, MoveFilter, MoveRecord, from_row, list};
 use crate::control::audit_logs::AuditEntry;
 use crate::control::notifications::{self, Notification};
 use crate::control::phase_history::PhaseEntry;
 use crate::control::tables::{self, TableProgress};
 use crate::domain::{Phase, Status};
-use crate::ids::MigrationId;
+use crate::ids::MoveId;
 use crate::sql::audited;
 
 pub struct MoveView {
-    pub record: MigrationRecord,
+    pub record: MoveRecord,
     /// In copy order.
     pub tables: Vec<TableProgress>,
     pub notices: Vec<Notification>,
@@ -56,10 +56,7 @@ const CHILDREN: &str = "
        FROM shardmover.audit_logs a WHERE a.migration_id = m.id) AS view_audit";
 
 /// Move `id` with everything shown about it, in one round trip.
-pub async fn read(
-    conn: &mut PgConnection,
-    id: MigrationId,
-) -> Result<Option<MoveView>, sqlx::Error> {
+pub async fn read(conn: &mut PgConnection, id: MoveId) -> Result<Option<MoveView>, sqlx::Error> {
     let row = sqlx::query(audited(&format!(
         "SELECT {COLUMNS}, {CHILDREN} FROM shardmover.migrations m WHERE m.id = $1"
     )))
@@ -90,10 +87,10 @@ fn json<T: DeserializeOwned>(row: &PgRow, column: &str) -> Result<T, sqlx::Error
 /// three queries for the whole page.
 pub async fn search(
     conn: &mut PgConnection,
-    filter: &MigrationFilter,
+    filter: &MoveFilter,
 ) -> Result<Vec<MoveView>, sqlx::Error> {
     let records = list(conn, filter).await?;
-    let ids: Vec<MigrationId> = records.iter().map(|r| r.id).collect();
+    let ids: Vec<MoveId> = records.iter().map(|r| r.id).collect();
     let mut tables = tables::list_many(conn, &ids).await?;
     let mut notices = notifications::list_many(conn, &ids).await?;
     Ok(records
@@ -109,7 +106,7 @@ pub async fn search(
 
 /// Rows copied as a share of the total, 0..100 to one decimal; a move that
 /// ended with nothing to copy is at 100.
-pub fn percent(r: &MigrationRecord) -> f64 {
+pub fn percent(r: &MoveRecord) -> f64 {
     let percent = if r.rows_total > 0 {
         (r.rows_copied as f64 * 100.0 / r.rows_total as f64).min(100.0)
     } else if r.status.is_final() {
@@ -121,7 +118,7 @@ pub fn percent(r: &MigrationRecord) -> f64 {
 }
 
 /// Remaining rows at the rate seen so far, while copying.
-pub fn eta_seconds(r: &MigrationRecord) -> Option<i64> {
+pub fn eta_seconds(r: &MoveRecord) -> Option<i64> {
     let started = r.started_at?;
     if r.status.is_final() || r.rows_copied <= 0 || r.rows_copied >= r.rows_total {
         return None;
@@ -133,7 +130,7 @@ pub fn eta_seconds(r: &MigrationRecord) -> Option<i64> {
 
 /// The budget the move's freeze is held to: as recorded when it began, else
 /// `setting` (the current `engine.freeze_budget_ms`).
-pub fn freeze_budget_ms(r: &MigrationRecord, setting: u64) -> u64 {
+pub fn freeze_budget_ms(r: &MoveRecord, setting: u64) -> u64 {
     r.freeze_budget_ms
         .and_then(|b| u64::try_from(b).ok())
         .unwrap_or(setting)
@@ -150,7 +147,7 @@ pub struct AfterCutover {
 }
 
 /// `None` before cutover.
-pub fn after_cutover(r: &MigrationRecord) -> Option<AfterCutover> {
+pub fn after_cutover(r: &MoveRecord) -> Option<AfterCutover> {
     if r.phase < Phase::Cleanup {
         return None;
     }

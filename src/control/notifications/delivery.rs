@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 
 use super::Subject;
 use crate::domain::{NoticeStatus, Status};
-use crate::ids::{EmailAddress, MigrationId, NotificationId};
+use crate::ids::{EmailAddress, MoveId, NotificationId};
 
 /// A notice on its way out.
 #[derive(Debug, Clone)]
@@ -58,7 +58,7 @@ impl TryFrom<Row> for Outgoing {
     fn try_from(row: Row) -> Result<Self, sqlx::Error> {
         let decode = |what: String| sqlx::Error::Decode(what.into());
         let subject = match (row.migration_id, row.rebalance_id, row.rebalance_event_id) {
-            (Some(id), _, _) => Subject::Move(MigrationId::from(id)),
+            (Some(id), _, _) => Subject::Move(MoveId::from(id)),
             (None, Some(rebalance), Some(ending)) => Subject::Plan { rebalance, ending },
             _ => return Err(decode(format!("notice {} is about nothing", row.id))),
         };

@@ -10,12 +10,12 @@
 
 use sqlx::PgConnection;
 
-use crate::ids::MigrationId;
+use crate::ids::MoveId;
 
 /// The state of the plan move `id` belongs to, if it belongs to one.
 pub async fn plan_state_of_move(
     conn: &mut PgConnection,
-    id: MigrationId,
+    id: MoveId,
 ) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT r.state FROM shardmover.migrations m

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::app::App;
 use crate::control::migrations;
-use crate::ids::{MigrationId, ShardName, WebsiteId};
+use crate::ids::{MoveId, ShardName, WebsiteId};
 use crate::mover::error::{Context, MoveError};
 use crate::mover::mechanics::fence::{self, FenceOptions};
 use crate::mover::mechanics::routes::{control_conn, current_shard};
@@ -27,7 +27,7 @@ pub struct FenceEntry {
 #[derive(Debug, thiserror::Error)]
 pub enum LiftRefused {
     #[error("move {0} of this website is unfinished; let it end or cancel it")]
-    MoveActive(MigrationId),
+    MoveActive(MoveId),
     #[error(
         "website {website} lives on {lives_on}, not {shard}: this fence refuses stale writes to the old shard; pass --stale to drop it anyway"
     )]

@@ -6,7 +6,7 @@
 use crate::app::App;
 use crate::control::{migrations, registry};
 use crate::domain::Status;
-use crate::ids::{MigrationId, WebsiteId};
+use crate::ids::{MoveId, WebsiteId};
 use crate::mover::checks::plan::source_tables;
 use crate::mover::error::{Context, MoveError};
 use crate::mover::mechanics::delete;
@@ -16,9 +16,9 @@ use crate::mover::mechanics::routes::{control_conn, shard_pool};
 pub(crate) enum Finalized {
     /// The move's pending cleanup may run again, with a fresh retry budget:
     /// the engine runs it now.
-    CleanupResumed(MigrationId),
+    CleanupResumed(MoveId),
     /// A `--keep-source` move's source rows deleted: how many.
-    SourceDeleted(MigrationId, u64),
+    SourceDeleted(MoveId, u64),
 }
 
 pub(crate) async fn finalize(app: &App, website: WebsiteId) -> Result<Finalized, MoveError> {

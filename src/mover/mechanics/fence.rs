@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use sqlx::PgPool;
 
-use crate::ids::{MigrationId, ShardName, WebsiteId};
+use crate::ids::{MoveId, ShardName, WebsiteId};
 use crate::mover::error::{Context, MoveError};
 use crate::tenancy::TenantTable;
 use holders::lock_holders;
@@ -42,7 +42,7 @@ pub async fn raise(
     pool: &PgPool,
     shard: &ShardName,
     website: WebsiteId,
-    migration: MigrationId,
+    migration: MoveId,
     tables: &[TenantTable],
     options: &FenceOptions,
 ) -> Result<(), MoveError> {
@@ -57,7 +57,7 @@ pub async fn raise(
 pub async fn raise_owned(
     pool: &PgPool,
     shard: &ShardName,
-    (website, migration, attempt): (WebsiteId, MigrationId, i32),
+    (website, migration, attempt): (WebsiteId, MoveId, i32),
     tables: &[TenantTable],
     options: &FenceOptions,
 ) -> Result<(), MoveError> {
@@ -71,7 +71,7 @@ pub async fn raise_owned(
 pub async fn lift_owned(
     pool: &PgPool,
     shard: &ShardName,
-    (website, migration, attempt): (WebsiteId, MigrationId, i32),
+    (website, migration, attempt): (WebsiteId, MoveId, i32),
     options: &FenceOptions,
 ) -> Result<(), MoveError> {
     let what = Change::Lift(website, Some(migration));
@@ -86,7 +86,7 @@ pub async fn lift(
     pool: &PgPool,
     shard: &ShardName,
     website: WebsiteId,
-    only_for: Option<MigrationId>,
+    only_for: Option<MoveId>,
     options: &FenceOptions,
 ) -> Result<(), MoveError> {
     change(
@@ -109,7 +109,7 @@ pub async fn capture(
     pool: &PgPool,
     shard: &ShardName,
     website: WebsiteId,
-    migration: MigrationId,
+    migration: MoveId,
     tables: &[TenantTable],
     options: &FenceOptions,
 ) -> Result<(), MoveError> {
@@ -124,7 +124,7 @@ pub async fn release(
     pool: &PgPool,
     shard: &ShardName,
     website: WebsiteId,
-    only_for: Option<MigrationId>,
+    only_for: Option<MoveId>,
     options: &FenceOptions,
 ) -> Result<(), MoveError> {
     let what = Change::Release(website, only_for);
@@ -138,7 +138,7 @@ async fn change(
     shard: &ShardName,
     tables: &[TenantTable],
     what: Change,
-    owner: Option<(MigrationId, i32)>,
+    owner: Option<(MoveId, i32)>,
     options: &FenceOptions,
 ) -> Result<(), MoveError> {
     let started = Instant::now();

@@ -11,7 +11,7 @@
 use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::control::sweeps::WEBSITE_LOCK_CLASS as LOCK_CLASS;
-use crate::ids::{MigrationId, WebsiteId};
+use crate::ids::{MoveId, WebsiteId};
 use crate::mover::error::{Context, MoveError};
 
 /// Held while the move runs. The connection is detached from the pool: if the
@@ -23,7 +23,7 @@ pub struct WebsiteLock {
 pub async fn acquire(
     control: &PgPool,
     website: WebsiteId,
-    migration: MigrationId,
+    migration: MoveId,
 ) -> Result<WebsiteLock, MoveError> {
     let mut conn = control
         .acquire()

@@ -7,7 +7,7 @@
 
 use sqlx::{PgConnection, PgPool};
 
-use crate::ids::MigrationId;
+use crate::ids::MoveId;
 use crate::mover::error::{Context, MoveError};
 
 const CLAIM: &str = "INSERT INTO shardmover.move_owners (migration_id, attempt) VALUES ($1, $2)
@@ -16,7 +16,7 @@ const CLAIM: &str = "INSERT INTO shardmover.move_owners (migration_id, attempt) 
 
 /// Records `attempt` as the move's owner on the shard (the target; the source
 /// too for the freeze), unless a newer one is.
-pub async fn claim(target: &PgPool, migration: MigrationId, attempt: i32) -> Result<(), MoveError> {
+pub async fn claim(target: &PgPool, migration: MoveId, attempt: i32) -> Result<(), MoveError> {
     let claimed = sqlx::query(CLAIM)
         .bind(migration.get())
         .bind(attempt)
@@ -32,7 +32,7 @@ pub async fn claim(target: &PgPool, migration: MigrationId, attempt: i32) -> Res
 /// until that wait ends, and the freeze watcher must not wait with it.
 pub async fn claim_within(
     shard: &PgPool,
-    migration: MigrationId,
+    migration: MoveId,
     attempt: i32,
     lock_timeout_ms: u64,
 ) -> Result<(), MoveError> {
@@ -57,7 +57,7 @@ pub async fn claim_within(
     owned(claimed, migration, attempt)
 }
 
-fn owned(claimed: u64, migration: MigrationId, attempt: i32) -> Result<(), MoveError> {
+fn owned(claimed: u64, migration: MoveId, attempt: i32) -> Result<(), MoveError> {
     if claimed == 1 {
         Ok(())
     } else {
@@ -68,7 +68,7 @@ fn owned(claimed: u64, migration: MigrationId, attempt: i32) -> Result<(), MoveE
 /// In a transaction writing the target: fails unless `attempt` still owns the move.
 pub async fn check(
     tx: &mut PgConnection,
-    migration: MigrationId,
+    migration: MoveId,
     attempt: i32,
 ) -> Result<(), MoveError> {
     let owner: Option<i32> = sqlx::query_scalar(

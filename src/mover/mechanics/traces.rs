@@ -7,14 +7,14 @@ use super::copy::checkpoint;
 use super::fence::{self, FenceOptions};
 use super::routes::shard_pool;
 use crate::app::App;
-use crate::domain::MigrationRecord;
+use crate::domain::MoveRecord;
 use crate::mover::error::MoveError;
 
 /// The copy's checkpoints and the keys catch-up touched on the target, and an
 /// online move's change capture on the source. Each part does nothing when
 /// absent.
 pub(crate) async fn forget(
-    record: &MigrationRecord,
+    record: &MoveRecord,
     (source, target): (&PgPool, &PgPool),
     options: &FenceOptions,
 ) -> Result<(), MoveError> {
@@ -34,7 +34,7 @@ pub(crate) async fn forget(
 /// The triggers that no move needs any longer, dropped on both the move's
 /// shards as far as lock holders allow: what is left stays `WHEN (false)`
 /// until a later move's end.
-pub(crate) async fn drop_unused_triggers(app: &App, record: &MigrationRecord) {
+pub(crate) async fn drop_unused_triggers(app: &App, record: &MoveRecord) {
     let options = FenceOptions::of(&app.settings);
     for shard in [&record.source, &record.target] {
         if let Ok(pool) = shard_pool(app, shard) {

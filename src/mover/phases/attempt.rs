@@ -9,7 +9,7 @@ use sqlx::pool::PoolConnection;
 use crate::app::App;
 use crate::control::migrations::{self, CleanupStep};
 use crate::control::tables;
-use crate::domain::{MigrationRecord, Phase};
+use crate::domain::{MoveRecord, Phase};
 use crate::mover::checks::schema_notes::{MaterializedView, follow_up};
 use crate::mover::error::{Context, MoveError};
 use crate::mover::mechanics::routes::control_conn;
@@ -23,7 +23,7 @@ use crate::tenancy::TenantTable;
 pub(crate) struct Attempt<'a> {
     /// This attempt's number: the token every write of it is conditional on.
     pub(crate) token: i32,
-    pub(crate) record: MigrationRecord,
+    pub(crate) record: MoveRecord,
     pub(crate) plan: Option<Vec<TenantTable>>,
     /// The target's sequences owned by each planned table, read once per attempt.
     pub(crate) sequences: Option<Vec<Vec<OwnedSequence>>>,
@@ -46,7 +46,7 @@ impl<'a> Attempt<'a> {
     pub(crate) fn new(
         app: &'a App,
         token: i32,
-        record: MigrationRecord,
+        record: MoveRecord,
         sink: &'a dyn ProgressSink,
     ) -> Self {
         Self {

@@ -12,7 +12,7 @@ use sqlx::PgPool;
 use tracing::info;
 
 use super::context::PhaseContext;
-use crate::domain::{MigrationRecord, Phase};
+use crate::domain::{MoveRecord, Phase};
 use crate::ids::WebsiteId;
 use crate::mover::error::{Context, MoveError};
 use crate::mover::mechanics::replay::{Replay, replay_batch};
@@ -181,7 +181,7 @@ impl PhaseContext<'_, '_> {
 /// Why catch-up stops at its timeout: locks that kept a ready move from
 /// freezing, or a backlog (`waiting`, of which `fits` would fit) too big.
 fn gave_up(
-    record: &MigrationRecord,
+    record: &MoveRecord,
     timeout: Duration,
     (waiting, fits): (i64, i64),
     blocked_by: String,

@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use super::attempt::Attempt;
 use crate::app::App;
 use crate::config::EngineSettings;
-use crate::domain::{MigrationRecord, Phase};
+use crate::domain::{MoveRecord, Phase};
 use crate::mover::checks::{plan, schema_notes};
 use crate::mover::error::MoveError;
 use crate::mover::mechanics::fence::{self, FenceOptions};
@@ -37,7 +37,7 @@ impl<'c, 'a> PhaseContext<'c, 'a> {
         }
     }
 
-    pub(crate) fn record(&self) -> &MigrationRecord {
+    pub(crate) fn record(&self) -> &MoveRecord {
         &self.attempt.record
     }
 

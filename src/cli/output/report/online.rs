@@ -2,11 +2,11 @@
 
 use serde_json::{Value, json};
 
-use crate::domain::{MigrationRecord, MoveMode, Phase};
+use crate::domain::{MoveMode, MoveRecord, Phase};
 
 /// One line on how the move treats the website's writes, then the catch-up
 /// while it runs and the freeze once recorded.
-pub fn lines(r: &MigrationRecord) -> Vec<String> {
+pub fn lines(r: &MoveRecord) -> Vec<String> {
     let mut lines = vec![match r.mode {
         MoveMode::Online => {
             "mode: online (writes go on while copying; refused only in the final freeze)".to_owned()
@@ -37,7 +37,7 @@ pub fn lines(r: &MigrationRecord) -> Vec<String> {
     lines
 }
 
-fn freeze_line(r: &MigrationRecord) -> Option<String> {
+fn freeze_line(r: &MoveRecord) -> Option<String> {
     let started = r.freeze_started_at?;
     let drained = r.freeze_changes.unwrap_or(0);
     Some(match r.freeze_ms() {
@@ -55,7 +55,7 @@ fn freeze_line(r: &MigrationRecord) -> Option<String> {
 }
 
 /// The same facts as JSON fields, merged into the move's object.
-pub fn json_fields(r: &MigrationRecord) -> Value {
+pub fn json_fields(r: &MoveRecord) -> Value {
     let freeze = r.freeze_started_at.map(|started| {
         json!({
             "started_at": started,

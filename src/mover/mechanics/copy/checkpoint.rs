@@ -3,7 +3,7 @@
 
 use sqlx::{PgConnection, PgPool, Row};
 
-use crate::ids::MigrationId;
+use crate::ids::MoveId;
 use crate::mover::error::{Context, MoveError};
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -15,7 +15,7 @@ pub struct Checkpoint {
 
 pub async fn read(
     target: &mut PgConnection,
-    migration: MigrationId,
+    migration: MoveId,
     table: &str,
 ) -> Result<Checkpoint, MoveError> {
     let row = sqlx::query(
@@ -36,7 +36,7 @@ pub async fn read(
 
 pub async fn write(
     conn: &mut PgConnection,
-    migration: MigrationId,
+    migration: MoveId,
     table: &str,
     at: Checkpoint,
 ) -> Result<(), MoveError> {
@@ -59,27 +59,23 @@ pub async fn write(
 }
 
 /// Forgets a move's checkpoints on the target (after cutover or rollback).
-pub async fn clear(target: &PgPool, migration: MigrationId) -> Result<(), MoveError> {
+pub async fn clear(target: &PgPool, migration: MoveId) -> Result<(), MoveError> {
     forget(target, "copy_checkpoints", migration).await
 }
 
 /// Forgets which attempt owned the move on the target.
-pub async fn clear_owner(target: &PgPool, migration: MigrationId) -> Result<(), MoveError> {
+pub async fn clear_owner(target: &PgPool, migration: MoveId) -> Result<(), MoveError> {
     forget(target, "move_owners", migration).await
 }
 
 /// Forgets the keys an online move's catch-up touched on the target.
-pub async fn clear_touched(target: &PgPool, migration: MigrationId) -> Result<(), MoveError> {
+pub async fn clear_touched(target: &PgPool, migration: MoveId) -> Result<(), MoveError> {
     forget(target, "touched_rows", migration).await
 }
 
 /// Deletes the move's rows from one of our fixed tables (`table` is never
 /// input), which a shard the move never reached may not have.
-async fn forget(
-    target: &PgPool,
-    table: &'static str,
-    migration: MigrationId,
-) -> Result<(), MoveError> {
+async fn forget(target: &PgPool, table: &'static str, migration: MoveId) -> Result<(), MoveError> {
     let present: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
         .bind(format!("shardmover.{table}"))
         .fetch_one(target)

@@ -1,13 +1,13 @@
 //! What one table's copy is told, and when a self-referencing table goes in
 //! two passes (rows first, their links after).
 
-use crate::ids::{MigrationId, WebsiteId};
+use crate::ids::{MoveId, WebsiteId};
 use crate::tenancy::TenantTable;
 
 pub struct TableCopy<'a> {
     pub table: &'a TenantTable,
     pub website: WebsiteId,
-    pub migration: MigrationId,
+    pub migration: MoveId,
     /// The attempt copying: each chunk commits only while it owns the move.
     pub attempt: i32,
     pub batch_rows: u32,

@@ -4,13 +4,13 @@
 use sqlx::PgConnection;
 
 use super::sql::Lists;
-use crate::ids::{MigrationId, WebsiteId};
+use crate::ids::{MoveId, WebsiteId};
 
 pub(super) enum Change {
-    Raise(WebsiteId, MigrationId),
-    Lift(WebsiteId, Option<MigrationId>),
-    Capture(WebsiteId, MigrationId),
-    Release(WebsiteId, Option<MigrationId>),
+    Raise(WebsiteId, MoveId),
+    Lift(WebsiteId, Option<MoveId>),
+    Capture(WebsiteId, MoveId),
+    Release(WebsiteId, Option<MoveId>),
 }
 
 /// Writes the change to its list; false when there was nothing to lift or release.
@@ -50,7 +50,7 @@ async fn add(
     tx: &mut PgConnection,
     list: &'static str,
     website: WebsiteId,
-    migration: MigrationId,
+    migration: MoveId,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(crate::sql::audited(&format!(
         "INSERT INTO shardmover.{list} (website_id, migration_id) VALUES ($1, $2)
@@ -68,7 +68,7 @@ async fn remove(
     tx: &mut PgConnection,
     list: &'static str,
     website: WebsiteId,
-    only_for: Option<MigrationId>,
+    only_for: Option<MoveId>,
 ) -> Result<bool, sqlx::Error> {
     if !exists(tx, list).await? {
         return Ok(false);

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use sqlx::{Acquire, PgConnection, PgPool, Row};
 
 use super::{Fingerprint, RowHash, Sides, canonicalise, lacks_hash_function, locate, row_hash};
-use crate::domain::MigrationRecord;
-use crate::ids::{MigrationId, WebsiteId};
+use crate::domain::MoveRecord;
+use crate::ids::{MoveId, WebsiteId};
 use crate::mover::error::{Context, MoveError};
 use crate::sql::audited;
 use crate::tenancy::TenantTable;
@@ -22,13 +22,13 @@ use crate::tenancy::TenantTable;
 pub struct Scope<'a> {
     pub table: &'a TenantTable,
     pub website: WebsiteId,
-    pub migration: MigrationId,
+    pub migration: MoveId,
     /// Rows per chunk when a mismatch is located.
     pub chunk_rows: u32,
 }
 
 impl<'a> Scope<'a> {
-    pub fn of(table: &'a TenantTable, record: &MigrationRecord) -> Self {
+    pub fn of(table: &'a TenantTable, record: &MoveRecord) -> Self {
         Self {
             table,
             website: record.website,
@@ -239,7 +239,7 @@ async fn hashes_of(
 }
 
 /// Keys still to verify in the freeze, over every table.
-pub async fn pending(target: &PgPool, migration: MigrationId) -> Result<i64, MoveError> {
+pub async fn pending(target: &PgPool, migration: MoveId) -> Result<i64, MoveError> {
     sqlx::query_scalar("SELECT count(*)::int8 FROM shardmover.touched_rows WHERE migration_id = $1")
         .bind(migration.get())
         .fetch_one(target)
