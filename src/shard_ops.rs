@@ -17,6 +17,7 @@ pub mod metrics;
 mod placement;
 mod probe;
 mod row_counts;
+mod size_estimates;
 mod statistics;
 mod tenant_rows;
 mod website;

@@ -4,6 +4,7 @@
 
 mod membership;
 mod moves;
+mod rates;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -13,9 +14,10 @@ use crate::sql::audited;
 
 pub use membership::plan_state_of_move;
 pub use moves::{
-    NewPlanMove, PlanMove, STOPPED_AFTER_FAILURE, count_by_state, insert_moves, move_rate,
-    moves_of, moves_of_plans, retry_failed, set_move, unfinished_moves, websites_in_live_plans,
+    NewPlanMove, PlanMove, STOPPED_AFTER_FAILURE, count_by_state, insert_moves, moves_of,
+    moves_of_plans, retry_failed, set_move, unfinished_moves, websites_in_live_plans,
 };
+pub use rates::{Measured, fleet_rate, pair_rates};
 
 /// A plan as stored.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]

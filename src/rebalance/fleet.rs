@@ -1,11 +1,13 @@
 //! The fleet as the planner sees it: every shard with whether it may receive
 //! websites (placement's rule) and whether it counts in balance arithmetic,
-//! every website with its size and whether it is free to move now.
+//! every website with its size and whether it is free to move now. Only the
+//! websites the plan needs are measured (`planner::needed`); the others carry
+//! an estimate, which shows only in the loads before and after.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::RebalanceError;
-use super::planner::{ShardSnapshot, WebsiteSize};
+use super::planner::{self, Kind, ShardSnapshot, Sizing, WebsiteSize};
 use crate::app::App;
 use crate::control::rebalances;
 use crate::shard_ops::{ShardOps, ineligibility};
@@ -14,12 +16,15 @@ use crate::shard_status::ShardStatus;
 pub struct Fleet {
     pub shards: Vec<ShardSnapshot>,
     pub websites: Vec<WebsiteSize>,
+    /// Websites whose sizes are estimates, not measured.
+    pub estimated: HashSet<i64>,
 }
 
-pub async fn snapshot(app: &App) -> Result<Fleet, RebalanceError> {
+/// The fleet as `kind` needs it: every website measured under `Sizing::All`.
+pub async fn snapshot(app: &App, kind: &Kind) -> Result<Fleet, RebalanceError> {
     let ops = ShardOps::new(app);
     let views = ops.list().await?;
-    let shards = views
+    let shards: Vec<ShardSnapshot> = views
         .iter()
         .filter(|v| v.configured)
         .map(|v| {
@@ -37,10 +42,17 @@ pub async fn snapshot(app: &App) -> Result<Fleet, RebalanceError> {
         })
         .collect();
     let busy = busy_websites(app).await?;
-    let websites = ops
-        .website_sizes()
-        .await?
-        .into_iter()
+    let placed = ops.placed().await?;
+    let measure = match planner::needed(kind, &shards, &placed) {
+        Sizing::All => None,
+        Sizing::Only(ids) => Some(ids),
+    };
+    let sizes = ops.website_sizes(&placed, measure.as_ref()).await?;
+    let estimated = (sizes.iter())
+        .filter(|s| s.estimated)
+        .map(|s| s.website.get())
+        .collect();
+    let websites = (sizes.into_iter())
         .map(|s| WebsiteSize {
             website_id: s.website.get(),
             shard: s.shard,
@@ -49,7 +61,11 @@ pub async fn snapshot(app: &App) -> Result<Fleet, RebalanceError> {
             busy: busy.get(&s.website.get()).cloned(),
         })
         .collect();
-    Ok(Fleet { shards, websites })
+    Ok(Fleet {
+        shards,
+        websites,
+        estimated,
+    })
 }
 
 /// Websites that cannot join a plan now, with why.

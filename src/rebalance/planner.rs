@@ -11,11 +11,13 @@ mod band;
 mod drain;
 mod fleet;
 mod listed;
+mod needed;
 mod shortfall;
 #[cfg(test)]
 mod tests;
 
 use fleet::Fleet;
+pub use needed::{Sizing, needed};
 
 /// One shard as the planner sees it.
 #[derive(Debug, Clone, PartialEq)]

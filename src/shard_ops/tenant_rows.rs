@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use futures_util::TryStreamExt;
 use futures_util::future::join_all;
 use sqlx::PgPool;
 
@@ -81,14 +82,12 @@ async fn counted_on(
             mine = table.belongs("sm_t", "ANY($1)"),
             table = table.name.quoted(),
         );
-        let counts: Vec<(i64, i64, i64)> = sqlx::query_as(audited(&sql))
+        // One row per website, folded as it arrives rather than collected first.
+        let mut counts = sqlx::query_as::<_, (i64, i64, i64)>(audited(&sql))
             .bind(&ids)
-            .fetch_all(pool)
-            .await
-            .map_err(TenancyError::database(|| {
-                format!("counting rows of {}", table.name)
-            }))?;
-        for (id, rows, bytes) in counts {
+            .fetch(pool);
+        let failed = || TenancyError::database(|| format!("counting rows of {}", table.name));
+        while let Some((id, rows, bytes)) = counts.try_next().await.map_err(failed())? {
             if let Ok(website) = WebsiteId::new(id) {
                 found
                     .entry(website)

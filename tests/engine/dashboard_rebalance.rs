@@ -112,6 +112,8 @@ async fn a_preview_shows_every_move_and_the_distribution_and_carries_the_apis_to
         "<strong>3 moves</strong>",
         "<a href=\"/ui/websites/2\">2</a>",
         "shard_1 → shard_2",
+        "id=\"preview-rates\"",
+        "default (no move measured)",
         "id=\"preview-distribution\"",
         "3 → 0",
         "Type the number of moves (3) to confirm",

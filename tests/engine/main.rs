@@ -48,6 +48,7 @@ mod rebalance_crash;
 mod rebalance_lag;
 mod rebalance_mail;
 mod rebalance_outage;
+mod rebalance_preview;
 mod refusals;
 mod replica;
 mod schema_partitions;

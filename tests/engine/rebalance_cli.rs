@@ -15,6 +15,10 @@ async fn a_plan_is_previewed_started_with_its_token_followed_and_paused_from_the
     let (ok, stdout, stderr) = shardmover_cli(&env, &plan);
     assert!(ok, "{stderr}");
     assert!(stdout.starts_with("drain plan: 2 moves"), "{stdout}");
+    assert!(
+        stdout.contains("rate shard_1 -> shard_2: default, no move measured, 2.0 s + 50000 rows/s"),
+        "{stdout}"
+    );
     let token = stdout
         .lines()
         .find_map(|l| l.strip_prefix("confirmation token: "))

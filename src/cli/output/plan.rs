@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::rebalance::{PlanSummary, PlanView, Preview};
+use crate::rebalance::{PairRate, PlanSummary, PlanView, Preview, RateFrom};
 
 pub fn preview(p: &Preview, json: bool) -> anyhow::Result<()> {
     if json {
@@ -22,14 +22,23 @@ pub fn preview(p: &Preview, json: bool) -> anyhow::Result<()> {
         p.estimated_secs
     );
     println!(
-        "{:>10}  {:<12} {:<12} {:>12} {:>14} {:>8}",
-        "website", "from", "to", "rows", "bytes", "est s"
+        "{:>10}  {:<12} {:<12} {:>12} {:>14} {:>8}  {}",
+        "website", "from", "to", "rows", "bytes", "est s", "rate"
     );
     for m in &p.moves {
         println!(
-            "{:>10}  {:<12} {:<12} {:>12} {:>14} {:>8.1}",
-            m.website_id, m.source_shard, m.target_shard, m.rows, m.bytes, m.estimated_secs
+            "{:>10}  {:<12} {:<12} {:>12} {:>14} {:>8.1}  {}",
+            m.website_id,
+            m.source_shard,
+            m.target_shard,
+            m.rows,
+            m.bytes,
+            m.estimated_secs,
+            m.rate_from.as_str()
         );
+    }
+    for r in &p.pair_rates {
+        println!("rate {}", pair_rate(r));
     }
     for r in &p.refusals {
         let website = r
@@ -37,12 +46,39 @@ pub fn preview(p: &Preview, json: bool) -> anyhow::Result<()> {
             .map_or_else(|| "-".to_owned(), |w| w.to_string());
         println!("refused {website}: {}", r.reason);
     }
-    println!("{:<12} {:>18} {:>18}", "shard", "websites before", "after");
+    let approx = if p.loads_estimated { "~" } else { "" };
+    println!(
+        "{:<12} {:>16} {:>10} {:>16} {:>16}",
+        "shard", "websites before", "after", "rows before", "after"
+    );
     for (b, a) in p.before.iter().zip(&p.after) {
-        println!("{:<12} {:>18} {:>18}", b.shard, b.websites, a.websites);
+        let (rb, ra) = (format!("{approx}{}", b.rows), format!("{approx}{}", a.rows));
+        println!(
+            "{:<12} {:>16} {:>10} {rb:>16} {ra:>16}",
+            b.shard, b.websites, a.websites
+        );
+    }
+    if p.loads_estimated {
+        println!("~ estimated: websites that do not move are sized from the shards' catalogue");
     }
     println!("confirmation token: {}", p.confirmation_token);
     Ok(())
+}
+
+/// `shard_1 -> shard_2: pair, 12 moves, 1.5 s + 40000 rows/s`.
+fn pair_rate(r: &PairRate) -> String {
+    let measured = match r.rate_from {
+        RateFrom::Default => "no move measured".to_owned(),
+        _ => format!("{} moves", r.rate.measured_moves),
+    };
+    format!(
+        "{} -> {}: {}, {measured}, {:.1} s + {:.0} rows/s",
+        r.source_shard,
+        r.target_shard,
+        r.rate_from.as_str(),
+        r.rate.fixed_secs,
+        r.rate.rows_per_sec
+    )
 }
 
 pub fn plan(v: &PlanView, json: bool) -> anyhow::Result<()> {

@@ -159,30 +159,6 @@ pub async fn unfinished_moves(conn: &mut PgConnection) -> Result<Vec<(i64, i64)>
     .await
 }
 
-/// What recent completed moves cost: (median seconds of small moves, rows per
-/// second of the rest beyond that, moves measured), over the last 50.
-pub async fn move_rate(
-    conn: &mut PgConnection,
-) -> Result<(Option<f64>, Option<f64>, i64), sqlx::Error> {
-    sqlx::query_as(
-        "WITH recent AS (
-             SELECT rows_total::float8 AS rows,
-                    extract(epoch FROM finished_at - started_at)::float8 AS secs
-               FROM shardmover.migrations
-              WHERE status = 'completed' AND started_at IS NOT NULL AND finished_at > started_at
-              ORDER BY id DESC LIMIT 50),
-         fixed AS (
-             SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY secs) AS secs
-               FROM recent WHERE rows < 10000)
-         SELECT (SELECT secs FROM fixed),
-                (SELECT sum(rows) / NULLIF(sum(greatest(secs - coalesce((SELECT secs FROM fixed), 0), 0.001)), 0)
-                   FROM recent WHERE rows >= 10000),
-                (SELECT count(*)::int8 FROM recent)",
-    )
-    .fetch_one(conn)
-    .await
-}
-
 /// Why the moves a plan dropped after a failure (`stop_on_failure`) were cancelled.
 pub const STOPPED_AFTER_FAILURE: &str = "the plan stopped after a failed move";
 

@@ -16,7 +16,7 @@
 use std::cmp::Reverse;
 
 use super::fleet::{Fleet, largest_first};
-use super::{AddBy, PlanError, Refusal};
+use super::{AddBy, PlanError, Refusal, ShardSnapshot};
 use crate::shard_ops::jump_hash::jump_hash;
 
 pub(super) fn add_shard(
@@ -45,15 +45,26 @@ pub(super) fn add_shard(
     })
 }
 
+/// An old shard that is one of jump hash's buckets beside the new shard `new`.
+pub(super) fn is_bucket(shard: &ShardSnapshot, new: &str) -> bool {
+    shard.name != new && (shard.accepts || shard.balanced)
+}
+
+/// Jump hash over `buckets` old shards and the new one names the new one.
+pub(super) fn hashes_to_new(website_id: i64, buckets: u32) -> bool {
+    jump_hash(website_id as u64, buckets + 1) == buckets
+}
+
 fn by_jump_hash(fleet: &mut Fleet, new: usize) -> Vec<Refusal> {
+    let name = fleet.name(new);
     let buckets: Vec<usize> = (0..fleet.shards.len())
-        .filter(|&i| i != new && (fleet.shards[i].accepts || fleet.shards[i].balanced))
+        .filter(|&i| is_bucket(fleet.shards[i], name))
         .collect();
     let n = buckets.len() as u32;
     let mut chosen: Vec<usize> = buckets
         .iter()
         .flat_map(|&b| fleet.on(b))
-        .filter(|&w| jump_hash(fleet.websites[w].website_id as u64, n + 1) == n)
+        .filter(|&w| hashes_to_new(fleet.websites[w].website_id, n))
         .collect();
     chosen.sort_by(|&a, &b| largest_first(&fleet.websites[a], &fleet.websites[b]));
     let mut refusals = Vec::new();

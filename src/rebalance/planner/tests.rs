@@ -8,6 +8,7 @@ mod balance;
 mod drain;
 mod listed;
 mod properties;
+mod sizing;
 
 /// An available shard without a limit.
 pub(super) fn open(name: &str) -> ShardSnapshot {

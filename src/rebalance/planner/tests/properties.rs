@@ -10,7 +10,7 @@ use super::*;
 use crate::shard_ops::jump_hash::jump_hash;
 
 /// One to five shards (given out of name order), up to 40 websites on them.
-fn fleet() -> impl Strategy<Value = (Vec<ShardSnapshot>, Vec<WebsiteSize>)> {
+pub(super) fn fleet() -> impl Strategy<Value = (Vec<ShardSnapshot>, Vec<WebsiteSize>)> {
     let shard = (
         prop::bool::weighted(0.7),
         prop::bool::weighted(0.8),
@@ -43,7 +43,7 @@ fn fleet() -> impl Strategy<Value = (Vec<ShardSnapshot>, Vec<WebsiteSize>)> {
     })
 }
 
-fn measure() -> impl Strategy<Value = Measure> {
+pub(super) fn measure() -> impl Strategy<Value = Measure> {
     prop_oneof![
         Just(Measure::Websites),
         Just(Measure::Rows),
