@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::app::{TestApp, request_move, spawn_app};
+use crate::app::{TestApp, spawn_app};
 
 const ADMIN: &str = "ops@example.com";
 
@@ -77,8 +77,10 @@ async fn a_pair_without_moves_is_estimated_at_the_fleets_rate_and_one_with_moves
     app.env.seed(2, "shard_1", 20_000).await;
     app.env.seed(3, "shard_2", 50).await;
     // A real move, shard_2 -> shard_1: the fleet has measured one move, shard_1 -> shard_2 none.
-    request_move(&app.mover, 3, "shard_1").await.unwrap();
-    app.drain_queue().await;
+    let asked = json!({"website_id": 3, "target_shard": "shard_1", "requested_by": ADMIN});
+    let (status, body) = app.post("/api/v1/migrations", asked).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(app.drain_queue().await, 1);
     let body = drain_shard_1(&app).await;
     assert_eq!(body["rate"]["measured_moves"], 1, "{body}");
     let moves = body["moves"].as_array().unwrap();
