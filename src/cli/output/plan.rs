@@ -22,8 +22,8 @@ pub fn preview(p: &Preview, json: bool) -> anyhow::Result<()> {
         p.estimated_secs
     );
     println!(
-        "{:>10}  {:<12} {:<12} {:>12} {:>14} {:>8}  {}",
-        "website", "from", "to", "rows", "bytes", "est s", "rate"
+        "{:>10}  {:<12} {:<12} {:>12} {:>14} {:>8}  rate",
+        "website", "from", "to", "rows", "bytes", "est s"
     );
     for m in &p.moves {
         println!(
