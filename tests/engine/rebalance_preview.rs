@@ -140,3 +140,26 @@ async fn a_drain_measures_only_the_drained_shard_and_says_the_others_load_is_est
     let sum = estimated["rows"].as_i64().unwrap() + moved["rows"].as_i64().unwrap();
     assert_eq!(after, sum, "{drain}");
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_rate_from_pair_rates_and_loads_estimated() {
+    let app = spawn_app().await;
+    let (status, doc) = app.get("/api/v1/openapi.json").await;
+    assert_eq!(status, 200);
+    let schemas = &doc["components"]["schemas"];
+    let preview = &schemas["Preview"]["properties"];
+    assert_eq!(preview["loads_estimated"]["type"], "boolean", "{preview}");
+    assert!(preview["pair_rates"].is_object(), "{preview}");
+    let pair = &schemas["PairRate"]["properties"];
+    assert!(
+        pair["rate_from"].is_object() && pair["rate"].is_object(),
+        "{pair}"
+    );
+    assert!(schemas["PreviewMove"]["properties"]["rate_from"].is_object());
+    assert_eq!(
+        schemas["RateFrom"]["enum"],
+        json!(["pair", "fleet", "default"]),
+        "{}",
+        schemas["RateFrom"]
+    );
+}
