@@ -186,7 +186,12 @@ async fn a_lock_held_past_the_catch_up_timeout_stops_the_move_transiently_naming
 
     let error = impatient.run(id, &vacuum).await.unwrap_err();
 
-    let locker = locker.recv().unwrap();
+    // The interlude holds the only sender: once it is dropped, a move that
+    // failed before catch-up ends the wait with its error instead of a hang.
+    drop(vacuum);
+    let locker = locker
+        .recv()
+        .unwrap_or_else(|_| panic!("the move never reached catch-up: {error}"));
     assert_eq!(error.code(), "fence_blocked", "{error}");
     assert!(error.is_transient());
     assert!(error.to_string().contains("shard_1"), "{error}");
