@@ -2,6 +2,7 @@
 //! target with binary COPY, cut into chunks. Each chunk commits together with
 //! its checkpoint on the target, so a resumed copy neither repeats nor skips rows.
 
+mod at_snapshot;
 pub(crate) mod checkpoint;
 pub(crate) mod format;
 mod job;
@@ -22,6 +23,7 @@ use crate::mover::progress::Tracker;
 use checkpoint::Checkpoint;
 use format::{SEND_BYTES, framed};
 pub use job::{TableCopy, two_passes};
+pub use at_snapshot::copy_at_snapshot;
 use row_reader::RowReader;
 use sql::{last_copied_key, read_sql, write_sql};
 
