@@ -58,6 +58,7 @@ mod shards;
 mod smtp;
 mod supervision;
 mod unused_triggers;
+mod verify_at_copy;
 mod webdriver;
 mod websites;
 mod writer;

@@ -20,10 +20,10 @@ use crate::db::bypass_fence;
 use super::{collisions, owner_token};
 use crate::mover::error::{Context, MoveError};
 use crate::mover::progress::Tracker;
+pub use at_snapshot::copy_at_snapshot;
 use checkpoint::Checkpoint;
 use format::{SEND_BYTES, framed};
 pub use job::{TableCopy, two_passes};
-pub use at_snapshot::copy_at_snapshot;
 use row_reader::RowReader;
 use sql::{last_copied_key, read_sql, write_sql};
 

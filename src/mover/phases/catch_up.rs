@@ -164,14 +164,19 @@ impl PhaseContext<'_, '_> {
         let record = self.record().clone();
         let plan = self.plan().await?;
         for table in &plan {
-            if self.attempt.verified_at_copy.contains(&table.name.to_string()) {
+            if self
+                .attempt
+                .verified_at_copy
+                .contains(&table.name.to_string())
+            {
                 continue;
             }
             let scope = Scope::of(table, &record);
             let (src, dst) = verify_online::bulk(source, target, &scope).await?;
             self.attempt.record_checksums(table, &src, &dst).await?;
         }
-        references::check(target, &plan, record.website).await?;
+        let rows = self.planned_rows(&plan).await?;
+        references::check(target, &plan, &rows, record.website).await?;
         info!(website_id = %record.website, "rows untouched since the copy verified; catching up to the freeze");
         Ok(())
     }

@@ -10,9 +10,9 @@ use crate::mover::error::{Context, MoveError};
 use tokio::sync::mpsc;
 
 use crate::mover::mechanics::copy::{TableCopy, connect, copy_at_snapshot, copy_table, two_passes};
+use crate::mover::mechanics::routes::current_shard;
 use crate::mover::mechanics::sequences::{self, OwnedSequence};
 use crate::mover::mechanics::verify::at_copy::{self, AtSnapshot};
-use crate::mover::mechanics::routes::current_shard;
 use crate::mover::mechanics::{owner_token, shard_schema};
 use crate::tenancy::TenantTable;
 
@@ -112,7 +112,8 @@ async fn copy_tables(
                 continue;
             }
             let source_side = (&mut source_conn, source);
-            if let Some(at) = copy_at_snapshot(source_side, &mut target_conn, &job, tracker).await? {
+            if let Some(at) = copy_at_snapshot(source_side, &mut target_conn, &job, tracker).await?
+            {
                 let _ = copied.send((index, at));
             }
         }

@@ -130,7 +130,12 @@ pub async fn target_now(
         .await
         .context(|| format!("checksumming {} once copied", table.name))?;
     let extremes = (0..columns.len())
-        .map(|i| (row.get(format!("max_{i}").as_str()), row.get(format!("min_{i}").as_str())))
+        .map(|i| {
+            (
+                row.get(format!("max_{i}").as_str()),
+                row.get(format!("min_{i}").as_str()),
+            )
+        })
         .collect();
     Ok(Copied {
         fingerprint: Fingerprint {
