@@ -150,15 +150,16 @@ async fn fingerprint(
     })
 }
 
+/// Sets `CANONICAL` for the caller's transaction, in one round trip (it
+/// precedes every checksum and every replayed batch).
 pub(crate) async fn canonicalise(conn: &mut sqlx::PgConnection) -> Result<(), MoveError> {
-    for (name, value) in CANONICAL {
-        sqlx::query("SELECT set_config($1, $2, true)")
-            .bind(name)
-            .bind(value)
-            .execute(&mut *conn)
-            .await
-            .context(|| format!("setting {name} for checksums"))?;
-    }
+    let (names, values): (Vec<&str>, Vec<&str>) = CANONICAL.iter().copied().unzip();
+    sqlx::query("SELECT set_config(n, v, true) FROM unnest($1::text[], $2::text[]) AS s(n, v)")
+        .bind(names)
+        .bind(values)
+        .execute(&mut *conn)
+        .await
+        .context(|| "setting the output settings for checksums".into())?;
     Ok(())
 }
 
