@@ -2,6 +2,7 @@
 
 mod logged;
 mod no_delay;
+mod release_check;
 
 use std::time::Duration;
 
@@ -22,9 +23,12 @@ pub const APPLICATION_NAME: &str = "shardmover";
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Pool options every pool of ours starts from: each new connection's socket
-/// sends at once (see `no_delay`).
+/// sends at once (see `no_delay`), and a connection that comes back inside a
+/// transaction is closed rather than reused (see `release_check`).
 pub fn pool_options() -> PgPoolOptions {
-    PgPoolOptions::new().after_connect(|conn, _| Box::pin(no_delay::set(conn)))
+    PgPoolOptions::new()
+        .after_connect(|conn, _| Box::pin(no_delay::set(conn)))
+        .after_release(|conn, _| Box::pin(release_check::outside_transaction(conn)))
 }
 
 /// A lazily connecting pool: nothing is dialled until first use, so one

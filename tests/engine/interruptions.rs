@@ -224,6 +224,11 @@ async fn a_row_changed_on_the_target_fails_verification_naming_the_key_range() {
     assert_eq!(error.code(), "checksum_mismatch");
     let message = error.to_string();
     assert!(message.contains("public.pages"), "{message}");
+    // Found at the copy's snapshot, named by catch-up's bulk check.
+    assert!(
+        message.contains("among rows no change touched"),
+        "{message}"
+    );
     assert!(
         message.contains("chunk 0 (rows 0..100), keys (700000001) to (700000100)"),
         "{message}"

@@ -70,6 +70,10 @@ pub struct BenchArgs {
     /// Runs only the online moves under write load and capture's cost.
     #[arg(long)]
     pub online_only: bool,
+    /// Stops after the move against the raw pipe (the ratio), skipping every
+    /// other part.
+    #[arg(long)]
+    pub ratio_only: bool,
     /// Writes per second of the moving website during those moves (inserts,
     /// updates and deletes of its rows, routed by the registry, retried on
     /// SMF01); also the neighbour's in the neighbours' case.
@@ -79,19 +83,22 @@ pub struct BenchArgs {
     pub neighbours: NeighbourArgs,
 }
 
-const DATABASES: [&str; 4] = [
-    "shardmover_bench_control",
-    "shardmover_bench_source",
-    "shardmover_bench_raw",
-    "shardmover_bench_target",
-];
+/// The bench's databases: control, the source, the raw pipe's target and the
+/// engine's target. Named after this process, so two benches on one server
+/// (another engineer's, or a second build's) never drop each other's.
+fn databases() -> [String; 4] {
+    ["control", "source", "raw", "target"]
+        .map(|part| format!("shardmover_bench_{}_{part}", std::process::id()))
+}
 
 /// Runs the bench and drops its databases (and the application's role)
 /// afterwards, also when it failed.
 pub async fn run(base: Settings, args: BenchArgs) -> anyhow::Result<()> {
     let server = Server::from_url(&base.database.url)?;
-    let result = run_in(&server, &base, &args).await;
-    let result = server.dropping(&DATABASES, result).await;
+    let names = databases();
+    let result = run_in(&server, &base, &args, &names).await;
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let result = server.dropping(&names, result).await;
     if let Err(e) = app_role::drop_role(&server).await {
         eprintln!("could not drop the bench's application role: {e:#}");
     }
@@ -106,7 +113,12 @@ pub(super) struct Scratch {
     pub pools: [PgPool; 3],
 }
 
-async fn run_in(server: &Server, base: &Settings, args: &BenchArgs) -> anyhow::Result<()> {
+async fn run_in(
+    server: &Server,
+    base: &Settings,
+    args: &BenchArgs,
+    names: &[String; 4],
+) -> anyhow::Result<()> {
     anyhow::ensure!(
         (1..=50).contains(&args.online_moves),
         "--online-moves must be 1 to 50"
@@ -115,13 +127,13 @@ async fn run_in(server: &Server, base: &Settings, args: &BenchArgs) -> anyhow::R
         (1..=16).contains(&args.neighbours.neighbours_rounds),
         "--neighbours-rounds must be 1 to 16"
     );
-    let (scratch, settings) = create(server, base).await?;
+    let (scratch, settings) = create(server, base, names).await?;
     let mover = crate::startup::mover(crate::app::App::new(
         Arc::new(settings),
         scratch.control.clone(),
     ));
     if args.neighbours.neighbours_only {
-        return neighbours(server, &mover, &scratch, args).await;
+        return neighbours(server, &mover, &scratch, args, names).await;
     }
     let big = Tenant {
         website: WebsiteId::new(1).expect("positive"),
@@ -138,6 +150,9 @@ async fn run_in(server: &Server, base: &Settings, args: &BenchArgs) -> anyhow::R
             args.batch_rows,
         )
         .await?;
+        if args.ratio_only {
+            return Ok(());
+        }
         let small = WebsiteId::new(4).expect("positive");
         eprintln!(
             "moving a {}-row website {} times ...",
@@ -161,14 +176,18 @@ async fn run_in(server: &Server, base: &Settings, args: &BenchArgs) -> anyhow::R
     if args.online_only {
         return Ok(());
     }
-    neighbours(server, &mover, &scratch, args).await
+    neighbours(server, &mover, &scratch, args, names).await
 }
 
 /// Creates and connects the bench's databases; the settings name the source
 /// and the engine's target as shards.
-async fn create(server: &Server, base: &Settings) -> anyhow::Result<(Scratch, Settings)> {
+async fn create(
+    server: &Server,
+    base: &Settings,
+    names: &[String; 4],
+) -> anyhow::Result<(Scratch, Settings)> {
     let mut urls = Vec::new();
-    for name in DATABASES {
+    for name in names {
         urls.push(server.recreate(name).await?);
     }
     let settings = settings_with(
@@ -201,6 +220,7 @@ async fn neighbours(
     mover: &Mover,
     scratch: &Scratch,
     args: &BenchArgs,
+    names: &[String; 4],
 ) -> anyhow::Result<()> {
     let [moving, neighbour, idle_website] =
         [5, 6, 7].map(|id| WebsiteId::new(id).expect("positive"));
@@ -209,8 +229,8 @@ async fn neighbours(
     for (website, rows) in [(moving, rows), (neighbour, 20_000), (idle_website, 1_000)] {
         seed(scratch, website, rows).await?;
     }
-    let shards = [("source", DATABASES[1]), ("target", DATABASES[3])];
-    let app = app_role::connect(server, DATABASES[0], &shards).await?;
+    let shards = [("source", names[1].as_str()), ("target", names[3].as_str())];
+    let app = app_role::connect(server, &names[0], &shards).await?;
     let case = Neighbours {
         mover,
         app: app.route.clone(),

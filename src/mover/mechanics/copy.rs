@@ -2,6 +2,7 @@
 //! target with binary COPY, cut into chunks. Each chunk commits together with
 //! its checkpoint on the target, so a resumed copy neither repeats nor skips rows.
 
+mod at_snapshot;
 pub(crate) mod checkpoint;
 pub(crate) mod format;
 mod job;
@@ -19,6 +20,7 @@ use crate::db::bypass_fence;
 use super::{collisions, owner_token};
 use crate::mover::error::{Context, MoveError};
 use crate::mover::progress::Tracker;
+pub use at_snapshot::copy_at_snapshot;
 use checkpoint::Checkpoint;
 use format::{SEND_BYTES, framed};
 pub use job::{TableCopy, two_passes};

@@ -14,16 +14,20 @@ use crate::sql::{audited, ident};
 use crate::tenancy::{TenantTable, qualified};
 
 /// Fails with `DanglingReferences` naming each foreign key some of the
-/// website's target rows break, with a count and one example.
+/// website's target rows break, with a count and one example. `rows` holds
+/// the website's rows of each table of `plan` (as planned: it only chooses
+/// how each check reads).
 pub async fn check(
     target: &PgPool,
     plan: &[TenantTable],
+    rows: &[i64],
     website: WebsiteId,
 ) -> Result<(), MoveError> {
     let mut checks = Vec::new();
-    for table in plan {
+    for (index, table) in plan.iter().enumerate() {
+        let rows = rows.get(index).copied().unwrap_or_default();
         for fk in foreign_keys(target, table).await? {
-            checks.push(broken_by(target, table, fk, website));
+            checks.push(broken_by(target, table, (fk, rows), website));
         }
     }
     // Each is a scan of the website's rows of one table: a few at once, on
@@ -43,43 +47,72 @@ pub async fn check(
 
 /// Foreign keys checked at once.
 const AT_ONCE: usize = 2;
+/// A parent of up to this many times the website's rows is hashed whole.
+const HASHED_PARENT_FACTOR: i64 = 4;
+/// Planner methods turned off (in the check's transaction) for each plan:
+/// the hashed parent joined to the website's rows read in physical order, or
+/// the distinct keys gathered by hashing (not sorted and spilled) and probed.
+const HASHED: &[&str] = &["enable_nestloop", "enable_mergejoin", "enable_indexscan"];
+const PROBED: &[&str] = &["enable_sort"];
 
-/// What the website's rows of `table` on the target break of `fk`, if anything.
+/// What the website's rows of `table` (`rows` of them) on the target break of
+/// `fk`, if anything. Right after a copy the target's statistics still
+/// describe its tables before it, so the planner would probe the parent's
+/// index once per row, each probe also reading the parent's heap (its
+/// visibility map not yet set): seconds for an order table. So the plan is
+/// chosen here: a parent no larger than a few times the website's rows is
+/// hashed once and the rows checked against it; a larger one (a global table
+/// of every user) is probed once per distinct key.
 async fn broken_by(
     target: &PgPool,
     table: &TenantTable,
-    fk: ForeignKey,
+    (fk, rows): (ForeignKey, i64),
     website: WebsiteId,
 ) -> Result<Option<String>, MoveError> {
+    let hashed = fk.parent_rows <= rows.saturating_mul(HASHED_PARENT_FACTOR);
+    let cols = qualified("sm_t", &fk.columns);
+    let all_set = fk
+        .columns
+        .iter()
+        .map(|c| format!("sm_t.{} IS NOT NULL", ident(c)))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let (table_name, mine) = (table.name.quoted(), table.belongs("sm_t", "$1"));
+    let rows_sql = if hashed {
+        format!("{table_name} sm_t WHERE {mine} AND {all_set} AND")
+    } else {
+        format!(
+            "(SELECT DISTINCT {cols} FROM {table_name} sm_t WHERE {mine} AND {all_set}) sm_t WHERE"
+        )
+    };
     let sql = format!(
-        "SELECT count(*)::int8 AS n, min(ROW({cols})::text) AS sample
-           FROM {table} sm_t
-          WHERE {mine} AND {all_set}
-            AND NOT EXISTS (SELECT 1 FROM {parent} sm_p WHERE ({pcols}) = ({cols}))",
-        table = table.name.quoted(),
-        mine = table.belongs("sm_t", "$1"),
-        cols = qualified("sm_t", &fk.columns),
+        "SELECT count(DISTINCT ROW({cols}))::int8 AS n, min(ROW({cols})::text) AS sample
+           FROM {rows_sql} NOT EXISTS (SELECT 1 FROM {parent} sm_p WHERE ({pcols}) = ({cols}))",
         pcols = qualified("sm_p", &fk.parent_columns),
         parent = fk.parent,
-        all_set = fk
-            .columns
-            .iter()
-            .map(|c| format!("sm_t.{} IS NOT NULL", ident(c)))
-            .collect::<Vec<_>>()
-            .join(" AND "),
     );
+    let checking = || format!("checking {} of {} on the target", fk.name, table.name);
+    let mut tx = target.begin().await.context(checking)?;
+    let settings = if hashed { HASHED } else { PROBED };
+    for setting in settings {
+        sqlx::query("SELECT set_config($1, 'off', true)")
+            .bind(setting)
+            .execute(&mut *tx)
+            .await
+            .context(checking)?;
+    }
     let row = sqlx::query(audited(&sql))
         .bind(website.get())
-        .fetch_one(target)
+        .fetch_one(&mut *tx)
         .await
-        .context(|| format!("checking {} of {} on the target", fk.name, table.name))?;
+        .context(checking)?;
     let count: i64 = row.get("n");
     if count == 0 {
         return Ok(None);
     }
     let sample: Option<String> = row.get("sample");
     Ok(Some(format!(
-        "{} ({}): {count} row(s) point at rows of {} the target lacks, e.g. {}",
+        "{} ({}): rows point at {count} row(s) of {} the target lacks, e.g. {}",
         table.name,
         fk.name,
         fk.parent,
@@ -92,6 +125,9 @@ struct ForeignKey {
     columns: Vec<String>,
     /// Quoted `schema.table`.
     parent: String,
+    /// The parent's rows as the catalogue estimates them (at least its size
+    /// over 100 bytes a row, when it was never analysed).
+    parent_rows: i64,
     parent_columns: Vec<String>,
 }
 
@@ -99,6 +135,7 @@ struct ForeignKey {
 async fn foreign_keys(target: &PgPool, table: &TenantTable) -> Result<Vec<ForeignKey>, MoveError> {
     let rows = sqlx::query(
         "SELECT c.conname::text AS name, format('%I.%I', n.nspname, p.relname) AS parent,
+                greatest(p.reltuples::int8, pg_relation_size(p.oid) / 100) AS parent_rows,
                 ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, o)
                         JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n
                        ORDER BY k.o) AS columns,
@@ -120,6 +157,7 @@ async fn foreign_keys(target: &PgPool, table: &TenantTable) -> Result<Vec<Foreig
             name: r.get("name"),
             columns: r.get("columns"),
             parent: r.get("parent"),
+            parent_rows: r.get("parent_rows"),
             parent_columns: r.get("parent_columns"),
         })
         .collect())

@@ -102,6 +102,23 @@ pub async fn advance(
     Ok(advanced)
 }
 
+/// `sequence` past a column's (largest, smallest) values, already known (read
+/// with the copied rows' fingerprint): no rows are read.
+pub async fn advance_to(
+    target: &PgPool,
+    sequence: &OwnedSequence,
+    (largest, smallest): (Option<i64>, Option<i64>),
+) -> Result<(), MoveError> {
+    let extreme = "SELECT {agg}(v) FROM unnest($2::int8[]) v";
+    sqlx::query(audited(&forward(extreme)))
+        .bind(&sequence.sequence)
+        .bind(vec![largest, smallest])
+        .execute(target)
+        .await
+        .context(|| format!("advancing sequence {}", sequence.sequence))?;
+    Ok(())
+}
+
 /// Every owned sequence of `table` past the rows just written (given as the
 /// table's row text), in the caller's transaction.
 pub async fn advance_past_rows(

@@ -1,12 +1,15 @@
 //! Phase 4: proves the target holds exactly the source's rows. Both shards compute,
 //! in parallel and inside the database, a row count and an order-independent
-//! checksum: the exact (numeric) sum of a 64-bit hash of every row. The hash is
+//! checksum: the exact sum of a 64-bit hash of every row (`sum` of `int8`
+//! adds in 128 bits and returns numeric: no overflow, and no numeric
+//! arithmetic per row). The hash is
 //! `hash_record_extended`, built from each type's extended hash function, which
 //! Postgres keeps stable across versions for hash partitioning; a table with a
 //! column type lacking one (json, point, ...) falls back to hashing the row's
 //! canonical text form. Only when the sums differ are per-chunk checksums
 //! computed, to name the key range.
 
+pub(crate) mod at_copy;
 pub(crate) mod online;
 
 use sqlx::{PgPool, Row};
@@ -47,7 +50,7 @@ pub async fn compare(
 ) -> Result<(Fingerprint, Fingerprint), MoveError> {
     let mut hash = RowHash::Typed;
     let (src, dst) = loop {
-        let sql = fingerprint_sql(table, hash);
+        let sql = fingerprint_sql(table, hash, "");
         let both = tokio::try_join!(
             fingerprint(source, &sql, website, "source"),
             fingerprint(target, &sql, website, "target"),
@@ -99,8 +102,8 @@ pub(crate) fn row_hash(table: &TenantTable, hash: RowHash) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     match hash {
-        RowHash::Typed => format!("hash_record_extended(ROW({cols}), 0)::numeric"),
-        RowHash::Text => format!("hashtextextended(ROW({cols})::text, 0)::numeric"),
+        RowHash::Typed => format!("hash_record_extended(ROW({cols}), 0)"),
+        RowHash::Text => format!("hashtextextended(ROW({cols})::text, 0)"),
     }
 }
 
@@ -115,9 +118,10 @@ pub(crate) fn lacks_hash_function(error: &MoveError) -> bool {
     }
 }
 
-fn fingerprint_sql(table: &TenantTable, hash: RowHash) -> String {
+/// The fingerprint's query; `extra` adds more aggregates over the same rows.
+pub(crate) fn fingerprint_sql(table: &TenantTable, hash: RowHash, extra: &str) -> String {
     format!(
-        "SELECT count(*)::int8 AS n, coalesce(sum({hash}), 0)::text AS sum FROM {table} sm_t WHERE {mine}",
+        "SELECT count(*)::int8 AS n, coalesce(sum({hash}), 0)::text AS sum{extra} FROM {table} sm_t WHERE {mine}",
         hash = row_hash(table, hash),
         table = table.name.quoted(),
         mine = table.belongs("sm_t", "$1"),
@@ -146,15 +150,16 @@ async fn fingerprint(
     })
 }
 
+/// Sets `CANONICAL` for the caller's transaction, in one round trip (it
+/// precedes every checksum and every replayed batch).
 pub(crate) async fn canonicalise(conn: &mut sqlx::PgConnection) -> Result<(), MoveError> {
-    for (name, value) in CANONICAL {
-        sqlx::query("SELECT set_config($1, $2, true)")
-            .bind(name)
-            .bind(value)
-            .execute(&mut *conn)
-            .await
-            .context(|| format!("setting {name} for checksums"))?;
-    }
+    let (names, values): (Vec<&str>, Vec<&str>) = CANONICAL.iter().copied().unzip();
+    sqlx::query("SELECT set_config(n, v, true) FROM unnest($1::text[], $2::text[]) AS s(n, v)")
+        .bind(names)
+        .bind(values)
+        .execute(&mut *conn)
+        .await
+        .context(|| "setting the output settings for checksums".into())?;
     Ok(())
 }
 

@@ -37,6 +37,9 @@ pub(crate) struct Attempt<'a> {
     /// The cutover's commit was sent: whether it landed only the control
     /// database knows, so nothing may lift the fence on this attempt's word.
     pub(crate) cutover_sent: bool,
+    /// Online moves: tables whose rows this attempt's copy verified at its
+    /// snapshot (`verify::at_copy`); catch-up's bulk check leaves them out.
+    pub(crate) verified_at_copy: Vec<String>,
     /// Where the attempt's records go (the control database).
     app: &'a App,
 }
@@ -60,6 +63,7 @@ impl<'a> Attempt<'a> {
             freeze_drained: 0,
             fenced_at: None,
             cutover_sent: false,
+            verified_at_copy: Vec::new(),
             app,
         }
     }

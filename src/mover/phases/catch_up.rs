@@ -50,8 +50,14 @@ impl PhaseContext<'_, '_> {
         let plan = self.plan().await?;
         let engine = self.engine();
         // Past the copied rows once, while the application still writes; from
-        // here on each replayed batch advances past its own rows.
-        sequences::advance(target, &plan, record.website).await?;
+        // here on each replayed batch advances past its own rows. Tables the
+        // copy verified were advanced with their fingerprint's extremes.
+        let unverified: Vec<TenantTable> = plan
+            .iter()
+            .filter(|t| !self.attempt.verified_at_copy.contains(&t.name.to_string()))
+            .cloned()
+            .collect();
+        sequences::advance(target, &unverified, record.website).await?;
         let owned = self.owned_sequences(&plan).await?;
         owner_token::claim(target, record.id, self.attempt.token).await?;
         let job = Replay::new(&plan, &record, self.attempt.token, owned);
@@ -150,17 +156,26 @@ impl PhaseContext<'_, '_> {
         Ok(false)
     }
 
-    /// Every row no change touched, checksummed on both sides while writes go on.
+    /// Every row no change touched, checksummed on both sides while writes go
+    /// on (tables the copy verified at its snapshot left out: `verify::at_copy`).
     async fn verify_bulk(&mut self) -> Result<(), MoveError> {
         let (source, target) = (self.source, self.target);
         let record = self.record().clone();
         let plan = self.plan().await?;
         for table in &plan {
+            if self
+                .attempt
+                .verified_at_copy
+                .contains(&table.name.to_string())
+            {
+                continue;
+            }
             let scope = Scope::of(table, &record);
             let (src, dst) = verify_online::bulk(source, target, &scope).await?;
             self.attempt.record_checksums(table, &src, &dst).await?;
         }
-        references::check(target, &plan, record.website).await?;
+        let rows = self.planned_rows(&plan).await?;
+        references::check(target, &plan, &rows, record.website).await?;
         info!(website_id = %record.website, "rows untouched since the copy verified; catching up to the freeze");
         Ok(())
     }

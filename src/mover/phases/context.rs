@@ -8,9 +8,10 @@ use sqlx::PgPool;
 use super::attempt::Attempt;
 use crate::app::App;
 use crate::config::EngineSettings;
+use crate::control::tables;
 use crate::domain::{MoveRecord, Phase};
 use crate::mover::checks::{plan, schema_notes};
-use crate::mover::error::MoveError;
+use crate::mover::error::{Context, MoveError};
 use crate::mover::mechanics::fence::{self, FenceOptions};
 use crate::mover::mechanics::sequences::{self, OwnedSequence};
 use crate::tenancy::TenantTable;
@@ -79,6 +80,22 @@ impl<'c, 'a> PhaseContext<'c, 'a> {
             self.attempt.sequences = Some(owned);
         }
         Ok(self.attempt.sequences.clone().unwrap_or_default())
+    }
+
+    /// The website's rows in each table of `plan`, as preflight counted them.
+    pub(crate) async fn planned_rows(&self, plan: &[TenantTable]) -> Result<Vec<i64>, MoveError> {
+        let mut conn = self.attempt.control_conn().await?;
+        let planned = tables::list(&mut conn, self.record().id)
+            .await
+            .context(|| "reading the plan".into())?;
+        let rows_of = |table: &TenantTable| {
+            let name = table.name.to_string();
+            planned
+                .iter()
+                .find(|t| t.name == name)
+                .map_or(0, |t| t.rows_total)
+        };
+        Ok(plan.iter().map(rows_of).collect())
     }
 
     /// Starts capturing the website's changes on the source.

@@ -8,8 +8,12 @@ use super::context::PhaseContext;
 use crate::control::tables;
 use crate::domain::{MoveMode, Phase};
 use crate::mover::error::{Context, MoveError};
-use crate::mover::mechanics::copy::{TableCopy, connect, copy_table, two_passes};
+use tokio::sync::mpsc;
+
+use crate::mover::mechanics::copy::{TableCopy, connect, copy_at_snapshot, copy_table, two_passes};
 use crate::mover::mechanics::routes::current_shard;
+use crate::mover::mechanics::sequences::{self, OwnedSequence};
+use crate::mover::mechanics::verify::at_copy::{self, AtSnapshot};
 use crate::mover::mechanics::{owner_token, shard_schema};
 use crate::tenancy::TenantTable;
 
@@ -53,26 +57,82 @@ async fn copy_all(cx: &mut PhaseContext<'_, '_>, fenced: bool) -> Result<(), Mov
     };
     let total: i64 = already.iter().map(|t| t.rows_total).sum();
     cx.attempt.tracker.set_totals(total as u64, 0);
-    let (mut source_conn, mut target_conn) = connect(cx.source, cx.target).await?;
-    for table in &plan {
-        let job = TableCopy {
-            table,
-            website: record.website,
-            migration: record.id,
-            attempt: cx.attempt.token,
-            batch_rows: record.batch_rows,
-            sort_memory: &cx.engine().sort_memory,
-            links_later: two_passes(table, planned_rows(&already, table), record.batch_rows),
-        };
-        copy_table(
-            &mut source_conn,
-            &mut target_conn,
-            &job,
-            &mut cx.attempt.tracker,
-        )
-        .await?;
+    let owned = cx.owned_sequences(&plan).await?;
+    let checked = copy_tables(cx, &plan, &already, fenced, &owned).await?;
+    let target = cx.target;
+    for (index, at, copied) in checked {
+        if at.source != copied.fingerprint {
+            tracing::info!(table = %at.table, source = %at.source.display(), target = %copied.fingerprint.display(),
+                "fingerprints at the copy's snapshot differ; left to catch-up's verification");
+            continue;
+        }
+        cx.attempt
+            .record_checksums(&plan[index], &at.source, &copied.fingerprint)
+            .await?;
+        // Past the copied rows now, rather than catch-up reading them again.
+        for (sequence, extremes) in owned[index].iter().zip(copied.extremes) {
+            sequences::advance_to(target, sequence, extremes).await?;
+        }
+        cx.attempt.verified_at_copy.push(at.table);
     }
     Ok(())
+}
+
+/// A table copied at its snapshot: its index in the plan, the source's
+/// fingerprint there, and the target's once copied.
+type Checked = (usize, AtSnapshot, at_copy::Copied);
+
+/// Copies every table. An online move's tables are verified as they are
+/// copied: the source's rows at the copy's snapshot beside the copy, the
+/// target's once copied, while the next table copies (`verify::at_copy`).
+async fn copy_tables(
+    cx: &mut PhaseContext<'_, '_>,
+    plan: &[TenantTable],
+    already: &[tables::TableProgress],
+    fenced: bool,
+    owned: &[Vec<OwnedSequence>],
+) -> Result<Vec<Checked>, MoveError> {
+    let (mut source_conn, mut target_conn) = connect(cx.source, cx.target).await?;
+    let (source, target, record) = (cx.source, cx.target, cx.record().clone());
+    let (token, sort_memory) = (cx.attempt.token, &cx.engine().sort_memory);
+    let tracker = &mut cx.attempt.tracker;
+    let (copied, mut receiver) = mpsc::unbounded_channel();
+    let copying = async {
+        for (index, table) in plan.iter().enumerate() {
+            let job = TableCopy {
+                table,
+                website: record.website,
+                migration: record.id,
+                attempt: token,
+                batch_rows: record.batch_rows,
+                sort_memory,
+                links_later: two_passes(table, planned_rows(already, table), record.batch_rows),
+            };
+            if fenced {
+                copy_table(&mut source_conn, &mut target_conn, &job, tracker).await?;
+                continue;
+            }
+            let source_side = (&mut source_conn, source);
+            if let Some(at) = copy_at_snapshot(source_side, &mut target_conn, &job, tracker).await?
+            {
+                let _ = copied.send((index, at));
+            }
+        }
+        drop(copied);
+        Ok::<_, MoveError>(())
+    };
+    let checking = async {
+        let mut checked = Vec::new();
+        while let Some((index, at)) = receiver.recv().await {
+            let columns: Vec<String> = owned[index].iter().map(|s| s.column.clone()).collect();
+            let table = &plan[index];
+            let now = at_copy::target_now(target, table, record.website, at.hash, &columns).await?;
+            checked.push((index, at, now));
+        }
+        Ok(checked)
+    };
+    let ((), checked) = tokio::try_join!(copying, checking)?;
+    Ok(checked)
 }
 
 fn planned_rows(planned: &[tables::TableProgress], table: &TenantTable) -> i64 {

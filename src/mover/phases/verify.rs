@@ -33,6 +33,7 @@ impl PhaseContext<'_, '_> {
                 verify::compare(source, target, table, record.website, record.batch_rows).await?;
             self.attempt.record_checksums(table, &src, &dst).await?;
         }
-        references::check(target, &plan, record.website).await
+        let rows = self.planned_rows(&plan).await?;
+        references::check(target, &plan, &rows, record.website).await
     }
 }

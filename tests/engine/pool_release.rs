@@ -1,0 +1,56 @@
+//! A pooled connection that comes back inside a transaction sqlx does not
+//! know of (a cancelled `begin()` leaves one) is closed, never handed out again.
+
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use shardmover::db::pool_options;
+
+use crate::helpers::TestEnv;
+
+#[tokio::test]
+async fn a_connection_returned_inside_a_transaction_is_closed_not_reused() {
+    let env = TestEnv::new().await;
+    let pool = pool_options()
+        .max_connections(1)
+        .connect(env.shard_urls[0].expose_secret())
+        .await
+        .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    let stranded: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    // A BEGIN sqlx did not count, as a cancelled `begin()` leaves behind.
+    sqlx::raw_sql("BEGIN").execute(&mut *conn).await.unwrap();
+    drop(conn);
+
+    let mut next = pool.acquire().await.unwrap();
+    let (pid, outside): (i32, bool) =
+        sqlx::query_as("SELECT pg_backend_pid(), now() = statement_timestamp()")
+            .fetch_one(&mut *next)
+            .await
+            .unwrap();
+    assert_ne!(
+        pid, stranded,
+        "the stranded connection was handed out again"
+    );
+    assert!(outside, "the next statement ran inside a transaction");
+    drop(next);
+
+    // And its session, with the transaction, is gone from the server.
+    let mut gone = false;
+    for _ in 0..50 {
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = $1")
+            .bind(stranded)
+            .fetch_one(&env.shard_1)
+            .await
+            .unwrap();
+        if left == 0 {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the session left inside a transaction still exists");
+}
