@@ -8,16 +8,19 @@
 //! update holding the move's row while the next one waited for ever. Such a
 //! connection is closed on release instead.
 
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Row};
 use tracing::warn;
 
 /// True when the connection is outside any transaction, as it should be.
 pub(super) async fn outside_transaction(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
-    // In autocommit `now()` is this statement's own start; inside a
-    // transaction opened earlier it is that transaction's start.
-    let outside: bool = sqlx::query_scalar("SELECT now() = statement_timestamp()")
+    // Sent as a simple query: in autocommit `now()` is then this statement's
+    // own start, and inside a transaction opened earlier that transaction's.
+    // (Under the extended protocol the two differ even in autocommit: the
+    // statement's time is taken again at Bind and Execute.)
+    let row = sqlx::raw_sql("SELECT now() = statement_timestamp()")
         .fetch_one(conn)
         .await?;
+    let outside: bool = row.try_get(0)?;
     if !outside {
         warn!("a pooled connection came back inside a transaction; closing it");
     }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use shardmover::db::pool_options;
+use sqlx::Row;
 
 use crate::helpers::TestEnv;
 
@@ -26,17 +27,25 @@ async fn a_connection_returned_inside_a_transaction_is_closed_not_reused() {
     drop(conn);
 
     let mut next = pool.acquire().await.unwrap();
-    let (pid, outside): (i32, bool) =
-        sqlx::query_as("SELECT pg_backend_pid(), now() = statement_timestamp()")
-            .fetch_one(&mut *next)
-            .await
-            .unwrap();
+    let row = sqlx::raw_sql("SELECT pg_backend_pid(), now() = statement_timestamp()")
+        .fetch_one(&mut *next)
+        .await
+        .unwrap();
+    let (pid, outside): (i32, bool) = (row.get(0), row.get(1));
     assert_ne!(
         pid, stranded,
         "the stranded connection was handed out again"
     );
     assert!(outside, "the next statement ran inside a transaction");
     drop(next);
+    // A connection that comes back clean is kept and handed out again.
+    let mut again = pool.acquire().await.unwrap();
+    let reused: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *again)
+        .await
+        .unwrap();
+    assert_eq!(reused, pid, "a clean connection was closed on release");
+    drop(again);
 
     // And its session, with the transaction, is gone from the server.
     let mut gone = false;
