@@ -15,7 +15,7 @@ async fn a_row_changed_on_the_source_after_its_table_was_copied_is_replayed_and_
  {
     let env = TestEnv::new().await;
     env.seed(7, "shard_1", 3_000).await;
-    let mover = env.mover();
+    let mover = env.mover_with(|s| s.engine.verify_while_copying = true);
     let id = env.request(&mover, 7, "shard_2", 100).await;
     let url = env.app_urls[0].clone();
     let expected = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));

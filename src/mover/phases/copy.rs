@@ -95,6 +95,7 @@ async fn copy_tables(
     let (mut source_conn, mut target_conn) = connect(cx.source, cx.target).await?;
     let (source, target, record) = (cx.source, cx.target, cx.record().clone());
     let (token, sort_memory) = (cx.attempt.token, &cx.engine().sort_memory);
+    let verify_while_copying = cx.engine().verify_while_copying;
     let tracker = &mut cx.attempt.tracker;
     let (copied, mut receiver) = mpsc::unbounded_channel();
     let copying = async {
@@ -108,7 +109,7 @@ async fn copy_tables(
                 sort_memory,
                 links_later: two_passes(table, planned_rows(already, table), record.batch_rows),
             };
-            if fenced {
+            if fenced || !verify_while_copying {
                 copy_table(&mut source_conn, &mut target_conn, &job, tracker).await?;
                 continue;
             }
