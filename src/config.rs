@@ -144,8 +144,7 @@ pub struct EngineSettings {
     /// that died with it up (see `jobs::freeze_watch`).
     pub freeze_limit_ms: u64,
     /// Online moves: verify each table as it is copied, from the copy's own
-    /// snapshot, instead of in catch-up (faster, but holds one source
-    /// transaction per table for the table's whole copy; see default.toml).
+    /// snapshot, instead of rehashing every row in catch-up (see default.toml).
     pub verify_while_copying: bool,
     /// How long an online move may catch up before it gives up (transiently).
     pub catch_up_timeout_secs: u64,

@@ -116,6 +116,11 @@ pub fn is_transient(err: &sqlx::Error) -> bool {
     }
 }
 
+/// A lock not granted within the session's `lock_timeout` (lock_not_available).
+pub fn is_lock_timeout(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("55P03"))
+}
+
 fn transient_sqlstate(code: &str) -> bool {
     code.starts_with("08") // connection exception
         || code.starts_with("57P") // admin/crash shutdown, cannot connect now

@@ -35,32 +35,38 @@ pub(crate) async fn preflight(
     admission::check(&mut *control_conn(app).await?, app, target, admission).await?;
     let (plan, left_alone) = plan::survey(app, source_pool, target_pool).await?;
     privileges::check(app, [(&source, source_pool), (target, target_pool)], &plan).await?;
-    let schema = {
-        let mut conn = source_pool
-            .acquire()
-            .await
-            .context(|| "connecting to the source shard".into())?;
-        schema_notes::gather(&mut conn, &plan, left_alone)
-            .await
-            .context(|| "reading the application's triggers and views".into())?
+    // The source's checks and the target's run side by side; their errors
+    // are reported in one fixed order, whichever finished first.
+    let source_side = async {
+        let schema = {
+            let mut conn = source_pool
+                .acquire()
+                .await
+                .context(|| "connecting to the source shard".into())?;
+            schema_notes::gather(&mut conn, &plan, left_alone)
+                .await
+                .context(|| "reading the application's triggers and views".into())?
+        };
+        schema::refuse_shared_rows(source_pool, &plan, website).await?;
+        let tables = table_reports(source_pool, &plan, website).await?;
+        Ok::<_, MoveError>((schema, tables))
     };
-    schema::refuse_uncut_cycles(target_pool, &plan).await?;
-    schema::refuse_shared_rows(source_pool, &plan, website).await?;
-    let mut tables = Vec::with_capacity(plan.len());
-    for table in &plan {
-        tables.push(TableReport {
-            name: table.name.to_string(),
-            rows: count_rows(source_pool, table, website).await?,
-            owner: table.owner.describe(),
-            primary_key: table.primary_key.clone(),
-            self_referencing: table.self_referencing,
-            links_later: table.links_later(),
-        });
-    }
-    check_target_is_clear(target_pool, &plan, website).await?;
-    for table in &plan {
-        collisions::check(source_pool, target_pool, table, website).await?;
-    }
+    let collisions = async {
+        for table in &plan {
+            collisions::check(source_pool, target_pool, table, website).await?;
+        }
+        Ok::<_, MoveError>(())
+    };
+    let (source_side, cycles, clear, collided) = tokio::join!(
+        source_side,
+        schema::refuse_uncut_cycles(target_pool, &plan),
+        check_target_is_clear(target_pool, &plan, website),
+        collisions,
+    );
+    let (schema, tables) = source_side?;
+    cycles?;
+    clear?;
+    collided?;
     let mut leftovers = leftovers::captures(app, &source, source_pool).await?;
     leftovers.extend(leftovers::captures(app, target, target_pool).await?);
     Ok(PreflightReport {
@@ -75,6 +81,26 @@ pub(crate) async fn preflight(
         tables,
         plan,
     })
+}
+
+/// Each table's rows of the website on the source, and how it is copied.
+async fn table_reports(
+    source: &PgPool,
+    plan: &[TenantTable],
+    website: WebsiteId,
+) -> Result<Vec<TableReport>, MoveError> {
+    let mut tables = Vec::with_capacity(plan.len());
+    for table in plan {
+        tables.push(TableReport {
+            name: table.name.to_string(),
+            rows: count_rows(source, table, website).await?,
+            owner: table.owner.describe(),
+            primary_key: table.primary_key.clone(),
+            self_referencing: table.self_referencing,
+            links_later: table.links_later(),
+        });
+    }
+    Ok(tables)
 }
 
 async fn check_target_is_clear(

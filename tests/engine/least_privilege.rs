@@ -49,8 +49,18 @@ impl AppSession {
     }
 
     pub(crate) fn run(&self, sql: &str) -> Result<u64, String> {
-        self.sql.send(sql.to_owned()).unwrap();
+        self.start(sql);
         self.outcome.recv().unwrap()
+    }
+
+    /// Sends `sql` without waiting for it (`outcome_within` reads how it ended).
+    pub(crate) fn start(&self, sql: &str) {
+        self.sql.send(sql.to_owned()).unwrap();
+    }
+
+    /// How the statement `start` sent ended, if it has within `wait`.
+    pub(crate) fn outcome_within(&self, wait: Duration) -> Option<Result<u64, String>> {
+        self.outcome.recv_timeout(wait).ok()
     }
 }
 

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use shardmover::mover::{FENCE_SQLSTATE, Silent};
 use sqlx::PgPool;
@@ -222,14 +222,41 @@ async fn truncating_a_partition_is_refused_while_its_website_moves() {
     let (tx, rx) = std::sync::mpsc::channel();
     let url = env.app_urls[0].clone();
     let interlude = Interlude::after(200, move || {
-        tx.send(AppSession::open(&url).run("TRUNCATE p_events_2026"))
-            .unwrap();
+        // The copy reads a table in one transaction, which holds the partition
+        // until the table is copied: the TRUNCATE may wait for it, as the
+        // application's would, and then the move must go on.
+        let truncate = AppSession::open(&url);
+        truncate.start("TRUNCATE p_events_2026");
+        let looks = AppSession::open(&url);
+        let waiting =
+            "SELECT 1 FROM pg_locks WHERE NOT granted AND relation = 'p_events_2026'::regclass";
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(ended) = truncate.outcome_within(Duration::from_millis(10)) {
+                return tx.send(ended).unwrap();
+            }
+            if looks.run(waiting) == Ok(1) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the TRUNCATE neither ended nor waited"
+            );
+        }
+        std::thread::spawn(move || {
+            let ended = truncate.outcome_within(Duration::from_secs(60));
+            tx.send(ended.expect("the TRUNCATE waited for a minute"))
+                .unwrap();
+        });
     });
     let mover = env.mover();
     let id = env.request(&mover, 7, "shard_2", 200).await;
     let outcome = mover.run(id, &interlude).await.unwrap();
     assert_eq!(outcome.record.status.as_str(), "completed");
-    let message = rx.recv().unwrap().expect_err("TRUNCATE must be refused");
+    let message = rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap()
+        .expect_err("TRUNCATE must be refused");
     assert!(
         message.starts_with(FENCE_SQLSTATE) && message.contains("TRUNCATE"),
         "{message}"

@@ -16,7 +16,7 @@ use shardmover::ids::MoveId;
 use shardmover::mover::Silent;
 use sqlx::PgPool;
 
-use crate::helpers::{Interlude, TestEnv, block_on, pool};
+use crate::helpers::{Interlude, TestEnv, block_on, join_thread, pool};
 use crate::least_privilege::AppSession;
 use crate::schema_partitions::{partitioned_env, seed as seed_events};
 
@@ -234,36 +234,41 @@ async fn a_session_holding_a_lock_keeps_the_drop_off_its_table_until_a_later_mov
     let stop = Arc::new(AtomicBool::new(false));
     let (worst, queued) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     // The neighbour writes orders; each write also asks whether one of
-    // shardmover's sessions is waiting for a lock.
+    // shardmover's sessions is waiting for a lock. It runs on a thread and
+    // runtime of its own, as the application would: its waits are the
+    // database's, not this runtime's while it runs the move.
     let neighbour = {
-        let (pool, stop) = (env.shard_1.clone(), stop.clone());
+        let (url, stop) = (env.app_urls[0].clone(), stop.clone());
         let (worst, queued) = (worst.clone(), queued.clone());
-        tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                let started = Instant::now();
-                sqlx::query("UPDATE orders SET note = 'busy' WHERE id = (SELECT max(id) FROM orders WHERE website_id = 8)")
-                    .execute(&pool)
+        std::thread::spawn(move || {
+            block_on(async move {
+                let pool = pool(&url).await;
+                while !stop.load(Ordering::Relaxed) {
+                    let started = Instant::now();
+                    sqlx::query("UPDATE orders SET note = 'busy' WHERE id = (SELECT max(id) FROM orders WHERE website_id = 8)")
+                        .execute(&pool)
+                        .await
+                        .unwrap();
+                    worst.fetch_max(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+                    let waiting: i64 = sqlx::query_scalar(
+                        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                          WHERE NOT l.granted AND l.locktype = 'relation'
+                            AND a.usename = 'sm_test_mover' AND a.datname = current_database()",
+                    )
+                    .fetch_one(&pool)
                     .await
                     .unwrap();
-                worst.fetch_max(started.elapsed().as_millis() as u64, Ordering::Relaxed);
-                let waiting: i64 = sqlx::query_scalar(
-                    "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                      WHERE NOT l.granted AND l.locktype = 'relation'
-                        AND a.usename = 'sm_test_mover' AND a.datname = current_database()",
-                )
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-                queued.fetch_add(waiting as u64, Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
+                    queued.fetch_add(waiting as u64, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            })
         })
     };
     // A move onto shard_1 ends there: its pass leaves orders alone.
     let nine = env.request(&mover, 9, "shard_1", 200).await;
     let outcome = mover.run(nine, &Silent).await.unwrap();
     stop.store(true, Ordering::Relaxed);
-    neighbour.await.unwrap();
+    join_thread(neighbour, 30).await;
     assert_eq!(outcome.record.status.as_str(), "completed");
     assert_eq!(kept(env.as_mover("shard_1")).await.triggered, ["orders"]);
     let (worst, queued) = (
@@ -271,7 +276,11 @@ async fn a_session_holding_a_lock_keeps_the_drop_off_its_table_until_a_later_mov
         queued.load(Ordering::Relaxed),
     );
     assert_eq!(queued, 0, "shardmover queued behind the idle transaction");
-    assert!(worst < 100, "the neighbour's write waited {worst} ms");
+    // Queued DDL shows in `queued`; this bound catches one the looks missed.
+    // It is not lower because a single commit on this 2-core machine, beside
+    // a move's copy, takes 100-220 ms now and then with no lock involved
+    // (nothing waits longer than 40 ms in `log_lock_waits` meanwhile).
+    assert!(worst < 300, "the neighbour's write waited {worst} ms");
 
     // Once the session has committed, the next move's end drops them.
     app.run("COMMIT").unwrap();

@@ -25,6 +25,7 @@ use std::time::Instant;
 
 use sqlx::PgPool;
 
+use crate::db::is_lock_timeout;
 use crate::ids::{MoveId, ShardName, WebsiteId};
 use crate::mover::error::{Context, MoveError};
 use crate::tenancy::TenantTable;
@@ -32,7 +33,7 @@ use holders::lock_holders;
 pub use holders::{long_holders, would_wait};
 use lists::Change;
 pub use options::FenceOptions;
-use options::{is_lock_timeout, jittered};
+use options::jittered;
 pub use sweep::drop_unused;
 
 /// Fences `website` on the shard (installing the triggers on `tables` first if

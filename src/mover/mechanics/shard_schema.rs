@@ -15,12 +15,14 @@ pub const DDL_LOCK: i64 = 0x5348_4152_444d_4f56; // "SHARDMOV"
 /// SQLSTATE raised by the fence trigger, for applications to recognise.
 pub const FENCE_SQLSTATE: &str = "SMF01";
 
+/// Creates (or refreshes) the shard-side schema of both shards of a move, at once.
+pub async fn ensure_both(source: &PgPool, target: &PgPool) -> Result<(), MoveError> {
+    tokio::try_join!(ensure(source), ensure(target))?;
+    Ok(())
+}
+
 /// Creates (or refreshes) the shard-side schema. Idempotent.
 pub async fn ensure(pool: &PgPool) -> Result<(), MoveError> {
-    let mut tx = pool
-        .begin()
-        .await
-        .context(|| "opening a shard transaction".into())?;
     let statements = [
         format!("SELECT pg_advisory_xact_lock({DDL_LOCK})"),
         "CREATE SCHEMA IF NOT EXISTS shardmover".into(),
@@ -79,13 +81,10 @@ pub async fn ensure(pool: &PgPool) -> Result<(), MoveError> {
             PRIMARY KEY (migration_id, table_name))"
             .into(),
     ];
-    for sql in statements {
-        sqlx::query(audited(&sql))
-            .execute(&mut *tx)
-            .await
-            .context(|| "creating the shardmover schema on a shard".into())?;
-    }
-    tx.commit()
+    // One round trip: statements sent together run as one transaction.
+    sqlx::raw_sql(audited(&statements.join(";\n")))
+        .execute(pool)
         .await
-        .context(|| "committing shard schema".into())
+        .context(|| "creating the shardmover schema on a shard".into())?;
+    Ok(())
 }

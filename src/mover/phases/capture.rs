@@ -11,8 +11,7 @@ use crate::mover::mechanics::shard_schema;
 
 pub(crate) async fn run(cx: &mut PhaseContext<'_, '_>) -> Result<(), MoveError> {
     let plan = cx.plan().await?;
-    shard_schema::ensure(cx.source).await?;
-    shard_schema::ensure(cx.target).await?;
+    shard_schema::ensure_both(cx.source, cx.target).await?;
     cx.capture_changes(&plan).await?;
     info!(website_id = %cx.record().website, "capturing the website's changes; copying while it takes writes");
     cx.attempt.set_phase(Phase::Copying).await

@@ -42,8 +42,7 @@ async fn copy_all(cx: &mut PhaseContext<'_, '_>, fenced: bool) -> Result<(), Mov
         });
     }
     let plan = cx.plan().await?;
-    shard_schema::ensure(cx.source).await?;
-    shard_schema::ensure(cx.target).await?;
+    shard_schema::ensure_both(cx.source, cx.target).await?;
     owner_token::claim(cx.target, record.id, cx.attempt.token).await?;
     if fenced {
         cx.raise_fence(&plan).await?;

@@ -12,7 +12,7 @@ use crate::mover::mechanics::verify::at_copy::{self, AtSnapshot};
 use crate::mover::progress::Tracker;
 
 /// Copies the table; returns the source's fingerprint at the copy's snapshot
-/// when the whole copy read from it.
+/// when the whole copy read from it (and the fingerprint got its lock).
 pub async fn copy_at_snapshot(
     source: (&mut PgConnection, &PgPool),
     target_conn: &mut PgConnection,
@@ -40,5 +40,5 @@ pub async fn copy_at_snapshot(
     tx.commit()
         .await
         .context(|| format!("ending the snapshot {name} was read in"))?;
-    Ok(Some(fingerprint))
+    Ok(fingerprint)
 }

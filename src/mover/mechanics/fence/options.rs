@@ -38,7 +38,3 @@ pub(super) fn jittered(lock_timeout: Duration) -> Duration {
         .map_or(0, |t| t.subsec_nanos() % 1000);
     lock_timeout.mul_f64(1.0 + 3.0 * f64::from(noise) / 1000.0)
 }
-
-pub(super) fn is_lock_timeout(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("55P03"))
-}

@@ -19,7 +19,8 @@ use sqlx::{PgConnection, PgPool};
 
 use super::holders::{Request, long_held};
 use super::lists;
-use super::options::{FenceOptions, is_lock_timeout, jittered};
+use super::options::{FenceOptions, jittered};
+use crate::db::is_lock_timeout;
 use crate::ids::ShardName;
 use crate::mover::error::{Context, MoveError};
 use crate::mover::mechanics::shard_schema::DDL_LOCK;

@@ -45,13 +45,20 @@ pub async fn export(tx: &mut PgConnection) -> Result<String, MoveError> {
         .context(|| "exporting the copy's snapshot".into())
 }
 
-/// The website's rows of `table` on the source as `snapshot` sees them.
+/// How long the fingerprint's session waits for its table lock. The copy
+/// waits for the fingerprint before ending its transaction, so a wait queued
+/// behind the application's DDL (itself waiting for the copy) would never end:
+/// past this the table is left to catch-up's bulk check instead.
+const LOCK_WAIT: &str = "200ms";
+
+/// The website's rows of `table` on the source as `snapshot` sees them; None
+/// when the table's lock was not granted at once (see `LOCK_WAIT`).
 pub async fn source_at(
     source: &PgPool,
     snapshot: &str,
     table: &TenantTable,
     website: WebsiteId,
-) -> Result<AtSnapshot, MoveError> {
+) -> Result<Option<AtSnapshot>, MoveError> {
     let mut conn = source
         .acquire()
         .await
@@ -62,7 +69,8 @@ pub async fn source_at(
         .context(|| "connecting to the source shard".into())?;
     let import = format!(
         "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;
-         SET TRANSACTION SNAPSHOT {}",
+         SET TRANSACTION SNAPSHOT {};
+         SET LOCAL lock_timeout = '{LOCK_WAIT}'",
         literal_str(snapshot)
     );
     sqlx::raw_sql(audited(&import))
@@ -80,16 +88,23 @@ pub async fn source_at(
     let (hash, source) = match typed {
         Err(e) if lacks_hash_function(&e) => {
             drop(attempt);
-            let text = fingerprint(&mut tx, table, website, RowHash::Text).await?;
-            (RowHash::Text, text)
+            match fingerprint(&mut tx, table, website, RowHash::Text).await {
+                Err(e) if lock_not_granted(&e) => return Ok(None),
+                text => (RowHash::Text, text?),
+            }
         }
+        Err(e) if lock_not_granted(&e) => return Ok(None),
         other => (RowHash::Typed, other?),
     };
-    Ok(AtSnapshot {
+    Ok(Some(AtSnapshot {
         table: table.name.to_string(),
         hash,
         source,
-    })
+    }))
+}
+
+fn lock_not_granted(error: &MoveError) -> bool {
+    matches!(error, MoveError::Database { source, .. } if crate::db::is_lock_timeout(source))
 }
 
 /// The target's side, read once a table is copied: its fingerprint, and the
