@@ -48,9 +48,12 @@ impl AppSession {
         Self { sql, outcome }
     }
 
+    /// Runs `sql` and waits for it: two minutes at most, so a statement
+    /// stuck behind a lock fails the test rather than hang the suite.
     pub(crate) fn run(&self, sql: &str) -> Result<u64, String> {
         self.start(sql);
-        self.outcome.recv().unwrap()
+        self.outcome_within(Duration::from_secs(120))
+            .unwrap_or_else(|| panic!("still waiting after two minutes: {sql}"))
     }
 
     /// Sends `sql` without waiting for it (`outcome_within` reads how it ended).
@@ -142,7 +145,7 @@ async fn a_repeatable_read_transaction_that_read_before_the_fence_cannot_write_a
     let id = env.request_offline(&mover, 7, "shard_2", 200).await;
     mover.run(id, &interlude).await.unwrap();
 
-    refused_by_fence(rx.recv().unwrap(), 7);
+    refused_by_fence(rx.recv_timeout(Duration::from_secs(60)).unwrap(), 7);
     let lost: i64 = sqlx::query_scalar("SELECT count(*) FROM pages WHERE title = 'lost?'")
         .fetch_one(&env.shard_2)
         .await
@@ -222,7 +225,10 @@ async fn truncating_a_tenant_table_is_refused_while_a_website_is_fenced() {
     let mover = env.mover();
     let id = env.request(&mover, 7, "shard_2", 200).await;
     mover.run(id, &interlude).await.unwrap();
-    let message = rx.recv().unwrap().expect_err("TRUNCATE must be refused");
+    let message = rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap()
+        .expect_err("TRUNCATE must be refused");
     assert!(
         message.starts_with(FENCE_SQLSTATE) && message.contains("TRUNCATE"),
         "{message}"

@@ -191,7 +191,8 @@ async fn the_triggers_a_running_move_needs_stay_when_another_move_on_its_shard_i
 
     let outcome = mover.run(eight, &meanwhile).await.unwrap();
 
-    let (cancelled, needed, after, logged) = reported.recv().unwrap();
+    let (cancelled, needed, after, logged) =
+        reported.recv_timeout(Duration::from_secs(60)).unwrap();
     assert_eq!(cancelled, "cancelled");
     assert!(needed.triggered.len() >= 5, "{needed:?}");
     assert_eq!(after, needed, "website 8's move still needs them");
