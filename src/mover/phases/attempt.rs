@@ -40,6 +40,9 @@ pub(crate) struct Attempt<'a> {
     /// Online moves: tables whose rows this attempt's copy verified at its
     /// snapshot (`verify::at_copy`); catch-up's bulk check leaves them out.
     pub(crate) verified_at_copy: Vec<String>,
+    /// Online moves: tables whose foreign keys the copy checked once the
+    /// table was copied; catch-up checks the others.
+    pub(crate) references_checked: Vec<String>,
     /// Where the attempt's records go (the control database).
     app: &'a App,
 }
@@ -64,6 +67,7 @@ impl<'a> Attempt<'a> {
             fenced_at: None,
             cutover_sent: false,
             verified_at_copy: Vec::new(),
+            references_checked: Vec::new(),
             app,
         }
     }

@@ -14,7 +14,7 @@ use crate::mover::mechanics::copy::{TableCopy, connect, copy_at_snapshot, copy_t
 use crate::mover::mechanics::routes::current_shard;
 use crate::mover::mechanics::sequences::{self, OwnedSequence};
 use crate::mover::mechanics::verify::at_copy::{self, AtSnapshot};
-use crate::mover::mechanics::{owner_token, shard_schema};
+use crate::mover::mechanics::{owner_token, references, shard_schema};
 use crate::tenancy::TenantTable;
 
 pub(crate) async fn run(cx: &mut PhaseContext<'_, '_>) -> Result<(), MoveError> {
@@ -60,6 +60,9 @@ async fn copy_all(cx: &mut PhaseContext<'_, '_>, fenced: bool) -> Result<(), Mov
     let checked = copy_tables(cx, &plan, &already, fenced, &owned).await?;
     let target = cx.target;
     for (index, at, copied) in checked {
+        if !plan[index].before_parents {
+            cx.attempt.references_checked.push(at.table.clone());
+        }
         if at.source != copied.fingerprint {
             tracing::info!(table = %at.table, source = %at.source.display(), target = %copied.fingerprint.display(),
                 "fingerprints at the copy's snapshot differ; left to catch-up's verification");
@@ -83,7 +86,10 @@ type Checked = (usize, AtSnapshot, at_copy::Copied);
 
 /// Copies every table. An online move's tables are verified as they are
 /// copied: the source's rows at the copy's snapshot beside the copy, the
-/// target's once copied, while the next table copies (`verify::at_copy`).
+/// target's once copied, while the next table copies (`verify::at_copy`);
+/// beside the target's, the table's foreign keys are checked (unless a cycle
+/// put a parent after it, its parents were copied before it), so the last
+/// table's check shares the copy's tail rather than following it.
 async fn copy_tables(
     cx: &mut PhaseContext<'_, '_>,
     plan: &[TenantTable],
@@ -126,7 +132,17 @@ async fn copy_tables(
         while let Some((index, at)) = receiver.recv().await {
             let columns: Vec<String> = owned[index].iter().map(|s| s.column.clone()).collect();
             let table = &plan[index];
-            let now = at_copy::target_now(target, table, record.website, at.hash, &columns).await?;
+            let rows = [planned_rows(already, table)];
+            let references = async {
+                if table.before_parents {
+                    return Ok(()); // a parent is copied after it: catch-up checks it
+                }
+                references::check(target, std::slice::from_ref(table), &rows, record.website).await
+            };
+            let (now, ()) = tokio::try_join!(
+                at_copy::target_now(target, table, record.website, at.hash, &columns),
+                references,
+            )?;
             checked.push((index, at, now));
         }
         Ok(checked)
