@@ -168,7 +168,7 @@ pub(crate) async fn wait_until_ready(client: &reqwest::Client, base: &str, child
 async fn sixty_four_concurrent_requests_to_serve_during_a_move_get_no_5xx_and_one_202_per_website()
 {
     let env = TestEnv::new().await;
-    env.seed(50, "shard_1", 20_000).await;
+    env.seed(50, "shard_1", 40_000).await;
     for website in 1..=7 {
         env.seed(website, "shard_1", 50).await;
     }
@@ -203,8 +203,12 @@ async fn sixty_four_concurrent_requests_to_serve_during_a_move_get_no_5xx_and_on
     let mut accepted: BTreeMap<i64, usize> = BTreeMap::new();
     for (website, answer) in websites.iter().zip(answers) {
         let status = answer.unwrap().status();
+        // The moving website's may come after its move ended (a quick
+        // machine): then it is on the target already (422 same_shard).
+        let refused = status == StatusCode::CONFLICT
+            || (*website == 50 && status == StatusCode::UNPROCESSABLE_ENTITY);
         assert!(
-            status == StatusCode::ACCEPTED || status == StatusCode::CONFLICT,
+            status == StatusCode::ACCEPTED || refused,
             "website {website}: {status}"
         );
         if status == StatusCode::ACCEPTED {
