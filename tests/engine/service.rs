@@ -71,8 +71,8 @@ pub(crate) fn serve(
     api_port: u16,
     log: &std::path::Path,
     extra: &[(&str, &str)],
-) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_shardmover"))
+) -> Served {
+    let child = Command::new(env!("CARGO_BIN_EXE_shardmover"))
         .arg("serve")
         .envs(extra.iter().copied())
         .env("SHARDMOVER__DATABASE__URL", control)
@@ -94,7 +94,32 @@ pub(crate) fn serve(
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
-        .unwrap()
+        .unwrap();
+    Served(child)
+}
+
+/// A `serve` process, killed when dropped: a test that fails does not leave
+/// it running (holding connections, moving websites).
+pub(crate) struct Served(Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for Served {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Served {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
 }
 
 pub(crate) fn log_file(port: u16) -> std::path::PathBuf {
@@ -107,7 +132,7 @@ pub(crate) struct BehindProxy {
     pub proxy: Proxy,
     pub base: String,
     pub log: std::path::PathBuf,
-    pub child: Child,
+    pub child: Served,
     pub client: reqwest::Client,
 }
 
